@@ -1,0 +1,30 @@
+# ma_library(NAME SRCS ... DEPS ...): one static library per src/ folder.
+# ma_test(NAME SRCS ... DEPS ...): one GoogleTest binary, discovered by ctest.
+set(MA_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wno-missing-field-initializers)
+
+function(ma_warnings target)
+  target_compile_options(${target} PRIVATE ${MA_WARNINGS})
+  if(MA_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+endfunction()
+
+function(ma_library name)
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(${name} STATIC ${ARG_SRCS})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(${name} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+  ma_warnings(${name})
+endfunction()
+
+function(ma_test name)
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SRCS})
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/tests)
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest_main GTest::gmock)
+  target_compile_definitions(${name} PRIVATE
+    MA_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+    MA_SHARED_DATA_DIR="${PROJECT_SOURCE_DIR}/../shared/data")
+  ma_warnings(${name})
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 600)
+endfunction()

@@ -1,0 +1,25 @@
+# Every third-party dependency, found once. All come from Debian 12 packages
+# (see ../shared/STACK.md and the install line in tools/install-deps.sh).
+find_package(Threads REQUIRED)
+find_package(Boost 1.81 REQUIRED CONFIG COMPONENTS json url)
+find_package(simdjson REQUIRED CONFIG)
+find_package(RapidJSON REQUIRED CONFIG)
+find_package(SQLite3 REQUIRED)
+find_package(fmt REQUIRED CONFIG)
+find_package(spdlog REQUIRED CONFIG)
+find_package(CLI11 REQUIRED CONFIG)
+find_package(OpenSSL 3 REQUIRED)
+find_package(ZLIB REQUIRED)
+if(MA_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+  find_package(nlohmann_json 3.11 REQUIRED CONFIG)
+endif()
+if(MA_BUILD_BENCH)
+  find_package(benchmark REQUIRED CONFIG)
+endif()
+
+# RapidJSON ships no target; wrap its include dir so users link it like the others.
+if(NOT TARGET ma_rapidjson)
+  add_library(ma_rapidjson INTERFACE)
+  target_include_directories(ma_rapidjson SYSTEM INTERFACE ${RAPIDJSON_INCLUDE_DIRS})
+endif()

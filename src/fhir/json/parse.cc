@@ -1,0 +1,187 @@
+// ParseJson: simdjson On-Demand into our Json tree, keeping numbers' source text.
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cctype>
+#include <string>
+
+#include "fhir/json/json.h"
+
+namespace medalliance::fhir {
+namespace {
+
+namespace od = simdjson::ondemand;
+using core::Error;
+using core::Result;
+
+// raw_json_token() is a plain string_view on values and a simdjson_result on documents.
+inline std::string_view RawToken(od::value& value) { return value.raw_json_token(); }
+inline std::string_view RawToken(od::document& doc) {
+  std::string_view raw;
+  if (doc.raw_json_token().get(raw) != simdjson::SUCCESS) return {};
+  return raw;
+}
+
+class Builder {
+ public:
+  explicit Builder(const ParseOptions& options) : options_(options) {}
+
+  template <typename V>
+  Result<Json> Build(V& value, int depth) {
+    if (depth > options_.max_depth) {
+      return Error::BadRequest("JSON nesting is deeper than " +
+                               std::to_string(options_.max_depth) + " levels");
+    }
+    od::json_type type;
+    if (auto error = value.type().get(type)) return Fail(error);
+    switch (type) {
+      case od::json_type::object: {
+        od::object object;
+        if (auto error = value.get_object().get(object)) return Fail(error);
+        Json out = Json::MakeObject();
+        Json::Object& members = out.Members();
+        for (auto field : object) {
+          std::string_view key;
+          if (auto error = field.unescaped_key().get(key)) return Fail(error);
+          std::string key_copy(key);
+          od::value child;
+          if (auto error = field.value().get(child)) return Fail(error);
+          MA_ASSIGN_OR_RETURN(Json child_json, Build(child, depth + 1));
+          members.emplace_back(std::move(key_copy), std::move(child_json));
+        }
+        MA_RETURN_IF_ERROR(CheckDuplicateKeys(members));
+        return out;
+      }
+      case od::json_type::array: {
+        od::array array;
+        if (auto error = value.get_array().get(array)) return Fail(error);
+        Json out = Json::MakeArray();
+        for (auto element : array) {
+          od::value child;
+          if (auto error = element.get(child)) return Fail(error);
+          MA_ASSIGN_OR_RETURN(Json child_json, Build(child, depth + 1));
+          out.Items().push_back(std::move(child_json));
+        }
+        return out;
+      }
+      default:
+        return BuildScalar(value, type);
+    }
+  }
+
+  template <typename V>
+  Result<Json> BuildScalar(V& value, od::json_type type) {
+    switch (type) {
+      case od::json_type::string: {
+        std::string_view text;
+        if (auto error = value.get_string().get(text)) return Fail(error);
+        return Json::MakeString(std::string(text));
+      }
+      case od::json_type::number: {
+        std::string_view raw = RawToken(value);
+        while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' ||
+                                raw.back() == '\t')) {
+          raw.remove_suffix(1);
+        }
+        if (!IsJsonNumber(raw)) {
+          return Error::BadRequest("invalid JSON number '" + std::string(raw) + "'");
+        }
+        return Json::MakeNumber(std::string(raw));
+      }
+      case od::json_type::boolean: {
+        bool flag = false;
+        if (auto error = value.get_bool().get(flag)) return Fail(error);
+        return Json::MakeBool(flag);
+      }
+      case od::json_type::null: {
+        bool is_null = false;
+        if (auto error = value.is_null().get(is_null)) return Fail(error);
+        if (!is_null) return Error::BadRequest("invalid JSON literal");
+        return Json();
+      }
+      default:
+        return Error::BadRequest("invalid JSON value");
+    }
+  }
+
+ private:
+  static Error Fail(simdjson::error_code error) {
+    return Error::BadRequest(std::string("malformed JSON: ") + simdjson::error_message(error));
+  }
+
+  static core::Status CheckDuplicateKeys(const Json::Object& members) {
+    if (members.size() < 2) return {};
+    if (members.size() <= 16) {
+      for (size_t i = 1; i < members.size(); ++i) {
+        for (size_t j = 0; j < i; ++j) {
+          if (members[i].first == members[j].first) {
+            return Error::BadRequest("duplicate JSON key '" + members[i].first + "'");
+          }
+        }
+      }
+      return {};
+    }
+    std::vector<std::string_view> keys;
+    keys.reserve(members.size());
+    for (const auto& member : members) keys.push_back(member.first);
+    std::sort(keys.begin(), keys.end());
+    auto dup = std::adjacent_find(keys.begin(), keys.end());
+    if (dup != keys.end()) return Error::BadRequest("duplicate JSON key '" + std::string(*dup) + "'");
+    return {};
+  }
+
+  const ParseOptions& options_;
+};
+
+}  // namespace
+
+Result<Json> ParseJson(std::string_view text, const ParseOptions& options) {
+  thread_local od::parser parser;
+  simdjson::padded_string padded(text);
+  od::document doc;
+  if (auto error = parser.iterate(padded).get(doc)) {
+    return Error::BadRequest(std::string("malformed JSON: ") + simdjson::error_message(error));
+  }
+  Builder builder(options);
+  bool scalar = false;
+  if (auto error = doc.is_scalar().get(scalar)) {
+    return Error::BadRequest(std::string("malformed JSON: ") + simdjson::error_message(error));
+  }
+  Result<Json> result = Json();
+  if (scalar) {
+    od::json_type type;
+    if (auto error = doc.type().get(type)) {
+      return Error::BadRequest(std::string("malformed JSON: ") + simdjson::error_message(error));
+    }
+    result = builder.BuildScalar(doc, type);
+  } else {
+    od::value root;
+    if (auto error = doc.get_value().get(root)) {
+      return Error::BadRequest(std::string("malformed JSON: ") + simdjson::error_message(error));
+    }
+    result = builder.Build(root, 1);
+  }
+  if (!result.has_value()) return result;
+  const char* trailing = nullptr;
+  bool has_trailing = false;
+  if (scalar) {
+    // Scalar getters check the end themselves, but a number is read as its raw token.
+    std::string_view whole = text;
+    while (!whole.empty() && std::isspace(static_cast<unsigned char>(whole.back()))) {
+      whole.remove_suffix(1);
+    }
+    while (!whole.empty() && std::isspace(static_cast<unsigned char>(whole.front()))) {
+      whole.remove_prefix(1);
+    }
+    has_trailing = result->IsNumber() && whole != result->GetString();
+  } else {
+    has_trailing = doc.current_location().get(trailing) == simdjson::SUCCESS;
+  }
+  if (has_trailing) {
+    return Error::BadRequest("malformed JSON: trailing content after the value");
+  }
+  return result;
+}
+
+}  // namespace medalliance::fhir

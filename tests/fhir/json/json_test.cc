@@ -1,0 +1,61 @@
+#include "fhir/json/json.h"
+
+#include <gtest/gtest.h>
+
+namespace medalliance::fhir {
+namespace {
+
+using core::Result;
+
+TEST(JsonTest, RoundTripKeepsDecimalsOrderAndChinese) {
+  const std::string text =
+      R"({"resourceType":"Observation","valueQuantity":{"value":1.50,"unit":"mmol/L"},)"
+      R"("b":1e3,"a":-0.0,"name":"张伟 ZHANG Wei","esc":"line\nbreak \"q\" \\","n":null,"t":true})";
+  Result<Json> parsed = ParseJson(text);
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().GetMessage();
+  EXPECT_EQ(WriteJson(*parsed), text);
+}
+
+TEST(JsonTest, RejectsDuplicateKeys) {
+  Result<Json> parsed = ParseJson(R"({"a":1,"a":2})");
+  ASSERT_FALSE(parsed.has_value());
+  EXPECT_NE(parsed.error().GetMessage().find("duplicate"), std::string::npos);
+}
+
+TEST(JsonTest, RejectsMalformedInput) {
+  for (const char* text : {"{", R"({"a":})", R"({"a":1} x)", R"({"a":01})", "[1,]", R"({"a":tru})",
+                           "\"\xff\""}) {
+    EXPECT_FALSE(ParseJson(text).has_value()) << text;
+  }
+}
+
+TEST(JsonTest, ParsesScalarAndArrayRoots) {
+  EXPECT_EQ(ParseJson("42")->GetString(), "42");
+  EXPECT_EQ(ParseJson("[1,2]")->Size(), 2u);
+  EXPECT_TRUE(ParseJson("null")->IsNull());
+}
+
+TEST(JsonTest, RejectsTooDeepNesting) {
+  std::string deep(200, '[');
+  deep += std::string(200, ']');
+  EXPECT_FALSE(ParseJson(deep).has_value());
+}
+
+TEST(JsonTest, SetReplacesInPlaceAndAppends) {
+  Json object = ParseJson(R"({"resourceType":"Patient","id":"a","active":true})").value();
+  object.Set("id", Json::MakeString("b"));
+  object.SetAt(1, "meta", Json::MakeObject());
+  object.Set("gender", Json::MakeString("male"));
+  EXPECT_EQ(WriteJson(object),
+            R"({"resourceType":"Patient","meta":{},"id":"b","active":true,"gender":"male"})");
+  EXPECT_TRUE(object.Erase("active"));
+  EXPECT_FALSE(object.Erase("active"));
+}
+
+TEST(JsonTest, PrettyOutputIsIndented) {
+  Json object = ParseJson(R"({"a":[1,2]})").value();
+  EXPECT_EQ(WriteJson(object, {.pretty = true}), "{\n  \"a\": [\n    1,\n    2\n  ]\n}");
+}
+
+}  // namespace
+}  // namespace medalliance::fhir
