@@ -1,0 +1,104 @@
+#pragma once
+// Internal to store/sqlite: a thin RAII layer over one sqlite3 connection and its statements.
+// Not for use outside src/store/sqlite/.
+//
+// Thread-safety: a connection is used by one thread at a time (SqliteStore guarantees it).
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include <sqlite3.h>
+
+#include "core/result.h"
+#include "store/store.h"
+
+namespace medalliance::store::internal {
+
+class SqliteConnection;
+
+// A prepared statement in use. Resets it and clears its bindings when destroyed (returning it
+// to the connection's cache), or finalizes it when it is not cached. Move-only.
+class SqliteStatement {
+ public:
+  SqliteStatement(SqliteConnection* connection, sqlite3_stmt* stmt, bool owned)
+      : connection_(connection), stmt_(stmt), owned_(owned) {}
+  ~SqliteStatement();
+  SqliteStatement(SqliteStatement&& other) noexcept;
+  SqliteStatement& operator=(SqliteStatement&&) = delete;
+  SqliteStatement(const SqliteStatement&) = delete;
+  SqliteStatement& operator=(const SqliteStatement&) = delete;
+
+  // Binders take 1-based indexes. Text is bound without copying: it must outlive the steps.
+  void BindText(int index, std::string_view text);
+  void BindInt(int index, int64_t value);
+  void BindDouble(int index, double value);
+  void BindNull(int index);
+  void Bind(int index, const SqlValue& value);
+
+  // Steps once: true when a row is ready, false when done. Errors as SqliteConnection::Check.
+  core::Result<bool> Step();
+  // Steps a statement that returns no rows.
+  core::Status Run();
+
+  int ColumnCount() const;
+  int64_t ColumnInt(int column) const;
+  double ColumnDouble(int column) const;
+  std::string ColumnText(int column) const;
+  bool ColumnIsNull(int column) const;
+  // The extended result code of the last failed Step (SQLITE_OK when none).
+  int LastErrorCode() const { return last_error_; }
+
+ private:
+  SqliteConnection* connection_;
+  sqlite3_stmt* stmt_;
+  bool owned_;
+  int bind_error_ = SQLITE_OK;
+  int last_error_ = SQLITE_OK;
+};
+
+class SqliteConnection {
+ public:
+  // Opens `filename` (a path or ":memory:"); `create` allows creating the file.
+  // Sets the busy timeout and cache size; the caller sets the remaining pragmas.
+  static core::Result<std::unique_ptr<SqliteConnection>> Open(const std::string& filename,
+                                                               bool create, int busy_timeout_ms,
+                                                               int cache_size_kib);
+  ~SqliteConnection();
+  SqliteConnection(const SqliteConnection&) = delete;
+  SqliteConnection& operator=(const SqliteConnection&) = delete;
+
+  // Runs one or more statements without results (rows, if any, are ignored).
+  core::Status Exec(std::string_view sql);
+  // A cached prepared statement for `sql` (prepared on first use).
+  core::Result<SqliteStatement> Prepare(std::string_view sql);
+
+  int64_t LastInsertRowid() const;
+  bool InTransaction() const;
+  // Rolls back an open transaction, ignoring errors (the connection is then in autocommit).
+  void RollbackQuietly();
+
+  // An Error for result code `rc`: kUnavailable for BUSY/LOCKED and I/O or disk-full
+  // failures, kInternal otherwise. Records a BUSY/LOCKED in the busy flag.
+  core::Error MakeError(int rc, std::string_view context);
+  bool BusySeen() const { return busy_seen_; }
+  void ClearBusy() { busy_seen_ = false; }
+
+ private:
+  explicit SqliteConnection(sqlite3* db) : db_(db) {}
+
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+  };
+
+  static constexpr size_t kMaxCachedStatements = 256;
+
+  sqlite3* db_;
+  std::unordered_map<std::string, sqlite3_stmt*, StringHash, std::equal_to<>> statements_;
+  bool busy_seen_ = false;
+};
+
+}  // namespace medalliance::store::internal

@@ -1,0 +1,547 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#include <sqlite3.h>
+
+#include "store/sql/migrations.h"
+#include "store/sql/schema.h"
+#include "store/sqlite/connection.h"
+
+namespace medalliance::store {
+
+using internal::SqliteConnection;
+using internal::SqliteStatement;
+
+namespace {
+
+constexpr std::string_view kMemoryPath = ":memory:";
+
+// "?n". Built by appending: GCC 12 gives a false -Wrestrict on "?" + std::to_string (PR105651).
+template <typename Int>
+std::string Question(Int n) {
+  std::string text = "?";
+  text += std::to_string(n);
+  return text;
+}
+
+class SqliteDialectImpl final : public Dialect {
+ public:
+  std::string Placeholder(int n) const override { return Question(n); }
+  std::string_view Name() const override { return "sqlite"; }
+};
+
+// Columns of kResourceColumns, by position.
+enum Column { kSequence, kType, kId, kVersion, kLastUpdated, kDeleted, kMethod, kJson };
+
+StoredResource ReadResourceRow(const SqliteStatement& stmt) {
+  StoredResource resource;
+  resource.sequence = stmt.ColumnInt(kSequence);
+  resource.type = stmt.ColumnText(kType);
+  resource.id = stmt.ColumnText(kId);
+  resource.version = stmt.ColumnInt(kVersion);
+  resource.last_updated = stmt.ColumnInt(kLastUpdated);
+  resource.deleted = stmt.ColumnInt(kDeleted) != 0;
+  resource.method = stmt.ColumnText(kMethod);
+  resource.json = stmt.ColumnText(kJson);
+  return resource;
+}
+
+std::string ResourceSelect() {
+  return "SELECT " + std::string(sql::kResourceColumns) + " FROM resources r";
+}
+
+// WHERE clause and parameters shared by History and CountHistory (paging excluded).
+struct HistoryFilter {
+  std::string where;
+  std::vector<SqlValue> params;
+
+  std::string Next(SqlValue value) {
+    params.push_back(std::move(value));
+    return Question(params.size());
+  }
+};
+
+core::Result<HistoryFilter> BuildHistoryFilter(const HistoryQuery& query) {
+  if (query.id && !query.type) {
+    return core::Error::BadRequest("instance history needs a resource type");
+  }
+  HistoryFilter filter;
+  filter.where = " WHERE 1 = 1";
+  if (query.type) {
+    filter.where += " AND r.type = " + filter.Next(*query.type);
+  }
+  if (query.id) {
+    filter.where += " AND r.id = " + filter.Next(*query.id);
+  }
+  if (query.since) {
+    filter.where += " AND r.last_updated >= " + filter.Next(int64_t{*query.since});
+  }
+  if (query.at) {
+    // The version current at `at` is the last one written with last_updated <= at.
+    const std::string at = filter.Next(int64_t{*query.at});
+    filter.where += " AND r.deleted = 0 AND r.last_updated <= " + at +
+                    " AND r.sequence = (SELECT MAX(h.sequence) FROM resources h"
+                    " WHERE h.type = r.type AND h.id = r.id AND h.last_updated <= " +
+                    at + ")";
+  }
+  return filter;
+}
+
+// Runs `fn` on a transaction until it succeeds, fails for a reason other than SQLITE_BUSY,
+// or uses up `max_attempts`. `begin` opens the transaction.
+template <typename Tx, typename Fn>
+core::Status RunTransaction(SqliteConnection& connection, std::string_view begin,
+                            int max_attempts, const Fn& fn) {
+  std::minstd_rand jitter(std::random_device{}());
+  core::Status last = core::Ok{};
+  for (int attempt = 1;; ++attempt) {
+    connection.ClearBusy();
+    last = connection.Exec(begin);
+    if (last.has_value()) {
+      Tx tx(connection);
+      last = fn(tx);
+      if (last.has_value()) {
+        last = connection.Exec("COMMIT");
+        if (last.has_value()) {
+          return last;
+        }
+      }
+    }
+    connection.RollbackQuietly();
+    if (!connection.BusySeen() || attempt >= max_attempts) {
+      return last;
+    }
+    // Backoff: 2, 4, 8, ... ms (at most 256) plus jitter, so two processes do not collide
+    // in lockstep. SQLite's busy timeout already waited inside the failed step.
+    const int base = 1 << std::min(attempt, 8);
+    std::this_thread::sleep_for(std::chrono::milliseconds(base + static_cast<int>(jitter() % 4)));
+  }
+}
+
+// Read operations over one connection, shared by the read and write transactions.
+template <typename Base>
+class SqliteTxImpl : public Base {
+ public:
+  explicit SqliteTxImpl(SqliteConnection& connection) : connection_(connection) {}
+
+  core::Result<std::optional<StoredResource>> ReadCurrent(std::string_view type,
+                                                          std::string_view id) override {
+    static const std::string kSql =
+        "SELECT " + std::string(sql::kResourceColumns) +
+        " FROM current_resources c JOIN resources r ON r.sequence = c.sequence"
+        " WHERE c.type = ?1 AND c.id = ?2";
+    MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(kSql));
+    stmt.BindText(1, type);
+    stmt.BindText(2, id);
+    return ReadOptional(stmt);
+  }
+
+  core::Result<std::optional<StoredResource>> ReadVersion(std::string_view type,
+                                                          std::string_view id,
+                                                          int64_t version) override {
+    static const std::string kSql =
+        ResourceSelect() + " WHERE r.type = ?1 AND r.id = ?2 AND r.version = ?3";
+    MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(kSql));
+    stmt.BindText(1, type);
+    stmt.BindText(2, id);
+    stmt.BindInt(3, version);
+    return ReadOptional(stmt);
+  }
+
+  core::Result<std::vector<StoredResource>> History(const HistoryQuery& query) override {
+    MA_ASSIGN_OR_RETURN(HistoryFilter filter, BuildHistoryFilter(query));
+    if (query.count <= 0) {
+      return std::vector<StoredResource>{};
+    }
+    std::string text = ResourceSelect() + filter.where;
+    if (query.before_sequence) {
+      text += " AND r.sequence < " + filter.Next(int64_t{*query.before_sequence});
+    }
+    text += " ORDER BY r.sequence DESC LIMIT " + filter.Next(int64_t{query.count});
+    return QueryResources(SqlQuery{std::move(text), std::move(filter.params)});
+  }
+
+  core::Result<int64_t> CountHistory(const HistoryQuery& query) override {
+    MA_ASSIGN_OR_RETURN(HistoryFilter filter, BuildHistoryFilter(query));
+    return QueryCount(
+        SqlQuery{"SELECT COUNT(*) FROM resources r" + filter.where, std::move(filter.params)});
+  }
+
+  core::Result<std::vector<StoredResource>> QueryResources(const SqlQuery& query) override {
+    MA_ASSIGN_OR_RETURN(SqliteStatement stmt, PrepareQuery(query));
+    if (stmt.ColumnCount() != sql::kResourceColumnCount) {
+      return core::Error::Internal("a resource query must select kResourceColumns: " +
+                                   query.sql);
+    }
+    std::vector<StoredResource> resources;
+    for (;;) {
+      MA_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+      if (!row) {
+        return resources;
+      }
+      resources.push_back(ReadResourceRow(stmt));
+    }
+  }
+
+  core::Result<int64_t> QueryCount(const SqlQuery& query) override {
+    MA_ASSIGN_OR_RETURN(SqliteStatement stmt, PrepareQuery(query));
+    MA_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+    if (!row || stmt.ColumnCount() < 1) {
+      return core::Error::Internal("a count query returned no value: " + query.sql);
+    }
+    return stmt.ColumnInt(0);
+  }
+
+  const Dialect& GetDialect() const override { return SqliteStore::SqliteDialect(); }
+
+ protected:
+  SqliteConnection& connection_;
+
+ private:
+  core::Result<SqliteStatement> PrepareQuery(const SqlQuery& query) {
+    MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(query.sql));
+    for (size_t i = 0; i < query.params.size(); ++i) {
+      stmt.Bind(static_cast<int>(i + 1), query.params[i]);
+    }
+    return stmt;
+  }
+
+  core::Result<std::optional<StoredResource>> ReadOptional(SqliteStatement& stmt) {
+    MA_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+    if (!row) {
+      return std::optional<StoredResource>{};
+    }
+    return std::optional<StoredResource>(ReadResourceRow(stmt));
+  }
+};
+
+using SqliteReadTx = SqliteTxImpl<ReadTx>;
+
+class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
+ public:
+  using SqliteTxImpl<WriteTx>::SqliteTxImpl;
+
+  core::Status PutVersion(StoredResource& resource,
+                          const std::vector<IndexEntry>& index) override {
+    if (resource.type.empty() || resource.id.empty()) {
+      return core::Error::Internal("PutVersion needs a type and an id");
+    }
+    MA_ASSIGN_OR_RETURN(const int64_t current, CurrentVersion(resource.type, resource.id));
+    if (resource.version != current + 1) {
+      return core::Error::Conflict(resource.type + "/" + resource.id + ": cannot store version " +
+                                   std::to_string(resource.version) + ", the current version is " +
+                                   std::to_string(current));
+    }
+    {
+      static const std::string kInsert =
+          "INSERT INTO resources (type, id, version, last_updated, deleted, method, json)"
+          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+      MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(kInsert));
+      stmt.BindText(1, resource.type);
+      stmt.BindText(2, resource.id);
+      stmt.BindInt(3, resource.version);
+      stmt.BindInt(4, resource.last_updated);
+      stmt.BindInt(5, resource.deleted ? 1 : 0);
+      stmt.BindText(6, resource.method);
+      stmt.BindText(7, resource.deleted ? std::string_view() : std::string_view(resource.json));
+      core::Status status = stmt.Run();
+      if (!status.has_value()) {
+        if (stmt.LastErrorCode() == SQLITE_CONSTRAINT_UNIQUE) {
+          return core::Error::Conflict(resource.type + "/" + resource.id + " version " +
+                                       std::to_string(resource.version) + " already exists");
+        }
+        return status;
+      }
+    }
+    const int64_t sequence = connection_.LastInsertRowid();
+    {
+      static const std::string kUpsert =
+          "INSERT INTO current_resources (type, id, version, sequence, deleted)"
+          " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (type, id) DO UPDATE SET"
+          " version = excluded.version, sequence = excluded.sequence,"
+          " deleted = excluded.deleted";
+      MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(kUpsert));
+      stmt.BindText(1, resource.type);
+      stmt.BindText(2, resource.id);
+      stmt.BindInt(3, resource.version);
+      stmt.BindInt(4, sequence);
+      stmt.BindInt(5, resource.deleted ? 1 : 0);
+      MA_RETURN_IF_ERROR(stmt.Run());
+    }
+    if (current > 0) {
+      MA_RETURN_IF_ERROR(DeleteIndexRows(resource.type, resource.id));
+    }
+    if (!resource.deleted) {
+      for (const IndexEntry& entry : index) {
+        MA_RETURN_IF_ERROR(InsertIndexRow(resource.type, resource.id, entry));
+      }
+    }
+    resource.sequence = sequence;
+    return core::Ok{};
+  }
+
+ private:
+  static constexpr std::array<std::string_view, 7> kIndexTables = {
+      sql::kTokenIndexTable,  sql::kStringIndexTable,   sql::kReferenceIndexTable,
+      sql::kDateIndexTable,   sql::kNumberIndexTable,   sql::kQuantityIndexTable,
+      sql::kUriIndexTable};
+
+  core::Result<int64_t> CurrentVersion(std::string_view type, std::string_view id) {
+    static const std::string kSql =
+        "SELECT version FROM current_resources WHERE type = ?1 AND id = ?2";
+    MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(kSql));
+    stmt.BindText(1, type);
+    stmt.BindText(2, id);
+    MA_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+    return row ? stmt.ColumnInt(0) : int64_t{0};
+  }
+
+  core::Status DeleteIndexRows(std::string_view type, std::string_view id) {
+    static const std::array<std::string, 7> kDeletes = [] {
+      std::array<std::string, 7> deletes;
+      for (size_t i = 0; i < kIndexTables.size(); ++i) {
+        deletes[i] = "DELETE FROM " + std::string(kIndexTables[i]) + " WHERE type = ?1 AND id = ?2";
+      }
+      return deletes;
+    }();
+    for (const std::string& text : kDeletes) {
+      MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(text));
+      stmt.BindText(1, type);
+      stmt.BindText(2, id);
+      MA_RETURN_IF_ERROR(stmt.Run());
+    }
+    return core::Ok{};
+  }
+
+  core::Status InsertIndexRow(std::string_view type, std::string_view id,
+                              const IndexEntry& entry) {
+    // Each statement binds ?1 type, ?2 id, ?3 param, then the kind's own columns.
+    std::string_view text;
+    switch (entry.kind) {
+      case IndexKind::kToken:
+        text = "INSERT INTO index_token (type, id, param, system, value)"
+               " VALUES (?1, ?2, ?3, ?4, ?5)";
+        break;
+      case IndexKind::kString:
+        text = "INSERT INTO index_string (type, id, param, value, raw) VALUES (?1, ?2, ?3, ?4, ?5)";
+        break;
+      case IndexKind::kReference:
+        text = "INSERT INTO index_reference (type, id, param, value) VALUES (?1, ?2, ?3, ?4)";
+        break;
+      case IndexKind::kDate:
+        text = "INSERT INTO index_date (type, id, param, low, high) VALUES (?1, ?2, ?3, ?4, ?5)";
+        break;
+      case IndexKind::kNumber:
+        text = "INSERT INTO index_number (type, id, param, number, raw) VALUES (?1, ?2, ?3, ?4, ?5)";
+        break;
+      case IndexKind::kQuantity:
+        text = "INSERT INTO index_quantity (type, id, param, number, system, code, raw)"
+               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+        break;
+      case IndexKind::kUri:
+        text = "INSERT INTO index_uri (type, id, param, value) VALUES (?1, ?2, ?3, ?4)";
+        break;
+      default:
+        return core::Error::Internal("unknown index kind");
+    }
+    MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(text));
+    stmt.BindText(1, type);
+    stmt.BindText(2, id);
+    stmt.BindText(3, entry.param);
+    switch (entry.kind) {
+      case IndexKind::kToken:
+        stmt.BindText(4, entry.system);
+        stmt.BindText(5, entry.value);
+        break;
+      case IndexKind::kString:
+        stmt.BindText(4, entry.value);
+        stmt.BindText(5, entry.raw);
+        break;
+      case IndexKind::kReference:
+      case IndexKind::kUri:
+        stmt.BindText(4, entry.value);
+        break;
+      case IndexKind::kDate:
+        stmt.BindInt(4, entry.low);
+        stmt.BindInt(5, entry.high);
+        break;
+      case IndexKind::kNumber:
+        stmt.BindDouble(4, entry.number);
+        stmt.BindText(5, entry.raw);
+        break;
+      case IndexKind::kQuantity:
+        stmt.BindDouble(4, entry.number);
+        stmt.BindText(5, entry.system);
+        stmt.BindText(6, entry.value);
+        stmt.BindText(7, entry.raw);
+        break;
+    }
+    return stmt.Run();
+  }
+};
+
+core::Status EnsureParentDirectory(const std::string& path) {
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (parent.empty()) {
+    return core::Ok{};
+  }
+  std::error_code error;
+  std::filesystem::create_directories(parent, error);
+  if (error) {
+    return core::Error::Unavailable("cannot create directory " + parent.string() + ": " +
+                                    error.message());
+  }
+  return core::Ok{};
+}
+
+// Applies pending migrations in one transaction; returns the schema version after them.
+core::Result<int> Migrate(SqliteConnection& connection, const core::Clock& clock) {
+  const std::span<const sql::Migration> migrations = sql::SqliteMigrations();
+  const int latest = migrations.empty() ? 0 : migrations.back().version;
+  MA_RETURN_IF_ERROR(connection.Exec("BEGIN IMMEDIATE"));
+  auto migrate = [&]() -> core::Result<int> {
+    MA_RETURN_IF_ERROR(connection.Exec(sql::kSqliteSchemaVersionTable));
+    int current = 0;
+    {
+      MA_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                          connection.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_version"));
+      MA_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+      current = row ? static_cast<int>(stmt.ColumnInt(0)) : 0;
+    }
+    if (current > latest) {
+      return core::Error::Internal("database schema version " + std::to_string(current) +
+                                   " is newer than this binary's (" + std::to_string(latest) + ")");
+    }
+    for (const sql::Migration& migration : migrations) {
+      if (migration.version <= current) {
+        continue;
+      }
+      MA_RETURN_IF_ERROR(connection.Exec(migration.sql));
+      MA_ASSIGN_OR_RETURN(
+          SqliteStatement stmt,
+          connection.Prepare(
+              "INSERT INTO schema_version (version, name, applied_at) VALUES (?1, ?2, ?3)"));
+      stmt.BindInt(1, migration.version);
+      stmt.BindText(2, migration.name);
+      stmt.BindInt(3, clock.Now());
+      MA_RETURN_IF_ERROR(stmt.Run());
+      current = migration.version;
+    }
+    return current;
+  };
+  core::Result<int> version = migrate();
+  if (!version.has_value()) {
+    connection.RollbackQuietly();
+    return version;
+  }
+  MA_RETURN_IF_ERROR(connection.Exec("COMMIT"));
+  return version;
+}
+
+}  // namespace
+
+const Dialect& SqliteStore::SqliteDialect() {
+  static const SqliteDialectImpl kDialect;
+  return kDialect;
+}
+
+core::Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& options) {
+  const bool memory = options.path == kMemoryPath;
+  if (options.path.empty()) {
+    return core::Error::Internal("SqliteOptions.path is empty");
+  }
+  if (!memory) {
+    MA_RETURN_IF_ERROR(EnsureParentDirectory(options.path));
+  }
+  MA_ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> writer,
+                      SqliteConnection::Open(options.path, /*create=*/true,
+                                             options.busy_timeout_ms, options.cache_size_kib));
+  if (!memory) {
+    // journal_mode returns the mode in effect; WAL is what makes readers and the writer
+    // independent, so refuse to run without it.
+    MA_ASSIGN_OR_RETURN(SqliteStatement stmt, writer->Prepare("PRAGMA journal_mode = WAL"));
+    MA_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+    if (!row || stmt.ColumnText(0) != "wal") {
+      return core::Error::Unavailable("cannot switch " + options.path + " to WAL mode");
+    }
+  }
+  const std::string synchronous =
+      options.synchronous == SqliteSync::kFull ? "FULL" : "NORMAL";
+  MA_RETURN_IF_ERROR(writer->Exec("PRAGMA synchronous = " + synchronous +
+                                  "; PRAGMA foreign_keys = ON;"));
+  const core::Clock& clock =
+      options.clock != nullptr ? *options.clock : core::SystemClock::Get();
+  MA_ASSIGN_OR_RETURN(const int schema_version, Migrate(*writer, clock));
+
+  std::vector<std::unique_ptr<SqliteConnection>> readers;
+  if (!memory) {
+    const int pool_size = std::max(1, options.reader_pool_size);
+    for (int i = 0; i < pool_size; ++i) {
+      MA_ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> reader,
+                          SqliteConnection::Open(options.path, /*create=*/false,
+                                                 options.busy_timeout_ms, options.cache_size_kib));
+      MA_RETURN_IF_ERROR(reader->Exec("PRAGMA foreign_keys = ON; PRAGMA query_only = ON;"));
+      readers.push_back(std::move(reader));
+    }
+  }
+  return std::unique_ptr<SqliteStore>(
+      new SqliteStore(options, std::move(writer), std::move(readers), schema_version));
+}
+
+SqliteStore::SqliteStore(SqliteOptions options, std::unique_ptr<SqliteConnection> writer,
+                         std::vector<std::unique_ptr<SqliteConnection>> readers,
+                         int schema_version)
+    : options_(std::move(options)),
+      schema_version_(schema_version),
+      writer_(std::move(writer)),
+      readers_(std::move(readers)) {}
+
+SqliteStore::~SqliteStore() = default;
+
+std::unique_ptr<SqliteConnection> SqliteStore::AcquireReader() {
+  std::unique_lock lock(readers_mutex_);
+  reader_released_.wait(lock, [this] { return !readers_.empty(); });
+  std::unique_ptr<SqliteConnection> reader = std::move(readers_.back());
+  readers_.pop_back();
+  return reader;
+}
+
+void SqliteStore::ReleaseReader(std::unique_ptr<SqliteConnection> reader) {
+  {
+    std::lock_guard lock(readers_mutex_);
+    readers_.push_back(std::move(reader));
+  }
+  reader_released_.notify_one();
+}
+
+core::Status SqliteStore::Read(const std::function<core::Status(ReadTx&)>& fn) {
+  const int attempts = std::max(1, options_.max_attempts);
+  if (options_.path == kMemoryPath) {
+    std::lock_guard lock(writer_mutex_);
+    return RunTransaction<SqliteReadTx>(*writer_, "BEGIN", attempts, fn);
+  }
+  // Returns the reader to the pool even if `fn` throws.
+  struct ReaderLease {
+    SqliteStore& store;
+    std::unique_ptr<SqliteConnection> reader;
+    ~ReaderLease() { store.ReleaseReader(std::move(reader)); }
+  } lease{*this, AcquireReader()};
+  return RunTransaction<SqliteReadTx>(*lease.reader, "BEGIN", attempts, fn);
+}
+
+core::Status SqliteStore::Write(const std::function<core::Status(WriteTx&)>& fn) {
+  std::lock_guard lock(writer_mutex_);
+  return RunTransaction<SqliteWriteTx>(*writer_, "BEGIN IMMEDIATE",
+                                       std::max(1, options_.max_attempts), fn);
+}
+
+}  // namespace medalliance::store

@@ -1,0 +1,90 @@
+#pragma once
+// SqliteStore: the embedded SQLite back end of store::Store (see store/store.h).
+//
+// One file in WAL mode. Writes go through a single writer connection guarded by a mutex
+// (BEGIN IMMEDIATE, so a write transaction holds the database write lock from its start);
+// reads take a connection from a pool of read-only connections and run in parallel with the
+// write, each on its own snapshot. For ":memory:" there is one connection, so reads are
+// routed to the writer connection and serialised with writes.
+//
+// Prepared statements are cached per connection. A transaction that meets SQLITE_BUSY past
+// the busy timeout is rolled back and re-run (with backoff) a few times, then fails with
+// kUnavailable.
+//
+// Thread-safety: all methods may be called from any thread. Read() and Write() must not be
+// nested inside another Read()/Write() on the same thread (the writer mutex is not
+// re-entrant, and the reader pool could run dry).
+// Errors: as store.h; Open() also returns kUnavailable when the file cannot be opened or
+// created, and kInternal when the database's schema is newer than this binary's migrations.
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/result.h"
+#include "store/store.h"
+
+namespace medalliance::store {
+
+namespace internal {
+class SqliteConnection;
+}  // namespace internal
+
+enum class SqliteSync {
+  kFull,    // fsync the WAL at every commit: an acknowledged write survives power loss
+  kNormal,  // fsync at checkpoints only: survives a process crash, may lose the last commits
+            // on power loss
+};
+
+struct SqliteOptions {
+  // ":memory:" or a file path; missing parent directories are created.
+  std::string path = ":memory:";
+  SqliteSync synchronous = SqliteSync::kFull;
+  int cache_size_kib = 64 * 1024;  // page cache per connection
+  int busy_timeout_ms = 5000;      // wait for another process's lock before SQLITE_BUSY
+  int reader_pool_size = 4;        // read connections (file databases only); at least 1
+  int max_attempts = 5;            // runs of a transaction that meets SQLITE_BUSY
+  // Stamps schema_version.applied_at; nullptr means the system clock. Not owned.
+  const core::Clock* clock = nullptr;
+};
+
+class SqliteStore final : public Store {
+ public:
+  // Opens (creating if needed) the database, applies pending migrations in one transaction,
+  // and opens the reader pool.
+  static core::Result<std::unique_ptr<SqliteStore>> Open(const SqliteOptions& options);
+
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  core::Status Read(const std::function<core::Status(ReadTx&)>& fn) override;
+  core::Status Write(const std::function<core::Status(WriteTx&)>& fn) override;
+  int SchemaVersion() const override { return schema_version_; }
+
+  // The dialect of this back end ("?n" placeholders).
+  static const Dialect& SqliteDialect();
+
+ private:
+  SqliteStore(SqliteOptions options, std::unique_ptr<internal::SqliteConnection> writer,
+              std::vector<std::unique_ptr<internal::SqliteConnection>> readers,
+              int schema_version);
+
+  std::unique_ptr<internal::SqliteConnection> AcquireReader();
+  void ReleaseReader(std::unique_ptr<internal::SqliteConnection> reader);
+
+  const SqliteOptions options_;
+  const int schema_version_;
+
+  std::mutex writer_mutex_;
+  std::unique_ptr<internal::SqliteConnection> writer_;  // guarded by writer_mutex_
+
+  std::mutex readers_mutex_;
+  std::condition_variable reader_released_;
+  std::vector<std::unique_ptr<internal::SqliteConnection>> readers_;  // free readers
+};
+
+}  // namespace medalliance::store

@@ -1,0 +1,323 @@
+// SQLite-specific behaviour: files, durability, crash safety, concurrency, migrations, busy
+// retries. Back-end-neutral behaviour lives in tests/store/conformance_test.cc.
+
+#include "store/sqlite/sqlite_store.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "store/store_test_util.h"
+
+namespace medalliance::store {
+namespace {
+
+using testing::MakeResource;
+using testing::TempDir;
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  SqliteOptions FileOptions() const {
+    SqliteOptions options;
+    options.path = dir_.Path() + "/a/b/store.sqlite";
+    options.reader_pool_size = 2;
+    return options;
+  }
+
+  static std::unique_ptr<SqliteStore> OpenOrDie(const SqliteOptions& options) {
+    auto opened = SqliteStore::Open(options);
+    EXPECT_TRUE(opened.has_value()) << opened.error().GetMessage();
+    return opened.has_value() ? std::move(opened).value() : nullptr;
+  }
+
+  static std::optional<StoredResource> Current(Store& store, const std::string& type,
+                                               const std::string& id) {
+    std::optional<StoredResource> found;
+    core::Status status = store.Read([&](ReadTx& tx) -> core::Status {
+      MA_ASSIGN_OR_RETURN(found, tx.ReadCurrent(type, id));
+      return core::Ok{};
+    });
+    EXPECT_TRUE(status.has_value()) << status.error().GetMessage();
+    return found;
+  }
+
+  static int64_t Count(Store& store, const std::string& sql) {
+    int64_t count = -1;
+    core::Status status = store.Read([&](ReadTx& tx) -> core::Status {
+      MA_ASSIGN_OR_RETURN(count, tx.QueryCount({sql, {}}));
+      return core::Ok{};
+    });
+    EXPECT_TRUE(status.has_value()) << status.error().GetMessage();
+    return count;
+  }
+
+  TempDir dir_;
+};
+
+TEST_F(SqliteStoreTest, CreatesParentDirectoriesAndUsesWal) {
+  SqliteOptions options = FileOptions();
+  auto store = OpenOrDie(options);
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(std::filesystem::exists(options.path));
+  ASSERT_TRUE(store->Write([](WriteTx& tx) {
+    StoredResource resource = MakeResource("Patient", "p1", 1, 1000);
+    return tx.PutVersion(resource, {});
+  }));
+  EXPECT_TRUE(std::filesystem::exists(options.path + "-wal"));
+}
+
+TEST_F(SqliteStoreTest, CommittedWriteIsVisibleAfterReopen) {
+  const SqliteOptions options = FileOptions();
+  {
+    auto store = OpenOrDie(options);
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->Write([](WriteTx& tx) {
+      StoredResource resource = MakeResource("Patient", "p1", 1, 1000, R"({"x":1})");
+      return tx.PutVersion(resource, {});
+    }));
+  }
+  auto reopened = OpenOrDie(options);
+  ASSERT_NE(reopened, nullptr);
+  std::optional<StoredResource> found = Current(*reopened, "Patient", "p1");
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->json, R"({"x":1})");
+}
+
+TEST_F(SqliteStoreTest, FailedTransactionLeavesNothingAfterReopen) {
+  const SqliteOptions options = FileOptions();
+  {
+    auto store = OpenOrDie(options);
+    ASSERT_NE(store, nullptr);
+    core::Status status = store->Write([](WriteTx& tx) -> core::Status {
+      StoredResource resource = MakeResource("Patient", "p1", 1, 1000);
+      MA_RETURN_IF_ERROR(tx.PutVersion(resource, {}));
+      return core::Error::Unprocessable("no");
+    });
+    EXPECT_FALSE(status.has_value());
+  }
+  auto reopened = OpenOrDie(options);
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_FALSE(Current(*reopened, "Patient", "p1").has_value());
+  EXPECT_EQ(Count(*reopened, "SELECT COUNT(*) FROM resources"), 0);
+}
+
+TEST_F(SqliteStoreTest, MigrationsRunOnceAndAreRecorded) {
+  const SqliteOptions options = FileOptions();
+  int version = 0;
+  {
+    auto store = OpenOrDie(options);
+    ASSERT_NE(store, nullptr);
+    version = store->SchemaVersion();
+  }
+  auto reopened = OpenOrDie(options);
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(reopened->SchemaVersion(), version);
+  EXPECT_EQ(Count(*reopened, "SELECT COUNT(*) FROM schema_version"), version);
+  EXPECT_EQ(Count(*reopened, "SELECT MAX(version) FROM schema_version"), version);
+}
+
+TEST_F(SqliteStoreTest, RefusesADatabaseWithANewerSchema) {
+  const SqliteOptions options = FileOptions();
+  { ASSERT_NE(OpenOrDie(options), nullptr); }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(options.path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "INSERT INTO schema_version VALUES (9999, '9999_future', 0)", nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto opened = SqliteStore::Open(options);
+  ASSERT_FALSE(opened.has_value());
+  EXPECT_NE(opened.error().GetMessage().find("newer"), std::string::npos);
+}
+
+TEST_F(SqliteStoreTest, UnwritableLocationIsUnavailable) {
+  SqliteOptions options;
+  options.path = "/proc/no-such-dir/store.sqlite";
+  auto opened = SqliteStore::Open(options);
+  ASSERT_FALSE(opened.has_value());
+  EXPECT_EQ(opened.error().GetCode(), core::ErrorCode::kUnavailable);
+}
+
+TEST_F(SqliteStoreTest, ReadsRunWhileAWriteIsOpenAndSeeTheLastCommit) {
+  auto store = OpenOrDie(FileOptions());
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Write([](WriteTx& tx) {
+    StoredResource resource = MakeResource("Patient", "p1", 1, 1000, R"({"v":1})");
+    return tx.PutVersion(resource, {});
+  }));
+  std::promise<void> written;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::thread writer([&] {
+    EXPECT_TRUE(store->Write([&](WriteTx& tx) -> core::Status {
+      StoredResource resource = MakeResource("Patient", "p1", 2, 2000, R"({"v":2})");
+      MA_RETURN_IF_ERROR(tx.PutVersion(resource, {}));
+      written.set_value();
+      released.wait();  // hold the write transaction open
+      return core::Ok{};
+    }));
+  });
+  written.get_future().wait();
+  // The write transaction is open and holds the write lock: a read must still complete, on
+  // the last committed snapshot.
+  auto start = std::chrono::steady_clock::now();
+  std::optional<StoredResource> during = Current(*store, "Patient", "p1");
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  release.set_value();
+  writer.join();
+  ASSERT_TRUE(during.has_value());
+  EXPECT_EQ(during->version, 1);
+  EXPECT_LT(elapsed, std::chrono::seconds(1));
+  EXPECT_EQ(Current(*store, "Patient", "p1")->version, 2);
+}
+
+TEST_F(SqliteStoreTest, RetriesWhileAnotherProcessHoldsTheWriteLock) {
+  SqliteOptions options = FileOptions();
+  options.busy_timeout_ms = 20;
+  options.max_attempts = 50;
+  auto store = OpenOrDie(options);
+  ASSERT_NE(store, nullptr);
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(options.path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  std::thread unlocker([other] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr);
+  });
+  std::atomic<int> runs{0};
+  core::Status status = store->Write([&](WriteTx& tx) {
+    ++runs;
+    StoredResource resource = MakeResource("Patient", "p1", 1, 1000);
+    return tx.PutVersion(resource, {});
+  });
+  unlocker.join();
+  sqlite3_close(other);
+  EXPECT_TRUE(status.has_value()) << status.error().GetMessage();
+  EXPECT_EQ(runs.load(), 1) << "BEGIN IMMEDIATE waits before fn runs";
+  EXPECT_TRUE(Current(*store, "Patient", "p1").has_value());
+}
+
+TEST_F(SqliteStoreTest, GivesUpAsUnavailableWhenTheLockIsNeverReleased) {
+  SqliteOptions options = FileOptions();
+  options.busy_timeout_ms = 5;
+  options.max_attempts = 3;
+  auto store = OpenOrDie(options);
+  ASSERT_NE(store, nullptr);
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(options.path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  core::Status status = store->Write([&](WriteTx& tx) {
+    StoredResource resource = MakeResource("Patient", "p1", 1, 1000);
+    return tx.PutVersion(resource, {});
+  });
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  ASSERT_FALSE(status.has_value());
+  EXPECT_EQ(status.error().GetCode(), core::ErrorCode::kUnavailable);
+}
+
+// Each transaction writes Pair/a-N and Pair/b-N, then the child reports N through the pipe.
+[[noreturn]] void WriteUntilKilled(const std::string& path, int report_fd) {
+  SqliteOptions options;
+  options.path = path;
+  options.synchronous = SqliteSync::kFull;
+  auto opened = SqliteStore::Open(options);
+  if (!opened.has_value()) {
+    _exit(2);
+  }
+  std::unique_ptr<SqliteStore> store = std::move(opened).value();
+  const std::string padding(600, 'x');
+  for (int64_t n = 1;; ++n) {
+    core::Status status = store->Write([&](WriteTx& tx) -> core::Status {
+      for (const char* half : {"a-", "b-"}) {
+        StoredResource resource =
+            MakeResource("Pair", half + std::to_string(n), 1, n,
+                         R"({"resourceType":"Pair","pad":")" + padding + R"("})", "POST");
+        IndexEntry entry;
+        entry.param = "n";
+        entry.value = std::to_string(n);
+        MA_RETURN_IF_ERROR(tx.PutVersion(resource, {entry}));
+      }
+      return core::Ok{};
+    });
+    if (!status.has_value()) {
+      _exit(3);
+    }
+    if (write(report_fd, &n, sizeof n) != static_cast<ssize_t>(sizeof n)) {
+      _exit(4);
+    }
+  }
+}
+
+TEST_F(SqliteStoreTest, SigkillKeepsEveryAcknowledgedWriteAndNoPartialTransaction) {
+  const std::string path = dir_.Path() + "/crash.sqlite";
+  std::mt19937 random(std::random_device{}());
+  for (int round = 0; round < 3; ++round) {
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      close(fds[0]);
+      WriteUntilKilled(path, fds[1]);
+    }
+    close(fds[1]);
+    // Wait for the first acknowledgement (so the kill lands mid-stream), then a random while.
+    int64_t n = 0;
+    int64_t acknowledged = 0;
+    if (read(fds[0], &n, sizeof n) == static_cast<ssize_t>(sizeof n)) {
+      acknowledged = n;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 + random() % 200));
+    ASSERT_EQ(kill(child, SIGKILL), 0);
+    int wait_status = 0;
+    ASSERT_EQ(waitpid(child, &wait_status, 0), child);
+    ASSERT_TRUE(WIFSIGNALED(wait_status)) << "child exited early with " << WEXITSTATUS(wait_status);
+    while (read(fds[0], &n, sizeof n) == static_cast<ssize_t>(sizeof n)) {
+      acknowledged = std::max(acknowledged, n);
+    }
+    close(fds[0]);
+
+    // Every round starts from a fresh file (removed below), as the child numbers from 1.
+    auto store = OpenOrDie([&] {
+      SqliteOptions options;
+      options.path = path;
+      return options;
+    }());
+    ASSERT_NE(store, nullptr);
+    const int64_t a_count = Count(*store, "SELECT COUNT(*) FROM resources WHERE id LIKE 'a-%'");
+    const int64_t b_count = Count(*store, "SELECT COUNT(*) FROM resources WHERE id LIKE 'b-%'");
+    const int64_t max_a = Count(
+        *store, "SELECT COALESCE(MAX(CAST(substr(id, 3) AS INTEGER)), 0) FROM resources WHERE id LIKE 'a-%'");
+    const int64_t index_rows = Count(*store, "SELECT COUNT(*) FROM index_token WHERE param = 'n'");
+    EXPECT_GT(acknowledged, 0) << "the child never committed";
+    EXPECT_GE(max_a, acknowledged) << "an acknowledged transaction was lost";
+    EXPECT_EQ(a_count, b_count) << "a transaction was partially applied";
+    EXPECT_EQ(a_count, max_a) << "transactions are numbered without gaps";
+    EXPECT_EQ(index_rows, 2 * a_count);
+    EXPECT_LE(max_a, acknowledged + 1) << "at most the one in-flight commit is unacknowledged";
+    std::printf("round %d: acknowledged %lld, stored %lld\n", round,
+                static_cast<long long>(acknowledged), static_cast<long long>(max_a));
+    store.reset();
+    std::filesystem::remove(path);
+    std::filesystem::remove(path + "-wal");
+    std::filesystem::remove(path + "-shm");
+  }
+}
+
+}  // namespace
+}  // namespace medalliance::store
