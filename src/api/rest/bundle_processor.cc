@@ -1,0 +1,545 @@
+// RestService::ProcessBundle: batch and transaction Bundles.
+//
+// A transaction is all-or-nothing: every entry is validated first, then all writes run in one
+// store transaction in the order the specification prescribes (DELETE, POST, PUT/PATCH, then
+// GET/HEAD after commit). urn:uuid: and other fullUrls of created entries are resolved in
+// every reference of the other entries, and conditional references ("Patient?identifier=x|1")
+// are resolved by search. A batch dispatches each entry on its own.
+
+#include <map>
+#include <unordered_map>
+
+#include "api/rest/outcome.h"
+#include "api/rest/rest_service.h"
+#include "core/ids.h"
+#include "core/time.h"
+
+namespace medalliance::api::rest {
+
+using core::Error;
+using core::Result;
+using fhir::Json;
+using store::StoredResource;
+
+namespace {
+
+enum class EntryKind { kDelete = 0, kCreate = 1, kUpdate = 2, kPatch = 3, kRead = 4 };
+
+struct Entry {
+  size_t index = 0;
+  EntryKind kind = EntryKind::kRead;
+  std::string method;
+  std::string url;
+  std::string type;
+  std::string id;
+  QueryParams params;
+  std::string full_url;
+  std::string if_none_exist;
+  std::optional<int64_t> if_match;
+  Json resource;  // the body (create/update), or the patch document (patch)
+  // Results:
+  int status = 200;
+  std::optional<StoredResource> stored;
+  std::string location;
+};
+
+std::string StatusText(int status) {
+  switch (status) {
+    case 200:
+      return "200 OK";
+    case 201:
+      return "201 Created";
+    case 204:
+      return "204 No Content";
+    case 304:
+      return "304 Not Modified";
+    case 400:
+      return "400 Bad Request";
+    case 404:
+      return "404 Not Found";
+    case 405:
+      return "405 Method Not Allowed";
+    case 409:
+      return "409 Conflict";
+    case 410:
+      return "410 Gone";
+    case 412:
+      return "412 Precondition Failed";
+    case 415:
+      return "415 Unsupported Media Type";
+    case 422:
+      return "422 Unprocessable Entity";
+    default:
+      return std::to_string(status);
+  }
+}
+
+std::string EntryPath(size_t index) { return "Bundle.entry[" + std::to_string(index) + "]"; }
+
+Error AtEntry(Error error, size_t index, std::string_view suffix = ".resource") {
+  error.WithLocationPrefix(EntryPath(index) + std::string(suffix));
+  for (core::Issue& issue : error.MutableIssues()) {
+    if (issue.diagnostics.find("Bundle.entry[") == std::string::npos) {
+      issue.diagnostics = EntryPath(index) + ": " + issue.diagnostics;
+    }
+  }
+  return error;
+}
+
+int DecodeBase64Char(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+' || c == '-') return 62;
+  if (c == '/' || c == '_') return 63;
+  return -1;
+}
+
+std::optional<std::string> DecodeBase64(std::string_view text) {
+  std::string out;
+  int buffer = 0;
+  int bits = 0;
+  for (char c : text) {
+    if (c == '=' || c == '\n' || c == '\r' || c == ' ') continue;
+    int value = DecodeBase64Char(c);
+    if (value < 0) return std::nullopt;
+    buffer = (buffer << 6) | value;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
+    }
+  }
+  return out;
+}
+
+// Visits every "reference" string in a resource tree.
+template <typename Fn>
+core::Status ForEachReference(Json& node, Fn&& fn) {
+  if (node.IsObject()) {
+    for (auto& [key, value] : node.Members()) {
+      if (key == "reference" && value.IsString()) {
+        MA_RETURN_IF_ERROR(fn(value));
+      } else if (value.IsObject() || value.IsArray()) {
+        MA_RETURN_IF_ERROR(ForEachReference(value, fn));
+      }
+    }
+  } else if (node.IsArray()) {
+    for (Json& item : node.Items()) MA_RETURN_IF_ERROR(ForEachReference(item, fn));
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<Json> RestService::ProcessBundle(Json bundle, const std::string& base_url) const {
+  if (bundle.GetStringMember("resourceType") != "Bundle") {
+    return Error::BadRequest("POST to the base URL takes a Bundle", "Bundle.resourceType");
+  }
+  std::string bundle_type(bundle.GetStringMember("type"));
+  if (bundle_type != "transaction" && bundle_type != "batch") {
+    return Error::BadRequest("the Bundle type must be transaction or batch, not '" +
+                                 bundle_type + "'",
+                             "Bundle.type");
+  }
+  const bool transaction = bundle_type == "transaction";
+  Json* entries_json = bundle.Find("entry");
+  size_t entry_count = entries_json != nullptr && entries_json->IsArray() ? entries_json->Size() : 0;
+  if (entry_count > config_.max_bundle_entries) {
+    return Error(core::ErrorCode::kPayloadTooLarge,
+                 "the Bundle has " + std::to_string(entry_count) + " entries; the limit is " +
+                     std::to_string(config_.max_bundle_entries));
+  }
+
+  // Parse every entry's request.
+  std::vector<Entry> entries(entry_count);
+  std::vector<std::optional<Error>> batch_errors(entry_count);
+  for (size_t i = 0; i < entry_count; ++i) {
+    Json& entry_json = entries_json->Items()[i];
+    Entry& entry = entries[i];
+    entry.index = i;
+    auto fail = [&](Error error) -> std::optional<Error> {
+      if (transaction) return error;
+      batch_errors[i] = std::move(error);
+      return std::nullopt;
+    };
+    const Json* request = entry_json.Find("request");
+    if (request == nullptr || !request->IsObject()) {
+      if (auto error = fail(Error::BadRequest("the entry has no request", EntryPath(i) + ".request"))) {
+        return *error;
+      }
+      continue;
+    }
+    entry.method = std::string(request->GetStringMember("method"));
+    entry.url = std::string(request->GetStringMember("url"));
+    entry.full_url = std::string(entry_json.GetStringMember("fullUrl"));
+    entry.if_none_exist = std::string(request->GetStringMember("ifNoneExist"));
+    std::string_view if_match = request->GetStringMember("ifMatch");
+    if (!if_match.empty()) entry.if_match = ParseETagVersion(if_match);
+    if (Json* resource = entry_json.Find("resource")) entry.resource = std::move(*resource);
+
+    std::string url = entry.url;
+    if (url.starts_with(base_url + "/")) url = url.substr(base_url.size() + 1);
+    entry.url = url;
+    size_t question = url.find('?');
+    std::string path = url.substr(0, question);
+    if (question != std::string::npos) entry.params = ParseQueryString(url.substr(question + 1));
+    size_t slash = path.find('/');
+    entry.type = path.substr(0, slash);
+    if (slash != std::string::npos) entry.id = path.substr(slash + 1);
+
+    std::string problem;
+    if (entry.method == "POST") {
+      entry.kind = EntryKind::kCreate;
+    } else if (entry.method == "PUT") {
+      entry.kind = EntryKind::kUpdate;
+    } else if (entry.method == "PATCH") {
+      entry.kind = EntryKind::kPatch;
+    } else if (entry.method == "DELETE") {
+      entry.kind = EntryKind::kDelete;
+    } else if (entry.method == "GET" || entry.method == "HEAD") {
+      entry.kind = EntryKind::kRead;
+    } else {
+      problem = "unknown request method '" + entry.method + "'";
+    }
+    if (problem.empty() && entry.url.empty()) problem = "the entry's request has no url";
+    if (problem.empty() && entry.kind != EntryKind::kRead && !IsResourceType(entry.type)) {
+      problem = "unknown resource type '" + entry.type + "' in request url";
+    }
+    if (problem.empty() && (entry.kind == EntryKind::kCreate || entry.kind == EntryKind::kUpdate)) {
+      if (!entry.resource.IsObject()) {
+        problem = entry.method + " entry has no resource";
+      } else if (entry.resource.GetStringMember("resourceType") != entry.type) {
+        problem = "the entry's resource is a " +
+                  std::string(entry.resource.GetStringMember("resourceType")) +
+                  " but its request url names " + entry.type;
+      }
+    }
+    if (problem.empty() && entry.kind == EntryKind::kUpdate && entry.id.empty() &&
+        entry.params.empty()) {
+      problem = "a PUT entry needs an id or search criteria in its url";
+    }
+    if (problem.empty() && (entry.kind == EntryKind::kPatch) && entry.id.empty()) {
+      problem = "a PATCH entry needs an id in its url";
+    }
+    if (problem.empty() && entry.kind == EntryKind::kPatch) {
+      // A JSON Patch travels as a Binary with contentType application/json-patch+json.
+      if (entry.resource.GetStringMember("resourceType") != "Binary" ||
+          entry.resource.GetStringMember("contentType") != "application/json-patch+json") {
+        problem = "a PATCH entry must carry a Binary with contentType application/json-patch+json";
+      } else {
+        std::optional<std::string> text = DecodeBase64(entry.resource.GetStringMember("data"));
+        Result<Json> patch = text.has_value() ? fhir::ParseJson(*text)
+                                              : Result<Json>(Error::BadRequest("bad base64"));
+        if (!patch) {
+          problem = "the PATCH entry's Binary.data is not a JSON Patch document: " +
+                    patch.error().GetMessage();
+        } else {
+          entry.resource = std::move(*patch);
+        }
+      }
+    }
+    if (!problem.empty()) {
+      if (auto error = fail(Error::BadRequest(problem, EntryPath(i) + ".request"))) return *error;
+      continue;
+    }
+    if (entry.kind == EntryKind::kCreate || entry.kind == EntryKind::kUpdate) {
+      if (entry.kind == EntryKind::kUpdate && !entry.id.empty()) {
+        std::string_view body_id = entry.resource.GetStringMember("id");
+        if (!body_id.empty() && body_id != entry.id) {
+          if (auto error = fail(Error::BadRequest("the resource id differs from the request url",
+                                                  EntryPath(i) + ".resource.id"))) {
+            return *error;
+          }
+          continue;
+        }
+      }
+      if (auto status = Validate(entry.resource); !status) {
+        if (auto error = fail(AtEntry(status.error(), i))) return *error;
+        continue;
+      }
+    }
+  }
+
+  Json response = Json::MakeObject();
+  response.Set("resourceType", Json::MakeString("Bundle"));
+  response.Set("id", Json::MakeString(core::NewId()));
+  response.Set("type", Json::MakeString(transaction ? "transaction-response" : "batch-response"));
+  Json response_entries = Json::MakeArray();
+
+  auto entry_response = [&](const Entry& entry) {
+    Json out = Json::MakeObject();
+    Json resp = Json::MakeObject();
+    resp.Set("status", Json::MakeString(StatusText(entry.status)));
+    if (entry.stored.has_value()) {
+      const StoredResource& stored = *entry.stored;
+      if (!entry.location.empty()) resp.Set("location", Json::MakeString(entry.location));
+      resp.Set("etag", Json::MakeString("W/\"" + std::to_string(stored.version) + "\""));
+      resp.Set("lastModified", Json::MakeString(core::FormatInstant(stored.last_updated)));
+    }
+    out.Set("response", std::move(resp));
+    return out;
+  };
+
+  if (!transaction) {
+    for (size_t i = 0; i < entry_count; ++i) {
+      Entry& entry = entries[i];
+      if (batch_errors[i].has_value()) {
+        Json out = Json::MakeObject();
+        Json resp = Json::MakeObject();
+        resp.Set("status", Json::MakeString(StatusText(batch_errors[i]->GetHttpStatus())));
+        resp.Set("outcome", MakeOperationOutcome(*batch_errors[i]));
+        out.Set("response", std::move(resp));
+        response_entries.PushBack(std::move(out));
+        continue;
+      }
+      FhirRequest sub;
+      sub.method = entry.method;
+      sub.base_url = base_url;
+      sub.params = entry.params;
+      SplitPath(entry.url.substr(0, entry.url.find('?')), sub.segments);
+      if (entry.kind == EntryKind::kPatch) {
+        sub.content_type = "application/json-patch+json";
+      } else {
+        sub.content_type = "application/fhir+json";
+      }
+      if (entry.resource.IsObject() || entry.resource.IsArray()) {
+        sub.body = fhir::WriteJson(entry.resource);
+      }
+      if (!entry.if_none_exist.empty()) sub.headers.Set("If-None-Exist", entry.if_none_exist);
+      if (entry.if_match.has_value()) {
+        sub.headers.Set("If-Match", "W/\"" + std::to_string(*entry.if_match) + "\"");
+      }
+      sub.headers.Set("Prefer", "return=minimal");
+      FhirResponse result = Handle(sub);
+      Json out = Json::MakeObject();
+      if (entry.kind == EntryKind::kRead && !result.body.empty() && result.status < 300) {
+        Result<Json> resource = fhir::ParseJson(result.body);
+        if (resource) out.Set("resource", std::move(*resource));
+      }
+      Json resp = Json::MakeObject();
+      resp.Set("status", Json::MakeString(StatusText(result.status)));
+      std::string_view location = result.headers.Get("Location");
+      if (!location.empty()) resp.Set("location", Json::MakeString(std::string(location)));
+      std::string_view etag = result.headers.Get("ETag");
+      if (!etag.empty()) resp.Set("etag", Json::MakeString(std::string(etag)));
+      if (result.status >= 400 && !result.body.empty()) {
+        Result<Json> outcome = fhir::ParseJson(result.body);
+        if (outcome) resp.Set("outcome", std::move(*outcome));
+      }
+      out.Set("response", std::move(resp));
+      response_entries.PushBack(std::move(out));
+    }
+    response.Set("entry", std::move(response_entries));
+    return response;
+  }
+
+  // Transaction. Ids for created resources are assigned up front so references can point at
+  // them; the mapping fullUrl -> "Type/id" is completed inside the store transaction, where
+  // conditional creates may resolve to an existing resource instead.
+  std::unordered_map<std::string, std::string> assigned;  // full_url -> Type/id
+  for (Entry& entry : entries) {
+    if (entry.kind == EntryKind::kCreate) {
+      entry.id = core::NewId();
+      if (!entry.full_url.empty()) {
+        if (assigned.count(entry.full_url) != 0) {
+          return Error::BadRequest("duplicate fullUrl '" + entry.full_url + "'",
+                                   EntryPath(entry.index) + ".fullUrl");
+        }
+        assigned[entry.full_url] = entry.type + "/" + entry.id;
+      }
+    } else if (entry.kind == EntryKind::kUpdate && !entry.id.empty() && !entry.full_url.empty()) {
+      assigned[entry.full_url] = entry.type + "/" + entry.id;
+    }
+  }
+  std::vector<size_t> order(entry_count);
+  for (size_t i = 0; i < entry_count; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    auto rank = [&](const Entry& entry) {
+      return entry.kind == EntryKind::kPatch ? 2 : static_cast<int>(entry.kind);
+    };
+    return rank(entries[a]) < rank(entries[b]);
+  });
+
+  core::EpochMillis now = config_.clock->Now();
+  core::Status committed = store_.Write([&](store::WriteTx& tx) -> core::Status {
+    std::unordered_map<std::string, std::string> references = assigned;
+    for (Entry& entry : entries) {
+      entry.stored.reset();
+      entry.location.clear();
+    }
+    // Conditional creates resolve first: a match replaces the planned id.
+    std::vector<bool> skip(entry_count, false);
+    for (Entry& entry : entries) {
+      if (entry.kind != EntryKind::kCreate || entry.if_none_exist.empty()) continue;
+      std::string_view criteria = entry.if_none_exist;
+      if (criteria.starts_with(entry.type + "?")) criteria.remove_prefix(entry.type.size() + 1);
+      auto matches = FindMatches(tx, entry.type, ParseQueryString(criteria));
+      if (!matches) return AtEntry(std::move(matches).error(), entry.index, ".request.ifNoneExist");
+      if (matches->size() > 1) {
+        return AtEntry(Error::PreconditionFailed("ifNoneExist matches more than one resource"),
+                       entry.index, ".request.ifNoneExist");
+      }
+      if (matches->size() == 1) {
+        skip[entry.index] = true;
+        entry.status = 200;
+        entry.stored = matches->front();
+        if (!entry.full_url.empty()) {
+          references[entry.full_url] = entry.type + "/" + matches->front().id;
+        }
+      }
+    }
+    // Conditional updates and deletes resolve their target before any write.
+    for (Entry& entry : entries) {
+      if ((entry.kind != EntryKind::kUpdate && entry.kind != EntryKind::kDelete) ||
+          !entry.id.empty()) {
+        continue;
+      }
+      auto matches = FindMatches(tx, entry.type, entry.params);
+      if (!matches) return AtEntry(std::move(matches).error(), entry.index, ".request.url");
+      if (matches->size() > 1) {
+        return AtEntry(Error::PreconditionFailed("the conditional url matches more than one "
+                                                 "resource"),
+                       entry.index, ".request.url");
+      }
+      if (matches->size() == 1) {
+        entry.id = matches->front().id;
+      } else if (entry.kind == EntryKind::kUpdate) {
+        std::string_view body_id = entry.resource.GetStringMember("id");
+        entry.id = body_id.empty() ? core::NewId() : std::string(body_id);
+      }
+      if (entry.kind == EntryKind::kUpdate && !entry.full_url.empty()) {
+        references[entry.full_url] = entry.type + "/" + entry.id;
+      }
+    }
+    // Conditional references are resolved once each.
+    std::unordered_map<std::string, std::string> conditional_cache;
+    for (size_t position : order) {
+      Entry& entry = entries[position];
+      if (skip[position]) continue;
+      auto rewrite = [&](Json& value) -> core::Status {
+        const std::string& reference = value.GetString();
+        auto found = references.find(reference);
+        if (found != references.end()) {
+          value = Json::MakeString(found->second);
+          return {};
+        }
+        size_t question = reference.find('?');
+        if (question == std::string::npos || reference.find('/') < question) return {};
+        auto cached = conditional_cache.find(reference);
+        if (cached != conditional_cache.end()) {
+          value = Json::MakeString(cached->second);
+          return {};
+        }
+        std::string type = reference.substr(0, question);
+        if (!IsResourceType(type)) {
+          return Error::Unprocessable("conditional reference '" + reference +
+                                      "' names an unknown resource type");
+        }
+        MA_ASSIGN_OR_RETURN(auto matches,
+                            FindMatches(tx, type, ParseQueryString(reference.substr(question + 1))));
+        if (matches.size() != 1) {
+          return Error::PreconditionFailed("conditional reference '" + reference + "' matches " +
+                                           std::to_string(matches.size()) +
+                                           " resources; it must match exactly one");
+        }
+        std::string target = type + "/" + matches.front().id;
+        conditional_cache[reference] = target;
+        value = Json::MakeString(target);
+        return {};
+      };
+      Json resource;
+      if (entry.kind == EntryKind::kCreate || entry.kind == EntryKind::kUpdate) {
+        resource = entry.resource;  // a copy: Write() may re-run this block
+        if (auto status = ForEachReference(resource, rewrite); !status) {
+          return AtEntry(std::move(status).error(), entry.index);
+        }
+      }
+      switch (entry.kind) {
+        case EntryKind::kCreate: {
+          resource.Erase("id");
+          auto result = writer_.Create(tx, std::move(resource), entry.id, now);
+          if (!result) return AtEntry(std::move(result).error(), entry.index);
+          entry.status = 201;
+          entry.stored = std::move(result->stored);
+          break;
+        }
+        case EntryKind::kUpdate: {
+          auto result = writer_.Update(tx, std::move(resource), entry.id, entry.if_match, "PUT", now);
+          if (!result) return AtEntry(std::move(result).error(), entry.index);
+          entry.status = result->created ? 201 : 200;
+          entry.stored = std::move(result->stored);
+          break;
+        }
+        case EntryKind::kPatch: {
+          MA_ASSIGN_OR_RETURN(auto current, tx.ReadCurrent(entry.type, entry.id));
+          if (!current.has_value() || current->deleted) {
+            return AtEntry(Error::NotFound(entry.type + "/" + entry.id + " is not known"),
+                           entry.index, ".request.url");
+          }
+          if (!config_.apply_json_patch) return Error::NotImplemented("JSON Patch unavailable");
+          MA_ASSIGN_OR_RETURN(Json patched, fhir::ParseJson(current->json));
+          if (auto status = config_.apply_json_patch(patched, entry.resource); !status) {
+            return AtEntry(std::move(status).error(), entry.index);
+          }
+          if (auto status = Validate(patched); !status) {
+            return AtEntry(std::move(status).error(), entry.index);
+          }
+          std::optional<int64_t> expected =
+              entry.if_match.has_value() ? entry.if_match : std::optional<int64_t>(current->version);
+          auto result = writer_.Update(tx, std::move(patched), entry.id, expected, "PATCH", now);
+          if (!result) return AtEntry(std::move(result).error(), entry.index);
+          entry.status = 200;
+          entry.stored = std::move(result->stored);
+          break;
+        }
+        case EntryKind::kDelete: {
+          entry.status = 204;
+          if (entry.id.empty()) break;  // conditional delete that matched nothing
+          auto result = writer_.Delete(tx, entry.type, entry.id, entry.if_match, now);
+          if (!result) return AtEntry(std::move(result).error(), entry.index);
+          break;
+        }
+        case EntryKind::kRead:
+          break;
+      }
+      if (entry.stored.has_value() && entry.status == 201) {
+        entry.location = entry.stored->type + "/" + entry.stored->id + "/_history/" +
+                         std::to_string(entry.stored->version);
+      }
+    }
+    return {};
+  });
+  if (!committed) return std::move(committed).error();
+
+  for (Entry& entry : entries) {
+    if (entry.kind == EntryKind::kRead) {
+      FhirRequest sub;
+      sub.method = "GET";
+      sub.base_url = base_url;
+      SplitPath(entry.url.substr(0, entry.url.find('?')), sub.segments);
+      sub.params = entry.params;
+      FhirResponse result = Handle(sub);
+      Json out = Json::MakeObject();
+      if (!result.body.empty() && result.status < 300) {
+        Result<Json> body = fhir::ParseJson(result.body);
+        if (body) out.Set("resource", std::move(*body));
+      }
+      Json resp = Json::MakeObject();
+      resp.Set("status", Json::MakeString(StatusText(result.status)));
+      out.Set("response", std::move(resp));
+      response_entries.PushBack(std::move(out));
+      continue;
+    }
+    Json out = entry_response(entry);
+    if (entry.stored.has_value() && !entry.stored->deleted) {
+      out.SetAt(0, "fullUrl",
+                Json::MakeString(base_url + "/" + entry.stored->type + "/" + entry.stored->id));
+    }
+    response_entries.PushBack(std::move(out));
+  }
+  response.Set("entry", std::move(response_entries));
+  return response;
+}
+
+}  // namespace medalliance::api::rest

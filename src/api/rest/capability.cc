@@ -1,0 +1,96 @@
+// RestService::Capabilities: GET /metadata. Lists what the server really supports.
+
+#include "api/rest/rest_service.h"
+#include "core/time.h"
+
+namespace medalliance::api::rest {
+
+using fhir::Json;
+
+namespace {
+
+Json Code(std::string_view code) { return Json::MakeString(std::string(code)); }
+
+Json Interaction(std::string_view code) {
+  Json json = Json::MakeObject();
+  json.Set("code", Code(code));
+  return json;
+}
+
+Json SearchParam(std::string_view name, std::string_view type, std::string_view documentation) {
+  Json json = Json::MakeObject();
+  json.Set("name", Code(name));
+  json.Set("type", Code(type));
+  json.Set("documentation", Code(documentation));
+  return json;
+}
+
+}  // namespace
+
+FhirResponse RestService::Capabilities(const FhirRequest& request) const {
+  Json cs = Json::MakeObject();
+  cs.Set("resourceType", Code("CapabilityStatement"));
+  cs.Set("status", Code("active"));
+  cs.Set("date", Code(core::FormatInstant(config_.clock->Now()).substr(0, 10)));
+  cs.Set("publisher", Code("medalliance — Guangzhou–Shenzhen medical alliance"));
+  cs.Set("kind", Code("instance"));
+  Json software = Json::MakeObject();
+  software.Set("name", Code("medalliance"));
+  software.Set("version", Code(config_.software_version));
+  cs.Set("software", std::move(software));
+  Json implementation = Json::MakeObject();
+  implementation.Set("description", Code("medalliance FHIR R4 exchange server"));
+  implementation.Set("url", Code(request.base_url));
+  cs.Set("implementation", std::move(implementation));
+  cs.Set("fhirVersion", Code("4.0.1"));
+  Json formats = Json::MakeArray();
+  formats.PushBack(Code("application/fhir+json"));
+  formats.PushBack(Code("json"));
+  cs.Set("format", std::move(formats));
+  Json patch_formats = Json::MakeArray();
+  patch_formats.PushBack(Code("application/json-patch+json"));
+  cs.Set("patchFormat", std::move(patch_formats));
+
+  Json rest = Json::MakeObject();
+  rest.Set("mode", Code("server"));
+  Json resources = Json::MakeArray();
+  for (const std::string& type : config_.resource_types) {
+    Json resource = Json::MakeObject();
+    resource.Set("type", Code(type));
+    Json interactions = Json::MakeArray();
+    for (std::string_view code : {"read", "vread", "update", "patch", "delete", "history-instance",
+                                  "history-type", "create", "search-type"}) {
+      interactions.PushBack(Interaction(code));
+    }
+    resource.Set("interaction", std::move(interactions));
+    resource.Set("versioning", Code("versioned-update"));
+    resource.Set("readHistory", Json::MakeBool(true));
+    resource.Set("updateCreate", Json::MakeBool(true));
+    resource.Set("conditionalCreate", Json::MakeBool(true));
+    resource.Set("conditionalRead", Code("modified-since"));
+    resource.Set("conditionalUpdate", Json::MakeBool(true));
+    resource.Set("conditionalDelete", Code("single"));
+    Json params = Json::MakeArray();
+    params.PushBack(SearchParam("_id", "token", "Logical id of the resource"));
+    params.PushBack(SearchParam("_lastUpdated", "date", "When the resource version last changed"));
+    params.PushBack(SearchParam("_tag", "token", "Tags in meta.tag"));
+    params.PushBack(SearchParam("_profile", "uri", "Profiles in meta.profile"));
+    params.PushBack(SearchParam("_security", "token", "Security labels in meta.security"));
+    params.PushBack(SearchParam("identifier", "token", "Business identifier (system|value)"));
+    resource.Set("searchParam", std::move(params));
+    resources.PushBack(std::move(resource));
+  }
+  rest.Set("resource", std::move(resources));
+  Json system_interactions = Json::MakeArray();
+  for (std::string_view code : {"transaction", "batch", "history-system"}) {
+    system_interactions.PushBack(Interaction(code));
+  }
+  rest.Set("interaction", std::move(system_interactions));
+  cs.Set("rest", Json::MakeArray()).PushBack(std::move(rest));
+
+  FhirResponse response;
+  response.body = fhir::WriteJson(cs);
+  return response;
+}
+
+}  // namespace medalliance::api::rest

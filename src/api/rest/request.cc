@@ -1,0 +1,45 @@
+#include "api/rest/request.h"
+
+#include <strings.h>
+
+namespace medalliance::api::rest {
+namespace {
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace
+
+std::string_view HeaderList::Get(std::string_view name) const {
+  for (const auto& [key, value] : items) {
+    if (EqualsIgnoreCase(key, name)) return value;
+  }
+  return {};
+}
+
+bool HeaderList::Has(std::string_view name) const {
+  for (const auto& item : items) {
+    if (EqualsIgnoreCase(item.first, name)) return true;
+  }
+  return false;
+}
+
+void HeaderList::Set(std::string name, std::string value) {
+  for (auto& item : items) {
+    if (EqualsIgnoreCase(item.first, name)) {
+      item.second = std::move(value);
+      return;
+    }
+  }
+  items.emplace_back(std::move(name), std::move(value));
+}
+
+std::optional<std::string_view> FhirRequest::Param(std::string_view name) const {
+  for (const auto& [key, value] : params) {
+    if (key == name) return std::string_view(value);
+  }
+  return std::nullopt;
+}
+
+}  // namespace medalliance::api::rest

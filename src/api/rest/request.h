@@ -1,0 +1,44 @@
+#pragma once
+// The FHIR view of an HTTP exchange: what the REST layer reads and answers, with no HTTP
+// library types. api/http_adapter.cc converts to and from the wire.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace medalliance::api::rest {
+
+using QueryParams = std::vector<std::pair<std::string, std::string>>;  // decoded, in order
+
+struct HeaderList {
+  std::vector<std::pair<std::string, std::string>> items;
+  // Case-insensitive; the first match or empty.
+  std::string_view Get(std::string_view name) const;
+  bool Has(std::string_view name) const;
+  void Set(std::string name, std::string value);
+};
+
+struct FhirRequest {
+  std::string method;                 // GET, POST, PUT, PATCH, DELETE, HEAD
+  std::vector<std::string> segments;  // decoded path segments after the base, e.g. {"Patient","1"}
+  QueryParams params;
+  HeaderList headers;
+  std::string body;
+  std::string base_url;  // e.g. "http://127.0.0.1:8080", no trailing slash
+  std::string content_type;  // media type only, lower case, no parameters
+
+  std::optional<std::string_view> Param(std::string_view name) const;
+};
+
+struct FhirResponse {
+  int status = 200;
+  HeaderList headers;
+  std::string body;  // JSON text (compact); empty for no body
+};
+
+// Splits a raw URL path ("/Patient/a%2Fb/_history") into percent-decoded segments.
+void SplitPath(std::string_view raw_path, std::vector<std::string>& segments);
+
+}  // namespace medalliance::api::rest

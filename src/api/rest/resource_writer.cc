@@ -1,0 +1,100 @@
+#include "api/rest/resource_writer.h"
+
+#include "core/time.h"
+
+namespace medalliance::api::rest {
+
+using core::Error;
+using fhir::Json;
+
+void ResourceWriter::Stamp(Json& resource, std::string_view id, int64_t version,
+                           core::EpochMillis now) {
+  resource.SetAt(1, "id", Json::MakeString(std::string(id)));
+  Json* meta = resource.Find("meta");
+  if (meta == nullptr || !meta->IsObject()) {
+    meta = &resource.SetAt(2, "meta", Json::MakeObject());
+  }
+  meta->SetAt(0, "versionId", Json::MakeString(std::to_string(version)));
+  meta->SetAt(1, "lastUpdated", Json::MakeString(core::FormatInstant(now)));
+}
+
+core::Result<WriteResult> ResourceWriter::Put(store::WriteTx& tx, Json& resource,
+                                              const std::string& id, int64_t version,
+                                              std::string_view method,
+                                              core::EpochMillis now) const {
+  Stamp(resource, id, version, now);
+  WriteResult result;
+  result.created = version == 1;
+  store::StoredResource& stored = result.stored;
+  stored.type = std::string(resource.GetStringMember("resourceType"));
+  stored.id = id;
+  stored.version = version;
+  stored.last_updated = now;
+  stored.method = std::string(method);
+  stored.json = fhir::WriteJson(resource);
+  std::vector<store::IndexEntry> index;
+  if (index_) index = index_(resource);
+  MA_RETURN_IF_ERROR(tx.PutVersion(stored, index));
+  return result;
+}
+
+core::Result<WriteResult> ResourceWriter::Create(store::WriteTx& tx, Json resource,
+                                                 const std::string& id,
+                                                 core::EpochMillis now) const {
+  std::string type(resource.GetStringMember("resourceType"));
+  MA_ASSIGN_OR_RETURN(auto current, tx.ReadCurrent(type, id));
+  int64_t version = 1;
+  if (current.has_value()) {
+    if (!current->deleted) return Error::Conflict(type + "/" + id + " already exists");
+    version = current->version + 1;
+  }
+  MA_ASSIGN_OR_RETURN(WriteResult result, Put(tx, resource, id, version, "POST", now));
+  result.created = true;
+  return result;
+}
+
+core::Result<WriteResult> ResourceWriter::Update(store::WriteTx& tx, Json resource,
+                                                 const std::string& id,
+                                                 std::optional<int64_t> if_match,
+                                                 std::string_view method,
+                                                 core::EpochMillis now) const {
+  std::string type(resource.GetStringMember("resourceType"));
+  MA_ASSIGN_OR_RETURN(auto current, tx.ReadCurrent(type, id));
+  int64_t current_version = current.has_value() ? current->version : 0;
+  if (if_match.has_value() && (!current.has_value() || current->deleted ||
+                               *if_match != current_version)) {
+    return Error::PreconditionFailed(
+        "version conflict: If-Match asks for version " + std::to_string(*if_match) + " of " +
+        type + "/" + id + ", the current version is " +
+        (current.has_value() && !current->deleted ? std::to_string(current_version)
+                                                  : std::string("none")));
+  }
+  MA_ASSIGN_OR_RETURN(WriteResult result,
+                      Put(tx, resource, id, current_version + 1, method, now));
+  result.created = !current.has_value() || current->deleted;
+  return result;
+}
+
+core::Result<std::optional<store::StoredResource>> ResourceWriter::Delete(
+    store::WriteTx& tx, std::string_view type, std::string_view id,
+    std::optional<int64_t> if_match, core::EpochMillis now) const {
+  MA_ASSIGN_OR_RETURN(auto current, tx.ReadCurrent(type, id));
+  if (if_match.has_value() &&
+      (!current.has_value() || current->deleted || current->version != *if_match)) {
+    return Error::PreconditionFailed("version conflict: If-Match does not name the current "
+                                     "version of " +
+                                     std::string(type) + "/" + std::string(id));
+  }
+  if (!current.has_value() || current->deleted) return std::optional<store::StoredResource>();
+  store::StoredResource marker;
+  marker.type = std::string(type);
+  marker.id = std::string(id);
+  marker.version = current->version + 1;
+  marker.last_updated = now;
+  marker.deleted = true;
+  marker.method = "DELETE";
+  MA_RETURN_IF_ERROR(tx.PutVersion(marker, {}));
+  return std::optional<store::StoredResource>(std::move(marker));
+}
+
+}  // namespace medalliance::api::rest

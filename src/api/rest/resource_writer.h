@@ -1,0 +1,62 @@
+#pragma once
+// The write path shared by single REST interactions and Bundle entries: stamps id and meta,
+// serialises, and stores a new version with its search-index rows, inside a WriteTx.
+// Callers validate the resource first. Thread-safe (no mutable state).
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/result.h"
+#include "fhir/json/json.h"
+#include "store/store.h"
+
+namespace medalliance::api::rest {
+
+// Computes the search-index rows of a resource (search/ provides it; may be empty).
+using IndexFunction = std::function<std::vector<store::IndexEntry>(const fhir::Json& resource)>;
+
+struct WriteResult {
+  store::StoredResource stored;
+  bool created = false;  // a new resource (201) rather than a new version (200)
+};
+
+class ResourceWriter {
+ public:
+  explicit ResourceWriter(IndexFunction index) : index_(std::move(index)) {}
+
+  // Stores `resource` as version 1 with the given id. kConflict when the id exists (and is
+  // not deleted).
+  core::Result<WriteResult> Create(store::WriteTx& tx, fhir::Json resource, const std::string& id,
+                                   core::EpochMillis now) const;
+
+  // Stores a new version (or version 1 when the resource does not exist or was deleted:
+  // update-as-create). `if_match`: the version the client expects to replace (412 otherwise).
+  core::Result<WriteResult> Update(store::WriteTx& tx, fhir::Json resource, const std::string& id,
+                                   std::optional<int64_t> if_match, std::string_view method,
+                                   core::EpochMillis now) const;
+
+  // Writes a delete marker. Returns nullopt when there was nothing to delete (never existed
+  // or already deleted): deleting is idempotent.
+  core::Result<std::optional<store::StoredResource>> Delete(store::WriteTx& tx,
+                                                            std::string_view type,
+                                                            std::string_view id,
+                                                            std::optional<int64_t> if_match,
+                                                            core::EpochMillis now) const;
+
+  // Sets id, meta.versionId and meta.lastUpdated (id after resourceType, meta after id).
+  static void Stamp(fhir::Json& resource, std::string_view id, int64_t version,
+                    core::EpochMillis now);
+
+ private:
+  core::Result<WriteResult> Put(store::WriteTx& tx, fhir::Json& resource, const std::string& id,
+                                int64_t version, std::string_view method,
+                                core::EpochMillis now) const;
+
+  IndexFunction index_;
+};
+
+}  // namespace medalliance::api::rest

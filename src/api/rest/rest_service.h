@@ -1,0 +1,95 @@
+#pragma once
+// The FHIR R4 RESTful API over a Store: every interaction of the specification for every
+// resource type (create, read, vread, update, patch, delete, history, search, conditional
+// create/update/delete, batch and transaction, capabilities). Knows nothing of HTTP wire
+// details: api/http_adapter converts requests and responses.
+//
+// Thread-safe: Handle() may run on many threads at once.
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/rest/request.h"
+#include "api/rest/resource_writer.h"
+#include "core/clock.h"
+#include "core/result.h"
+#include "fhir/json/json.h"
+#include "search/search.h"
+#include "store/store.h"
+
+namespace medalliance::api::rest {
+
+struct RestConfig {
+  // Validates a resource against the R4 definitions; kUnprocessable with issues on failure.
+  std::function<core::Status(const fhir::Json&)> validate;
+  // Applies a JSON Patch document (RFC 6902) in place, atomically.
+  std::function<core::Status(fhir::Json&, const fhir::Json&)> apply_json_patch;
+  // Every R4 resource type name, sorted.
+  std::vector<std::string> resource_types;
+  const core::Clock* clock = nullptr;
+  std::string software_version = "0.1.0";
+  int default_page_size = 50;
+  int max_page_size = 1000;
+  size_t max_bundle_entries = 10000;
+};
+
+class RestService {
+ public:
+  RestService(store::Store& store, RestConfig config);
+
+  FhirResponse Handle(const FhirRequest& request) const;
+
+  // Processes a batch or transaction Bundle (also used by `medalliance import`).
+  // Returns the response Bundle, or the error that rolled a transaction back.
+  core::Result<fhir::Json> ProcessBundle(fhir::Json bundle, const std::string& base_url) const;
+
+  bool IsResourceType(std::string_view type) const;
+
+ private:
+  struct Route;
+  class BundleProcessor;
+
+  FhirResponse Dispatch(const FhirRequest& request) const;
+  FhirResponse Capabilities(const FhirRequest& request) const;
+  FhirResponse Create(const FhirRequest& request, const std::string& type) const;
+  FhirResponse Read(const FhirRequest& request, const std::string& type,
+                    const std::string& id) const;
+  FhirResponse VersionRead(const FhirRequest& request, const std::string& type,
+                           const std::string& id, const std::string& version) const;
+  FhirResponse Update(const FhirRequest& request, const std::string& type,
+                      const std::string& id) const;
+  FhirResponse ConditionalUpdate(const FhirRequest& request, const std::string& type) const;
+  FhirResponse Patch(const FhirRequest& request, const std::string& type,
+                     const std::string& id) const;
+  FhirResponse Delete(const FhirRequest& request, const std::string& type,
+                      const std::string& id) const;
+  FhirResponse ConditionalDelete(const FhirRequest& request, const std::string& type) const;
+  FhirResponse History(const FhirRequest& request, const std::string* type,
+                       const std::string* id) const;
+  FhirResponse Search(const FhirRequest& request, const std::string& type,
+                      const QueryParams& params) const;
+  FhirResponse PostBundle(const FhirRequest& request) const;
+
+  core::Result<fhir::Json> ParseResourceBody(const FhirRequest& request,
+                                             std::string_view expected_type) const;
+  core::Status Validate(const fhir::Json& resource) const;
+  FhirResponse WriteResponse(const FhirRequest& request, const store::StoredResource& stored,
+                             int status) const;
+  core::Result<std::vector<store::StoredResource>> FindMatches(store::ReadTx& tx,
+                                                               const std::string& type,
+                                                               const QueryParams& params) const;
+
+  store::Store& store_;
+  RestConfig config_;
+  search::Searcher searcher_;
+  ResourceWriter writer_;
+};
+
+// Parses "a=1&b=x%20y" into decoded pairs ("+" is a space).
+QueryParams ParseQueryString(std::string_view query);
+// "W/\"3\"" or "3" -> 3; nullopt when malformed.
+std::optional<int64_t> ParseETagVersion(std::string_view etag);
+
+}  // namespace medalliance::api::rest

@@ -1,0 +1,234 @@
+#include "cli/import.h"
+
+#include <unistd.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "fhir/json/json.h"
+
+namespace medalliance::cli {
+
+using core::Error;
+using core::Result;
+using fhir::Json;
+namespace fs = std::filesystem;
+
+namespace {
+
+bool EndsWith(std::string_view text, std::string_view suffix) {
+  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
+}
+
+bool IsImportable(const std::string& name) {
+  return EndsWith(name, ".json") || EndsWith(name, ".ndjson") || EndsWith(name, ".json.zst") ||
+         EndsWith(name, ".ndjson.zst");
+}
+
+bool IsNdjson(const std::string& name) {
+  return EndsWith(name, ".ndjson") || EndsWith(name, ".ndjson.zst");
+}
+
+Json EntryFor(Json resource) {
+  Json entry = Json::MakeObject();
+  std::string type(resource.GetStringMember("resourceType"));
+  std::string id(resource.GetStringMember("id"));
+  Json request = Json::MakeObject();
+  if (id.empty()) {
+    request.Set("method", Json::MakeString("POST"));
+    request.Set("url", Json::MakeString(type));
+  } else {
+    request.Set("method", Json::MakeString("PUT"));
+    request.Set("url", Json::MakeString(type + "/" + id));
+  }
+  entry.Set("resource", std::move(resource));
+  entry.Set("request", std::move(request));
+  return entry;
+}
+
+Json TransactionOf(Json entries) {
+  Json bundle = Json::MakeObject();
+  bundle.Set("resourceType", Json::MakeString("Bundle"));
+  bundle.Set("type", Json::MakeString("transaction"));
+  bundle.Set("entry", std::move(entries));
+  return bundle;
+}
+
+class Progress {
+ public:
+  Progress(bool enabled, uint64_t total_bytes) : enabled_(enabled), total_bytes_(total_bytes) {}
+
+  void Update(uint64_t done_bytes, const ImportStats& stats, double seconds) {
+    if (!enabled_) return;
+    double fraction = total_bytes_ == 0 ? 1.0 : static_cast<double>(done_bytes) /
+                                                     static_cast<double>(total_bytes_);
+    int filled = static_cast<int>(fraction * 30);
+    double rate = seconds > 0 ? static_cast<double>(stats.resources) / seconds : 0;
+    double eta = fraction > 0 ? seconds / fraction - seconds : 0;
+    std::fprintf(stderr, "\r[%-30s] %3.0f%% %lld files, %lld resources, %.0f/s, ETA %.0fs   ",
+                 std::string(static_cast<size_t>(filled), '#').c_str(), fraction * 100,
+                 static_cast<long long>(stats.files), static_cast<long long>(stats.resources),
+                 rate, eta);
+    std::fflush(stderr);
+  }
+
+  void Finish() {
+    if (enabled_) std::fprintf(stderr, "\n");
+  }
+
+ private:
+  bool enabled_;
+  uint64_t total_bytes_;
+};
+
+// Imports one file; returns the number of resources written.
+Result<int64_t> ImportFile(const api::rest::RestService& service, const std::string& path,
+                           const ImportOptions& options) {
+  MA_ASSIGN_OR_RETURN(std::string text, ReadFileContents(path));
+  int64_t written = 0;
+  if (IsNdjson(path)) {
+    std::istringstream lines(text);
+    std::string line;
+    Json entries = Json::MakeArray();
+    int64_t line_number = 0;
+    auto flush = [&]() -> core::Status {
+      if (entries.Size() == 0) return {};
+      size_t count = entries.Size();
+      MA_ASSIGN_OR_RETURN(Json response, service.ProcessBundle(TransactionOf(std::move(entries)), ""));
+      (void)response;
+      written += static_cast<int64_t>(count);
+      entries = Json::MakeArray();
+      return {};
+    };
+    while (std::getline(lines, line)) {
+      ++line_number;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      Result<Json> resource = fhir::ParseJson(line);
+      if (!resource) {
+        return Error::BadRequest("line " + std::to_string(line_number) + ": " +
+                                 resource.error().GetMessage());
+      }
+      entries.PushBack(EntryFor(std::move(*resource)));
+      if (entries.Size() >= options.batch_size) MA_RETURN_IF_ERROR(flush());
+    }
+    MA_RETURN_IF_ERROR(flush());
+    return written;
+  }
+  MA_ASSIGN_OR_RETURN(Json document, fhir::ParseJson(text));
+  std::string_view type = document.GetStringMember("resourceType");
+  std::string_view bundle_type = document.GetStringMember("type");
+  if (type == "Bundle" && (bundle_type == "transaction" || bundle_type == "batch")) {
+    const Json* entries = document.Find("entry");
+    int64_t count = entries != nullptr ? static_cast<int64_t>(entries->Size()) : 0;
+    MA_ASSIGN_OR_RETURN(Json response, service.ProcessBundle(std::move(document), ""));
+    if (bundle_type == "batch") {
+      count = 0;
+      if (const Json* results = response.Find("entry")) {
+        for (const Json& entry : results->Items()) {
+          const Json* resp = entry.Find("response");
+          std::string_view status = resp != nullptr ? resp->GetStringMember("status") : "";
+          if (status.starts_with("2")) ++count;
+        }
+      }
+    }
+    return count;
+  }
+  if (type.empty()) return Error::BadRequest("not a FHIR resource (no resourceType)");
+  Json entries = Json::MakeArray();
+  entries.PushBack(EntryFor(std::move(document)));
+  MA_ASSIGN_OR_RETURN(Json response, service.ProcessBundle(TransactionOf(std::move(entries)), ""));
+  (void)response;
+  return 1;
+}
+
+std::string Describe(const Error& error) {
+  std::string out = error.GetMessage();
+  size_t shown = 1;
+  for (size_t i = 1; i < error.GetIssues().size() && shown < 5; ++i, ++shown) {
+    out += "; " + error.GetIssues()[i].diagnostics;
+  }
+  if (error.GetIssues().size() > shown) {
+    out += " (+" + std::to_string(error.GetIssues().size() - shown) + " more)";
+  }
+  const std::string& where = error.GetIssues().empty() ? std::string() : error.GetIssues()[0].expression;
+  if (!where.empty() && out.find(where) == std::string::npos) out += " at " + where;
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> ReadFileContents(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error::NotFound("cannot read '" + path + "'");
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!EndsWith(path, ".zst")) return data;
+  ZSTD_DStream* stream = ZSTD_createDStream();
+  ZSTD_initDStream(stream);
+  std::string out;
+  std::vector<char> buffer(ZSTD_DStreamOutSize());
+  ZSTD_inBuffer input{data.data(), data.size(), 0};
+  while (input.pos < input.size) {
+    ZSTD_outBuffer output{buffer.data(), buffer.size(), 0};
+    size_t result = ZSTD_decompressStream(stream, &output, &input);
+    if (ZSTD_isError(result)) {
+      ZSTD_freeDStream(stream);
+      return Error::BadRequest(std::string("bad zstd data: ") + ZSTD_getErrorName(result));
+    }
+    out.append(buffer.data(), output.pos);
+  }
+  ZSTD_freeDStream(stream);
+  return out;
+}
+
+ImportStats ImportPaths(const api::rest::RestService& service,
+                        const std::vector<std::string>& paths, const ImportOptions& options) {
+  std::vector<std::pair<std::string, uint64_t>> files;
+  for (const std::string& path : paths) {
+    std::error_code error;
+    if (fs::is_directory(path, error)) {
+      std::vector<std::string> found;
+      for (const auto& item : fs::recursive_directory_iterator(path, error)) {
+        if (item.is_regular_file() && IsImportable(item.path().filename().string())) {
+          found.push_back(item.path().string());
+        }
+      }
+      std::sort(found.begin(), found.end());
+      for (std::string& file : found) files.emplace_back(std::move(file), fs::file_size(file, error));
+    } else {
+      files.emplace_back(path, fs::file_size(path, error));
+      if (error) files.back().second = 0;
+    }
+  }
+  uint64_t total_bytes = 0;
+  for (const auto& file : files) total_bytes += file.second;
+  ImportStats stats;
+  Progress progress(options.progress, total_bytes);
+  auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  uint64_t done_bytes = 0;
+  for (const auto& [file, size] : files) {
+    Result<int64_t> written = ImportFile(service, file, options);
+    ++stats.files;
+    done_bytes += size;
+    if (written) {
+      stats.resources += *written;
+    } else {
+      ++stats.failed_files;
+      if (options.progress) std::fprintf(stderr, "\n");
+      std::fprintf(stderr, "import: %s: %s\n", file.c_str(), Describe(written.error()).c_str());
+    }
+    progress.Update(done_bytes, stats, elapsed());
+  }
+  progress.Finish();
+  stats.seconds = elapsed();
+  return stats;
+}
+
+}  // namespace medalliance::cli

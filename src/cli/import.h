@@ -1,0 +1,33 @@
+#pragma once
+// `medalliance import`: loads FHIR JSON files (a Bundle or a single resource), NDJSON files,
+// their .zst-compressed forms, or folders of them. Each transaction Bundle is atomic; NDJSON
+// is written in transactions of `batch_size` lines. A bad file is reported with its name and
+// the reason, and the rest still imports.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "api/rest/rest_service.h"
+
+namespace medalliance::cli {
+
+struct ImportStats {
+  int64_t files = 0;
+  int64_t failed_files = 0;
+  int64_t resources = 0;
+  double seconds = 0;
+};
+
+struct ImportOptions {
+  size_t batch_size = 1000;
+  bool progress = false;  // a progress bar on stderr (a terminal); else one summary line
+};
+
+ImportStats ImportPaths(const api::rest::RestService& service,
+                        const std::vector<std::string>& paths, const ImportOptions& options);
+
+// Reads a file, decompressing .zst. Errors: kNotFound, kBadRequest (bad zstd data).
+core::Result<std::string> ReadFileContents(const std::string& path);
+
+}  // namespace medalliance::cli

@@ -1,0 +1,53 @@
+#include "cli/wiring.h"
+
+#include "fhir/patch/json_patch.h"
+#include "fhir/r4/definitions.h"
+#include "fhir/validation/validator.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace medalliance::cli {
+
+const char kVersion[] = "0.1.0";
+
+core::Result<App> BuildApp(const StoreSettings& settings, bool validate) {
+  store::SqliteOptions options;
+  options.path = settings.db_path;
+  if (settings.synchronous == "normal") {
+    options.synchronous = store::SqliteSync::kNormal;
+  } else if (settings.synchronous != "full") {
+    return core::Error::BadRequest("synchronous must be 'full' or 'normal', not '" +
+                                   settings.synchronous + "'");
+  }
+  MA_ASSIGN_OR_RETURN(auto sqlite, store::SqliteStore::Open(options));
+  App app;
+  app.store = std::move(sqlite);
+  api::rest::RestConfig config;
+  if (validate) {
+    config.validate = [](const fhir::Json& resource) {
+      return fhir::validation::ValidateResource(resource);
+    };
+  }
+  config.apply_json_patch = [](fhir::Json& document, const fhir::Json& patch) {
+    return fhir::ApplyJsonPatch(document, patch);
+  };
+  for (std::string_view type : fhir::r4::ResourceTypeNames()) {
+    config.resource_types.emplace_back(type);
+  }
+  config.software_version = kVersion;
+  app.service = std::make_unique<api::rest::RestService>(*app.store, std::move(config));
+  return app;
+}
+
+core::Result<bool> StoreIsEmpty(store::Store& store) {
+  bool empty = true;
+  MA_RETURN_IF_ERROR(store.Read([&](store::ReadTx& tx) -> core::Status {
+    store::HistoryQuery query;
+    query.count = 1;
+    MA_ASSIGN_OR_RETURN(auto entries, tx.History(query));
+    empty = entries.empty();
+    return {};
+  }));
+  return empty;
+}
+
+}  // namespace medalliance::cli

@@ -1,0 +1,31 @@
+#pragma once
+// The one place that chooses concrete classes: opens the store and builds the REST service
+// with the R4 validator and JSON Patch.
+
+#include <memory>
+#include <string>
+
+#include "api/rest/rest_service.h"
+#include "core/result.h"
+#include "store/store.h"
+
+namespace medalliance::cli {
+
+struct StoreSettings {
+  std::string db_path = "var/medalliance.db";
+  std::string synchronous = "full";  // full | normal
+};
+
+struct App {
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<api::rest::RestService> service;
+};
+
+core::Result<App> BuildApp(const StoreSettings& settings, bool validate = true);
+
+// True when the store holds no resources yet.
+core::Result<bool> StoreIsEmpty(store::Store& store);
+
+extern const char kVersion[];
+
+}  // namespace medalliance::cli
