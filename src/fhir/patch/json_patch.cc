@@ -204,8 +204,10 @@ class Patcher {
 
 Result<std::string_view> StringMember(const Json& op, std::string_view name, const Patcher& p) {
   const Json* member = op.Find(name);
-  if (member == nullptr) return p.BadRequest("missing \"" + std::string(name) + "\"");
-  if (!member->IsString()) return p.BadRequest("\"" + std::string(name) + "\" must be a string");
+  std::string quoted = "\"";
+  quoted.append(name).append("\"");
+  if (member == nullptr) return p.BadRequest("missing " + quoted);
+  if (!member->IsString()) return p.BadRequest(quoted + " must be a string");
   return std::string_view(member->GetString());
 }
 
