@@ -154,8 +154,9 @@ int Import(const std::string& db, const std::string& synchronous,
 
 int main(int argc, char** argv) {
   using namespace medalliance::cli;  // NOLINT(google-build-using-namespace): main only
-  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("bmi2")) {
-    std::fprintf(stderr, "medalliance: this build needs an x86-64-v3 CPU (AVX2, BMI2)\n");
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("bmi2") ||
+      !__builtin_cpu_supports("pclmul")) {
+    std::fprintf(stderr, "medalliance: this build needs an x86-64-v3 CPU (AVX2, BMI2, PCLMUL)\n");
     return 1;
   }
   // Block the shutdown signals in every thread; `serve` waits for them with sigwait.

@@ -96,6 +96,10 @@ struct WriteOptions {
 std::string WriteJson(const Json& value, const WriteOptions& options = {});
 void AppendJson(const Json& value, std::string& out, const WriteOptions& options = {});
 
+// The simdjson kernel the parser was compiled for ("haswell", "icelake"; "fallback" means the
+// build lost its CPU flags and parsing is several times slower).
+std::string_view JsonParserKernel();
+
 // True when `text` is a syntactically valid JSON number.
 bool IsJsonNumber(std::string_view text);
 

@@ -136,6 +136,11 @@ class Builder {
 
 }  // namespace
 
+#define MA_STRINGIFY_INNER(x) #x
+#define MA_STRINGIFY(x) MA_STRINGIFY_INNER(x)
+// The kernel compiled into this file's inline On-Demand code (not the shared library's).
+std::string_view JsonParserKernel() { return MA_STRINGIFY(SIMDJSON_BUILTIN_IMPLEMENTATION); }
+
 Result<Json> ParseJson(std::string_view text, const ParseOptions& options) {
   thread_local od::parser parser;
   simdjson::padded_string padded(text);

@@ -52,6 +52,11 @@ TEST(JsonTest, SetReplacesInPlaceAndAppends) {
   EXPECT_FALSE(object.Erase("active"));
 }
 
+TEST(JsonTest, ParserUsesAVectorKernel) {
+  // The On-Demand kernel is fixed at compile time; "fallback" is several times slower.
+  EXPECT_NE(JsonParserKernel(), "fallback");
+}
+
 TEST(JsonTest, PrettyOutputIsIndented) {
   Json object = ParseJson(R"({"a":[1,2]})").value();
   EXPECT_EQ(WriteJson(object, {.pretty = true}), "{\n  \"a\": [\n    1,\n    2\n  ]\n}");
