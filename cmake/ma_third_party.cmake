@@ -3,7 +3,6 @@
 find_package(Threads REQUIRED)
 find_package(Boost 1.81 REQUIRED CONFIG COMPONENTS json url)
 find_package(simdjson REQUIRED CONFIG)
-find_package(RapidJSON REQUIRED CONFIG)
 find_package(SQLite3 REQUIRED)
 find_package(fmt REQUIRED CONFIG)
 find_package(spdlog REQUIRED CONFIG)
@@ -18,10 +17,5 @@ if(MA_BUILD_BENCH)
   find_package(benchmark REQUIRED CONFIG)
 endif()
 
-# RapidJSON ships no target; wrap its include dir so users link it like the others.
-if(NOT TARGET ma_rapidjson)
-  add_library(ma_rapidjson INTERFACE)
-  target_include_directories(ma_rapidjson SYSTEM INTERFACE ${RAPIDJSON_INCLUDE_DIRS})
-endif()
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)

@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libsimdjson-dev rapidjson-dev nlohmann-json3-dev
+  libsimdjson-dev nlohmann-json3-dev
   libsqlite3-dev sqlite3
   libspdlog-dev libfmt-dev libcli11-dev
   libssl-dev zlib1g-dev libzstd-dev zstd

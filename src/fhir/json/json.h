@@ -4,7 +4,7 @@
 // Why our own: FHIR decimals must keep their exact text ("1.50" stays "1.50", "1e3" is not
 // rewritten), objects must keep their member order, and the server edits resources (meta,
 // ids, transaction references, JSON Patch). Numbers therefore hold their source text.
-// Parsing uses simdjson (On-Demand); writing uses RapidJSON's Writer with raw numbers.
+// Parsing uses simdjson (On-Demand); writing is our own (numbers written from their text).
 //
 // Not thread-safe for concurrent mutation; concurrent reads of an unchanging tree are fine.
 

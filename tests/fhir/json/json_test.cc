@@ -16,6 +16,14 @@ TEST(JsonTest, RoundTripKeepsDecimalsOrderAndChinese) {
   EXPECT_EQ(WriteJson(*parsed), text);
 }
 
+TEST(JsonTest, EscapesControlCharactersQuotesAndBackslashes) {
+  Json value = Json::MakeObject();
+  value.Set("k\"ey", Json::MakeString(std::string("a\x01" "b\tc\\d\"e\u00e9", 11)));
+  std::string text = WriteJson(value);
+  EXPECT_EQ(text, R"({"k\"ey":"a\u0001b\tc\\d\"eé"})");
+  EXPECT_EQ(ParseJson(text).value(), value);
+}
+
 TEST(JsonTest, RejectsDuplicateKeys) {
   Result<Json> parsed = ParseJson(R"({"a":1,"a":2})");
   ASSERT_FALSE(parsed.has_value());
