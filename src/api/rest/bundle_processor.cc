@@ -113,19 +113,21 @@ std::optional<std::string> DecodeBase64(std::string_view text) {
   return out;
 }
 
-// Visits every "reference" string in a resource tree.
+// Visits every "reference" string below the root of a resource tree. A resource's root is
+// never a Reference, so the visited nodes live in nested storage that stays put when the
+// writer later adds id/meta at the root.
 template <typename Fn>
-core::Status ForEachReference(Json& node, Fn&& fn) {
+core::Status ForEachReference(Json& node, Fn&& fn, bool root = true) {
   if (node.IsObject()) {
     for (auto& [key, value] : node.Members()) {
-      if (key == "reference" && value.IsString()) {
+      if (!root && key == "reference" && value.IsString()) {
         MA_RETURN_IF_ERROR(fn(value));
       } else if (value.IsObject() || value.IsArray()) {
-        MA_RETURN_IF_ERROR(ForEachReference(value, fn));
+        MA_RETURN_IF_ERROR(ForEachReference(value, fn, false));
       }
     }
   } else if (node.IsArray()) {
-    for (Json& item : node.Items()) MA_RETURN_IF_ERROR(ForEachReference(item, fn));
+    for (Json& item : node.Items()) MA_RETURN_IF_ERROR(ForEachReference(item, fn, false));
   }
   return {};
 }
@@ -362,7 +364,14 @@ Result<Json> RestService::ProcessBundle(Json bundle, const std::string& base_url
   });
 
   core::EpochMillis now = config_.clock->Now();
+  // References are rewritten in place; Write() may re-run the block, so each run first
+  // restores the texts the previous run replaced.
+  std::vector<std::pair<Json*, std::string>> rewritten;
   core::Status committed = store_.Write([&](store::WriteTx& tx) -> core::Status {
+    for (auto it = rewritten.rbegin(); it != rewritten.rend(); ++it) {
+      *it->first = Json::MakeString(std::move(it->second));
+    }
+    rewritten.clear();
     std::unordered_map<std::string, std::string> references = assigned;
     for (Entry& entry : entries) {
       entry.stored.reset();
@@ -417,18 +426,22 @@ Result<Json> RestService::ProcessBundle(Json bundle, const std::string& base_url
     for (size_t position : order) {
       Entry& entry = entries[position];
       if (skip[position]) continue;
+      auto replace = [&](Json& value, const std::string& target) {
+        rewritten.emplace_back(&value, value.GetString());
+        value = Json::MakeString(target);
+      };
       auto rewrite = [&](Json& value) -> core::Status {
         const std::string& reference = value.GetString();
         auto found = references.find(reference);
         if (found != references.end()) {
-          value = Json::MakeString(found->second);
+          replace(value, found->second);
           return {};
         }
         size_t question = reference.find('?');
         if (question == std::string::npos || reference.find('/') < question) return {};
         auto cached = conditional_cache.find(reference);
         if (cached != conditional_cache.end()) {
-          value = Json::MakeString(cached->second);
+          replace(value, cached->second);
           return {};
         }
         std::string type = reference.substr(0, question);
@@ -445,12 +458,11 @@ Result<Json> RestService::ProcessBundle(Json bundle, const std::string& base_url
         }
         std::string target = type + "/" + matches.front().id;
         conditional_cache[reference] = target;
-        value = Json::MakeString(target);
+        replace(value, target);
         return {};
       };
-      Json resource;
+      Json& resource = entry.resource;
       if (entry.kind == EntryKind::kCreate || entry.kind == EntryKind::kUpdate) {
-        resource = entry.resource;  // a copy: Write() may re-run this block
         if (auto status = ForEachReference(resource, rewrite); !status) {
           return AtEntry(std::move(status).error(), entry.index);
         }
@@ -458,14 +470,14 @@ Result<Json> RestService::ProcessBundle(Json bundle, const std::string& base_url
       switch (entry.kind) {
         case EntryKind::kCreate: {
           resource.Erase("id");
-          auto result = writer_.Create(tx, std::move(resource), entry.id, now);
+          auto result = writer_.Create(tx, resource, entry.id, now);
           if (!result) return AtEntry(std::move(result).error(), entry.index);
           entry.status = 201;
           entry.stored = std::move(result->stored);
           break;
         }
         case EntryKind::kUpdate: {
-          auto result = writer_.Update(tx, std::move(resource), entry.id, entry.if_match, "PUT", now);
+          auto result = writer_.Update(tx, resource, entry.id, entry.if_match, "PUT", now);
           if (!result) return AtEntry(std::move(result).error(), entry.index);
           entry.status = result->created ? 201 : 200;
           entry.stored = std::move(result->stored);
@@ -487,7 +499,7 @@ Result<Json> RestService::ProcessBundle(Json bundle, const std::string& base_url
           }
           std::optional<int64_t> expected =
               entry.if_match.has_value() ? entry.if_match : std::optional<int64_t>(current->version);
-          auto result = writer_.Update(tx, std::move(patched), entry.id, expected, "PATCH", now);
+          auto result = writer_.Update(tx, patched, entry.id, expected, "PATCH", now);
           if (!result) return AtEntry(std::move(result).error(), entry.index);
           entry.status = 200;
           entry.stored = std::move(result->stored);

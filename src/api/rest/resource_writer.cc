@@ -38,22 +38,23 @@ core::Result<WriteResult> ResourceWriter::Put(store::WriteTx& tx, Json& resource
   return result;
 }
 
-core::Result<WriteResult> ResourceWriter::Create(store::WriteTx& tx, Json resource,
+core::Result<WriteResult> ResourceWriter::Create(store::WriteTx& tx, Json& resource,
                                                  const std::string& id,
                                                  core::EpochMillis now) const {
+  // New ids are fresh, so try version 1 first; the store refuses it if the id exists.
+  core::Result<WriteResult> first = Put(tx, resource, id, 1, "POST", now);
+  if (first.has_value() || first.error().GetCode() != core::ErrorCode::kConflict) return first;
   std::string type(resource.GetStringMember("resourceType"));
   MA_ASSIGN_OR_RETURN(auto current, tx.ReadCurrent(type, id));
-  int64_t version = 1;
-  if (current.has_value()) {
-    if (!current->deleted) return Error::Conflict(type + "/" + id + " already exists");
-    version = current->version + 1;
+  if (!current.has_value() || !current->deleted) {
+    return Error::Conflict(type + "/" + id + " already exists");
   }
-  MA_ASSIGN_OR_RETURN(WriteResult result, Put(tx, resource, id, version, "POST", now));
+  MA_ASSIGN_OR_RETURN(WriteResult result, Put(tx, resource, id, current->version + 1, "POST", now));
   result.created = true;
   return result;
 }
 
-core::Result<WriteResult> ResourceWriter::Update(store::WriteTx& tx, Json resource,
+core::Result<WriteResult> ResourceWriter::Update(store::WriteTx& tx, Json& resource,
                                                  const std::string& id,
                                                  std::optional<int64_t> if_match,
                                                  std::string_view method,

@@ -28,14 +28,15 @@ class ResourceWriter {
  public:
   explicit ResourceWriter(IndexFunction index) : index_(std::move(index)) {}
 
-  // Stores `resource` as version 1 with the given id. kConflict when the id exists (and is
-  // not deleted).
-  core::Result<WriteResult> Create(store::WriteTx& tx, fhir::Json resource, const std::string& id,
+  // Stores `resource` as version 1 with the given id (a new version after a deletion).
+  // kConflict when the id exists and is not deleted. `resource` is stamped in place (id,
+  // meta); stamping again on a re-run of the transaction is harmless.
+  core::Result<WriteResult> Create(store::WriteTx& tx, fhir::Json& resource, const std::string& id,
                                    core::EpochMillis now) const;
 
   // Stores a new version (or version 1 when the resource does not exist or was deleted:
   // update-as-create). `if_match`: the version the client expects to replace (412 otherwise).
-  core::Result<WriteResult> Update(store::WriteTx& tx, fhir::Json resource, const std::string& id,
+  core::Result<WriteResult> Update(store::WriteTx& tx, fhir::Json& resource, const std::string& id,
                                    std::optional<int64_t> if_match, std::string_view method,
                                    core::EpochMillis now) const;
 

@@ -475,7 +475,7 @@ FhirResponse RestService::Patch(const FhirRequest& request, const std::string& t
       return Error::Unprocessable("a patch may not change the resource type or id");
     }
     MA_RETURN_IF_ERROR(Validate(resource));
-    MA_ASSIGN_OR_RETURN(result, writer_.Update(tx, std::move(resource), id, current->version,
+    MA_ASSIGN_OR_RETURN(result, writer_.Update(tx, resource, id, current->version,
                                                "PATCH", now));
     return {};
   });
