@@ -12,6 +12,7 @@
 
 #include "api/http/server.h"
 #include "api/http_adapter.h"
+#include "cli/fhirpath_command.h"
 #include "cli/import.h"
 #include "cli/wiring.h"
 #include "core/config.h"
@@ -201,9 +202,16 @@ int main(int argc, char** argv) {
   demo->add_option("--db", demo_db, "SQLite database file");
   demo->add_option("--demo-dir", demo_dir, "Folder of demo data");
 
+  FhirPathFlags fhirpath_flags;
+  CLI::App* fhirpath = app.add_subcommand("fhirpath", "Evaluate a FHIRPath expression on a resource (FILE or stdin)");
+  fhirpath->add_option("expression", fhirpath_flags.expression, "FHIRPath expression")->required();
+  fhirpath->add_option("file", fhirpath_flags.file, "FHIR JSON resource file; stdin when absent or -");
+  fhirpath->add_flag("--pretty", fhirpath_flags.pretty, "Indent the JSON output");
+
   CLI11_PARSE(app, argc, argv);
   if (*serve) return Serve(serve_flags);
   if (*import) return Import(import_db, import_sync, import_paths, batch_size, no_validate);
   if (*demo) return Import(demo_db, "full", {demo_dir}, 1000, false);
+  if (*fhirpath) return RunFhirPath(fhirpath_flags);
   return 0;
 }
