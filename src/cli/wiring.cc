@@ -1,5 +1,6 @@
 #include "cli/wiring.h"
 
+#include "fhir/patch/fhirpath_patch.h"
 #include "fhir/patch/json_patch.h"
 #include "fhir/r4/definitions.h"
 #include "fhir/validation/validator.h"
@@ -29,6 +30,9 @@ core::Result<App> BuildApp(const StoreSettings& settings, bool validate) {
   }
   config.apply_json_patch = [](fhir::Json& document, const fhir::Json& patch) {
     return fhir::ApplyJsonPatch(document, patch);
+  };
+  config.apply_fhirpath_patch = [](fhir::Json& resource, const fhir::Json& parameters) {
+    return fhir::ApplyFhirPathPatch(resource, parameters);
   };
   for (std::string_view type : fhir::r4::ResourceTypeNames()) {
     config.resource_types.emplace_back(type);

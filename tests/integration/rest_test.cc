@@ -268,8 +268,29 @@ TEST_F(RestTest, JsonPatchAppliesValidatesAndLocks) {
                                    R"([{"op":"replace","path":"/gender","value":"mail"}])", patch_headers);
   EXPECT_EQ(invalid.status, 422);
   EXPECT_EQ(client_->Get("/Patient/" + id).headers.Get("ETag"), "W/\"2\"");
-  EXPECT_EQ(client_->Send("PATCH", "/Patient/" + id, "[]", FhirJson()).status, 415);
+  EXPECT_EQ(client_->Send("PATCH", "/Patient/" + id, "[]", {{"Content-Type", "text/plain"}}).status,
+            415);
+  EXPECT_EQ(client_->Send("PATCH", "/Patient/" + id, "[]", FhirJson()).status, 400);
   EXPECT_EQ(client_->Send("PATCH", "/Patient/missing", "[]", patch_headers).status, 404);
+}
+
+TEST_F(RestTest, FhirPathPatchAppliesAParametersBody) {
+  Json created = Create(PatientWith(Unique("fhirpath-patch-")));
+  std::string id = created["id"];
+  Json parameters = {
+      {"resourceType", "Parameters"},
+      {"parameter",
+       {{{"name", "operation"},
+         {"part",
+          {{{"name", "type"}, {"valueCode", "replace"}},
+           {{"name", "path"}, {"valueString", "Patient.birthDate"}},
+           {{"name", "value"}, {"valueDate", "1981-02-03"}}}}}}}};
+  Response patched = client_->Send("PATCH", "/Patient/" + id, parameters.dump(), FhirJson());
+  ASSERT_EQ(patched.status, 200) << patched.body;
+  EXPECT_EQ(ParseBody(patched)["birthDate"], "1981-02-03");
+  EXPECT_EQ(patched.headers.Get("ETag"), "W/\"2\"");
+  parameters["parameter"][0]["part"][1]["valueString"] = "Patient.nothingHere";
+  EXPECT_EQ(client_->Send("PATCH", "/Patient/" + id, parameters.dump(), FhirJson()).status, 422);
 }
 
 TEST_F(RestTest, TransactionResolvesUrnUuidReferences) {

@@ -49,6 +49,7 @@ FhirResponse RestService::Capabilities(const FhirRequest& request) const {
   cs.Set("format", std::move(formats));
   Json patch_formats = Json::MakeArray();
   patch_formats.PushBack(Code("application/json-patch+json"));
+  patch_formats.PushBack(Code("application/fhir+json"));
   cs.Set("patchFormat", std::move(patch_formats));
 
   Json rest = Json::MakeObject();

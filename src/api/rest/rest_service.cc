@@ -439,16 +439,23 @@ FhirResponse RestService::ConditionalUpdate(const FhirRequest& request,
 
 FhirResponse RestService::Patch(const FhirRequest& request, const std::string& type,
                                 const std::string& id) const {
-  if (request.content_type != "application/json-patch+json") {
-    return ErrorResponse(Error(
-        core::ErrorCode::kUnsupportedMediaType,
-        "PATCH takes a JSON Patch document (Content-Type: application/json-patch+json)"));
+  // JSON Patch (application/json-patch+json) or FHIRPath Patch (a Parameters resource).
+  const bool json_patch = request.content_type == "application/json-patch+json";
+  const bool fhirpath_patch = request.content_type == "application/fhir+json" ||
+                              request.content_type == "application/json";
+  if (!json_patch && !fhirpath_patch) {
+    return ErrorResponse(Error(core::ErrorCode::kUnsupportedMediaType,
+                               "PATCH takes a JSON Patch document (application/json-patch+json) "
+                               "or a FHIRPath Patch Parameters resource (application/fhir+json)"));
   }
-  if (!config_.apply_json_patch) {
-    return ErrorResponse(Error::NotImplemented("JSON Patch is not available"));
-  }
+  const auto& apply = json_patch ? config_.apply_json_patch : config_.apply_fhirpath_patch;
+  if (!apply) return ErrorResponse(Error::NotImplemented("this patch format is not available"));
   Result<Json> patch = fhir::ParseJson(request.body);
   if (!patch) return ErrorResponse(patch.error());
+  if (fhirpath_patch && patch->GetStringMember("resourceType") != "Parameters") {
+    return ErrorResponse(Error::BadRequest(
+        "a FHIRPath Patch body must be a Parameters resource", "Parameters"));
+  }
   std::optional<int64_t> if_match;
   std::string_view if_match_header = request.headers.Get("If-Match");
   if (!if_match_header.empty()) {
@@ -469,7 +476,7 @@ FhirResponse RestService::Patch(const FhirRequest& request, const std::string& t
                                        std::to_string(current->version));
     }
     MA_ASSIGN_OR_RETURN(Json resource, fhir::ParseJson(current->json));
-    MA_RETURN_IF_ERROR(config_.apply_json_patch(resource, *patch));
+    MA_RETURN_IF_ERROR(apply(resource, *patch));
     if (resource.GetStringMember("resourceType") != type ||
         resource.GetStringMember("id") != id) {
       return Error::Unprocessable("a patch may not change the resource type or id");

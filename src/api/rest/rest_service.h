@@ -26,6 +26,8 @@ struct RestConfig {
   std::function<core::Status(const fhir::Json&)> validate;
   // Applies a JSON Patch document (RFC 6902) in place, atomically.
   std::function<core::Status(fhir::Json&, const fhir::Json&)> apply_json_patch;
+  // Applies a FHIRPath Patch (a Parameters resource) in place, atomically.
+  std::function<core::Status(fhir::Json&, const fhir::Json&)> apply_fhirpath_patch;
   // Every R4 resource type name, sorted.
   std::vector<std::string> resource_types;
   const core::Clock* clock = nullptr;
