@@ -98,19 +98,31 @@ core::Result<HistoryFilter> BuildHistoryFilter(const HistoryQuery& query) {
 
 // Runs `fn` on a transaction until it succeeds, fails for a reason other than SQLITE_BUSY,
 // or uses up `max_attempts`. `begin` opens the transaction.
+const std::string kBeginRead = "BEGIN";
+const std::string kBeginWrite = "BEGIN IMMEDIATE";
+
+// Runs a statement that returns no rows through the connection's statement cache (BEGIN and
+// COMMIT run on every request: parsing them each time showed up in read profiles).
+core::Status RunCached(SqliteConnection& connection, const std::string& sql) {
+  MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection.Prepare(sql));
+  return stmt.Run();
+}
+
+// Runs `fn` on a transaction until it succeeds, fails for a reason other than SQLITE_BUSY,
+// or uses up `max_attempts`. `begin` opens the transaction.
 template <typename Tx, typename Fn>
-core::Status RunTransaction(SqliteConnection& connection, std::string_view begin,
+core::Status RunTransaction(SqliteConnection& connection, const std::string& begin,
                             int max_attempts, const Fn& fn) {
-  std::minstd_rand jitter(std::random_device{}());
+  static const std::string kCommit = "COMMIT";
   core::Status last = core::Ok{};
   for (int attempt = 1;; ++attempt) {
     connection.ClearBusy();
-    last = connection.Exec(begin);
+    last = RunCached(connection, begin);
     if (last.has_value()) {
       Tx tx(connection);
       last = fn(tx);
       if (last.has_value()) {
-        last = connection.Exec("COMMIT");
+        last = RunCached(connection, kCommit);
         if (last.has_value()) {
           return last;
         }
@@ -121,7 +133,9 @@ core::Status RunTransaction(SqliteConnection& connection, std::string_view begin
       return last;
     }
     // Backoff: 2, 4, 8, ... ms (at most 256) plus jitter, so two processes do not collide
-    // in lockstep. SQLite's busy timeout already waited inside the failed step.
+    // in lockstep. SQLite's busy timeout already waited inside the failed step. The jitter
+    // source is seeded once per thread, and only when a retry happens.
+    thread_local std::minstd_rand jitter(std::random_device{}());
     const int base = 1 << std::min(attempt, 8);
     std::this_thread::sleep_for(std::chrono::milliseconds(base + static_cast<int>(jitter() % 4)));
   }
@@ -527,7 +541,7 @@ core::Status SqliteStore::Read(const std::function<core::Status(ReadTx&)>& fn) {
   const int attempts = std::max(1, options_.max_attempts);
   if (options_.path == kMemoryPath) {
     std::lock_guard lock(writer_mutex_);
-    return RunTransaction<SqliteReadTx>(*writer_, "BEGIN", attempts, fn);
+    return RunTransaction<SqliteReadTx>(*writer_, kBeginRead, attempts, fn);
   }
   // Returns the reader to the pool even if `fn` throws.
   struct ReaderLease {
@@ -535,12 +549,12 @@ core::Status SqliteStore::Read(const std::function<core::Status(ReadTx&)>& fn) {
     std::unique_ptr<SqliteConnection> reader;
     ~ReaderLease() { store.ReleaseReader(std::move(reader)); }
   } lease{*this, AcquireReader()};
-  return RunTransaction<SqliteReadTx>(*lease.reader, "BEGIN", attempts, fn);
+  return RunTransaction<SqliteReadTx>(*lease.reader, kBeginRead, attempts, fn);
 }
 
 core::Status SqliteStore::Write(const std::function<core::Status(WriteTx&)>& fn) {
   std::lock_guard lock(writer_mutex_);
-  return RunTransaction<SqliteWriteTx>(*writer_, "BEGIN IMMEDIATE",
+  return RunTransaction<SqliteWriteTx>(*writer_, kBeginWrite,
                                        std::max(1, options_.max_attempts), fn);
 }
 
