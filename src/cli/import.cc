@@ -4,6 +4,11 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -86,22 +91,106 @@ class Progress {
   uint64_t total_bytes_;
 };
 
-// Imports one file; returns the number of resources written.
-Result<int64_t> ImportFile(const api::rest::RestService& service, const std::string& path,
-                           const ImportOptions& options) {
-  MA_ASSIGN_OR_RETURN(std::string text, ReadFileContents(path));
-  int64_t written = 0;
+// One unit of work for the writing thread: a Bundle to process, or a failure the reading
+// thread found. A file yields one or more units; the last one carries `end_of_file`.
+struct Unit {
+  size_t file_index = 0;
+  std::optional<Json> bundle;
+  bool validated = false;
+  bool transaction = true;
+  int64_t entries = 0;
+  std::optional<Error> error;
+  bool end_of_file = false;
+};
+
+// A bounded queue between the two threads.
+class UnitQueue {
+ public:
+  explicit UnitQueue(size_t capacity) : capacity_(capacity) {}
+
+  void Push(Unit unit) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    not_full_.wait(lock, [&] { return units_.size() < capacity_; });
+    units_.push_back(std::move(unit));
+    not_empty_.notify_one();
+  }
+
+  // nullopt once Close() was called and the queue is drained.
+  std::optional<Unit> Pop() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    not_empty_.wait(lock, [&] { return !units_.empty() || closed_; });
+    if (units_.empty()) return std::nullopt;
+    Unit unit = std::move(units_.front());
+    units_.pop_front();
+    not_full_.notify_one();
+    return unit;
+  }
+
+  void Close() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = true;
+    not_empty_.notify_all();
+  }
+
+ private:
+  size_t capacity_;
+  std::mutex mutex_;
+  std::condition_variable not_empty_;
+  std::condition_variable not_full_;
+  std::deque<Unit> units_;
+  bool closed_ = false;
+};
+
+// Validates every entry's resource of a transaction; the error names the entry.
+core::Status ValidateEntries(const Json& entries, const ImportOptions& options) {
+  if (!options.validate || !entries.IsArray()) return {};
+  for (size_t i = 0; i < entries.Size(); ++i) {
+    const Json* resource = entries.Items()[i].Find("resource");
+    if (resource == nullptr || !resource->IsObject()) continue;
+    core::Status status = options.validate(*resource);
+    if (!status) {
+      Error error = std::move(status).error();
+      std::string where = "Bundle.entry[" + std::to_string(i) + "].resource";
+      error.WithLocationPrefix(where);
+      for (core::Issue& issue : error.MutableIssues()) issue.diagnostics = where + ": " + issue.diagnostics;
+      return error;
+    }
+  }
+  return {};
+}
+
+// The reading thread's work on one file: parse, validate, cut into units.
+void ReadFile(size_t file_index, const std::string& path, const ImportOptions& options,
+              UnitQueue& queue) {
+  auto fail = [&](Error error) {
+    Unit unit;
+    unit.file_index = file_index;
+    unit.error = std::move(error);
+    unit.end_of_file = true;
+    queue.Push(std::move(unit));
+  };
+  auto push = [&](Json bundle, bool transaction, bool end_of_file) {
+    Unit unit;
+    unit.file_index = file_index;
+    const Json* entries = bundle.Find("entry");
+    unit.entries = entries != nullptr ? static_cast<int64_t>(entries->Size()) : 0;
+    unit.transaction = transaction;
+    unit.validated = transaction && static_cast<bool>(options.validate);
+    unit.bundle = std::move(bundle);
+    unit.end_of_file = end_of_file;
+    queue.Push(std::move(unit));
+  };
+  Result<std::string> text = ReadFileContents(path);
+  if (!text) return fail(std::move(text).error());
   if (IsNdjson(path)) {
-    std::istringstream lines(text);
+    std::istringstream lines(*text);
     std::string line;
     Json entries = Json::MakeArray();
     int64_t line_number = 0;
-    auto flush = [&]() -> core::Status {
-      if (entries.Size() == 0) return {};
-      size_t count = entries.Size();
-      MA_ASSIGN_OR_RETURN(Json response, service.ProcessBundle(TransactionOf(std::move(entries)), ""));
-      (void)response;
-      written += static_cast<int64_t>(count);
+    auto flush = [&](bool end_of_file) -> core::Status {
+      if (entries.Size() == 0 && !end_of_file) return {};
+      MA_RETURN_IF_ERROR(ValidateEntries(entries, options));
+      push(TransactionOf(std::move(entries)), true, end_of_file);
       entries = Json::MakeArray();
       return {};
     };
@@ -110,40 +199,51 @@ Result<int64_t> ImportFile(const api::rest::RestService& service, const std::str
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
       Result<Json> resource = fhir::ParseJson(line);
       if (!resource) {
-        return Error::BadRequest("line " + std::to_string(line_number) + ": " +
-                                 resource.error().GetMessage());
+        return fail(Error::BadRequest("line " + std::to_string(line_number) + ": " +
+                                      resource.error().GetMessage()));
       }
       entries.PushBack(EntryFor(std::move(*resource)));
-      if (entries.Size() >= options.batch_size) MA_RETURN_IF_ERROR(flush());
+      if (entries.Size() >= options.batch_size) {
+        if (auto status = flush(false); !status) return fail(std::move(status).error());
+      }
     }
-    MA_RETURN_IF_ERROR(flush());
-    return written;
+    if (auto status = flush(true); !status) return fail(std::move(status).error());
+    return;
   }
-  MA_ASSIGN_OR_RETURN(Json document, fhir::ParseJson(text));
-  std::string_view type = document.GetStringMember("resourceType");
-  std::string_view bundle_type = document.GetStringMember("type");
+  Result<Json> document = fhir::ParseJson(*text);
+  if (!document) return fail(std::move(document).error());
+  std::string type(document->GetStringMember("resourceType"));
+  std::string bundle_type(document->GetStringMember("type"));
   if (type == "Bundle" && (bundle_type == "transaction" || bundle_type == "batch")) {
-    const Json* entries = document.Find("entry");
-    int64_t count = entries != nullptr ? static_cast<int64_t>(entries->Size()) : 0;
-    MA_ASSIGN_OR_RETURN(Json response, service.ProcessBundle(std::move(document), ""));
-    if (bundle_type == "batch") {
-      count = 0;
-      if (const Json* results = response.Find("entry")) {
-        for (const Json& entry : results->Items()) {
-          const Json* resp = entry.Find("response");
-          std::string_view status = resp != nullptr ? resp->GetStringMember("status") : "";
-          if (status.starts_with("2")) ++count;
+    if (bundle_type == "transaction") {
+      if (const Json* entries = document->Find("entry")) {
+        if (auto status = ValidateEntries(*entries, options); !status) {
+          return fail(std::move(status).error());
         }
       }
     }
-    return count;
+    return push(std::move(*document), bundle_type == "transaction", true);
   }
-  if (type.empty()) return Error::BadRequest("not a FHIR resource (no resourceType)");
+  if (type.empty()) return fail(Error::BadRequest("not a FHIR resource (no resourceType)"));
   Json entries = Json::MakeArray();
-  entries.PushBack(EntryFor(std::move(document)));
-  MA_ASSIGN_OR_RETURN(Json response, service.ProcessBundle(TransactionOf(std::move(entries)), ""));
-  (void)response;
-  return 1;
+  entries.PushBack(EntryFor(std::move(*document)));
+  if (auto status = ValidateEntries(entries, options); !status) {
+    return fail(std::move(status).error());
+  }
+  push(TransactionOf(std::move(entries)), true, true);
+}
+
+// Resources a batch response reports as written.
+int64_t CountBatchSuccesses(const Json& response) {
+  int64_t count = 0;
+  if (const Json* results = response.Find("entry")) {
+    for (const Json& entry : results->Items()) {
+      const Json* resp = entry.Find("response");
+      std::string_view status = resp != nullptr ? resp->GetStringMember("status") : "";
+      if (status.starts_with("2")) ++count;
+    }
+  }
+  return count;
 }
 
 std::string Describe(const Error& error) {
@@ -212,20 +312,40 @@ ImportStats ImportPaths(const api::rest::RestService& service,
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
+  UnitQueue queue(8);
+  std::thread reader([&] {
+    for (size_t i = 0; i < files.size(); ++i) ReadFile(i, files[i].first, options, queue);
+    queue.Close();
+  });
   uint64_t done_bytes = 0;
-  for (const auto& [file, size] : files) {
-    Result<int64_t> written = ImportFile(service, file, options);
-    ++stats.files;
-    done_bytes += size;
-    if (written) {
-      stats.resources += *written;
-    } else {
+  bool file_failed = false;
+  while (std::optional<Unit> unit = queue.Pop()) {
+    const std::string& file = files[unit->file_index].first;
+    std::optional<Error> error = std::move(unit->error);
+    if (!error.has_value() && unit->bundle.has_value()) {
+      api::rest::RestService::BundleOptions bundle_options;
+      bundle_options.validated = unit->validated;
+      Result<Json> response = service.ProcessBundle(std::move(*unit->bundle), "", bundle_options);
+      if (!response) {
+        error = std::move(response).error();
+      } else {
+        stats.resources += unit->transaction ? unit->entries : CountBatchSuccesses(*response);
+      }
+    }
+    if (error.has_value() && !file_failed) {
+      file_failed = true;
       ++stats.failed_files;
       if (options.progress) std::fprintf(stderr, "\n");
-      std::fprintf(stderr, "import: %s: %s\n", file.c_str(), Describe(written.error()).c_str());
+      std::fprintf(stderr, "import: %s: %s\n", file.c_str(), Describe(*error).c_str());
     }
-    progress.Update(done_bytes, stats, elapsed());
+    if (unit->end_of_file) {
+      ++stats.files;
+      done_bytes += files[unit->file_index].second;
+      file_failed = false;
+      progress.Update(done_bytes, stats, elapsed());
+    }
   }
+  reader.join();
   progress.Finish();
   stats.seconds = elapsed();
   return stats;

@@ -56,6 +56,7 @@ core::Status LoadDemo(const api::rest::RestService& service, const std::string& 
     return core::Error::NotFound("demo data folder '" + dir + "' not found");
   }
   ImportOptions options;
+  options.validate = ResourceValidator();
   ImportStats stats = ImportPaths(service, {dir}, options);
   if (stats.failed_files > 0) {
     return core::Error::Internal("the demo data did not load completely");
@@ -108,6 +109,15 @@ int Serve(const ServeFlags& flags) {
     }
   }
 
+  // Block the shutdown signals before the server starts its threads, so that they all
+  // inherit the mask and the signal reaches the sigwait below. Other commands keep the
+  // default handling: Ctrl-C stops an import (each Bundle is atomic).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
   api::AdapterOptions adapter_options;
   adapter_options.base_url = Setting(*config, flags.base_url, "base-url", "");
   api::http::Server server(server_options,
@@ -118,11 +128,6 @@ int Serve(const ServeFlags& flags) {
   spdlog::info("medalliance {} serving FHIR R4 on http://{}:{} (database {})", kVersion,
                server_options.host, server.GetPort(), store_settings.db_path);
 
-  // SIGINT/SIGTERM were blocked in main() before any thread started; wait for one here.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   spdlog::info("received signal {}; finishing in-flight requests", signal_number);
@@ -141,6 +146,7 @@ int Import(const std::string& db, const std::string& synchronous,
   ImportOptions options;
   options.batch_size = batch_size;
   options.progress = isatty(STDERR_FILENO) != 0;
+  if (!no_validate) options.validate = ResourceValidator();
   ImportStats stats = ImportPaths(*app->service, paths, options);
   std::printf("imported %lld resources from %lld files in %.2f s (%.0f resources/s); %lld files "
               "failed\n",
@@ -160,13 +166,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "medalliance: this build needs an x86-64-v3 CPU (AVX2, BMI2, PCLMUL)\n");
     return 1;
   }
-  // Block the shutdown signals in every thread; `serve` waits for them with sigwait.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
   CLI::App app{"medalliance — the FHIR R4 exchange server of the Guangzhou–Shenzhen medical alliance"};
   app.set_version_flag("--version", std::string("medalliance ") + kVersion);
   app.require_subcommand(1);

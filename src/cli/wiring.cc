@@ -23,11 +23,7 @@ core::Result<App> BuildApp(const StoreSettings& settings, bool validate) {
   App app;
   app.store = std::move(sqlite);
   api::rest::RestConfig config;
-  if (validate) {
-    config.validate = [](const fhir::Json& resource) {
-      return fhir::validation::ValidateResource(resource);
-    };
-  }
+  if (validate) config.validate = ResourceValidator();
   config.apply_json_patch = [](fhir::Json& document, const fhir::Json& patch) {
     return fhir::ApplyJsonPatch(document, patch);
   };
@@ -40,6 +36,10 @@ core::Result<App> BuildApp(const StoreSettings& settings, bool validate) {
   config.software_version = kVersion;
   app.service = std::make_unique<api::rest::RestService>(*app.store, std::move(config));
   return app;
+}
+
+std::function<core::Status(const fhir::Json&)> ResourceValidator() {
+  return [](const fhir::Json& resource) { return fhir::validation::ValidateResource(resource); };
 }
 
 core::Result<bool> StoreIsEmpty(store::Store& store) {

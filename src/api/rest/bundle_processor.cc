@@ -134,7 +134,8 @@ core::Status ForEachReference(Json& node, Fn&& fn, bool root = true) {
 
 }  // namespace
 
-Result<Json> RestService::ProcessBundle(Json bundle, const std::string& base_url) const {
+Result<Json> RestService::ProcessBundle(Json bundle, const std::string& base_url,
+                                        const BundleOptions& options) const {
   if (bundle.GetStringMember("resourceType") != "Bundle") {
     return Error::BadRequest("POST to the base URL takes a Bundle", "Bundle.resourceType");
   }
@@ -256,9 +257,11 @@ Result<Json> RestService::ProcessBundle(Json bundle, const std::string& base_url
           continue;
         }
       }
-      if (auto status = Validate(entry.resource); !status) {
-        if (auto error = fail(AtEntry(status.error(), i))) return *error;
-        continue;
+      if (!(transaction && options.validated)) {
+        if (auto status = Validate(entry.resource); !status) {
+          if (auto error = fail(AtEntry(status.error(), i))) return *error;
+          continue;
+        }
       }
     }
   }

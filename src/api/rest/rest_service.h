@@ -43,9 +43,18 @@ class RestService {
 
   FhirResponse Handle(const FhirRequest& request) const;
 
+  struct BundleOptions {
+    // The caller validated every entry's resource already (the importer does, on another
+    // thread); transactions then skip validation here.
+    bool validated = false;
+  };
   // Processes a batch or transaction Bundle (also used by `medalliance import`).
   // Returns the response Bundle, or the error that rolled a transaction back.
-  core::Result<fhir::Json> ProcessBundle(fhir::Json bundle, const std::string& base_url) const;
+  core::Result<fhir::Json> ProcessBundle(fhir::Json bundle, const std::string& base_url,
+                                         const BundleOptions& options) const;
+  core::Result<fhir::Json> ProcessBundle(fhir::Json bundle, const std::string& base_url) const {
+    return ProcessBundle(std::move(bundle), base_url, BundleOptions{});
+  }
 
   bool IsResourceType(std::string_view type) const;
 
