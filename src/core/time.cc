@@ -114,9 +114,14 @@ Result<EpochMillis> ParseHttpDate(std::string_view text) {
   for (unsigned i = 0; i < 12; ++i) {
     if (month_name == kMonths[i]) month = i + 1;
   }
-  if (month == 0 || day < 1 || day > DaysInMonth(year, month)) return bad();
-  return DaysFromCivil(year, month, static_cast<unsigned>(day)) * kMsPerDay +
-         hour * 3'600'000 + minute * kMsPerMinute + second * 1000;
+  if (month == 0 || day < 1 || day > DaysInMonth(year, month) || hour > 23 || minute > 59 ||
+      second > 60 || text.substr(3, 2) != ", " || text[7] != ' ' || text[11] != ' ' ||
+      text[16] != ' ' || text[19] != ':' || text[22] != ':') {
+    return bad();
+  }
+  int64_t days = DaysFromCivil(year, month, static_cast<unsigned>(day));
+  if (text.substr(0, 3) != kWeekdays[static_cast<size_t>(((days % 7) + 7) % 7)]) return bad();
+  return days * kMsPerDay + hour * 3'600'000 + minute * kMsPerMinute + second * 1000;
 }
 
 Result<DateRange> ParseFhirDateTime(std::string_view text, int default_offset_minutes) {

@@ -14,6 +14,9 @@ TEST(TimeTest, HttpDateRoundTrips) {
   EXPECT_EQ(FormatHttpDate(1795700142000), "Thu, 26 Nov 2026 13:35:42 GMT");
   EXPECT_EQ(ParseHttpDate("Thu, 26 Nov 2026 13:35:42 GMT").value(), 1795700142000);
   EXPECT_FALSE(ParseHttpDate("yesterday").has_value());
+  // Found by datetime_fuzz review: impossible times and wrong weekdays were accepted.
+  EXPECT_FALSE(ParseHttpDate("Xyz, 26 Nov 2026 99:99:99 GMT").has_value());
+  EXPECT_FALSE(ParseHttpDate("Fri, 26 Nov 2026 13:35:42 GMT").has_value());
 }
 
 TEST(TimeTest, PartialDatesCoverTheirWholeRange) {

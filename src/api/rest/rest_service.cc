@@ -120,7 +120,9 @@ std::optional<int64_t> ParseETagVersion(std::string_view etag) {
   }
   int64_t version = 0;
   auto [end, ec] = std::from_chars(etag.data(), etag.data() + etag.size(), version);
-  if (ec != std::errc() || end != etag.data() + etag.size() || etag.empty()) return std::nullopt;
+  if (ec != std::errc() || end != etag.data() + etag.size() || etag.empty() || version < 1) {
+    return std::nullopt;  // versions start at 1
+  }
   return version;
 }
 

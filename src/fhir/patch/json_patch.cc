@@ -211,7 +211,28 @@ Result<std::string_view> StringMember(const Json& op, std::string_view name, con
   return std::string_view(member->GetString());
 }
 
-Status ApplyOne(Json& document, const Json& op, size_t index) {
+// Nodes in a tree, counting no further than `limit`.
+size_t CountNodes(const Json& value, size_t limit) {
+  size_t count = 1;
+  if (value.IsArray()) {
+    for (const Json& item : value.Items()) {
+      if (count >= limit) break;
+      count += CountNodes(item, limit - count);
+    }
+  } else if (value.IsObject()) {
+    for (const auto& member : value.Members()) {
+      if (count >= limit) break;
+      count += CountNodes(member.second, limit - count);
+    }
+  }
+  return count;
+}
+
+// `copy` is the one operation that can grow a document beyond the size of the patch: each
+// copy of the root doubles it. Copies share this budget of nodes per patch.
+constexpr size_t kCopyBudgetNodes = 1'000'000;
+
+Status ApplyOne(Json& document, const Json& op, size_t index, size_t& copy_budget) {
   if (!op.IsObject()) return Patcher(document, index, "").BadRequest("not a JSON object");
   const Json* op_name_node = op.Find("op");
   if (op_name_node == nullptr || !op_name_node->IsString()) {
@@ -268,6 +289,12 @@ Status ApplyOne(Json& document, const Json& op, size_t index) {
       return patcher.Add(path, std::move(value));
     }
     MA_ASSIGN_OR_RETURN(Json * source, patcher.Get(from));
+    size_t nodes = CountNodes(*source, copy_budget + 1);
+    if (nodes > copy_budget) {
+      return patcher.Unprocessable("the patch copies more than " +
+                                   std::to_string(kCopyBudgetNodes) + " JSON nodes in total");
+    }
+    copy_budget -= nodes;
     Json value = *source;
     return patcher.Add(path, std::move(value));
   }
@@ -350,8 +377,9 @@ core::Status ApplyJsonPatch(Json& document, const Json& patch) {
     return Error::BadRequest("JSON Patch document must be a JSON array of operations");
   }
   Json working = document;
+  size_t copy_budget = kCopyBudgetNodes;
   for (size_t i = 0; i < patch.Items().size(); ++i) {
-    MA_RETURN_IF_ERROR(ApplyOne(working, patch.Items()[i], i));
+    MA_RETURN_IF_ERROR(ApplyOne(working, patch.Items()[i], i, copy_budget));
   }
   document = std::move(working);
   return core::Ok{};

@@ -75,6 +75,8 @@ TEST(QueryStringTest, ParsesWeakAndStrongEtags) {
   EXPECT_EQ(ParseETagVersion("4"), 4);
   EXPECT_FALSE(ParseETagVersion("W/\"x\"").has_value());
   EXPECT_FALSE(ParseETagVersion("").has_value());
+  EXPECT_FALSE(ParseETagVersion("W/\"0\"").has_value());
+  EXPECT_FALSE(ParseETagVersion("W/\"-5\"").has_value());
 }
 
 TEST_F(RestServiceTest, LastUpdatedComesFromTheClock) {

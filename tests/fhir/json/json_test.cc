@@ -24,6 +24,15 @@ TEST(JsonTest, EscapesControlCharactersQuotesAndBackslashes) {
   EXPECT_EQ(ParseJson(text).value(), value);
 }
 
+TEST(JsonTest, WritesInvalidUtf8AsReplacementCharacter) {
+  // Found by rest_fuzz: GET /%FF echoed the raw byte into an OperationOutcome.
+  Json value = Json::MakeString("a\xFF" "b\xC3" "\xA9" "c\xED\xA0\x80" "d\xE4\xBD");
+  std::string text = WriteJson(value);
+  EXPECT_EQ(text, "\"a\xEF\xBF\xBD" "b\xC3\xA9" "c\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
+                  "d\xEF\xBF\xBD\xEF\xBF\xBD\"");
+  EXPECT_TRUE(ParseJson(text).has_value());
+}
+
 TEST(JsonTest, RejectsDuplicateKeys) {
   Result<Json> parsed = ParseJson(R"({"a":1,"a":2})");
   ASSERT_FALSE(parsed.has_value());

@@ -167,5 +167,21 @@ TEST(JsonPointerTest, ParsesTokens) {
   EXPECT_EQ(ResolveJsonPointer(doc, "/a~1b/2"), nullptr);
 }
 
+TEST(JsonPatchLimitsTest, DoublingCopiesAreRefusedBeforeMemoryRunsOut) {
+  // Found by json_patch_fuzz: 40 copies of the root grow a tiny document to 2^40 nodes.
+  Json document = ParseJson(R"({"a":[1,2,3,4,5,6,7,8]})").value();
+  std::string ops = "[";
+  for (int i = 0; i < 40; ++i) {
+    if (i > 0) ops += ",";
+    ops += R"({"op":"copy","from":"","path":"/c)" + std::to_string(i) + R"("})";
+  }
+  ops += "]";
+  Json before = document;
+  core::Status status = ApplyJsonPatch(document, ParseJson(ops).value());
+  ASSERT_FALSE(status.has_value());
+  EXPECT_EQ(status.error().GetCode(), core::ErrorCode::kUnprocessable);
+  EXPECT_EQ(document, before);
+}
+
 }  // namespace
 }  // namespace medalliance::fhir
