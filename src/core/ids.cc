@@ -1,12 +1,16 @@
 #include "core/ids.h"
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <random>
 
 namespace medalliance::core {
 
-std::string NewUuid() {
+namespace {
+
+// 16 random bytes from a per-thread engine.
+std::array<uint8_t, 16> RandomBytes() {
   thread_local std::mt19937_64 engine = [] {
     std::random_device device;
     std::seed_seq seed{device(), device(), device(), device(), device(), device()};
@@ -19,8 +23,10 @@ std::string NewUuid() {
     bytes[i] = static_cast<uint8_t>(a >> (i * 8));
     bytes[8 + i] = static_cast<uint8_t>(b >> (i * 8));
   }
-  bytes[6] = static_cast<uint8_t>((bytes[6] & 0x0F) | 0x40);  // version 4
-  bytes[8] = static_cast<uint8_t>((bytes[8] & 0x3F) | 0x80);  // RFC 4122 variant
+  return bytes;
+}
+
+std::string Format(std::array<uint8_t, 16> bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(36);
@@ -32,7 +38,29 @@ std::string NewUuid() {
   return out;
 }
 
-std::string NewId() { return NewUuid(); }
+}  // namespace
+
+std::string NewUuid() {
+  std::array<uint8_t, 16> bytes = RandomBytes();
+  bytes[6] = static_cast<uint8_t>((bytes[6] & 0x0F) | 0x40);  // version 4
+  bytes[8] = static_cast<uint8_t>((bytes[8] & 0x3F) | 0x80);  // RFC 4122 variant
+  return Format(bytes);
+}
+
+std::string NewId() {
+  // UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then random bits. Ids made
+  // close in time sort close together, so the database's B-trees insert near their end
+  // instead of at random pages: with random v4 ids, import slowed as the database outgrew
+  // its cache.
+  std::array<uint8_t, 16> bytes = RandomBytes();
+  auto millis = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+  for (int i = 0; i < 6; ++i) bytes[static_cast<size_t>(i)] = static_cast<uint8_t>(millis >> (40 - 8 * i));
+  bytes[6] = static_cast<uint8_t>((bytes[6] & 0x0F) | 0x70);  // version 7
+  bytes[8] = static_cast<uint8_t>((bytes[8] & 0x3F) | 0x80);  // RFC 4122 variant
+  return Format(bytes);
+}
 
 bool IsValidId(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;

@@ -1,15 +1,16 @@
 #pragma once
-// Resource ids. New ids are random (UUID v4 text), which is a valid FHIR id and never reveals
-// how many resources a member holds.
+// Resource ids. New ids are UUID version 7 text: a valid FHIR id that never reveals how many
+// resources a member holds, and that sorts by creation time (so database indexes grow at
+// their end). It does reveal the creation time to the millisecond, as meta.lastUpdated does.
 
 #include <string>
 #include <string_view>
 
 namespace medalliance::core {
 
-// A new random id; thread-safe.
+// A new resource id (UUID v7); thread-safe.
 std::string NewId();
-// A new random UUID in "urn:uuid:" form is NewId() with the prefix; exposed for Bundle ids.
+// A new random UUID (v4), for ids that must not reveal time (Bundle ids, tokens).
 std::string NewUuid();
 // FHIR id: [A-Za-z0-9\-\.]{1,64}.
 bool IsValidId(std::string_view id);

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <set>
+#include <thread>
 
 namespace medalliance::core {
 namespace {
@@ -16,6 +18,15 @@ TEST(IdsTest, NewIdsAreValidAndDistinct) {
     seen.insert(id);
   }
   EXPECT_EQ(seen.size(), 1000u);
+}
+
+TEST(IdsTest, NewIdsSortByCreationTime) {
+  std::string first = NewId();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  std::string second = NewId();
+  EXPECT_LT(first, second);
+  EXPECT_EQ(first[14], '7');  // version nibble
+  EXPECT_EQ(NewUuid()[14], '4');
 }
 
 TEST(IdsTest, ValidatesFhirIdSyntax) {
