@@ -11,7 +11,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev libcli11-dev
   libssl-dev zlib1g-dev libzstd-dev zstd
   libgtest-dev libgmock-dev libbenchmark-dev
-  wrk curl
+  wrk curl python3
 )
 
 missing=()
