@@ -1,5 +1,7 @@
 // RestService::Capabilities: GET /metadata. Lists what the server really supports.
 
+#include <algorithm>
+
 #include "api/rest/rest_service.h"
 #include "core/time.h"
 
@@ -22,6 +24,13 @@ Json SearchParam(std::string_view name, std::string_view type, std::string_view 
   json.Set("name", Code(name));
   json.Set("type", Code(type));
   json.Set("documentation", Code(documentation));
+  return json;
+}
+
+Json OperationEntry(const store::Operation& operation) {
+  Json json = Json::MakeObject();
+  json.Set("name", Code(operation.Name()));
+  json.Set("definition", Code(operation.Definition()));
   return json;
 }
 
@@ -79,6 +88,13 @@ FhirResponse RestService::Capabilities(const FhirRequest& request) const {
     params.PushBack(SearchParam("_security", "token", "Security labels in meta.security"));
     params.PushBack(SearchParam("identifier", "token", "Business identifier (system|value)"));
     resource.Set("searchParam", std::move(params));
+    Json operations = Json::MakeArray();
+    for (const store::Operation* operation : config_.operations) {
+      std::vector<std::string> types = operation->Types();
+      if (std::find(types.begin(), types.end(), type) == types.end()) continue;
+      operations.PushBack(OperationEntry(*operation));
+    }
+    if (operations.Size() > 0) resource.Set("operation", std::move(operations));
     resources.PushBack(std::move(resource));
   }
   rest.Set("resource", std::move(resources));
@@ -87,6 +103,11 @@ FhirResponse RestService::Capabilities(const FhirRequest& request) const {
     system_interactions.PushBack(Interaction(code));
   }
   rest.Set("interaction", std::move(system_interactions));
+  Json system_operations = Json::MakeArray();
+  for (const store::Operation* operation : config_.operations) {
+    if (operation->System()) system_operations.PushBack(OperationEntry(*operation));
+  }
+  if (system_operations.Size() > 0) rest.Set("operation", std::move(system_operations));
   cs.Set("rest", Json::MakeArray()).PushBack(std::move(rest));
 
   FhirResponse response;

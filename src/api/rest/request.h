@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "store/hooks.h"
+
 namespace medalliance::api::rest {
 
 using QueryParams = std::vector<std::pair<std::string, std::string>>;  // decoded, in order
@@ -28,6 +30,7 @@ struct FhirRequest {
   std::string body;
   std::string base_url;  // e.g. "http://127.0.0.1:8080", no trailing slash
   std::string content_type;  // media type only, lower case, no parameters
+  store::Caller caller;      // who is calling (filled by the security layer)
 
   std::optional<std::string_view> Param(std::string_view name) const;
 };

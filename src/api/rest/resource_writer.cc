@@ -1,5 +1,7 @@
 #include "api/rest/resource_writer.h"
 
+#include <algorithm>
+
 #include "core/time.h"
 
 namespace medalliance::api::rest {
@@ -38,9 +40,32 @@ core::Result<WriteResult> ResourceWriter::Put(store::WriteTx& tx, Json& resource
   return result;
 }
 
+core::Status ResourceWriter::RunHooks(store::WriteTx& tx, store::WriteKind kind,
+                                      std::string_view type, std::string_view id, Json* resource,
+                                      const store::StoredResource* previous,
+                                      const WriteContext& context) const {
+  for (store::WriteHook* hook : hooks_) {
+    std::vector<std::string> types = hook->Types();
+    if (!types.empty() && std::find(types.begin(), types.end(), type) == types.end()) continue;
+    store::WriteEvent event;
+    event.kind = kind;
+    event.type = std::string(type);
+    event.id = std::string(id);
+    event.resource = resource;
+    event.previous = previous;
+    event.caller = context.caller;
+    event.warnings = context.warnings;
+    MA_RETURN_IF_ERROR(hook->BeforeWrite(tx, event));
+  }
+  return {};
+}
+
 core::Result<WriteResult> ResourceWriter::Create(store::WriteTx& tx, Json& resource,
-                                                 const std::string& id,
-                                                 core::EpochMillis now) const {
+                                                 const std::string& id, core::EpochMillis now,
+                                                 const WriteContext& context) const {
+  std::string resource_type(resource.GetStringMember("resourceType"));
+  MA_RETURN_IF_ERROR(
+      RunHooks(tx, store::WriteKind::kCreate, resource_type, id, &resource, nullptr, context));
   // New ids are fresh, so try version 1 first; the store refuses it if the id exists.
   core::Result<WriteResult> first = Put(tx, resource, id, 1, "POST", now);
   if (first.has_value() || first.error().GetCode() != core::ErrorCode::kConflict) return first;
@@ -57,8 +82,8 @@ core::Result<WriteResult> ResourceWriter::Create(store::WriteTx& tx, Json& resou
 core::Result<WriteResult> ResourceWriter::Update(store::WriteTx& tx, Json& resource,
                                                  const std::string& id,
                                                  std::optional<int64_t> if_match,
-                                                 std::string_view method,
-                                                 core::EpochMillis now) const {
+                                                 std::string_view method, core::EpochMillis now,
+                                                 const WriteContext& context) const {
   std::string type(resource.GetStringMember("resourceType"));
   MA_ASSIGN_OR_RETURN(auto current, tx.ReadCurrent(type, id));
   int64_t current_version = current.has_value() ? current->version : 0;
@@ -70,6 +95,12 @@ core::Result<WriteResult> ResourceWriter::Update(store::WriteTx& tx, Json& resou
         (current.has_value() && !current->deleted ? std::to_string(current_version)
                                                   : std::string("none")));
   }
+  bool exists = current.has_value() && !current->deleted;
+  MA_RETURN_IF_ERROR(RunHooks(tx,
+                              !exists            ? store::WriteKind::kCreate
+                              : method == "PATCH" ? store::WriteKind::kPatch
+                                                  : store::WriteKind::kUpdate,
+                              type, id, &resource, exists ? &*current : nullptr, context));
   MA_ASSIGN_OR_RETURN(WriteResult result,
                       Put(tx, resource, id, current_version + 1, method, now));
   result.created = !current.has_value() || current->deleted;
@@ -78,7 +109,7 @@ core::Result<WriteResult> ResourceWriter::Update(store::WriteTx& tx, Json& resou
 
 core::Result<std::optional<store::StoredResource>> ResourceWriter::Delete(
     store::WriteTx& tx, std::string_view type, std::string_view id,
-    std::optional<int64_t> if_match, core::EpochMillis now) const {
+    std::optional<int64_t> if_match, core::EpochMillis now, const WriteContext& context) const {
   MA_ASSIGN_OR_RETURN(auto current, tx.ReadCurrent(type, id));
   if (if_match.has_value() &&
       (!current.has_value() || current->deleted || current->version != *if_match)) {
@@ -87,6 +118,8 @@ core::Result<std::optional<store::StoredResource>> ResourceWriter::Delete(
                                      std::string(type) + "/" + std::string(id));
   }
   if (!current.has_value() || current->deleted) return std::optional<store::StoredResource>();
+  MA_RETURN_IF_ERROR(
+      RunHooks(tx, store::WriteKind::kDelete, type, id, nullptr, &*current, context));
   store::StoredResource marker;
   marker.type = std::string(type);
   marker.id = std::string(id);

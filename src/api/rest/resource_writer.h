@@ -12,12 +12,19 @@
 #include "core/clock.h"
 #include "core/result.h"
 #include "fhir/json/json.h"
+#include "store/hooks.h"
 #include "store/store.h"
 
 namespace medalliance::api::rest {
 
 // Computes the search-index rows of a resource (search/ provides it; may be empty).
 using IndexFunction = std::function<std::vector<store::IndexEntry>(const fhir::Json& resource)>;
+
+// Who writes, and where hooks put their warnings. Both may be null.
+struct WriteContext {
+  const store::Caller* caller = nullptr;
+  std::vector<core::Issue>* warnings = nullptr;
+};
 
 struct WriteResult {
   store::StoredResource stored;
@@ -26,19 +33,21 @@ struct WriteResult {
 
 class ResourceWriter {
  public:
-  explicit ResourceWriter(IndexFunction index) : index_(std::move(index)) {}
+  // `hooks` run inside the transaction before each write of their types (not owned).
+  ResourceWriter(IndexFunction index, std::vector<store::WriteHook*> hooks)
+      : index_(std::move(index)), hooks_(std::move(hooks)) {}
 
   // Stores `resource` as version 1 with the given id (a new version after a deletion).
   // kConflict when the id exists and is not deleted. `resource` is stamped in place (id,
   // meta); stamping again on a re-run of the transaction is harmless.
   core::Result<WriteResult> Create(store::WriteTx& tx, fhir::Json& resource, const std::string& id,
-                                   core::EpochMillis now) const;
+                                   core::EpochMillis now, const WriteContext& context = {}) const;
 
   // Stores a new version (or version 1 when the resource does not exist or was deleted:
   // update-as-create). `if_match`: the version the client expects to replace (412 otherwise).
   core::Result<WriteResult> Update(store::WriteTx& tx, fhir::Json& resource, const std::string& id,
                                    std::optional<int64_t> if_match, std::string_view method,
-                                   core::EpochMillis now) const;
+                                   core::EpochMillis now, const WriteContext& context = {}) const;
 
   // Writes a delete marker. Returns nullopt when there was nothing to delete (never existed
   // or already deleted): deleting is idempotent.
@@ -46,7 +55,8 @@ class ResourceWriter {
                                                             std::string_view type,
                                                             std::string_view id,
                                                             std::optional<int64_t> if_match,
-                                                            core::EpochMillis now) const;
+                                                            core::EpochMillis now,
+                                                            const WriteContext& context = {}) const;
 
   // Sets id, meta.versionId and meta.lastUpdated (id after resourceType, meta after id).
   static void Stamp(fhir::Json& resource, std::string_view id, int64_t version,
@@ -57,7 +67,12 @@ class ResourceWriter {
                                 int64_t version, std::string_view method,
                                 core::EpochMillis now) const;
 
+  core::Status RunHooks(store::WriteTx& tx, store::WriteKind kind, std::string_view type,
+                        std::string_view id, fhir::Json* resource,
+                        const store::StoredResource* previous, const WriteContext& context) const;
+
   IndexFunction index_;
+  std::vector<store::WriteHook*> hooks_;
 };
 
 }  // namespace medalliance::api::rest

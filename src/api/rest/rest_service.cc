@@ -129,7 +129,8 @@ std::optional<int64_t> ParseETagVersion(std::string_view etag) {
 RestService::RestService(store::Store& store, RestConfig config)
     : store_(store),
       config_(std::move(config)),
-      writer_([this](const Json& resource) { return searcher_.Index(resource); }) {
+      writer_([this](const Json& resource) { return searcher_.Index(resource); },
+              config_.hooks) {
   std::sort(config_.resource_types.begin(), config_.resource_types.end());
   if (config_.clock == nullptr) config_.clock = &core::SystemClock::Get();
 }
@@ -211,10 +212,15 @@ FhirResponse RestService::Dispatch(const FhirRequest& request) const {
     if (is_get) return History(request, nullptr, nullptr);
     return MethodNotAllowed(method, "/_history", "GET");
   }
-  if (seg[0].starts_with("$") || (seg.size() >= 2 && seg.back().starts_with("$"))) {
-    return ErrorResponse(Error(core::ErrorCode::kNotFound,
-                               "operation " + seg.back() + " is not supported", "",
-                               "not-supported"));
+  if (seg.back().starts_with("$") && seg.size() <= 3) {
+    if (seg.size() >= 2 && !IsResourceType(seg[0])) {
+      return ErrorResponse(Error::NotFound("unknown resource type '" + seg[0] + "'"));
+    }
+    if (seg.size() == 3 && !core::IsValidId(seg[1])) {
+      return ErrorResponse(Error::BadRequest("'" + seg[1] + "' is not a valid resource id"));
+    }
+    return InvokeOperation(request, seg.size() >= 2 ? seg[0] : std::string(),
+                           seg.size() == 3 ? seg[1] : std::string(), seg.back().substr(1));
   }
   const std::string& type = seg[0];
   if (!IsResourceType(type)) {

@@ -35,6 +35,9 @@ struct RestConfig {
   int default_page_size = 50;
   int max_page_size = 1000;
   size_t max_bundle_entries = 10000;
+  // Domain modules' write hooks and operations (not owned; they outlive the service).
+  std::vector<store::WriteHook*> hooks;
+  std::vector<store::Operation*> operations;
 };
 
 class RestService {
@@ -82,6 +85,8 @@ class RestService {
   FhirResponse Search(const FhirRequest& request, const std::string& type,
                       const QueryParams& params) const;
   FhirResponse PostBundle(const FhirRequest& request) const;
+  FhirResponse InvokeOperation(const FhirRequest& request, const std::string& type,
+                               const std::string& id, const std::string& name) const;
 
   core::Result<fhir::Json> ParseResourceBody(const FhirRequest& request,
                                              std::string_view expected_type) const;

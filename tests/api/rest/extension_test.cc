@@ -1,0 +1,119 @@
+// Domain modules plug into the REST service through store::WriteHook and store::Operation.
+
+#include <gtest/gtest.h>
+
+#include "api/rest/rest_service.h"
+#include "fhir/r4/definitions.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace medalliance::api::rest {
+namespace {
+
+using fhir::Json;
+
+// Tags every Patient it sees and refuses a deletion of Patient "keep".
+class TagHook : public store::WriteHook {
+ public:
+  std::vector<std::string> Types() const override { return {"Patient"}; }
+  core::Status BeforeWrite(store::WriteTx& /*tx*/, store::WriteEvent& event) override {
+    ++calls;
+    last_kind = event.kind;
+    if (event.kind == store::WriteKind::kDelete && event.id == "keep") {
+      return core::Error::Unprocessable("Patient/keep may not be deleted");
+    }
+    if (event.resource != nullptr) event.resource->Set("active", Json::MakeBool(true));
+    return {};
+  }
+  int calls = 0;
+  store::WriteKind last_kind = store::WriteKind::kCreate;
+};
+
+// $echo at system level and on Patient instances: answers its input and where it ran.
+class EchoOperation : public store::Operation {
+ public:
+  std::string Name() const override { return "echo"; }
+  std::string Definition() const override { return "https://fhir.medalliance.cn/OperationDefinition/echo"; }
+  bool System() const override { return true; }
+  std::vector<std::string> Types() const override { return {"Patient"}; }
+  bool Instance() const override { return true; }
+  core::Result<store::OperationResponse> Invoke(store::Store& /*store*/,
+                                                const store::OperationRequest& request) override {
+    store::OperationResponse response;
+    response.body = request.parameters;
+    response.body.Set("id", Json::MakeString(request.type + "." + request.id));
+    return response;
+  }
+};
+
+class ExtensionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = store::SqliteStore::Open({}).value();
+    RestConfig config;
+    for (std::string_view type : fhir::r4::ResourceTypeNames()) config.resource_types.emplace_back(type);
+    config.hooks = {&hook_};
+    config.operations = {&echo_};
+    service_ = std::make_unique<RestService>(*store_, std::move(config));
+  }
+
+  FhirResponse Send(std::string method, std::string url, std::string body = {}) {
+    FhirRequest request;
+    request.method = std::move(method);
+    size_t question = url.find('?');
+    SplitPath(url.substr(0, question), request.segments);
+    if (question != std::string::npos) request.params = ParseQueryString(url.substr(question + 1));
+    request.body = std::move(body);
+    request.content_type = "application/fhir+json";
+    return service_->Handle(request);
+  }
+
+  TagHook hook_;
+  EchoOperation echo_;
+  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<RestService> service_;
+};
+
+TEST_F(ExtensionTest, HooksSeeAndAmendWritesOfTheirTypes) {
+  FhirResponse created = Send("PUT", "Patient/keep", R"({"resourceType":"Patient","id":"keep"})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_NE(created.body.find(R"("active":true)"), std::string::npos);
+  EXPECT_EQ(hook_.last_kind, store::WriteKind::kCreate);
+  EXPECT_EQ(Send("POST", "Observation", R"({"resourceType":"Observation","status":"final","code":{"text":"x"}})").status, 201);
+  EXPECT_EQ(hook_.calls, 1);  // not called for other types
+  FhirResponse refused = Send("DELETE", "Patient/keep");
+  EXPECT_EQ(refused.status, 422);
+  EXPECT_EQ(hook_.last_kind, store::WriteKind::kDelete);
+  EXPECT_EQ(Send("GET", "Patient/keep").status, 200);
+  // In a transaction, the hook's refusal rolls back every entry.
+  std::string bundle =
+      R"({"resourceType":"Bundle","type":"transaction","entry":[)"
+      R"({"resource":{"resourceType":"Patient","id":"other"},"request":{"method":"PUT","url":"Patient/other"}},)"
+      R"({"request":{"method":"DELETE","url":"Patient/keep"}}]})";
+  EXPECT_EQ(Send("POST", "", bundle).status, 422);
+  EXPECT_EQ(Send("GET", "Patient/other").status, 404);
+}
+
+TEST_F(ExtensionTest, OperationsRouteAtEachLevelAndAreListed) {
+  FhirResponse system = Send("GET", "$echo?x=1");
+  ASSERT_EQ(system.status, 200) << system.body;
+  Json body = fhir::ParseJson(system.body).value();
+  EXPECT_EQ(body.GetStringMember("resourceType"), "Parameters");
+  EXPECT_EQ(body.GetStringMember("id"), ".");
+  EXPECT_EQ(body.Find("parameter")->Items()[0].GetStringMember("valueString"), "1");
+
+  FhirResponse instance = Send("POST", "Patient/p1/$echo", R"({"resourceType":"Parameters"})");
+  ASSERT_EQ(instance.status, 200) << instance.body;
+  EXPECT_EQ(fhir::ParseJson(instance.body)->GetStringMember("id"), "Patient.p1");
+  // A resource body becomes the "resource" parameter.
+  FhirResponse wrapped = Send("POST", "Patient/$echo", R"({"resourceType":"Patient"})");
+  EXPECT_NE(wrapped.body.find(R"("name":"resource")"), std::string::npos) << wrapped.body;
+
+  EXPECT_EQ(Send("GET", "Observation/$echo").status, 404);
+  EXPECT_EQ(Send("GET", "$nothing").status, 404);
+  EXPECT_EQ(Send("DELETE", "$echo").status, 405);
+  FhirResponse metadata = Send("GET", "metadata");
+  EXPECT_NE(metadata.body.find("OperationDefinition/echo"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace medalliance::api::rest
