@@ -1,5 +1,8 @@
 #include "api/rest/bundle_builder.h"
 
+#include <algorithm>
+#include <optional>
+
 #include "core/ids.h"
 #include "core/time.h"
 #include "fhir/json/json.h"
@@ -69,36 +72,55 @@ std::string PercentEncode(std::string_view text) {
 std::string BuildSearchBundle(const std::string& base_url, const std::string& type,
                               const search::SearchPage& page, core::EpochMillis now) {
   std::string out;
-  out.reserve(256 + page.matches.size() * 1024);
+  out.reserve(256 + (page.matches.size() + page.includes.size()) * 1024);
   AppendHeader(out, "searchset", now);
   if (page.total.has_value()) {
     out += R"(,"total":)";
     out += std::to_string(*page.total);
   }
-  search::Params self_params = page.applied;
-  self_params.emplace_back("_count", std::to_string(page.count));
-  if (page.offset > 0) self_params.emplace_back("_offset", std::to_string(page.offset));
-  std::string self = base_url + "/" + type + JoinParams(self_params);
-  std::string next;
+  std::string path = base_url + "/" + (page.link_path.empty() ? type : page.link_path);
+  auto link = [&](const std::optional<std::string>& cursor, int offset) {
+    search::Params params = page.applied;
+    params.emplace_back("_count", std::to_string(page.count));
+    if (offset > 0) params.emplace_back("_offset", std::to_string(offset));
+    if (cursor.has_value()) params.emplace_back("_cursor", *cursor);
+    return path + JoinParams(params);
+  };
+  out += R"(,"link":[{"relation":"self","url":)";
+  AppendString(out, link(page.cursor, page.offset));
+  out += '}';
   if (page.has_more) {
-    search::Params next_params = page.applied;
-    next_params.emplace_back("_count", std::to_string(page.count));
-    next_params.emplace_back("_offset", std::to_string(page.offset + page.count));
-    next = base_url + "/" + type + JoinParams(next_params);
+    out += R"(,{"relation":"next","url":)";
+    AppendString(out, page.next_cursor.has_value() ? link(page.next_cursor, 0)
+                                                   : link(std::nullopt, page.offset + page.count));
+    out += '}';
   }
-  AppendLinks(out, self, page.has_more ? &next : nullptr);
+  if (page.previous_cursor.has_value()) {
+    out += R"(,{"relation":"previous","url":)";
+    AppendString(out, link(page.previous_cursor, 0));
+    out += '}';
+  } else if (page.offset > 0) {
+    out += R"(,{"relation":"previous","url":)";
+    AppendString(out, link(std::nullopt, std::max(0, page.offset - page.count)));
+    out += '}';
+  }
+  out += ']';
   out += R"(,"entry":[)";
   bool first = true;
-  for (const store::StoredResource& match : page.matches) {
+  auto entry = [&](const store::StoredResource& resource, std::string_view mode) {
     if (!first) out += ',';
     first = false;
     out += R"({"fullUrl":)";
-    AppendString(out, base_url + "/" + match.type + "/" + match.id);
+    AppendString(out, base_url + "/" + resource.type + "/" + resource.id);
     out += R"(,"resource":)";
-    out += match.json;
-    out += R"(,"search":{"mode":"match"}})";
-  }
-  if (!page.ignored.empty()) {
+    out += resource.json;
+    out += R"(,"search":{"mode":")";
+    out += mode;
+    out += R"("}})";
+  };
+  for (const store::StoredResource& match : page.matches) entry(match, "match");
+  for (const store::StoredResource& include : page.includes) entry(include, "include");
+  if (!page.ignored.empty() || !page.warnings.empty()) {
     if (!first) out += ',';
     Json outcome = Json::MakeObject();
     outcome.Set("resourceType", Json::MakeString("OperationOutcome"));
@@ -112,6 +134,13 @@ std::string BuildSearchBundle(const std::string& base_url, const std::string& ty
       Json expression = Json::MakeArray();
       expression.PushBack(Json::MakeString(name));
       issue.Set("expression", std::move(expression));
+      issues.PushBack(std::move(issue));
+    }
+    for (const std::string& warning : page.warnings) {
+      Json issue = Json::MakeObject();
+      issue.Set("severity", Json::MakeString("warning"));
+      issue.Set("code", Json::MakeString("informational"));
+      issue.Set("diagnostics", Json::MakeString(warning));
       issues.PushBack(std::move(issue));
     }
     outcome.Set("issue", std::move(issues));

@@ -212,6 +212,9 @@ FhirResponse RestService::Dispatch(const FhirRequest& request) const {
     if (is_get) return History(request, nullptr, nullptr);
     return MethodNotAllowed(method, "/_history", "GET");
   }
+  if (seg.size() == 3 && seg[0] == "Patient" && seg[2] == "$everything") {
+    return PatientEverything(request, seg[1]);  // search_routes.cc
+  }
   if (seg.back().starts_with("$") && seg.size() <= 3) {
     if (seg.size() >= 2 && !IsResourceType(seg[0])) {
       return ErrorResponse(Error::NotFound("unknown resource type '" + seg[0] + "'"));
@@ -258,6 +261,9 @@ FhirResponse RestService::Dispatch(const FhirRequest& request) const {
     if (method == "PATCH") return Patch(request, type, second);
     if (method == "DELETE") return Delete(request, type, second);
     return MethodNotAllowed(method, type + "/" + second, "GET, PUT, PATCH, DELETE");
+  }
+  if (seg.size() == 3 && IsResourceType(seg[2])) {
+    return CompartmentSearch(request, type, second, seg[2]);  // search_routes.cc
   }
   if (seg[2] == "_history") {
     if (!is_get) return MethodNotAllowed(method, "history", "GET");
@@ -575,6 +581,7 @@ FhirResponse RestService::Search(const FhirRequest& request, const std::string& 
   search_request.strict = PreferStrict(request.headers);
   search_request.default_count = config_.default_page_size;
   search_request.max_count = config_.max_page_size;
+  search_request.base_url = request.base_url;
   search::SearchPage page;
   core::Status status = store_.Read([&](store::ReadTx& tx) -> core::Status {
     MA_ASSIGN_OR_RETURN(page, searcher_.Search(tx, search_request));

@@ -87,6 +87,10 @@ class RestService {
   FhirResponse PostBundle(const FhirRequest& request) const;
   FhirResponse InvokeOperation(const FhirRequest& request, const std::string& type,
                                const std::string& id, const std::string& name) const;
+  // search_routes.cc: GET [base]/Patient/123/Observation and Patient/123/$everything.
+  FhirResponse CompartmentSearch(const FhirRequest& request, const std::string& compartment,
+                                 const std::string& id, const std::string& type) const;
+  FhirResponse PatientEverything(const FhirRequest& request, const std::string& id) const;
 
   core::Result<fhir::Json> ParseResourceBody(const FhirRequest& request,
                                              std::string_view expected_type) const;

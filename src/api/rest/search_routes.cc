@@ -1,0 +1,81 @@
+// Search routes beyond type-level search: compartment search and Patient/$everything.
+
+#include "api/rest/bundle_builder.h"
+#include "api/rest/outcome.h"
+#include "api/rest/rest_service.h"
+#include "core/ids.h"
+
+namespace medalliance::api::rest {
+
+using core::Error;
+
+namespace {
+
+bool IsStrict(const HeaderList& headers) {
+  return headers.Get("Prefer").find("handling=strict") != std::string_view::npos;
+}
+
+}  // namespace
+
+FhirResponse RestService::CompartmentSearch(const FhirRequest& request,
+                                            const std::string& compartment, const std::string& id,
+                                            const std::string& type) const {
+  if (request.method != "GET" && request.method != "HEAD") {
+    FhirResponse response = ErrorResponse(Error(core::ErrorCode::kMethodNotAllowed,
+                                                request.method + " is not allowed on " +
+                                                    compartment + "/" + id + "/" + type));
+    response.headers.Set("Allow", "GET");
+    return response;
+  }
+  if (compartment != "Patient" && compartment != "Encounter" && compartment != "Practitioner" &&
+      compartment != "RelatedPerson" && compartment != "Device") {
+    return ErrorResponse(Error::NotFound(compartment + " is not a compartment"));
+  }
+  search::SearchRequest search_request;
+  search_request.type = type;
+  search_request.params = request.params;
+  search_request.strict = IsStrict(request.headers);
+  search_request.default_count = config_.default_page_size;
+  search_request.max_count = config_.max_page_size;
+  search_request.base_url = request.base_url;
+  search_request.compartment = search::Compartment{compartment, id};
+  search::SearchPage page;
+  core::Status status = store_.Read([&](store::ReadTx& tx) -> core::Status {
+    MA_ASSIGN_OR_RETURN(page, searcher_.Search(tx, search_request));
+    return {};
+  });
+  if (!status) return ErrorResponse(status.error());
+  FhirResponse response;
+  response.body = BuildSearchBundle(request.base_url, type, page, config_.clock->Now());
+  return response;
+}
+
+FhirResponse RestService::PatientEverything(const FhirRequest& request,
+                                            const std::string& id) const {
+  if (request.method != "GET" && request.method != "HEAD" && request.method != "POST") {
+    FhirResponse response = ErrorResponse(Error(core::ErrorCode::kMethodNotAllowed,
+                                                request.method + " is not allowed on $everything"));
+    response.headers.Set("Allow", "GET, POST");
+    return response;
+  }
+  if (!core::IsValidId(id)) {
+    return ErrorResponse(Error::BadRequest("'" + id + "' is not a valid resource id"));
+  }
+  search::EverythingRequest everything;
+  everything.patient_id = id;
+  everything.params = request.params;
+  everything.strict = IsStrict(request.headers);
+  everything.default_count = config_.default_page_size;
+  everything.max_count = config_.max_page_size;
+  search::SearchPage page;
+  core::Status status = store_.Read([&](store::ReadTx& tx) -> core::Status {
+    MA_ASSIGN_OR_RETURN(page, searcher_.Everything(tx, everything));
+    return {};
+  });
+  if (!status) return ErrorResponse(status.error());
+  FhirResponse response;
+  response.body = BuildSearchBundle(request.base_url, "Patient", page, config_.clock->Now());
+  return response;
+}
+
+}  // namespace medalliance::api::rest

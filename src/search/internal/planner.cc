@@ -1,0 +1,670 @@
+#include "search/internal/planner.h"
+
+#include <cmath>
+#include <cstdlib>
+
+#include "core/time.h"
+#include "fhir/r4/definitions.h"
+#include "search/internal/extract.h"
+#include "search/internal/text.h"
+
+namespace medalliance::search::internal {
+
+namespace r4 = fhir::r4;
+using core::Error;
+using core::Result;
+
+namespace {
+
+constexpr int kMaxChainDepth = 4;
+
+Error BadValue(std::string_view name, const std::string& why) {
+  return Error::BadRequest("invalid value for search parameter '" + std::string(name) +
+                               "': " + why,
+                           std::string(name));
+}
+
+std::string_view TableFor(r4::SearchParamType type) {
+  switch (type) {
+    case r4::SearchParamType::kString:
+      return "index_string";
+    case r4::SearchParamType::kToken:
+      return "index_token";
+    case r4::SearchParamType::kReference:
+      return "index_reference";
+    case r4::SearchParamType::kDate:
+      return "index_date";
+    case r4::SearchParamType::kNumber:
+      return "index_number";
+    case r4::SearchParamType::kQuantity:
+      return "index_quantity";
+    case r4::SearchParamType::kUri:
+      return "index_uri";
+    default:
+      return {};
+  }
+}
+
+// A comparison prefix (eq, ne, ...) and the rest of the value.
+struct Prefixed {
+  std::string_view prefix = "eq";
+  std::string_view value;
+};
+
+Result<Prefixed> SplitPrefix(std::string_view name, std::string_view value) {
+  Prefixed out;
+  out.value = value;
+  if (!value.empty() && std::isalpha(static_cast<unsigned char>(value[0]))) {
+    std::string_view prefix = value.substr(0, 2);
+    static constexpr std::string_view kPrefixes[] = {"eq", "ne", "gt", "lt", "ge",
+                                                     "le", "sa", "eb", "ap"};
+    bool known = false;
+    for (std::string_view p : kPrefixes) known = known || p == prefix;
+    if (!known) return BadValue(name, "unknown prefix '" + std::string(prefix) + "'");
+    out.prefix = prefix;
+    out.value = value.substr(2);
+  }
+  return out;
+}
+
+// A decimal and the half-width of its implicit precision range ("100" -> 0.5, "1.50" ->
+// 0.005, "1e2" -> 50).
+struct Decimal {
+  double value = 0;
+  double half = 0.5;
+};
+
+Result<Decimal> ParseDecimal(std::string_view name, std::string_view text) {
+  std::string copy(text);
+  char* end = nullptr;
+  Decimal out;
+  out.value = std::strtod(copy.c_str(), &end);
+  if (copy.empty() || end != copy.c_str() + copy.size() ||
+      copy.find_first_of("xXnN") != std::string::npos) {
+    return BadValue(name, "'" + copy + "' is not a number");
+  }
+  std::string_view mantissa = text;
+  int exponent = 0;
+  if (size_t e = text.find_first_of("eE"); e != std::string_view::npos) {
+    mantissa = text.substr(0, e);
+    exponent = std::atoi(std::string(text.substr(e + 1)).c_str());
+  }
+  int decimals = 0;
+  if (size_t dot = mantissa.find('.'); dot != std::string_view::npos) {
+    decimals = static_cast<int>(mantissa.size() - dot - 1);
+  }
+  out.half = 0.5 * std::pow(10.0, exponent - decimals);
+  return out;
+}
+
+void NumberCondition(Fragment& cond, std::string_view column, std::string_view prefix,
+                     const Decimal& number) {
+  std::string c(column);
+  double low = number.value - number.half;
+  double high = number.value + number.half;
+  if (prefix == "eq") {
+    cond.Text("(" + c + " >= ").Bind(low).Text(" AND " + c + " < ").Bind(high).Text(")");
+  } else if (prefix == "ne") {
+    cond.Text("(" + c + " < ").Bind(low).Text(" OR " + c + " >= ").Bind(high).Text(")");
+  } else if (prefix == "gt" || prefix == "sa") {
+    cond.Text(c + " > ").Bind(number.value);
+  } else if (prefix == "lt" || prefix == "eb") {
+    cond.Text(c + " < ").Bind(number.value);
+  } else if (prefix == "ge") {
+    cond.Text(c + " >= ").Bind(number.value);
+  } else if (prefix == "le") {
+    cond.Text(c + " <= ").Bind(number.value);
+  } else {  // ap: within 10%
+    double delta = std::max(std::fabs(number.value) * 0.1, number.half);
+    cond.Text("(" + c + " >= ").Bind(number.value - delta).Text(" AND " + c + " <= ");
+    cond.Bind(number.value + delta).Text(")");
+  }
+}
+
+// Range semantics of FHIR dates: the row holds [low, high) and the search value [s_low, s_high).
+void DateCondition(Fragment& cond, std::string_view low_column, std::string_view high_column,
+                   std::string_view prefix, const core::DateRange& range, int64_t now) {
+  std::string lo(low_column);
+  std::string hi(high_column);
+  if (prefix == "eq") {
+    cond.Text("(" + lo + " >= ").Bind(range.low).Text(" AND " + hi + " <= ").Bind(range.high);
+    cond.Text(")");
+  } else if (prefix == "ne") {
+    cond.Text("(" + lo + " < ").Bind(range.low).Text(" OR " + hi + " > ").Bind(range.high);
+    cond.Text(")");
+  } else if (prefix == "gt") {
+    cond.Text(hi + " > ").Bind(range.high);
+  } else if (prefix == "lt") {
+    cond.Text(lo + " < ").Bind(range.low);
+  } else if (prefix == "ge") {
+    cond.Text(hi + " > ").Bind(range.low);
+  } else if (prefix == "le") {
+    cond.Text(lo + " < ").Bind(range.high);
+  } else if (prefix == "sa") {
+    cond.Text(lo + " >= ").Bind(range.high);
+  } else if (prefix == "eb") {
+    cond.Text(hi + " <= ").Bind(range.low);
+  } else {  // ap: overlaps the value widened by 10% of its distance from now
+    int64_t gap = std::llabs(now - range.low) / 10;
+    cond.Text("(" + lo + " < ").Bind(range.high + gap).Text(" AND " + hi + " > ");
+    cond.Bind(range.low - gap).Text(")");
+  }
+}
+
+Result<core::DateRange> ParseDate(std::string_view name, std::string_view text) {
+  Result<core::DateRange> range = core::ParseFhirDateTime(text);
+  if (!range) return BadValue(name, range.error().GetMessage());
+  return range;
+}
+
+std::pair<std::optional<std::string>, std::string> SplitSystem(std::string_view value) {
+  std::vector<std::string> parts = SplitUnescaped(value, '|');
+  if (parts.size() == 1) return {std::nullopt, Unescape(parts[0])};
+  std::string rest;
+  for (size_t i = 1; i < parts.size(); ++i) rest += (i > 1 ? "|" : "") + parts[i];
+  return {Unescape(parts[0]), Unescape(rest)};
+}
+
+void TokenCondition(Fragment& cond, std::string_view value) {
+  auto [system, code] = SplitSystem(value);
+  if (!system.has_value()) {
+    cond.Text("x.value = ").Bind(code);
+  } else if (code.empty()) {
+    cond.Text("x.system = ").Bind(*system);
+  } else {
+    cond.Text("(x.value = ").Bind(code).Text(" AND x.system = ").Bind(*system).Text(")");
+  }
+}
+
+void StringCondition(Fragment& cond, std::string_view modifier, std::string_view value) {
+  std::string raw = Unescape(value);
+  if (modifier == "exact") {
+    cond.Text("x.raw = ").Bind(raw);
+    return;
+  }
+  std::string folded = FoldText(raw);
+  if (modifier == "contains" || HasCjk(folded)) {
+    cond.Text("instr(x.value, ").Bind(folded).Text(") > 0");
+  } else {
+    cond.Text("(x.value >= ").Bind(folded).Text(" AND x.value < ");
+    cond.Bind(PrefixUpperBound(folded)).Text(")");
+  }
+}
+
+std::string StripBase(std::string_view value, const std::string& base_url) {
+  if (!base_url.empty() && value.size() > base_url.size() + 1 && value.starts_with(base_url) &&
+      value[base_url.size()] == '/') {
+    value.remove_prefix(base_url.size() + 1);
+  }
+  return NormaliseReference(value);
+}
+
+// Builds the id set of rows in `table` for `param` satisfying the OR of `conditions`.
+Fragment RowSet(std::string_view table, std::string_view type, std::string_view param,
+                const Fragment& conditions) {
+  Fragment set;
+  set.Text("SELECT x.id AS id FROM ").Text(table).Text(" x WHERE x.type = ").Bind(std::string(type));
+  set.Text(" AND x.param = ").Bind(std::string(param));
+  if (!conditions.Empty()) set.Text(" AND (").Append(conditions).Text(")");
+  return set;
+}
+
+// A positive id set for a planned parameter (wrapping a negated one).
+Fragment Positive(std::string_view type, const IdSet& set) {
+  if (!set.negate) return set.select;
+  Fragment out;
+  out.Text("SELECT n.id AS id FROM current_resources n WHERE n.type = ").Bind(std::string(type));
+  out.Text(" AND n.deleted = 0 AND n.id NOT IN (").Append(set.select).Text(")");
+  return out;
+}
+
+Result<std::optional<IdSet>> PlanHas(std::string_view type, std::string_view name,
+                                     std::string_view value, const PlannerOptions& options,
+                                     int depth) {
+  // _has:Observation:patient:code=... (the rest may be another _has).
+  std::string_view rest = name.substr(5);
+  size_t first = rest.find(':');
+  if (first == std::string_view::npos) return BadValue(name, "expected _has:Type:param:param");
+  std::string_view source = rest.substr(0, first);
+  rest.remove_prefix(first + 1);
+  size_t second = rest.find(':');
+  if (second == std::string_view::npos) return BadValue(name, "expected _has:Type:param:param");
+  std::string_view reference = rest.substr(0, second);
+  std::string_view inner_name = rest.substr(second + 1);
+  const r4::SearchParamDefinition* def = r4::FindSearchParam(source, reference);
+  if (!r4::IsResourceType(source) || def == nullptr ||
+      def->type != r4::SearchParamType::kReference) {
+    return std::optional<IdSet>();
+  }
+  MA_ASSIGN_OR_RETURN(std::optional<IdSet> inner,
+                      PlanParameter(source, inner_name, value, options, depth + 1));
+  if (!inner) return std::optional<IdSet>();
+  std::string prefix = std::string(type) + "/";
+  IdSet set;
+  set.select.Text("SELECT substr(x.value, ").Bind(static_cast<int64_t>(prefix.size() + 1));
+  set.select.Text(") AS id FROM index_reference x WHERE x.type = ").Bind(std::string(source));
+  set.select.Text(" AND x.param = ").Bind(std::string(reference));
+  set.select.Text(" AND x.value >= ").Bind(prefix).Text(" AND x.value < ");
+  set.select.Bind(PrefixUpperBound(prefix)).Text(" AND x.id IN (");
+  set.select.Append(Positive(source, *inner)).Text(")");
+  return std::optional<IdSet>(std::move(set));
+}
+
+Result<std::optional<IdSet>> PlanChain(std::string_view type, std::string_view name,
+                                       std::string_view value, const PlannerOptions& options,
+                                       int depth) {
+  size_t dot = name.find('.');
+  std::string_view head = name.substr(0, dot);
+  std::string_view rest = name.substr(dot + 1);
+  std::string_view target_type;
+  if (size_t colon = head.find(':'); colon != std::string_view::npos) {
+    target_type = head.substr(colon + 1);
+    head = head.substr(0, colon);
+    if (!r4::IsResourceType(target_type)) return std::optional<IdSet>();
+  }
+  const r4::SearchParamDefinition* def = r4::FindSearchParam(type, head);
+  if (def == nullptr || def->type != r4::SearchParamType::kReference) {
+    return std::optional<IdSet>();
+  }
+  std::vector<std::string_view> targets;
+  if (!target_type.empty()) {
+    targets.push_back(target_type);
+  } else {
+    targets = def->target_types;
+  }
+  std::string_view rest_code = rest.substr(0, rest.find_first_of(":."));
+  IdSet set;
+  bool any = false;
+  for (std::string_view target : targets) {
+    if (rest_code.starts_with("_has")) {
+      // allowed: a reverse chain at the end of a chain
+    } else if (rest_code != "_id" && r4::FindSearchParam(target, rest_code) == nullptr) {
+      continue;
+    }
+    MA_ASSIGN_OR_RETURN(std::optional<IdSet> inner,
+                        PlanParameter(target, rest, value, options, depth + 1));
+    if (!inner) continue;
+    if (any) set.select.Text(" UNION ");
+    any = true;
+    set.select.Text("SELECT x.id AS id FROM index_reference x WHERE x.type = ");
+    set.select.Bind(std::string(type)).Text(" AND x.param = ").Bind(std::string(head));
+    set.select.Text(" AND x.value IN (SELECT ").Bind(std::string(target) + "/");
+    set.select.Text(" || s.id FROM (").Append(Positive(target, *inner)).Text(") s)");
+  }
+  if (!any) return std::optional<IdSet>();
+  return std::optional<IdSet>(std::move(set));
+}
+
+}  // namespace
+
+std::vector<std::string> SplitUnescaped(std::string_view value, char separator) {
+  std::vector<std::string> parts(1);
+  for (size_t i = 0; i < value.size(); ++i) {
+    char c = value[i];
+    if (c == '\\' && i + 1 < value.size()) {
+      parts.back().push_back(c);
+      parts.back().push_back(value[++i]);
+    } else if (c == separator) {
+      parts.emplace_back();
+    } else {
+      parts.back().push_back(c);
+    }
+  }
+  return parts;
+}
+
+std::string Unescape(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (value[i] == '\\' && i + 1 < value.size()) {
+      out.push_back(value[++i]);
+    } else {
+      out.push_back(value[i]);
+    }
+  }
+  return out;
+}
+
+Fragment Membership(std::string_view alias, const IdSet& set) {
+  Fragment out;
+  if (set.exists.has_value() && alias == "c") {
+    out.Text(set.negate ? "NOT " : "").Append(*set.exists);
+    return out;
+  }
+  out.Text(alias).Text(set.negate ? ".id NOT IN (" : ".id IN (").Append(set.select).Text(")");
+  return out;
+}
+
+Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_view name,
+                                           std::string_view value, const PlannerOptions& options,
+                                           int depth) {
+  if (depth > kMaxChainDepth) return BadValue(name, "chains are limited to 4 levels");
+  if (name.starts_with("_has:")) return PlanHas(type, name, value, options, depth);
+  if (name.find('.') != std::string_view::npos) {
+    return PlanChain(type, name, value, options, depth);
+  }
+  std::string_view code = name;
+  std::string_view modifier;
+  if (size_t colon = name.find(':'); colon != std::string_view::npos) {
+    code = name.substr(0, colon);
+    modifier = name.substr(colon + 1);
+  }
+  std::vector<std::string> values = SplitUnescaped(value, ',');
+  IdSet set;
+
+  if (code == "_id") {
+    if (!modifier.empty() && modifier != "not") return std::optional<IdSet>();
+    set.negate = modifier == "not";
+    set.select.Text("SELECT column1 AS id FROM (VALUES ");
+    for (size_t i = 0; i < values.size(); ++i) {
+      set.select.Text(i == 0 ? "(" : ", (").Bind(Unescape(values[i])).Text(")");
+    }
+    set.select.Text(")");
+    return std::optional<IdSet>(std::move(set));
+  }
+  if (code == "_lastUpdated") {
+    if (!modifier.empty()) return std::optional<IdSet>();
+    Fragment any;
+    for (const std::string& part : values) {
+      MA_ASSIGN_OR_RETURN(Prefixed prefixed, SplitPrefix(name, part));
+      MA_ASSIGN_OR_RETURN(core::DateRange range, ParseDate(name, prefixed.value));
+      if (!any.Empty()) any.Text(" OR ");
+      DateCondition(any, "r2.last_updated", "(r2.last_updated + 1)", prefixed.prefix, range,
+                    options.now_millis);
+    }
+    set.select.Text("SELECT r2.id AS id FROM resources r2 JOIN current_resources c2 ON ");
+    set.select.Text("c2.sequence = r2.sequence WHERE r2.type = ").Bind(std::string(type));
+    set.select.Text(" AND (").Append(any).Text(")");
+    return std::optional<IdSet>(std::move(set));
+  }
+  if (code == "_list") {
+    if (!modifier.empty()) return std::optional<IdSet>();
+    std::string prefix = std::string(type) + "/";
+    set.select.Text("SELECT substr(x.value, ").Bind(static_cast<int64_t>(prefix.size() + 1));
+    set.select.Text(") AS id FROM index_reference x WHERE x.type = 'List' AND x.param = 'item'");
+    set.select.Text(" AND x.value >= ").Bind(prefix).Text(" AND x.value < ");
+    set.select.Bind(PrefixUpperBound(prefix)).Text(" AND x.id IN (VALUES ");
+    for (size_t i = 0; i < values.size(); ++i) {
+      set.select.Text(i == 0 ? "(" : ", (").Bind(Unescape(values[i])).Text(")");
+    }
+    set.select.Text(")");
+    return std::optional<IdSet>(std::move(set));
+  }
+
+  const ParamPlan* plan = Extractor::Get().Find(type, code);
+  if (plan == nullptr) return std::optional<IdSet>();
+  const r4::SearchParamDefinition& def = *plan->definition;
+  std::string param(code);
+
+  if (modifier == "missing") {
+    if (value != "true" && value != "false") return BadValue(name, "expected true or false");
+    std::string_view table = TableFor(def.type);
+    if (table.empty()) return std::optional<IdSet>();
+    set.select = RowSet(table, type, param, {});
+    set.negate = value == "true";
+    return std::optional<IdSet>(std::move(set));
+  }
+
+  Fragment any;
+  std::string_view table = TableFor(def.type);
+  auto next = [&]() -> Fragment& {
+    if (!any.Empty()) any.Text(" OR ");
+    return any;
+  };
+
+  switch (def.type) {
+    case r4::SearchParamType::kString:
+      if (!modifier.empty() && modifier != "exact" && modifier != "contains") {
+        return std::optional<IdSet>();
+      }
+      for (const std::string& part : values) StringCondition(next(), modifier, part);
+      break;
+    case r4::SearchParamType::kToken:
+      if (modifier == "text") {
+        table = "index_string";
+        param += kTextSuffix;
+        for (const std::string& part : values) StringCondition(next(), "contains", part);
+      } else if (modifier == "of-type") {
+        param += kOfTypeSuffix;
+        for (const std::string& part : values) {
+          std::vector<std::string> pieces = SplitUnescaped(part, '|');
+          if (pieces.size() != 3) return BadValue(name, "expected system|code|value");
+          next().Text("(x.system = ").Bind(Unescape(pieces[0])).Text(" AND x.value = ");
+          any.Bind(Unescape(pieces[1]) + "|" + Unescape(pieces[2])).Text(")");
+        }
+      } else if (modifier.empty() || modifier == "not") {
+        set.negate = modifier == "not";
+        for (const std::string& part : values) TokenCondition(next(), part);
+      } else {
+        return std::optional<IdSet>();
+      }
+      break;
+    case r4::SearchParamType::kReference:
+      if (modifier == "identifier") {
+        table = "index_token";
+        param += kIdentifierSuffix;
+        for (const std::string& part : values) TokenCondition(next(), part);
+        break;
+      }
+      if (!modifier.empty() && !r4::IsResourceType(modifier)) return std::optional<IdSet>();
+      for (const std::string& escaped : values) {
+        std::string part = Unescape(escaped);
+        if (part.empty()) return BadValue(name, "empty reference");
+        std::vector<std::string> candidates;  // relative "Type/id" or absolute URLs
+        if (!modifier.empty()) {
+          if (part.find('/') == std::string::npos) part = std::string(modifier) + "/" + part;
+          candidates.push_back(StripBase(part, options.base_url));
+        } else if (part.find('/') == std::string::npos && part.find(':') == std::string::npos) {
+          // A bare id: any of the parameter's target types.
+          if (def.target_types.empty()) {
+            next().Text("x.value LIKE ").Bind("%/" + part);
+            continue;
+          }
+          for (std::string_view target : def.target_types) {
+            candidates.push_back(std::string(target) + "/" + part);
+          }
+        } else {
+          candidates.push_back(StripBase(part, options.base_url));
+        }
+        // A relative reference also matches the same reference written absolute with this
+        // server's base URL.
+        size_t relative = candidates.size();
+        for (size_t i = 0; i < relative && !options.base_url.empty(); ++i) {
+          if (candidates[i].find("://") == std::string::npos &&
+              !candidates[i].starts_with("urn:")) {
+            candidates.push_back(options.base_url + "/" + candidates[i]);
+          }
+        }
+        Fragment& cond = next();
+        cond.Text("x.value IN (");
+        for (size_t i = 0; i < candidates.size(); ++i) {
+          if (i > 0) cond.Text(", ");
+          cond.Bind(candidates[i]);
+        }
+        cond.Text(")");
+      }
+      break;
+    case r4::SearchParamType::kDate:
+      if (!modifier.empty()) return std::optional<IdSet>();
+      for (const std::string& part : values) {
+        MA_ASSIGN_OR_RETURN(Prefixed prefixed, SplitPrefix(name, part));
+        MA_ASSIGN_OR_RETURN(core::DateRange range, ParseDate(name, prefixed.value));
+        DateCondition(next(), "x.low", "x.high", prefixed.prefix, range, options.now_millis);
+      }
+      break;
+    case r4::SearchParamType::kNumber:
+      if (!modifier.empty()) return std::optional<IdSet>();
+      for (const std::string& part : values) {
+        MA_ASSIGN_OR_RETURN(Prefixed prefixed, SplitPrefix(name, part));
+        MA_ASSIGN_OR_RETURN(Decimal number, ParseDecimal(name, prefixed.value));
+        NumberCondition(next(), "x.number", prefixed.prefix, number);
+      }
+      break;
+    case r4::SearchParamType::kQuantity:
+      if (!modifier.empty()) return std::optional<IdSet>();
+      for (const std::string& part : values) {
+        std::vector<std::string> pieces = SplitUnescaped(part, '|');
+        if (pieces.size() != 1 && pieces.size() != 3) {
+          return BadValue(name, "expected number, number|system|code or number||code");
+        }
+        MA_ASSIGN_OR_RETURN(Prefixed prefixed, SplitPrefix(name, pieces[0]));
+        MA_ASSIGN_OR_RETURN(Decimal number, ParseDecimal(name, prefixed.value));
+        Fragment& cond = next();
+        cond.Text("(");
+        NumberCondition(cond, "x.number", prefixed.prefix, number);
+        if (pieces.size() == 3) {
+          std::string system = Unescape(pieces[1]);
+          std::string unit = Unescape(pieces[2]);
+          if (!system.empty()) cond.Text(" AND x.system = ").Bind(system);
+          if (!unit.empty()) {
+            if (system.empty()) {
+              cond.Text(" AND (x.code = ").Bind(unit).Text(" OR x.raw = ").Bind(unit).Text(")");
+            } else {
+              cond.Text(" AND x.code = ").Bind(unit);
+            }
+          }
+        }
+        cond.Text(")");
+      }
+      break;
+    case r4::SearchParamType::kUri:
+      for (const std::string& escaped : values) {
+        std::string part = Unescape(escaped);
+        if (modifier.empty()) {
+          next().Text("x.value = ").Bind(part);
+        } else if (modifier == "below") {
+          next().Text("(x.value >= ").Bind(part).Text(" AND x.value < ");
+          any.Bind(PrefixUpperBound(part)).Text(")");
+        } else if (modifier == "above") {
+          next().Text("substr(").Bind(part).Text(", 1, length(x.value)) = x.value");
+        } else {
+          return std::optional<IdSet>();
+        }
+      }
+      break;
+    case r4::SearchParamType::kComposite: {
+      if (!modifier.empty() || plan->components.size() < 2) return std::optional<IdSet>();
+      for (const ParamPlan::Component& component : plan->components) {
+        if (!component.parsed) return std::optional<IdSet>();
+      }
+      bool first = true;
+      for (const std::string& part : values) {
+        std::vector<std::string> pieces = SplitUnescaped(part, '$');
+        if (pieces.size() != plan->components.size()) {
+          return BadValue(name, "expected " + std::to_string(plan->components.size()) +
+                                    " components separated by $");
+        }
+        if (!first) set.select.Text(" UNION ");
+        first = false;
+        // Rows of one composite value share "<code>#<group>#"; component i ends in "#i".
+        set.select.Text("SELECT x0.id AS id FROM ");
+        for (size_t i = 0; i < pieces.size(); ++i) {
+          const r4::SearchParamDefinition& cdef = *plan->components[i].definition;
+          std::string alias = "x" + std::to_string(i);
+          if (i > 0) set.select.Text(" JOIN ");
+          set.select.Text(TableFor(cdef.type)).Text(" " + alias);
+          if (i > 0) {
+            set.select.Text(" ON " + alias + ".type = x0.type AND " + alias + ".id = x0.id AND " +
+                            alias + ".param = substr(x0.param, 1, length(x0.param) - 1) || ");
+            set.select.Bind(std::to_string(i));
+          }
+        }
+        std::string lower = param + kCompositeSeparator;
+        set.select.Text(" WHERE x0.type = ").Bind(std::string(type));
+        set.select.Text(" AND x0.param > ").Bind(lower).Text(" AND x0.param < ");
+        set.select.Bind(param + static_cast<char>(kCompositeSeparator + 1));
+        set.select.Text(" AND x0.param LIKE '%#0'");
+        for (size_t i = 0; i < pieces.size(); ++i) {
+          const r4::SearchParamDefinition& cdef = *plan->components[i].definition;
+          Fragment cond;
+          std::string_view piece = pieces[i];
+          switch (cdef.type) {
+            case r4::SearchParamType::kToken:
+              TokenCondition(cond, piece);
+              break;
+            case r4::SearchParamType::kString:
+              StringCondition(cond, "", piece);
+              break;
+            case r4::SearchParamType::kReference:
+              cond.Text("x.value = ").Bind(StripBase(Unescape(piece), options.base_url));
+              break;
+            case r4::SearchParamType::kUri:
+              cond.Text("x.value = ").Bind(Unescape(piece));
+              break;
+            case r4::SearchParamType::kDate: {
+              MA_ASSIGN_OR_RETURN(Prefixed prefixed, SplitPrefix(name, piece));
+              MA_ASSIGN_OR_RETURN(core::DateRange range, ParseDate(name, prefixed.value));
+              DateCondition(cond, "x.low", "x.high", prefixed.prefix, range, options.now_millis);
+              break;
+            }
+            case r4::SearchParamType::kNumber:
+            case r4::SearchParamType::kQuantity: {
+              std::vector<std::string> q = SplitUnescaped(piece, '|');
+              MA_ASSIGN_OR_RETURN(Prefixed prefixed, SplitPrefix(name, q[0]));
+              MA_ASSIGN_OR_RETURN(Decimal number, ParseDecimal(name, prefixed.value));
+              cond.Text("(");
+              NumberCondition(cond, "x.number", prefixed.prefix, number);
+              if (q.size() == 3 && cdef.type == r4::SearchParamType::kQuantity) {
+                if (!q[1].empty()) cond.Text(" AND x.system = ").Bind(Unescape(q[1]));
+                if (!q[2].empty()) {
+                  cond.Text(" AND (x.code = ").Bind(Unescape(q[2])).Text(" OR x.raw = ");
+                  cond.Bind(Unescape(q[2])).Text(")");
+                }
+              }
+              cond.Text(")");
+              break;
+            }
+            default:
+              return std::optional<IdSet>();
+          }
+          // Point the component's condition at its alias.
+          std::string alias = "x" + std::to_string(i) + ".";
+          std::string rewritten;
+          for (size_t k = 0; k < cond.sql.size(); ++k) {
+            if (cond.sql.compare(k, 2, "x.") == 0 &&
+                (k == 0 || !std::isalnum(static_cast<unsigned char>(cond.sql[k - 1])))) {
+              rewritten += alias;
+              ++k;
+            } else {
+              rewritten.push_back(cond.sql[k]);
+            }
+          }
+          cond.sql = std::move(rewritten);
+          set.select.Text(" AND ").Append(cond);
+        }
+      }
+      return std::optional<IdSet>(std::move(set));
+    }
+    case r4::SearchParamType::kSpecial:
+      return std::optional<IdSet>();
+  }
+  if (table.empty()) return std::optional<IdSet>();
+  set.select = RowSet(table, type, param, any);
+  switch (def.type) {
+    case r4::SearchParamType::kReference:
+      set.rank = 0;
+      break;
+    case r4::SearchParamType::kToken:
+      set.rank = param == "identifier" ? 0 : 1;
+      break;
+    case r4::SearchParamType::kString:
+    case r4::SearchParamType::kUri:
+      set.rank = 2;
+      break;
+    default:
+      set.rank = 3;
+  }
+  {
+    Fragment exists;
+    exists.Text("EXISTS (SELECT 1 FROM ").Text(table).Text(" x WHERE x.type = c.type AND ");
+    // `x.param || ''` keeps the planner on the (type, id, param) index: with a plain
+    // `x.param = ?` SQLite prefers the value index and scans every row of that value.
+    exists.Text("x.id = c.id AND x.param || '' = ").Bind(param).Text(" AND (").Append(any);
+    exists.Text("))");
+    set.exists = std::move(exists);
+  }
+  return std::optional<IdSet>(std::move(set));
+}
+
+}  // namespace medalliance::search::internal

@@ -1,0 +1,47 @@
+#pragma once
+// Plans search parameters into SQL conditions over the index tables (doc/search.md).
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "search/internal/sql_builder.h"
+
+namespace medalliance::search::internal {
+
+// The ids of resources of one type matching one parameter: `select` yields one column of ids.
+// `negate`: the parameter matches the resources NOT in the set (:not, :missing=true).
+struct IdSet {
+  Fragment select;
+  bool negate = false;
+  // For unselective conditions (ranges on dates, numbers, quantities): the same test as a
+  // correlated EXISTS on the resource alias `c`, so SQLite checks candidates found by the
+  // other parameters instead of materialising every matching row.
+  std::optional<Fragment> exists;
+  // Expected selectivity, lower is more selective: the query drives from the most selective
+  // set (as an IN list) and checks the others with `exists`.
+  int rank = 1;
+};
+
+struct PlannerOptions {
+  std::string base_url;
+  int64_t now_millis = 0;
+};
+
+// Result of planning one parameter: nullopt when the parameter (or its modifier) is unknown
+// or unsupported; kBadRequest naming the parameter when a value is malformed.
+core::Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_view name,
+                                                 std::string_view value,
+                                                 const PlannerOptions& options, int depth = 0);
+
+// `alias.id IN (...)` / `NOT IN` for a set, on resources of `alias` (current_resources).
+Fragment Membership(std::string_view alias, const IdSet& set);
+
+// Splits on unescaped `separator`, keeping escapes in place ("\," stays).
+std::vector<std::string> SplitUnescaped(std::string_view value, char separator);
+// Removes FHIR search escapes ("\," -> ",", "\|" -> "|", "\$" -> "$", "\\" -> "\").
+std::string Unescape(std::string_view value);
+
+}  // namespace medalliance::search::internal

@@ -1,0 +1,671 @@
+#include "search/internal/results.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "fhir/r4/definitions.h"
+#include "search/internal/planner.h"
+#include "search/internal/text.h"
+#include "store/sql/schema.h"
+
+namespace medalliance::search::internal {
+
+namespace r4 = fhir::r4;
+using core::Error;
+using core::Result;
+using fhir::Json;
+using store::IndexEntry;
+using store::SqlValue;
+using store::StoredResource;
+
+namespace {
+
+constexpr size_t kChunk = 400;  // ids per IN list
+constexpr int kMaxIterations = 8;
+
+const std::string& TextSentinel() {
+  static const std::string kHigh = PrefixUpperBound("");
+  return kHigh;
+}
+
+Fragment Select() {
+  Fragment f;
+  f.Text("SELECT ").Text(store::sql::kResourceColumns);
+  f.Text(" FROM current_resources c JOIN resources r ON r.sequence = c.sequence");
+  return f;
+}
+
+// ---- cursor encoding: base64url(JSON) ----
+
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+std::string Base64Url(std::string_view in) {
+  std::string out;
+  size_t i = 0;
+  while (i + 2 < in.size()) {
+    uint32_t n = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8) |
+                 static_cast<uint8_t>(in[i + 2]);
+    for (int s = 18; s >= 0; s -= 6) out.push_back(kAlphabet[(n >> s) & 63]);
+    i += 3;
+  }
+  if (i < in.size()) {
+    uint32_t n = static_cast<uint8_t>(in[i]) << 16;
+    if (i + 1 < in.size()) n |= static_cast<uint8_t>(in[i + 1]) << 8;
+    out.push_back(kAlphabet[(n >> 18) & 63]);
+    out.push_back(kAlphabet[(n >> 12) & 63]);
+    if (i + 1 < in.size()) out.push_back(kAlphabet[(n >> 6) & 63]);
+  }
+  return out;
+}
+
+std::optional<std::string> UnBase64Url(std::string_view in) {
+  std::string out;
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (char c : in) {
+    const char* p = std::strchr(kAlphabet, c);
+    if (p == nullptr || c == '\0') return std::nullopt;
+    buffer = (buffer << 6) | static_cast<uint32_t>(p - kAlphabet);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
+    }
+  }
+  return out;
+}
+
+struct Cursor {
+  bool backward = false;
+  std::vector<SqlValue> keys;  // one per sort key, then the id (or type, id)
+};
+
+Json ValueToJson(const SqlValue& value) {
+  if (const auto* i = std::get_if<int64_t>(&value)) return Json::MakeNumber(*i);
+  if (const auto* d = std::get_if<double>(&value)) {
+    char buffer[64];
+    std::snprintf(buffer, sizeof(buffer), "%.17g", *d);
+    Json object = Json::MakeObject();
+    object.Set("r", Json::MakeString(buffer));
+    return object;
+  }
+  if (const auto* s = std::get_if<std::string>(&value)) return Json::MakeString(*s);
+  return Json();
+}
+
+std::string EncodeCursor(const Cursor& cursor) {
+  Json array = Json::MakeArray();
+  array.PushBack(Json::MakeString(cursor.backward ? "b" : "f"));
+  for (const SqlValue& key : cursor.keys) array.PushBack(ValueToJson(key));
+  return Base64Url(fhir::WriteJson(array));
+}
+
+Result<Cursor> DecodeCursor(std::string_view text, size_t expected_keys) {
+  Error bad = Error::BadRequest("malformed or outdated _cursor", "_cursor");
+  std::optional<std::string> decoded = UnBase64Url(text);
+  if (!decoded) return bad;
+  Result<Json> parsed = fhir::ParseJson(*decoded);
+  if (!parsed || !parsed->IsArray() || parsed->Items().size() != expected_keys + 1) return bad;
+  Cursor cursor;
+  const Json::Array& items = parsed->Items();
+  if (!items[0].IsString()) return bad;
+  cursor.backward = items[0].GetString() == "b";
+  for (size_t i = 1; i < items.size(); ++i) {
+    const Json& item = items[i];
+    int64_t integer = 0;
+    if (item.IsString()) {
+      cursor.keys.emplace_back(item.GetString());
+    } else if (item.IsNumber() && item.GetInt64(&integer)) {
+      cursor.keys.emplace_back(integer);
+    } else if (item.IsObject() && item.Find("r") != nullptr && item.Find("r")->IsString()) {
+      cursor.keys.emplace_back(std::strtod(item.Find("r")->GetString().c_str(), nullptr));
+    } else {
+      return bad;
+    }
+  }
+  return cursor;
+}
+
+// ---- sort keys ----
+
+SqlValue Sentinel(const SortKey& key) {
+  switch (key.value_type) {
+    case SortKey::ValueType::kText:
+      return key.descending ? std::string() : TextSentinel();
+    case SortKey::ValueType::kInteger:
+      return key.descending ? std::numeric_limits<int64_t>::min()
+                            : std::numeric_limits<int64_t>::max();
+    case SortKey::ValueType::kReal:
+      return key.descending ? -1e308 : 1e308;
+  }
+  return std::monostate();
+}
+
+Fragment KeyExpression(const SortKey& key) {
+  Fragment f;
+  switch (key.kind) {
+    case SortKey::Kind::kId:
+      f.Text("c.id");
+      break;
+    case SortKey::Kind::kLastUpdated:
+      f.Text("r.last_updated");
+      break;
+    case SortKey::Kind::kIndex:
+      // "+ 0" / "|| ''" keep SQLite from answering MIN/MAX from the value index (a scan of
+      // every row of the parameter) instead of the resource's own rows.
+      f.Text("COALESCE((SELECT ").Text(key.descending ? "MAX(s." : "MIN(s.").Text(key.column);
+      f.Text(key.value_type == SortKey::ValueType::kText ? " || ''" : " + 0");
+      f.Text(") FROM ").Text(key.table).Text(" s WHERE s.type = c.type AND s.id = c.id AND ");
+      f.Text("s.param = ").Bind(std::string(key.plan->definition->code)).Text("), ");
+      f.Bind(Sentinel(key)).Text(")");
+      break;
+  }
+  return f;
+}
+
+// The key values of a row, computed from its JSON exactly as the SQL aggregates them.
+std::vector<SqlValue> RowKeys(const std::vector<SortKey>& keys, const StoredResource& row) {
+  std::vector<SqlValue> out;
+  std::optional<Json> parsed;
+  for (const SortKey& key : keys) {
+    switch (key.kind) {
+      case SortKey::Kind::kId:
+        out.emplace_back(row.id);
+        continue;
+      case SortKey::Kind::kLastUpdated:
+        out.emplace_back(row.last_updated);
+        continue;
+      case SortKey::Kind::kIndex:
+        break;
+    }
+    if (!parsed) {
+      Result<Json> json = fhir::ParseJson(row.json);
+      parsed = json ? std::move(*json) : Json::MakeObject();
+    }
+    std::vector<IndexEntry> entries;
+    Extractor::Get().IndexParam(*parsed, *key.plan, entries);
+    std::optional<SqlValue> best;
+    for (const IndexEntry& entry : entries) {
+      if (entry.param != key.plan->definition->code) continue;
+      SqlValue value;
+      if (key.column == "low") {
+        value = entry.low;
+      } else if (key.column == "number") {
+        value = entry.number;
+      } else {
+        value = entry.value;
+      }
+      if (entry.kind == store::IndexKind::kToken && key.table != "index_token") continue;
+      if (!best || (key.descending ? value > *best : value < *best)) best = value;
+    }
+    out.push_back(best ? *best : Sentinel(key));
+  }
+  return out;
+}
+
+// (k1, k2, ...) after/before the cursor in the page order.
+Fragment CursorCondition(const std::vector<Fragment>& expressions,
+                         const std::vector<bool>& descending, const Cursor& cursor) {
+  Fragment f;
+  f.Text("(");
+  for (size_t i = 0; i < expressions.size(); ++i) {
+    if (i > 0) f.Text(" OR ");
+    f.Text("(");
+    for (size_t k = 0; k < i; ++k) {
+      f.Append(expressions[k]).Text(" = ").Bind(cursor.keys[k]).Text(" AND ");
+    }
+    bool greater = descending[i] == cursor.backward;
+    f.Append(expressions[i]).Text(greater ? " > " : " < ").Bind(cursor.keys[i]).Text(")");
+  }
+  f.Text(")");
+  return f;
+}
+
+// ---- includes ----
+
+std::string RefKey(const StoredResource& r) { return r.type + "/" + r.id; }
+
+core::Status FetchByIds(store::ReadTx& tx, const std::string& type,
+                        const std::vector<std::string>& ids, std::vector<StoredResource>& out) {
+  for (size_t start = 0; start < ids.size(); start += kChunk) {
+    Fragment f = Select();
+    f.Text(" WHERE c.type = ").Bind(type).Text(" AND c.deleted = 0 AND c.id IN (");
+    for (size_t i = start; i < std::min(ids.size(), start + kChunk); ++i) {
+      if (i > start) f.Text(", ");
+      f.Bind(ids[i]);
+    }
+    f.Text(")");
+    MA_ASSIGN_OR_RETURN(std::vector<StoredResource> rows,
+                        tx.QueryResources(Number(f, tx.GetDialect())));
+    out.insert(out.end(), std::make_move_iterator(rows.begin()),
+               std::make_move_iterator(rows.end()));
+  }
+  return {};
+}
+
+std::string StripBase(std::string_view value, const std::string& base_url) {
+  if (!base_url.empty() && value.starts_with(base_url) && value.size() > base_url.size() &&
+      value[base_url.size()] == '/') {
+    value.remove_prefix(base_url.size() + 1);
+  }
+  return std::string(value);
+}
+
+core::Status ApplyIncludes(store::ReadTx& tx, const std::vector<const IncludeSpec*>& specs,
+                           const std::vector<const StoredResource*>& sources,
+                           const std::string& base_url, int budget,
+                           std::unordered_set<std::string>& seen,
+                           std::vector<StoredResource>& added) {
+  for (const IncludeSpec* spec : specs) {
+    if (static_cast<int>(added.size()) >= budget) break;
+    if (!spec->reverse) {
+      std::map<std::string, std::vector<std::string>> wanted;  // type -> ids
+      for (const StoredResource* source : sources) {
+        if (source->type != spec->source_type) continue;
+        Result<Json> json = fhir::ParseJson(source->json);
+        if (!json) continue;
+        std::vector<IndexEntry> entries;
+        for (const ParamPlan& plan : Extractor::Get().Plans(source->type)) {
+          if (plan.definition->type != r4::SearchParamType::kReference) continue;
+          if (!spec->param.empty() && plan.definition->code != spec->param) continue;
+          Extractor::Get().IndexParam(*json, plan, entries);
+        }
+        for (const IndexEntry& entry : entries) {
+          if (entry.kind != store::IndexKind::kReference) continue;
+          std::string reference = StripBase(entry.value, base_url);
+          size_t slash = reference.find('/');
+          if (slash == std::string::npos || reference.find('/', slash + 1) != std::string::npos) {
+            continue;
+          }
+          std::string type = reference.substr(0, slash);
+          if (!r4::IsResourceType(type)) continue;
+          if (!spec->target.empty() && type != spec->target) continue;
+          if (!seen.insert(reference).second) continue;
+          wanted[type].push_back(reference.substr(slash + 1));
+        }
+      }
+      for (const auto& [type, ids] : wanted) {
+        MA_RETURN_IF_ERROR(FetchByIds(tx, type, ids, added));
+      }
+    } else {
+      std::vector<std::string> references;
+      for (const StoredResource* source : sources) {
+        if (!spec->target.empty() && source->type != spec->target) continue;
+        references.push_back(RefKey(*source));
+      }
+      for (size_t start = 0; start < references.size(); start += kChunk) {
+        Fragment f = Select();
+        f.Text(" WHERE c.type = ").Bind(spec->source_type).Text(" AND c.deleted = 0");
+        f.Text(" AND c.id IN (SELECT x.id FROM index_reference x WHERE x.type = ");
+        f.Bind(spec->source_type).Text(" AND x.param = ").Bind(spec->param);
+        f.Text(" AND x.value IN (");
+        for (size_t i = start; i < std::min(references.size(), start + kChunk); ++i) {
+          if (i > start) f.Text(", ");
+          f.Bind(references[i]);
+        }
+        f.Text(")) LIMIT ").Bind(static_cast<int64_t>(budget + 1));
+        MA_ASSIGN_OR_RETURN(std::vector<StoredResource> rows,
+                            tx.QueryResources(Number(f, tx.GetDialect())));
+        for (StoredResource& row : rows) {
+          if (seen.insert(RefKey(row)).second) added.push_back(std::move(row));
+        }
+      }
+    }
+  }
+  return {};
+}
+
+core::Status RunIncludes(store::ReadTx& tx, const SearchRequest& request,
+                         const ResultOptions& options, SearchPage& page) {
+  if (options.includes.empty() || page.matches.empty()) return {};
+  std::unordered_set<std::string> seen;
+  for (const StoredResource& match : page.matches) seen.insert(RefKey(match));
+  std::vector<const IncludeSpec*> all;
+  std::vector<const IncludeSpec*> iterating;
+  for (const IncludeSpec& spec : options.includes) {
+    all.push_back(&spec);
+    if (spec.iterate) iterating.push_back(&spec);
+  }
+  std::vector<const StoredResource*> sources;
+  for (const StoredResource& match : page.matches) sources.push_back(&match);
+  std::vector<StoredResource> added;
+  MA_RETURN_IF_ERROR(
+      ApplyIncludes(tx, all, sources, request.base_url, request.max_includes, seen, added));
+  size_t done = 0;
+  for (int round = 0; round < kMaxIterations && !iterating.empty(); ++round) {
+    if (added.size() == done || static_cast<int>(added.size()) >= request.max_includes) break;
+    std::vector<StoredResource> fresh(added.begin() + static_cast<std::ptrdiff_t>(done),
+                                      added.end());
+    done = added.size();
+    std::vector<const StoredResource*> next_sources;
+    for (const StoredResource& r : fresh) next_sources.push_back(&r);
+    std::vector<StoredResource> more;
+    MA_RETURN_IF_ERROR(ApplyIncludes(tx, iterating, next_sources, request.base_url,
+                                     request.max_includes - static_cast<int>(added.size()), seen,
+                                     more));
+    added.insert(added.end(), std::make_move_iterator(more.begin()),
+                 std::make_move_iterator(more.end()));
+  }
+  if (static_cast<int>(added.size()) > request.max_includes) {
+    added.resize(static_cast<size_t>(request.max_includes));
+    page.warnings.push_back("included resources were truncated at " +
+                            std::to_string(request.max_includes));
+  }
+  page.includes = std::move(added);
+  return {};
+}
+
+}  // namespace
+
+core::Status ParseResultParameter(std::string_view type, const std::string& name,
+                                  const std::string& value, ResultOptions& options) {
+  std::string_view code = std::string_view(name).substr(0, name.find(':'));
+  std::string_view modifier;
+  if (size_t colon = name.find(':'); colon != std::string::npos) {
+    modifier = std::string_view(name).substr(colon + 1);
+  }
+  if (code == "_sort") {
+    options.sort.clear();
+    for (std::string part : SplitUnescaped(value, ',')) {
+      SortKey key;
+      if (!part.empty() && part[0] == '-') {
+        key.descending = true;
+        part.erase(0, 1);
+      }
+      if (part == "_id") {
+        key.kind = SortKey::Kind::kId;
+      } else if (part == "_lastUpdated") {
+        key.kind = SortKey::Kind::kLastUpdated;
+        key.value_type = SortKey::ValueType::kInteger;
+      } else {
+        const ParamPlan* plan = Extractor::Get().Find(type, part);
+        if (plan == nullptr) {
+          return Error::BadRequest("_sort: unknown parameter '" + part + "'", "_sort");
+        }
+        key.kind = SortKey::Kind::kIndex;
+        key.plan = plan;
+        switch (plan->definition->type) {
+          case r4::SearchParamType::kString:
+            key.table = "index_string";
+            key.column = "value";
+            break;
+          case r4::SearchParamType::kToken:
+            key.table = "index_token";
+            key.column = "value";
+            break;
+          case r4::SearchParamType::kReference:
+            key.table = "index_reference";
+            key.column = "value";
+            break;
+          case r4::SearchParamType::kUri:
+            key.table = "index_uri";
+            key.column = "value";
+            break;
+          case r4::SearchParamType::kDate:
+            key.table = "index_date";
+            key.column = "low";
+            key.value_type = SortKey::ValueType::kInteger;
+            break;
+          case r4::SearchParamType::kNumber:
+            key.table = "index_number";
+            key.column = "number";
+            key.value_type = SortKey::ValueType::kReal;
+            break;
+          case r4::SearchParamType::kQuantity:
+            key.table = "index_quantity";
+            key.column = "number";
+            key.value_type = SortKey::ValueType::kReal;
+            break;
+          default:
+            return Error::BadRequest("_sort: cannot sort by '" + part + "'", "_sort");
+        }
+      }
+      options.sort.push_back(key);
+      if (key.kind == SortKey::Kind::kId) break;  // ids are unique: later keys never apply
+    }
+    return {};
+  }
+  if (code == "_total") {
+    if (value == "none") {
+      options.total = ResultOptions::Total::kNone;
+    } else if (value == "estimate") {
+      options.total = ResultOptions::Total::kEstimate;
+    } else if (value == "accurate") {
+      options.total = ResultOptions::Total::kAccurate;
+    } else {
+      return Error::BadRequest("_total must be none, estimate or accurate", "_total");
+    }
+    return {};
+  }
+  if (code == "_summary") {
+    static const std::map<std::string, ResultOptions::Summary, std::less<>> kModes = {
+        {"true", ResultOptions::Summary::kTrue},   {"false", ResultOptions::Summary::kFalse},
+        {"text", ResultOptions::Summary::kText},   {"data", ResultOptions::Summary::kData},
+        {"count", ResultOptions::Summary::kCount}};
+    auto it = kModes.find(value);
+    if (it == kModes.end()) {
+      return Error::BadRequest("_summary must be true, false, text, data or count", "_summary");
+    }
+    options.summary = it->second;
+    return {};
+  }
+  if (code == "_elements") {
+    for (std::string& element : SplitUnescaped(value, ',')) {
+      size_t dot = element.find('.');  // "Patient.name" -> "name"
+      if (dot != std::string::npos) element = element.substr(dot + 1);
+      if (!element.empty()) options.elements.push_back(std::move(element));
+    }
+    return {};
+  }
+  if (code == "_include" || code == "_revinclude") {
+    IncludeSpec spec;
+    spec.reverse = code == "_revinclude";
+    if (!modifier.empty() && modifier != "iterate" && modifier != "recurse") {
+      return Error::BadRequest("unknown modifier on " + name, name);
+    }
+    spec.iterate = !modifier.empty();
+    if (value == "*") {
+      if (spec.reverse) return Error::BadRequest("_revinclude=* is not supported", name);
+      spec.source_type = std::string(type);
+      options.includes.push_back(std::move(spec));
+      return {};
+    }
+    std::vector<std::string> parts = SplitUnescaped(value, ':');
+    if (parts.size() < 2 || parts.size() > 3 || !r4::IsResourceType(parts[0])) {
+      return Error::BadRequest("expected " + std::string(code) + "=Type:param[:target]", name);
+    }
+    spec.source_type = parts[0];
+    if (parts[1] == "*" && !spec.reverse) {
+      spec.param.clear();
+    } else {
+      const r4::SearchParamDefinition* def = r4::FindSearchParam(parts[0], parts[1]);
+      if (def == nullptr || def->type != r4::SearchParamType::kReference) {
+        return Error::BadRequest(name + ": '" + parts[1] + "' is not a reference parameter of " + parts[0],
+                                 name);
+      }
+      spec.param = parts[1];
+    }
+    if (parts.size() == 3) {
+      if (!r4::IsResourceType(parts[2])) {
+        return Error::BadRequest(name + ": unknown target type '" + parts[2] + "'", name);
+      }
+      spec.target = parts[2];
+    }
+    if (!spec.iterate && !spec.reverse && spec.source_type != type) {
+      return Error::BadRequest(name + "=" + value + " does not start from " + std::string(type),
+                               name);
+    }
+    options.includes.push_back(std::move(spec));
+    return {};
+  }
+  return Error::BadRequest("unknown result parameter " + name, name);
+}
+
+core::Status RunPagedQuery(store::ReadTx& tx, const SearchRequest& request, const Fragment& where,
+                           const ResultOptions& options,
+                           const std::optional<std::string>& cursor_text, SearchPage& page) {
+  std::vector<SortKey> keys = options.sort;
+  if (keys.empty() || keys.back().kind != SortKey::Kind::kId) {
+    keys.push_back(SortKey{});  // tie-break on the id, ascending
+  }
+  std::vector<Fragment> expressions;
+  std::vector<bool> descending;
+  for (const SortKey& key : keys) {
+    expressions.push_back(KeyExpression(key));
+    descending.push_back(key.descending);
+  }
+  std::optional<Cursor> cursor;
+  if (cursor_text.has_value()) {
+    MA_ASSIGN_OR_RETURN(Cursor decoded, DecodeCursor(*cursor_text, keys.size()));
+    cursor = std::move(decoded);
+    page.cursor = *cursor_text;
+  }
+  if (options.summary == ResultOptions::Summary::kCount) page.count = 0;
+
+  if (page.count > 0) {
+    Fragment query = Select();
+    query.Text(" WHERE ").Append(where);
+    if (cursor) query.Text(" AND ").Append(CursorCondition(expressions, descending, *cursor));
+    query.Text(" ORDER BY ");
+    bool backward = cursor && cursor->backward;
+    for (size_t i = 0; i < expressions.size(); ++i) {
+      if (i > 0) query.Text(", ");
+      query.Append(expressions[i]).Text(descending[i] != backward ? " DESC" : " ASC");
+    }
+    query.Text(" LIMIT ").Bind(static_cast<int64_t>(page.count) + 1);
+    if (page.offset > 0 && !cursor) query.Text(" OFFSET ").Bind(static_cast<int64_t>(page.offset));
+    MA_ASSIGN_OR_RETURN(page.matches, tx.QueryResources(Number(query, tx.GetDialect())));
+    bool more = page.matches.size() > static_cast<size_t>(page.count);
+    if (more) page.matches.resize(static_cast<size_t>(page.count));
+    if (backward) std::reverse(page.matches.begin(), page.matches.end());
+    page.has_more = backward ? true : more;
+    bool has_previous = backward ? more : (cursor.has_value() || page.offset > 0);
+    if (!page.matches.empty()) {
+      if (page.has_more) {
+        Cursor next{false, RowKeys(keys, page.matches.back())};
+        page.next_cursor = EncodeCursor(next);
+      }
+      if (has_previous && page.offset == 0) {
+        Cursor previous{true, RowKeys(keys, page.matches.front())};
+        page.previous_cursor = EncodeCursor(previous);
+      }
+    } else if (cursor) {
+      page.has_more = false;
+    }
+  }
+  bool want_total = options.total == ResultOptions::Total::kAccurate ||
+                    options.total == ResultOptions::Total::kEstimate || page.count == 0;
+  if (want_total) {
+    Fragment count;
+    count.Text("SELECT COUNT(*) FROM current_resources c WHERE ").Append(where);
+    MA_ASSIGN_OR_RETURN(int64_t total, tx.QueryCount(Number(count, tx.GetDialect())));
+    page.total = total;
+  } else if (options.total == ResultOptions::Total::kDefault && !page.has_more && !cursor &&
+             page.offset == 0) {
+    page.total = static_cast<int64_t>(page.matches.size());
+  }
+  MA_RETURN_IF_ERROR(RunIncludes(tx, request, options, page));
+  if (options.summary != ResultOptions::Summary::kFalse || !options.elements.empty()) {
+    for (StoredResource& match : page.matches) {
+      match.json = Subset(match.json, options.summary, options.elements);
+    }
+  }
+  return {};
+}
+
+core::Status RunEverythingQuery(store::ReadTx& tx, const Fragment& where,
+                                const std::optional<std::string>& cursor_text, SearchPage& page) {
+  std::optional<Cursor> cursor;
+  if (cursor_text.has_value()) {
+    MA_ASSIGN_OR_RETURN(Cursor decoded, DecodeCursor(*cursor_text, 2));
+    cursor = std::move(decoded);
+    page.cursor = *cursor_text;
+  }
+  if (page.count > 0) {
+    Fragment query = Select();
+    query.Text(" WHERE ").Append(where);
+    bool backward = cursor && cursor->backward;
+    if (cursor) {
+      query.Text(backward ? " AND (c.type, c.id) < (" : " AND (c.type, c.id) > (");
+      query.Bind(cursor->keys[0]).Text(", ").Bind(cursor->keys[1]).Text(")");
+    }
+    query.Text(backward ? " ORDER BY c.type DESC, c.id DESC" : " ORDER BY c.type, c.id");
+    query.Text(" LIMIT ").Bind(static_cast<int64_t>(page.count) + 1);
+    MA_ASSIGN_OR_RETURN(page.matches, tx.QueryResources(Number(query, tx.GetDialect())));
+    bool more = page.matches.size() > static_cast<size_t>(page.count);
+    if (more) page.matches.resize(static_cast<size_t>(page.count));
+    if (backward) std::reverse(page.matches.begin(), page.matches.end());
+    page.has_more = backward ? true : more;
+    bool has_previous = backward ? more : cursor.has_value();
+    if (!page.matches.empty()) {
+      if (page.has_more) {
+        const StoredResource& last = page.matches.back();
+        page.next_cursor = EncodeCursor(Cursor{false, {last.type, last.id}});
+      }
+      if (has_previous) {
+        const StoredResource& first = page.matches.front();
+        page.previous_cursor = EncodeCursor(Cursor{true, {first.type, first.id}});
+      }
+    }
+  }
+  if (!page.has_more && !cursor) page.total = static_cast<int64_t>(page.matches.size());
+  if (page.count == 0) {
+    Fragment count;
+    count.Text("SELECT COUNT(*) FROM current_resources c JOIN resources r ON ");
+    count.Text("r.sequence = c.sequence WHERE ").Append(where);
+    MA_ASSIGN_OR_RETURN(int64_t total, tx.QueryCount(Number(count, tx.GetDialect())));
+    page.total = total;
+  }
+  return {};
+}
+
+std::string Subset(const std::string& json, ResultOptions::Summary summary,
+                   const std::vector<std::string>& elements) {
+  Result<Json> parsed = fhir::ParseJson(json);
+  if (!parsed || !parsed->IsObject()) return json;
+  std::string type(parsed->GetStringMember("resourceType"));
+  Json out = Json::MakeObject();
+  for (const auto& [key, value] : parsed->Members()) {
+    std::string_view base = key;
+    if (base.starts_with("_")) base.remove_prefix(1);
+    bool keep = base == "resourceType" || base == "id" || base == "meta";
+    if (!keep) {
+      const r4::ChildMatch* child = r4::FindChild(type, base);
+      bool mandatory = child != nullptr && child->element->min >= 1;
+      if (!elements.empty()) {
+        keep = mandatory || std::find(elements.begin(), elements.end(), base) != elements.end();
+        if (!keep && child != nullptr && child->element->is_choice) {
+          std::string_view choice = child->element->name;
+          choice.remove_suffix(3);  // "value[x]" -> "value"
+          keep = std::find(elements.begin(), elements.end(), choice) != elements.end();
+        }
+      } else if (summary == ResultOptions::Summary::kTrue) {
+        keep = child != nullptr && (child->element->is_summary || mandatory);
+      } else if (summary == ResultOptions::Summary::kText) {
+        keep = base == "text" || mandatory;
+      } else if (summary == ResultOptions::Summary::kData) {
+        keep = base != "text";
+      } else {
+        keep = true;
+      }
+    }
+    if (keep) out.Set(key, value);
+  }
+  Json* meta = out.Find("meta");
+  if (meta == nullptr) meta = &out.Set("meta", Json::MakeObject());
+  Json* tags = meta->Find("tag");
+  if (tags == nullptr || !tags->IsArray()) tags = &meta->Set("tag", Json::MakeArray());
+  Json tag = Json::MakeObject();
+  tag.Set("system", Json::MakeString("http://terminology.hl7.org/CodeSystem/v3-ObservationValue"));
+  tag.Set("code", Json::MakeString("SUBSETTED"));
+  tags->PushBack(std::move(tag));
+  return fhir::WriteJson(out);
+}
+
+}  // namespace medalliance::search::internal
