@@ -44,17 +44,21 @@ CREATE TABLE current_resources (
   PRIMARY KEY (type, id)
 ) WITHOUT ROWID;
 
--- Search-index rows of current, non-deleted versions, keyed by (type, id).
+-- Search-index rows of current, non-deleted versions. Each table is clustered by the owning
+-- resource (type, id) first: replacing a resource's rows touches one range, and with
+-- time-ordered ids new resources append at the end. The one secondary index serves lookups
+-- by value and covers the id. No foreign keys: the store replaces the rows itself, and the
+-- per-row key check cost more than the insert (bench/profile.sh import). Duplicate rows of
+-- one resource (the same code twice) are kept once: INSERT OR IGNORE.
 CREATE TABLE index_token (
   type   TEXT NOT NULL,
   id     TEXT NOT NULL,
   param  TEXT NOT NULL,
   system TEXT NOT NULL DEFAULT '',
   value  TEXT NOT NULL DEFAULT '',
-  FOREIGN KEY (type, id) REFERENCES current_resources (type, id) ON DELETE CASCADE
-);
+  PRIMARY KEY (type, id, param, value, system)
+) WITHOUT ROWID;
 CREATE INDEX index_token_value ON index_token (type, param, value, system);
-CREATE INDEX index_token_resource ON index_token (type, id, param);
 
 CREATE TABLE index_string (
   type  TEXT NOT NULL,
@@ -62,20 +66,18 @@ CREATE TABLE index_string (
   param TEXT NOT NULL,
   value TEXT NOT NULL DEFAULT '',  -- normalised (case- and accent-folded) text
   raw   TEXT NOT NULL DEFAULT '',  -- original text
-  FOREIGN KEY (type, id) REFERENCES current_resources (type, id) ON DELETE CASCADE
-);
+  PRIMARY KEY (type, id, param, value, raw)
+) WITHOUT ROWID;
 CREATE INDEX index_string_value ON index_string (type, param, value);
-CREATE INDEX index_string_resource ON index_string (type, id, param);
 
 CREATE TABLE index_reference (
   type  TEXT NOT NULL,
   id    TEXT NOT NULL,
   param TEXT NOT NULL,
   value TEXT NOT NULL DEFAULT '',  -- "Type/id" or an absolute URL
-  FOREIGN KEY (type, id) REFERENCES current_resources (type, id) ON DELETE CASCADE
-);
+  PRIMARY KEY (type, id, param, value)
+) WITHOUT ROWID;
 CREATE INDEX index_reference_value ON index_reference (type, param, value);
-CREATE INDEX index_reference_resource ON index_reference (type, id, param);
 
 CREATE TABLE index_date (
   type  TEXT    NOT NULL,
@@ -83,10 +85,9 @@ CREATE TABLE index_date (
   param TEXT    NOT NULL,
   low   INTEGER NOT NULL,  -- epoch millis, inclusive
   high  INTEGER NOT NULL,  -- epoch millis, exclusive
-  FOREIGN KEY (type, id) REFERENCES current_resources (type, id) ON DELETE CASCADE
-);
+  PRIMARY KEY (type, id, param, low, high)
+) WITHOUT ROWID;
 CREATE INDEX index_date_value ON index_date (type, param, low, high);
-CREATE INDEX index_date_resource ON index_date (type, id, param);
 
 CREATE TABLE index_number (
   type   TEXT NOT NULL,
@@ -94,10 +95,9 @@ CREATE TABLE index_number (
   param  TEXT NOT NULL,
   number REAL NOT NULL,
   raw    TEXT NOT NULL DEFAULT '',  -- the decimal's text, for precision-aware matching
-  FOREIGN KEY (type, id) REFERENCES current_resources (type, id) ON DELETE CASCADE
-);
+  PRIMARY KEY (type, id, param, number, raw)
+) WITHOUT ROWID;
 CREATE INDEX index_number_value ON index_number (type, param, number);
-CREATE INDEX index_number_resource ON index_number (type, id, param);
 
 CREATE TABLE index_quantity (
   type   TEXT NOT NULL,
@@ -107,20 +107,18 @@ CREATE TABLE index_quantity (
   system TEXT NOT NULL DEFAULT '',
   code   TEXT NOT NULL DEFAULT '',  -- unit code (IndexEntry.value)
   raw    TEXT NOT NULL DEFAULT '',  -- unit text
-  FOREIGN KEY (type, id) REFERENCES current_resources (type, id) ON DELETE CASCADE
-);
+  PRIMARY KEY (type, id, param, code, system, number, raw)
+) WITHOUT ROWID;
 CREATE INDEX index_quantity_value ON index_quantity (type, param, code, number);
-CREATE INDEX index_quantity_resource ON index_quantity (type, id, param);
 
 CREATE TABLE index_uri (
   type  TEXT NOT NULL,
   id    TEXT NOT NULL,
   param TEXT NOT NULL,
   value TEXT NOT NULL DEFAULT '',
-  FOREIGN KEY (type, id) REFERENCES current_resources (type, id) ON DELETE CASCADE
-);
+  PRIMARY KEY (type, id, param, value)
+) WITHOUT ROWID;
 CREATE INDEX index_uri_value ON index_uri (type, param, value);
-CREATE INDEX index_uri_resource ON index_uri (type, id, param);
 )sql";
 
 constexpr std::array kMigrations = {
