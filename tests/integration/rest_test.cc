@@ -80,6 +80,13 @@ TEST_F(RestTest, MetadataListsEveryResourceTypeAndInteraction) {
                              "history-type", "create", "search-type"}) {
       EXPECT_NE(std::find(codes.begin(), codes.end(), code), codes.end()) << code;
     }
+    std::set<std::string> params;
+    for (const Json& param : resource["searchParam"]) params.insert(param["name"]);
+    for (const char* code : {"code", "value-quantity", "subject", "patient", "date", "_id",
+                             "_lastUpdated", "code-value-quantity"}) {
+      EXPECT_TRUE(params.count(code)) << code;
+    }
+    EXPECT_FALSE(params.count("_text"));
   }
   EXPECT_TRUE(found);
 }

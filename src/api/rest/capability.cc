@@ -4,6 +4,7 @@
 
 #include "api/rest/rest_service.h"
 #include "core/time.h"
+#include "fhir/r4/definitions.h"
 
 namespace medalliance::api::rest {
 
@@ -19,11 +20,11 @@ Json Interaction(std::string_view code) {
   return json;
 }
 
-Json SearchParam(std::string_view name, std::string_view type, std::string_view documentation) {
+Json SearchParam(std::string_view name, std::string_view definition, std::string_view type) {
   Json json = Json::MakeObject();
   json.Set("name", Code(name));
+  if (!definition.empty()) json.Set("definition", Code(definition));
   json.Set("type", Code(type));
-  json.Set("documentation", Code(documentation));
   return json;
 }
 
@@ -81,12 +82,13 @@ FhirResponse RestService::Capabilities(const FhirRequest& request) const {
     resource.Set("conditionalUpdate", Json::MakeBool(true));
     resource.Set("conditionalDelete", Code("single"));
     Json params = Json::MakeArray();
-    params.PushBack(SearchParam("_id", "token", "Logical id of the resource"));
-    params.PushBack(SearchParam("_lastUpdated", "date", "When the resource version last changed"));
-    params.PushBack(SearchParam("_tag", "token", "Tags in meta.tag"));
-    params.PushBack(SearchParam("_profile", "uri", "Profiles in meta.profile"));
-    params.PushBack(SearchParam("_security", "token", "Security labels in meta.security"));
-    params.PushBack(SearchParam("identifier", "token", "Business identifier (system|value)"));
+    for (const fhir::r4::SearchParamDefinition* param : fhir::r4::SearchParams(type)) {
+      // Parameters without an expression (_text, _content, _query, _filter) are not supported.
+      if (param->expression.empty() && param->code != "_id" && param->code != "_lastUpdated") {
+        continue;
+      }
+      params.PushBack(SearchParam(param->code, param->url, param->type_name));
+    }
     resource.Set("searchParam", std::move(params));
     Json operations = Json::MakeArray();
     for (const store::Operation* operation : config_.operations) {
