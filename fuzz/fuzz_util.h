@@ -20,23 +20,6 @@ namespace medalliance::fuzz {
   std::abort();
 }
 
-// True when MA_FUZZ_SKIP_KNOWN is set: targets then skip inputs that would only rediscover a
-// reported, still open bug (run.sh sets it while fuzzing, not while replaying regressions).
-inline bool SkipKnownIssues() {
-  static const bool skip = std::getenv("MA_FUZZ_SKIP_KNOWN") != nullptr;
-  return skip;
-}
-
-// Occurrences of `needle` in `text`.
-inline size_t CountOccurrences(std::string_view text, std::string_view needle) {
-  size_t count = 0;
-  for (size_t at = text.find(needle); at != std::string_view::npos;
-       at = text.find(needle, at + needle.size())) {
-    ++count;
-  }
-  return count;
-}
-
 // True when `text` is well-formed UTF-8 (no overlongs, surrogates or code points > U+10FFFF).
 inline bool IsValidUtf8(std::string_view text) {
   size_t i = 0;

@@ -1,5 +1,8 @@
 // ParseJson -> WriteJson -> ParseJson must be stable: parse(write(x)) == x, and writing the
 // re-parsed tree gives the same text. Pretty output must parse to the same tree too.
+// Besides, the raw input bytes as a string value and as a member name (as the REST layer puts
+// client bytes from URLs and headers into messages): WriteJson must give JSON that parses and
+// is UTF-8; a UTF-8 input comes back unchanged, anything else with U+FFFD in it.
 
 #include <charconv>
 #include <cstddef>
@@ -40,10 +43,34 @@ void CheckNumbers(const Json& value) {
   }
 }
 
+void CheckRawString(std::string_view input) {
+  const bool valid = medalliance::fuzz::IsValidUtf8(input);
+  Json object = Json::MakeObject();
+  object.Set(input, Json::MakeString(std::string(input)));
+  std::string written = medalliance::fhir::WriteJson(object);
+  MA_FUZZ_EXPECT(medalliance::fuzz::IsValidUtf8(written), "raw string written as non-UTF-8");
+  auto parsed = medalliance::fhir::ParseJson(written);
+  MA_FUZZ_EXPECT(parsed.has_value() && parsed->IsObject() && parsed->Size() == 1,
+                 "written raw string does not parse: " + written);
+  const auto& [name, value] = parsed->Members().front();
+  MA_FUZZ_EXPECT(value.IsString() && value.GetString() == name,
+                 "raw name and value written differently: " + written);
+  if (valid) {
+    MA_FUZZ_EXPECT(name == input, "UTF-8 string changed by writing: " + written);
+  } else {
+    MA_FUZZ_EXPECT(name.find("\xEF\xBF\xBD") != std::string::npos,
+                   "ill-formed UTF-8 written without U+FFFD: " + written);
+  }
+  // Writing the repaired text again changes nothing.
+  MA_FUZZ_EXPECT(medalliance::fhir::WriteJson(*parsed) == written,
+                 "writing a repaired string is not stable: " + written);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
+  CheckRawString(input);
   auto first = medalliance::fhir::ParseJson(input);
   if (!first.has_value()) return 0;
   CheckNumbers(*first);

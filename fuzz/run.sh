@@ -72,7 +72,7 @@ for target in "${TARGETS[@]}"; do
     cp -f "$seed" "$work/seed-$name"
   done
   echo "== $target: ${SECONDS_PER_TARGET}s (log: $log)"
-  MA_FUZZ_SKIP_KNOWN=1 "$BUILD_DIR/$target" "$work" \
+  "$BUILD_DIR/$target" "$work" \
       -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb="$RSS_LIMIT_MB" \
       -max_len="$(max_len "$target")" -timeout=25 -print_final_stats=1 \
       -artifact_prefix="$findings/" >"$log" 2>&1

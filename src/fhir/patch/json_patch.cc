@@ -211,26 +211,31 @@ Result<std::string_view> StringMember(const Json& op, std::string_view name, con
   return std::string_view(member->GetString());
 }
 
-// Nodes in a tree, counting no further than `limit`.
-size_t CountNodes(const Json& value, size_t limit) {
-  size_t count = 1;
-  if (value.IsArray()) {
+// The approximate memory a copy of `value` takes: 32 bytes per node plus its strings and
+// member names. Counts no further than `limit`.
+size_t CopyCost(const Json& value, size_t limit) {
+  size_t cost = 32;
+  if (value.IsString() || value.IsNumber()) {
+    cost += value.GetString().size();
+  } else if (value.IsArray()) {
     for (const Json& item : value.Items()) {
-      if (count >= limit) break;
-      count += CountNodes(item, limit - count);
+      if (cost >= limit) break;
+      cost += CopyCost(item, limit - cost);
     }
   } else if (value.IsObject()) {
     for (const auto& member : value.Members()) {
-      if (count >= limit) break;
-      count += CountNodes(member.second, limit - count);
+      if (cost >= limit) break;
+      cost += member.first.size() + CopyCost(member.second, limit - cost);
     }
   }
-  return count;
+  return cost;
 }
 
-// `copy` is the one operation that can grow a document beyond the size of the patch: each
-// copy of the root doubles it. Copies share this budget of nodes per patch.
-constexpr size_t kCopyBudgetNodes = 1'000'000;
+// `copy` is the one operation that can grow a document far beyond the size of the patch:
+// each copy of the root doubles it. Copies share this budget per patch, in bytes (a count
+// of nodes alone let 18 copies of a long string through: fuzz regression
+// copy-budget-bytes).
+constexpr size_t kCopyBudgetBytes = size_t{64} << 20;
 
 Status ApplyOne(Json& document, const Json& op, size_t index, size_t& copy_budget) {
   if (!op.IsObject()) return Patcher(document, index, "").BadRequest("not a JSON object");
@@ -289,12 +294,12 @@ Status ApplyOne(Json& document, const Json& op, size_t index, size_t& copy_budge
       return patcher.Add(path, std::move(value));
     }
     MA_ASSIGN_OR_RETURN(Json * source, patcher.Get(from));
-    size_t nodes = CountNodes(*source, copy_budget + 1);
-    if (nodes > copy_budget) {
+    size_t cost = CopyCost(*source, copy_budget + 1);
+    if (cost > copy_budget) {
       return patcher.Unprocessable("the patch copies more than " +
-                                   std::to_string(kCopyBudgetNodes) + " JSON nodes in total");
+                                   std::to_string(kCopyBudgetBytes >> 20) + " MiB in total");
     }
-    copy_budget -= nodes;
+    copy_budget -= cost;
     Json value = *source;
     return patcher.Add(path, std::move(value));
   }
@@ -377,7 +382,7 @@ core::Status ApplyJsonPatch(Json& document, const Json& patch) {
     return Error::BadRequest("JSON Patch document must be a JSON array of operations");
   }
   Json working = document;
-  size_t copy_budget = kCopyBudgetNodes;
+  size_t copy_budget = kCopyBudgetBytes;
   for (size_t i = 0; i < patch.Items().size(); ++i) {
     MA_RETURN_IF_ERROR(ApplyOne(working, patch.Items()[i], i, copy_budget));
   }

@@ -12,9 +12,9 @@
 //                   a pointer that does not start with "/").
 //   kUnprocessable  the patch cannot be applied: a path or parent that does not exist, an
 //                   array index out of range or not a number, moving a value into itself,
-//                   a failed "test", or copies of more than a million JSON nodes in total
-//                   (each copy of the root doubles the document: a small patch could
-//                   otherwise exhaust memory).
+//                   a failed "test", or copies of more than 64 MiB in total (each copy
+//                   of the root doubles the document: a small patch could otherwise
+//                   exhaust memory).
 // Unknown members of an operation object are ignored (RFC 6902 section 4).
 //
 // Thread-safety: none beyond that of fhir::Json (the caller owns `document`).
