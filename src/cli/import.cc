@@ -95,8 +95,7 @@ class Progress {
 // thread found. A file yields one or more units; the last one carries `end_of_file`.
 struct Unit {
   size_t file_index = 0;
-  std::optional<Json> bundle;
-  bool validated = false;
+  api::rest::RestService::PreparedBundlePtr bundle;
   bool transaction = true;
   int64_t entries = 0;
   std::optional<Error> error;
@@ -141,27 +140,9 @@ class UnitQueue {
   bool closed_ = false;
 };
 
-// Validates every entry's resource of a transaction; the error names the entry.
-core::Status ValidateEntries(const Json& entries, const ImportOptions& options) {
-  if (!options.validate || !entries.IsArray()) return {};
-  for (size_t i = 0; i < entries.Size(); ++i) {
-    const Json* resource = entries.Items()[i].Find("resource");
-    if (resource == nullptr || !resource->IsObject()) continue;
-    core::Status status = options.validate(*resource);
-    if (!status) {
-      Error error = std::move(status).error();
-      std::string where = "Bundle.entry[" + std::to_string(i) + "].resource";
-      error.WithLocationPrefix(where);
-      for (core::Issue& issue : error.MutableIssues()) issue.diagnostics = where + ": " + issue.diagnostics;
-      return error;
-    }
-  }
-  return {};
-}
-
 // The reading thread's work on one file: parse, validate, cut into units.
-void ReadFile(size_t file_index, const std::string& path, const ImportOptions& options,
-              UnitQueue& queue) {
+void ReadFile(const api::rest::RestService& service, size_t file_index, const std::string& path,
+              const ImportOptions& options, UnitQueue& queue) {
   auto fail = [&](Error error) {
     Unit unit;
     unit.file_index = file_index;
@@ -169,16 +150,17 @@ void ReadFile(size_t file_index, const std::string& path, const ImportOptions& o
     unit.end_of_file = true;
     queue.Push(std::move(unit));
   };
-  auto push = [&](Json bundle, bool transaction, bool end_of_file) {
+  // Prepares (parses entries, validates, precomputes creates) here, on the reading thread.
+  auto push = [&](Json bundle, bool transaction, bool end_of_file) -> core::Status {
     Unit unit;
     unit.file_index = file_index;
     const Json* entries = bundle.Find("entry");
     unit.entries = entries != nullptr ? static_cast<int64_t>(entries->Size()) : 0;
     unit.transaction = transaction;
-    unit.validated = transaction && static_cast<bool>(options.validate);
-    unit.bundle = std::move(bundle);
+    MA_ASSIGN_OR_RETURN(unit.bundle, service.PrepareBundle(std::move(bundle), ""));
     unit.end_of_file = end_of_file;
     queue.Push(std::move(unit));
+    return {};
   };
   Result<std::string> text = ReadFileContents(path);
   if (!text) return fail(std::move(text).error());
@@ -189,8 +171,7 @@ void ReadFile(size_t file_index, const std::string& path, const ImportOptions& o
     int64_t line_number = 0;
     auto flush = [&](bool end_of_file) -> core::Status {
       if (entries.Size() == 0 && !end_of_file) return {};
-      MA_RETURN_IF_ERROR(ValidateEntries(entries, options));
-      push(TransactionOf(std::move(entries)), true, end_of_file);
+      MA_RETURN_IF_ERROR(push(TransactionOf(std::move(entries)), true, end_of_file));
       entries = Json::MakeArray();
       return {};
     };
@@ -214,23 +195,17 @@ void ReadFile(size_t file_index, const std::string& path, const ImportOptions& o
   if (!document) return fail(std::move(document).error());
   std::string type(document->GetStringMember("resourceType"));
   std::string bundle_type(document->GetStringMember("type"));
+  core::Status pushed;
   if (type == "Bundle" && (bundle_type == "transaction" || bundle_type == "batch")) {
-    if (bundle_type == "transaction") {
-      if (const Json* entries = document->Find("entry")) {
-        if (auto status = ValidateEntries(*entries, options); !status) {
-          return fail(std::move(status).error());
-        }
-      }
-    }
-    return push(std::move(*document), bundle_type == "transaction", true);
+    pushed = push(std::move(*document), bundle_type == "transaction", true);
+  } else if (type.empty()) {
+    pushed = Error::BadRequest("not a FHIR resource (no resourceType)");
+  } else {
+    Json entries = Json::MakeArray();
+    entries.PushBack(EntryFor(std::move(*document)));
+    pushed = push(TransactionOf(std::move(entries)), true, true);
   }
-  if (type.empty()) return fail(Error::BadRequest("not a FHIR resource (no resourceType)"));
-  Json entries = Json::MakeArray();
-  entries.PushBack(EntryFor(std::move(*document)));
-  if (auto status = ValidateEntries(entries, options); !status) {
-    return fail(std::move(status).error());
-  }
-  push(TransactionOf(std::move(entries)), true, true);
+  if (!pushed) fail(std::move(pushed).error());
 }
 
 // Resources a batch response reports as written.
@@ -314,7 +289,7 @@ ImportStats ImportPaths(const api::rest::RestService& service,
   };
   UnitQueue queue(8);
   std::thread reader([&] {
-    for (size_t i = 0; i < files.size(); ++i) ReadFile(i, files[i].first, options, queue);
+    for (size_t i = 0; i < files.size(); ++i) ReadFile(service, i, files[i].first, options, queue);
     queue.Close();
   });
   uint64_t done_bytes = 0;
@@ -322,10 +297,8 @@ ImportStats ImportPaths(const api::rest::RestService& service,
   while (std::optional<Unit> unit = queue.Pop()) {
     const std::string& file = files[unit->file_index].first;
     std::optional<Error> error = std::move(unit->error);
-    if (!error.has_value() && unit->bundle.has_value()) {
-      api::rest::RestService::BundleOptions bundle_options;
-      bundle_options.validated = unit->validated;
-      Result<Json> response = service.ProcessBundle(std::move(*unit->bundle), "", bundle_options);
+    if (!error.has_value() && unit->bundle != nullptr) {
+      Result<Json> response = service.CommitBundle(*unit->bundle);
       if (!response) {
         error = std::move(response).error();
       } else {

@@ -4,10 +4,10 @@
 // is written in transactions of `batch_size` lines. A bad file is reported with its name and
 // the reason, and the rest still imports.
 //
-// Two threads: one reads, decompresses, parses and validates; the caller's thread writes.
+// Two threads: one reads, decompresses, parses and prepares each Bundle (validation, index
+// rows, JSON text: RestService::PrepareBundle); the caller's thread commits them.
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,9 +25,6 @@ struct ImportStats {
 struct ImportOptions {
   size_t batch_size = 1000;
   bool progress = false;  // a progress bar on stderr (a terminal); else one summary line
-  // Validates one resource; runs on the reading thread so that parsing and validation
-  // overlap with the writes. Empty: the service validates (or nothing does).
-  std::function<core::Status(const fhir::Json&)> validate;
 };
 
 ImportStats ImportPaths(const api::rest::RestService& service,

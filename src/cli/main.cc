@@ -56,7 +56,6 @@ core::Status LoadDemo(const api::rest::RestService& service, const std::string& 
     return core::Error::NotFound("demo data folder '" + dir + "' not found");
   }
   ImportOptions options;
-  options.validate = ResourceValidator();
   ImportStats stats = ImportPaths(service, {dir}, options);
   if (stats.failed_files > 0) {
     return core::Error::Internal("the demo data did not load completely");
@@ -146,7 +145,6 @@ int Import(const std::string& db, const std::string& synchronous,
   ImportOptions options;
   options.batch_size = batch_size;
   options.progress = isatty(STDERR_FILENO) != 0;
-  if (!no_validate) options.validate = ResourceValidator();
   ImportStats stats = ImportPaths(*app->service, paths, options);
   std::printf("imported %lld resources from %lld files in %.2f s (%.0f resources/s); %lld files "
               "failed\n",

@@ -23,26 +23,6 @@ using store::StoredResource;
 
 namespace {
 
-enum class EntryKind { kDelete = 0, kCreate = 1, kUpdate = 2, kPatch = 3, kRead = 4 };
-
-struct Entry {
-  size_t index = 0;
-  EntryKind kind = EntryKind::kRead;
-  std::string method;
-  std::string url;
-  std::string type;
-  std::string id;
-  QueryParams params;
-  std::string full_url;
-  std::string if_none_exist;
-  std::optional<int64_t> if_match;
-  Json resource;  // the body (create/update), or the patch document (patch)
-  // Results:
-  int status = 200;
-  std::optional<StoredResource> stored;
-  std::string location;
-};
-
 std::string StatusText(int status) {
   switch (status) {
     case 200:
@@ -134,8 +114,98 @@ core::Status ForEachReference(Json& node, Fn&& fn, bool root = true) {
 
 }  // namespace
 
-Result<Json> RestService::ProcessBundle(Json bundle, const std::string& base_url,
-                                        const BundleOptions& options) const {
+// A Bundle parsed, validated and made ready to write: the work that needs no database, done
+// by PrepareBundle (possibly on another thread), and written by CommitBundle.
+struct RestService::PreparedBundle {
+  enum class EntryKind { kDelete = 0, kCreate = 1, kUpdate = 2, kPatch = 3, kRead = 4 };
+
+  struct Entry {
+    size_t index = 0;
+    EntryKind kind = EntryKind::kRead;
+    std::string method;
+    std::string url;
+    std::string type;
+    std::string id;
+    QueryParams params;
+    std::string full_url;
+    std::string if_none_exist;
+    std::optional<int64_t> if_match;
+    Json resource;  // the body (create/update), or the patch document (patch)
+    // A create whose references, stamp, JSON text and index rows were computed before the
+    // transaction (see PrepareBundle).
+    std::optional<store::StoredResource> precomputed;
+    std::vector<store::IndexEntry> precomputed_index;
+    // Results:
+    int status = 200;
+    std::optional<StoredResource> stored;
+    std::string location;
+  };
+
+  bool transaction = true;
+  std::string base_url;
+  std::vector<Entry> entries;
+  std::vector<std::optional<Error>> batch_errors;
+  std::unordered_map<std::string, std::string> assigned;  // fullUrl -> Type/id
+  std::vector<size_t> order;                              // the order writes run in
+};
+
+void RestService::PreparedBundleDeleter::operator()(PreparedBundle* bundle) const {
+  delete bundle;
+}
+
+// For a transaction without conditional parts, finishes every create whose type has no write
+// hook before the store transaction: rewrites its references to the ids assigned up front,
+// stamps it (version 1, the preparation time), and computes its JSON text and index rows.
+// The importer prepares on its reading thread, so this work overlaps with the writes.
+void RestService::PrecomputeCreates(PreparedBundle& prepared) const {
+  using EntryKind = PreparedBundle::EntryKind;
+  if (!prepared.transaction) return;
+  for (const PreparedBundle::Entry& entry : prepared.entries) {
+    bool conditional_target = (entry.kind == EntryKind::kUpdate || entry.kind == EntryKind::kDelete) &&
+                              entry.id.empty();
+    // A conditional create may resolve a fullUrl to an existing resource instead.
+    if (!entry.if_none_exist.empty() || conditional_target) return;
+  }
+  core::EpochMillis now = config_.clock->Now();
+  for (PreparedBundle::Entry& entry : prepared.entries) {
+    if (entry.kind != EntryKind::kCreate || writer_.HasHooksFor(entry.type)) continue;
+    bool conditional_reference = false;
+    core::Status rewritten = ForEachReference(entry.resource, [&](Json& value) -> core::Status {
+      const std::string& reference = value.GetString();
+      auto found = prepared.assigned.find(reference);
+      if (found != prepared.assigned.end()) {
+        value = Json::MakeString(found->second);
+      } else if (size_t question = reference.find('?');
+                 question != std::string::npos && reference.find('/') > question) {
+        conditional_reference = true;  // resolved by search inside the transaction
+      }
+      return {};
+    });
+    if (!rewritten || conditional_reference) continue;
+    entry.resource.Erase("id");
+    ResourceWriter::Stamp(entry.resource, entry.id, 1, now);
+    store::StoredResource stored;
+    stored.type = entry.type;
+    stored.id = entry.id;
+    stored.version = 1;
+    stored.last_updated = now;
+    stored.method = "POST";
+    stored.json = fhir::WriteJson(entry.resource);
+    entry.precomputed_index = searcher_.Index(entry.resource);
+    entry.precomputed = std::move(stored);
+    entry.resource = Json();  // no longer needed
+  }
+}
+
+Result<Json> RestService::ProcessBundle(Json bundle, const std::string& base_url) const {
+  MA_ASSIGN_OR_RETURN(PreparedBundlePtr prepared, PrepareBundle(std::move(bundle), base_url));
+  return CommitBundle(*prepared);
+}
+
+Result<RestService::PreparedBundlePtr> RestService::PrepareBundle(
+    Json bundle, const std::string& base_url) const {
+  using Entry = PreparedBundle::Entry;
+  using EntryKind = PreparedBundle::EntryKind;
   if (bundle.GetStringMember("resourceType") != "Bundle") {
     return Error::BadRequest("POST to the base URL takes a Bundle", "Bundle.resourceType");
   }
@@ -154,9 +224,14 @@ Result<Json> RestService::ProcessBundle(Json bundle, const std::string& base_url
                      std::to_string(config_.max_bundle_entries));
   }
 
+  PreparedBundlePtr prepared(new PreparedBundle);
+  prepared->transaction = transaction;
+  prepared->base_url = base_url;
+  std::vector<Entry>& entries = prepared->entries;
+  std::vector<std::optional<Error>>& batch_errors = prepared->batch_errors;
   // Parse every entry's request.
-  std::vector<Entry> entries(entry_count);
-  std::vector<std::optional<Error>> batch_errors(entry_count);
+  entries.resize(entry_count);
+  batch_errors.resize(entry_count);
   for (size_t i = 0; i < entry_count; ++i) {
     Json& entry_json = entries_json->Items()[i];
     Entry& entry = entries[i];
@@ -257,15 +332,57 @@ Result<Json> RestService::ProcessBundle(Json bundle, const std::string& base_url
           continue;
         }
       }
-      if (!(transaction && options.validated)) {
-        if (auto status = Validate(entry.resource); !status) {
-          if (auto error = fail(AtEntry(status.error(), i))) return *error;
-          continue;
-        }
+      if (auto status = Validate(entry.resource); !status) {
+        if (auto error = fail(AtEntry(status.error(), i))) return *error;
+        continue;
       }
     }
   }
 
+  if (transaction) {
+    // Transaction. Ids for created resources are assigned up front so references can point at
+    // them; the mapping fullUrl -> "Type/id" is completed inside the store transaction, where
+    // conditional creates may resolve to an existing resource instead.
+    std::unordered_map<std::string, std::string>& assigned = prepared->assigned;
+    for (Entry& entry : entries) {
+      if (entry.kind == EntryKind::kCreate) {
+        entry.id = core::NewId();
+        if (!entry.full_url.empty()) {
+          if (assigned.count(entry.full_url) != 0) {
+            return Error::BadRequest("duplicate fullUrl '" + entry.full_url + "'",
+                                     EntryPath(entry.index) + ".fullUrl");
+          }
+          assigned[entry.full_url] = entry.type + "/" + entry.id;
+        }
+      } else if (entry.kind == EntryKind::kUpdate && !entry.id.empty() && !entry.full_url.empty()) {
+        assigned[entry.full_url] = entry.type + "/" + entry.id;
+      }
+    }
+    std::vector<size_t>& order = prepared->order;
+    order.resize(entry_count);
+    for (size_t i = 0; i < entry_count; ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      auto rank = [&](const Entry& entry) {
+        return entry.kind == EntryKind::kPatch ? 2 : static_cast<int>(entry.kind);
+      };
+      return rank(entries[a]) < rank(entries[b]);
+    });
+  }
+
+  PrecomputeCreates(*prepared);
+  return prepared;
+}
+
+Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
+  using Entry = PreparedBundle::Entry;
+  using EntryKind = PreparedBundle::EntryKind;
+  const bool transaction = prepared.transaction;
+  const std::string& base_url = prepared.base_url;
+  std::vector<Entry>& entries = prepared.entries;
+  std::vector<std::optional<Error>>& batch_errors = prepared.batch_errors;
+  const std::unordered_map<std::string, std::string>& assigned = prepared.assigned;
+  const std::vector<size_t>& order = prepared.order;
+  const size_t entry_count = entries.size();
   Json response = Json::MakeObject();
   response.Set("resourceType", Json::MakeString("Bundle"));
   response.Set("id", Json::MakeString(core::NewId()));
@@ -339,33 +456,6 @@ Result<Json> RestService::ProcessBundle(Json bundle, const std::string& base_url
     return response;
   }
 
-  // Transaction. Ids for created resources are assigned up front so references can point at
-  // them; the mapping fullUrl -> "Type/id" is completed inside the store transaction, where
-  // conditional creates may resolve to an existing resource instead.
-  std::unordered_map<std::string, std::string> assigned;  // full_url -> Type/id
-  for (Entry& entry : entries) {
-    if (entry.kind == EntryKind::kCreate) {
-      entry.id = core::NewId();
-      if (!entry.full_url.empty()) {
-        if (assigned.count(entry.full_url) != 0) {
-          return Error::BadRequest("duplicate fullUrl '" + entry.full_url + "'",
-                                   EntryPath(entry.index) + ".fullUrl");
-        }
-        assigned[entry.full_url] = entry.type + "/" + entry.id;
-      }
-    } else if (entry.kind == EntryKind::kUpdate && !entry.id.empty() && !entry.full_url.empty()) {
-      assigned[entry.full_url] = entry.type + "/" + entry.id;
-    }
-  }
-  std::vector<size_t> order(entry_count);
-  for (size_t i = 0; i < entry_count; ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    auto rank = [&](const Entry& entry) {
-      return entry.kind == EntryKind::kPatch ? 2 : static_cast<int>(entry.kind);
-    };
-    return rank(entries[a]) < rank(entries[b]);
-  });
-
   core::EpochMillis now = config_.clock->Now();
   // References are rewritten in place; Write() may re-run the block, so each run first
   // restores the texts the previous run replaced.
@@ -429,6 +519,14 @@ Result<Json> RestService::ProcessBundle(Json bundle, const std::string& base_url
     for (size_t position : order) {
       Entry& entry = entries[position];
       if (skip[position]) continue;
+      if (entry.precomputed.has_value()) {
+        auto result = writer_.PutPrepared(tx, *entry.precomputed, entry.precomputed_index);
+        if (!result) return AtEntry(std::move(result).error(), entry.index);
+        entry.status = 201;
+        entry.stored = *entry.precomputed;
+        entry.location = entry.stored->type + "/" + entry.stored->id + "/_history/1";
+        continue;
+      }
       auto replace = [&](Json& value, const std::string& target) {
         rewritten.emplace_back(&value, value.GetString());
         value = Json::MakeString(target);

@@ -60,6 +60,24 @@ core::Status ResourceWriter::RunHooks(store::WriteTx& tx, store::WriteKind kind,
   return {};
 }
 
+bool ResourceWriter::HasHooksFor(std::string_view type) const {
+  for (store::WriteHook* hook : hooks_) {
+    std::vector<std::string> types = hook->Types();
+    if (types.empty() || std::find(types.begin(), types.end(), type) != types.end()) return true;
+  }
+  return false;
+}
+
+core::Result<WriteResult> ResourceWriter::PutPrepared(store::WriteTx& tx,
+                                                      store::StoredResource& stored,
+                                                      const std::vector<store::IndexEntry>& index) const {
+  MA_RETURN_IF_ERROR(tx.PutVersion(stored, index));
+  WriteResult result;
+  result.stored = stored;
+  result.created = stored.version == 1;
+  return result;
+}
+
 core::Result<WriteResult> ResourceWriter::Create(store::WriteTx& tx, Json& resource,
                                                  const std::string& id, core::EpochMillis now,
                                                  const WriteContext& context) const {

@@ -58,6 +58,13 @@ class ResourceWriter {
                                                             core::EpochMillis now,
                                                             const WriteContext& context = {}) const;
 
+  // Stores a version whose JSON text and index rows the caller computed already (a create
+  // prepared outside the transaction). No hooks run: callers use it only for types without.
+  core::Result<WriteResult> PutPrepared(store::WriteTx& tx, store::StoredResource& stored,
+                                        const std::vector<store::IndexEntry>& index) const;
+  // True when a write hook wants writes of `type`.
+  bool HasHooksFor(std::string_view type) const;
+
   // Sets id, meta.versionId and meta.lastUpdated (id after resourceType, meta after id).
   static void Stamp(fhir::Json& resource, std::string_view id, int64_t version,
                     core::EpochMillis now);

@@ -7,6 +7,7 @@
 // Thread-safe: Handle() may run on many threads at once.
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,18 +47,21 @@ class RestService {
 
   FhirResponse Handle(const FhirRequest& request) const;
 
-  struct BundleOptions {
-    // The caller validated every entry's resource already (the importer does, on another
-    // thread); transactions then skip validation here.
-    bool validated = false;
-  };
   // Processes a batch or transaction Bundle (also used by `medalliance import`).
   // Returns the response Bundle, or the error that rolled a transaction back.
-  core::Result<fhir::Json> ProcessBundle(fhir::Json bundle, const std::string& base_url,
-                                         const BundleOptions& options) const;
-  core::Result<fhir::Json> ProcessBundle(fhir::Json bundle, const std::string& base_url) const {
-    return ProcessBundle(std::move(bundle), base_url, BundleOptions{});
-  }
+  core::Result<fhir::Json> ProcessBundle(fhir::Json bundle, const std::string& base_url) const;
+
+  // ProcessBundle in two steps, for callers that overlap them (the importer prepares on one
+  // thread and commits on another). PrepareBundle parses, validates and does what needs no
+  // database; CommitBundle writes. A PreparedBundle is committed at most once.
+  struct PreparedBundle;
+  struct PreparedBundleDeleter {
+    void operator()(PreparedBundle* bundle) const;
+  };
+  using PreparedBundlePtr = std::unique_ptr<PreparedBundle, PreparedBundleDeleter>;
+  core::Result<PreparedBundlePtr> PrepareBundle(fhir::Json bundle,
+                                                const std::string& base_url) const;
+  core::Result<fhir::Json> CommitBundle(PreparedBundle& prepared) const;
 
   bool IsResourceType(std::string_view type) const;
 
@@ -85,6 +89,7 @@ class RestService {
   FhirResponse Search(const FhirRequest& request, const std::string& type,
                       const QueryParams& params) const;
   FhirResponse PostBundle(const FhirRequest& request) const;
+  void PrecomputeCreates(PreparedBundle& prepared) const;
   FhirResponse InvokeOperation(const FhirRequest& request, const std::string& type,
                                const std::string& id, const std::string& name) const;
   // search_routes.cc: GET [base]/Patient/123/Observation and Patient/123/$everything.
