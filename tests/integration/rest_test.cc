@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <random>
 
 #include "integration/server_util.h"
@@ -508,6 +509,23 @@ TEST_F(RestTest, PrettyAndGzip) {
   Response plain = client_->Get("/metadata");
   EXPECT_TRUE(plain.headers.Get("Content-Encoding").empty());
   EXPECT_EQ(plain.body.front(), '{');
+}
+
+TEST(ServeConfigTest, SettingsComeFromConfigFileAndEnvironment) {
+  TempDir dir;
+  std::filesystem::path config = dir.Path() / "medalliance.conf";
+  std::ofstream(config) << "listen = 127.0.0.1:0\nmax-body-bytes = 1000\n";
+  // The environment names the database; the file sets the body limit.
+  setenv("MEDALLIANCE_DB", (dir.Path() / "from-env.db").c_str(), 1);
+  test_support::ServerProcess process(MA_BINARY, {"serve", "--config", config.string(), "--quiet"});
+  auto started = process.Start(std::chrono::seconds(30));
+  unsetenv("MEDALLIANCE_DB");
+  ASSERT_TRUE(started.has_value()) << started.error().GetMessage();
+  HttpClient client("127.0.0.1", process.GetPort());
+  EXPECT_EQ(client.Get("/healthz").status, 200);
+  std::string big = R"({"resourceType":"Basic","code":{"text":")" + std::string(2000, 'x') + "\"}}";
+  EXPECT_EQ(client.Send("POST", "/Basic", big, FhirJson()).status, 413);
+  EXPECT_TRUE(std::filesystem::exists(dir.Path() / "from-env.db"));
 }
 
 }  // namespace
