@@ -42,4 +42,8 @@ std::optional<std::string_view> FhirRequest::Param(std::string_view name) const 
   return std::nullopt;
 }
 
+bool PreferStrict(const HeaderList& headers) {
+  return headers.Get("Prefer").find("handling=strict") != std::string_view::npos;
+}
+
 }  // namespace medalliance::api::rest

@@ -41,6 +41,9 @@ struct FhirResponse {
   std::string body;  // JSON text (compact); empty for no body
 };
 
+// True when the request asks for strict handling (Prefer: handling=strict).
+bool PreferStrict(const HeaderList& headers);
+
 // Splits a raw URL path ("/Patient/a%2Fb/_history") into percent-decoded segments.
 void SplitPath(std::string_view raw_path, std::vector<std::string>& segments);
 

@@ -60,10 +60,6 @@ PreferReturn GetPreferReturn(const HeaderList& headers) {
   return PreferReturn::kRepresentation;
 }
 
-bool PreferStrict(const HeaderList& headers) {
-  return headers.Get("Prefer").find("handling=strict") != std::string_view::npos;
-}
-
 void SetVersionHeaders(FhirResponse& response, const StoredResource& stored) {
   response.headers.Set("ETag", ETag(stored.version));
   response.headers.Set("Last-Modified", core::FormatHttpDate(stored.last_updated));
@@ -573,8 +569,9 @@ Result<std::vector<StoredResource>> RestService::FindMatches(store::ReadTx& tx,
   return std::move(page.matches);
 }
 
-FhirResponse RestService::Search(const FhirRequest& request, const std::string& type,
-                                 const QueryParams& params) const {
+search::SearchRequest RestService::MakeSearchRequest(const FhirRequest& request,
+                                                     const std::string& type,
+                                                     const QueryParams& params) const {
   search::SearchRequest search_request;
   search_request.type = type;
   search_request.params = params;
@@ -582,6 +579,11 @@ FhirResponse RestService::Search(const FhirRequest& request, const std::string& 
   search_request.default_count = config_.default_page_size;
   search_request.max_count = config_.max_page_size;
   search_request.base_url = request.base_url;
+  return search_request;
+}
+
+FhirResponse RestService::RunSearch(const FhirRequest& request,
+                                    const search::SearchRequest& search_request) const {
   search::SearchPage page;
   core::Status status = store_.Read([&](store::ReadTx& tx) -> core::Status {
     MA_ASSIGN_OR_RETURN(page, searcher_.Search(tx, search_request));
@@ -589,8 +591,14 @@ FhirResponse RestService::Search(const FhirRequest& request, const std::string& 
   });
   if (!status) return ErrorResponse(status.error());
   FhirResponse response;
-  response.body = BuildSearchBundle(request.base_url, type, page, config_.clock->Now());
+  response.body =
+      BuildSearchBundle(request.base_url, search_request.type, page, config_.clock->Now());
   return response;
+}
+
+FhirResponse RestService::Search(const FhirRequest& request, const std::string& type,
+                                 const QueryParams& params) const {
+  return RunSearch(request, MakeSearchRequest(request, type, params));
 }
 
 FhirResponse RestService::History(const FhirRequest& request, const std::string* type,

@@ -88,6 +88,10 @@ class RestService {
                        const std::string* id) const;
   FhirResponse Search(const FhirRequest& request, const std::string& type,
                       const QueryParams& params) const;
+  search::SearchRequest MakeSearchRequest(const FhirRequest& request, const std::string& type,
+                                          const QueryParams& params) const;
+  FhirResponse RunSearch(const FhirRequest& request,
+                         const search::SearchRequest& search_request) const;
   FhirResponse PostBundle(const FhirRequest& request) const;
   void PrecomputeCreates(PreparedBundle& prepared) const;
   FhirResponse InvokeOperation(const FhirRequest& request, const std::string& type,

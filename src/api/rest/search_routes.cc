@@ -9,14 +9,6 @@ namespace medalliance::api::rest {
 
 using core::Error;
 
-namespace {
-
-bool IsStrict(const HeaderList& headers) {
-  return headers.Get("Prefer").find("handling=strict") != std::string_view::npos;
-}
-
-}  // namespace
-
 FhirResponse RestService::CompartmentSearch(const FhirRequest& request,
                                             const std::string& compartment, const std::string& id,
                                             const std::string& type) const {
@@ -31,23 +23,9 @@ FhirResponse RestService::CompartmentSearch(const FhirRequest& request,
       compartment != "RelatedPerson" && compartment != "Device") {
     return ErrorResponse(Error::NotFound(compartment + " is not a compartment"));
   }
-  search::SearchRequest search_request;
-  search_request.type = type;
-  search_request.params = request.params;
-  search_request.strict = IsStrict(request.headers);
-  search_request.default_count = config_.default_page_size;
-  search_request.max_count = config_.max_page_size;
-  search_request.base_url = request.base_url;
+  search::SearchRequest search_request = MakeSearchRequest(request, type, request.params);
   search_request.compartment = search::Compartment{compartment, id};
-  search::SearchPage page;
-  core::Status status = store_.Read([&](store::ReadTx& tx) -> core::Status {
-    MA_ASSIGN_OR_RETURN(page, searcher_.Search(tx, search_request));
-    return {};
-  });
-  if (!status) return ErrorResponse(status.error());
-  FhirResponse response;
-  response.body = BuildSearchBundle(request.base_url, type, page, config_.clock->Now());
-  return response;
+  return RunSearch(request, search_request);
 }
 
 FhirResponse RestService::PatientEverything(const FhirRequest& request,
@@ -64,7 +42,7 @@ FhirResponse RestService::PatientEverything(const FhirRequest& request,
   search::EverythingRequest everything;
   everything.patient_id = id;
   everything.params = request.params;
-  everything.strict = IsStrict(request.headers);
+  everything.strict = PreferStrict(request.headers);
   everything.default_count = config_.default_page_size;
   everything.max_count = config_.max_page_size;
   search::SearchPage page;
