@@ -34,6 +34,12 @@ core::Result<App> BuildApp(const StoreSettings& settings, bool validate) {
     config.resource_types.emplace_back(type);
   }
   config.software_version = kVersion;
+  app.patient_index = std::make_unique<mpi::PatientIndex>();
+  MA_RETURN_IF_ERROR(app.patient_index->Load(*app.store));
+  app.patient_hook = std::make_unique<mpi::PatientHook>(*app.patient_index);
+  app.match_operation = std::make_unique<mpi::MatchOperation>(*app.patient_index);
+  config.hooks.push_back(app.patient_hook.get());
+  config.operations.push_back(app.match_operation.get());
   app.service = std::make_unique<api::rest::RestService>(*app.store, std::move(config));
   return app;
 }

@@ -8,6 +8,9 @@
 
 #include "api/rest/rest_service.h"
 #include "core/result.h"
+#include "mpi/match_operation.h"
+#include "mpi/patient_hook.h"
+#include "mpi/patient_index.h"
 #include "store/store.h"
 
 namespace medalliance::cli {
@@ -19,6 +22,11 @@ struct StoreSettings {
 
 struct App {
   std::unique_ptr<store::Store> store;
+  // Master patient index (issue 5): the candidate cache, the Patient write hook and
+  // Patient/$match. Declared before `service`, which keeps raw pointers to them.
+  std::unique_ptr<mpi::PatientIndex> patient_index;
+  std::unique_ptr<mpi::PatientHook> patient_hook;
+  std::unique_ptr<mpi::MatchOperation> match_operation;
   std::unique_ptr<api::rest::RestService> service;
 };
 
