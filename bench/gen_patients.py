@@ -111,8 +111,10 @@ def decimal(value, places):
     return DECIMAL_TAG + f"{value:.{places}f}"
 
 
-def resident_id(rng, region, birth):
-    body = region + birth.strftime("%Y%m%d") + f"{rng.randrange(1000):03d}"
+def resident_id(rng, region, birth, gender):
+    # The 17th character is odd for men and even for women (GB 11643).
+    order = rng.randrange(500) * 2 + (1 if gender == "male" else 0)
+    body = region + birth.strftime("%Y%m%d") + f"{order:03d}"
     total = sum(int(digit) * weight for digit, weight in zip(body, ID_WEIGHTS))
     return body + ID_CHECK[total % 11]
 
@@ -154,7 +156,7 @@ class Generator:
                         "http://terminology.hl7.org/CodeSystem/v2-0203", "NI",
                         "National unique individual identifier")]},
                     "system": "https://fhir.medalliance.cn/sid/resident-id",
-                    "value": resident_id(rng, rng.choice(regions), birth),
+                    "value": resident_id(rng, rng.choice(regions), birth, gender),
                 },
                 {
                     "use": "usual",
