@@ -1,14 +1,18 @@
 #include "search/internal/extract.h"
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
-#include <functional>
+#include <cstring>
+#include <limits>
 #include <optional>
 #include <regex>
-#include <limits>
 
 #include "core/time.h"
+#include "fhir/patch/json_patch.h"
 #include "search/internal/text.h"
 
 namespace medalliance::search::internal {
@@ -26,6 +30,23 @@ constexpr int64_t kMinMillis = -62135596800000;  // 0001-01-01T00:00:00Z
 constexpr int64_t kMaxMillis = 253402300800000;  // 10000-01-01T00:00:00Z
 constexpr size_t kMaxStringLength = 512;
 
+// string_view equality, inlined (the walk compares type names that are mostly the same
+// static strings).
+inline bool Equal(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         (a.data() == b.data() || std::memcmp(a.data(), b.data(), a.size()) == 0);
+}
+
+// Strips "/_history/n"; empty for contained references (see NormaliseReference).
+std::string_view NormalisedView(std::string_view reference) {
+  if (reference.empty() || reference[0] == '#')
+    return {};
+  if (size_t history = reference.find("/_history/"); history != std::string_view::npos) {
+    reference = reference.substr(0, history);
+  }
+  return reference;
+}
+
 bool Skipped(const r4::SearchParamDefinition& def) {
   if (def.expression.empty() || def.type == r4::SearchParamType::kSpecial) return true;
   return def.code == "_id" || def.code == "_lastUpdated";
@@ -33,38 +54,55 @@ bool Skipped(const r4::SearchParamDefinition& def) {
 
 class Sink {
  public:
-  Sink(std::string param, std::vector<IndexEntry>& out) : param_(std::move(param)), out_(out) {}
+  // Rows are appended to `out`; rows already in `out` belong to other parameters.
+  // `companions`: also the :text/:of-type/:identifier rows (composite components have none).
+  // `param` must outlive the Sink.
+  Sink(std::string_view param, std::vector<IndexEntry>& out, bool companions = true)
+      : param_(param), out_(out), start_(out.size()), companions_(companions) {}
 
   void Token(std::string_view system, std::string_view code) {
     if (code.empty() && system.empty()) return;
     IndexEntry& entry = Add(IndexKind::kToken, param_);
-    entry.system = std::string(system);
-    entry.value = std::string(code);
+    entry.system.assign(system);
+    entry.value.assign(code);
   }
   void TokenAs(std::string_view suffix, std::string_view system, std::string_view code) {
-    IndexEntry& entry = Add(IndexKind::kToken, param_ + std::string(suffix));
-    entry.system = std::string(system);
-    entry.value = std::string(code);
+    if (!companions_)
+      return;
+    IndexEntry& entry = Add(IndexKind::kToken, Suffixed(suffix));
+    entry.system.assign(system);
+    entry.value.assign(code);
   }
   void String(std::string_view text, std::string_view suffix = {}) {
-    if (text.empty()) return;
+    if (text.empty() || (!suffix.empty() && !companions_))
+      return;
     if (text.size() > kMaxStringLength) text = text.substr(0, kMaxStringLength);
+    std::string_view param = suffix.empty() ? param_ : std::string_view(Suffixed(suffix));
+    // Names repeat (text, family), and so do display texts: an equal raw text folds to an
+    // equal value, so it is skipped before folding.
+    for (size_t i = start_; i < out_.size(); ++i) {
+      const IndexEntry& existing = out_[i];
+      if (existing.kind == IndexKind::kString && Equal(existing.raw, text) &&
+          Equal(existing.param, param)) {
+        return;
+      }
+    }
     std::string folded = FoldText(text);
-    std::string param = suffix.empty() ? param_ : param_ + std::string(suffix);
-    for (const IndexEntry& existing : out_) {  // names repeat (text, family) more than once
+    for (size_t i = start_; i < out_.size(); ++i) {
+      const IndexEntry& existing = out_[i];
       if (existing.kind == IndexKind::kString && existing.value == folded &&
-          existing.param == param) {
+          Equal(existing.param, param)) {
         return;
       }
     }
     IndexEntry& entry = Add(IndexKind::kString, param);
     entry.value = std::move(folded);
-    entry.raw = std::string(text);
+    entry.raw.assign(text);
   }
   void Reference(std::string_view value) {
     if (value.empty()) return;
     IndexEntry& entry = Add(IndexKind::kReference, param_);
-    entry.value = std::string(value);
+    entry.value.assign(value);
   }
   void Date(int64_t low, int64_t high) {
     IndexEntry& entry = Add(IndexKind::kDate, param_);
@@ -74,31 +112,42 @@ class Sink {
   void Number(double number, std::string_view raw) {
     IndexEntry& entry = Add(IndexKind::kNumber, param_);
     entry.number = number;
-    entry.raw = std::string(raw);
+    entry.raw.assign(raw);
   }
   void Quantity(double number, std::string_view system, std::string_view code,
                 std::string_view unit) {
     IndexEntry& entry = Add(IndexKind::kQuantity, param_);
     entry.number = number;
-    entry.system = std::string(system);
-    entry.value = std::string(code);
-    entry.raw = std::string(unit);
+    entry.system.assign(system);
+    entry.value.assign(code);
+    entry.raw.assign(unit);
   }
   void Uri(std::string_view value) {
     if (value.empty()) return;
     IndexEntry& entry = Add(IndexKind::kUri, param_);
-    entry.value = std::string(value);
+    entry.value.assign(value);
   }
 
  private:
-  IndexEntry& Add(IndexKind kind, const std::string& param) {
+  const std::string& Suffixed(std::string_view suffix) {
+    if (suffixed_.empty() || !Equal(suffix, suffix_)) {
+      suffix_ = suffix;
+      suffixed_.assign(param_).append(suffix);
+    }
+    return suffixed_;
+  }
+  IndexEntry& Add(IndexKind kind, std::string_view param) {
     IndexEntry& entry = out_.emplace_back();
-    entry.param = param;
+    entry.param.assign(param);
     entry.kind = kind;
     return entry;
   }
-  std::string param_;
+  std::string_view param_;
   std::vector<IndexEntry>& out_;
+  size_t start_;
+  bool companions_;
+  std::string_view suffix_;
+  std::string suffixed_;
 };
 
 std::optional<double> ParseNumber(std::string_view text) {
@@ -110,18 +159,33 @@ std::optional<double> ParseNumber(std::string_view text) {
   return value;
 }
 
-// The JSON text of a primitive node ("1.50" for numbers, the string itself for strings).
-std::optional<std::string> PrimitiveText(const fhirpath::Item& item) {
-  if (item.IsNode()) {
-    if (item.node == nullptr) return std::nullopt;
-    if (item.node->IsString() || item.node->IsNumber()) return item.node->GetString();
-    if (item.node->IsBool()) return std::string(item.node->GetBool() ? "true" : "false");
+// A JSON number's text: from_chars gives strtod's (correctly rounded) value for every valid
+// JSON number; out-of-range values are left to strtod (which gives inf or 0 for them).
+std::optional<double> ParseJsonNumber(const std::string& text) {
+  if (text.empty())
     return std::nullopt;
-  }
-  return fhirpath::ToStringValue(item);
+  double parsed = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+  if (ec == std::errc() && ptr == text.data() + text.size())
+    return parsed;
+  char* end = nullptr;
+  double value = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size())
+    return std::nullopt;
+  return value;
 }
 
-void ForEachString(const Json* node, const std::function<void(std::string_view)>& fn) {
+// The JSON text of a primitive node ("1.50" for numbers, the string itself for strings).
+std::optional<std::string_view> NodeText(const Json& node) {
+  if (node.IsString() || node.IsNumber())
+    return std::string_view(node.GetString());
+  if (node.IsBool())
+    return std::string_view(node.GetBool() ? "true" : "false");
+  return std::nullopt;
+}
+
+template <typename Fn>
+void ForEachString(const Json* node, const Fn& fn) {
   if (node == nullptr) return;
   if (node->IsString()) {
     fn(node->GetString());
@@ -132,45 +196,33 @@ void ForEachString(const Json* node, const std::function<void(std::string_view)>
   }
 }
 
-const Json* Member(const fhirpath::Item& item, std::string_view key) {
-  if (!item.IsNode() || item.node == nullptr || !item.node->IsObject()) return nullptr;
-  return item.node->Find(key);
-}
-
 void AddCoding(const Json& coding, Sink& sink) {
   sink.Token(coding.GetStringMember("system"), coding.GetStringMember("code"));
   sink.String(coding.GetStringMember("display"), kTextSuffix);
 }
 
-void IndexString(const fhirpath::Item& item, Sink& sink) {
-  if (auto text = PrimitiveText(item)) {
+// Index rows of one node value (`type`: its FHIR type, empty when unknown) -------------------
+
+void IndexStringNode(const Json& node, Sink& sink) {
+  if (auto text = NodeText(node)) {
     sink.String(*text);
     return;
   }
-  if (!item.IsNode() || item.node == nullptr || !item.node->IsObject()) return;
+  if (!node.IsObject())
+    return;
   // HumanName, Address and other complex values: every string part, searched separately.
-  for (const auto& [key, value] : item.node->Members()) {
+  for (const auto& [key, value] : node.Members()) {
     if (key == "use" || key == "type" || key == "id" || key == "system" || key == "url") continue;
     ForEachString(&value, [&](std::string_view text) { sink.String(text); });
   }
 }
 
-void IndexToken(const fhirpath::Item& item, Sink& sink) {
-  if (!item.IsNode()) {
-    if (item.kind == fhirpath::Item::Kind::kBoolean) {
-      sink.Token("", item.boolean ? "true" : "false");
-    } else if (auto text = fhirpath::ToStringValue(item)) {
-      sink.Token("", *text);
-    }
-    return;
-  }
-  if (item.node == nullptr) return;
-  const Json& node = *item.node;
+void IndexTokenNode(const Json& node, std::string_view type, Sink& sink) {
   if (!node.IsObject()) {
-    if (auto text = PrimitiveText(item)) sink.Token("", *text);
+    if (auto text = NodeText(node))
+      sink.Token("", *text);
     return;
   }
-  std::string_view type = item.type;
   if (const Json* codings = node.Find("coding"); codings != nullptr || type == "CodeableConcept") {
     if (codings != nullptr && codings->IsArray()) {
       for (const Json& coding : codings->Items()) AddCoding(coding, sink);
@@ -188,10 +240,10 @@ void IndexToken(const fhirpath::Item& item, Sink& sink) {
     sink.Token(node.GetStringMember("system"), value);
     if (const Json* id_type = node.Find("type")) {
       if (const Json* codings = id_type->Find("coding"); codings != nullptr && codings->IsArray()) {
+        std::string code;
         for (const Json& coding : codings->Items()) {
-          std::string code(coding.GetStringMember("code"));
-          sink.TokenAs(kOfTypeSuffix, coding.GetStringMember("system"),
-                       code + "|" + std::string(value));
+          code.assign(coding.GetStringMember("code")).append("|").append(value);
+          sink.TokenAs(kOfTypeSuffix, coding.GetStringMember("system"), code);
         }
       }
       sink.String(id_type->GetStringMember("text"), kTextSuffix);
@@ -206,19 +258,25 @@ void IndexToken(const fhirpath::Item& item, Sink& sink) {
   AddCoding(node, sink);
 }
 
-void IndexReference(const fhirpath::Item& item, Sink& sink) {
-  if (auto text = PrimitiveText(item)) {  // canonical, uri
-    sink.Reference(*text);
-    if (size_t bar = text->find('|'); bar != std::string::npos) {
-      sink.Reference(std::string_view(*text).substr(0, bar));
-    }
+void IndexReferenceText(std::string_view text, Sink& sink) {  // canonical, uri
+  sink.Reference(text);
+  if (size_t bar = text.find('|'); bar != std::string_view::npos) {
+    sink.Reference(text.substr(0, bar));
+  }
+}
+
+void IndexReferenceNode(const Json& node, Sink& sink) {
+  if (auto text = NodeText(node)) {
+    IndexReferenceText(*text, sink);
     return;
   }
-  const Json* reference = Member(item, "reference");
+  if (!node.IsObject())
+    return;
+  const Json* reference = node.Find("reference");
   if (reference != nullptr && reference->IsString()) {
-    sink.Reference(NormaliseReference(reference->GetString()));
+    sink.Reference(NormalisedView(reference->GetString()));
   }
-  if (const Json* identifier = Member(item, "identifier"); identifier != nullptr) {
+  if (const Json* identifier = node.Find("identifier"); identifier != nullptr) {
     std::string_view value = identifier->GetStringMember("value");
     if (!value.empty()) {
       sink.TokenAs(kIdentifierSuffix, identifier->GetStringMember("system"), value);
@@ -234,15 +292,20 @@ bool AddDate(std::string_view text, int64_t& low, int64_t& high) {
   return true;
 }
 
-void IndexDate(const fhirpath::Item& item, Sink& sink) {
+void IndexDateText(std::string_view text, Sink& sink) {
   int64_t low = 0;
   int64_t high = 0;
-  if (auto text = PrimitiveText(item)) {
-    if (AddDate(*text, low, high)) sink.Date(low, high);
+  if (AddDate(text, low, high))
+    sink.Date(low, high);
+}
+
+void IndexDateNode(const Json& node, Sink& sink) {
+  if (auto text = NodeText(node)) {
+    IndexDateText(*text, sink);
     return;
   }
-  if (!item.IsNode() || item.node == nullptr || !item.node->IsObject()) return;
-  const Json& node = *item.node;
+  if (!node.IsObject())
+    return;
   auto period = [&](const Json& p) {
     int64_t start = kMinMillis;
     int64_t end = kMaxMillis;
@@ -261,6 +324,8 @@ void IndexDate(const fhirpath::Item& item, Sink& sink) {
     return;
   }
   // Timing: the span of its events and bounds.
+  int64_t low = 0;
+  int64_t high = 0;
   int64_t min_low = std::numeric_limits<int64_t>::max();
   int64_t max_high = std::numeric_limits<int64_t>::min();
   ForEachString(node.Find("event"), [&](std::string_view event) {
@@ -275,77 +340,77 @@ void IndexDate(const fhirpath::Item& item, Sink& sink) {
   }
 }
 
-void IndexNumber(const fhirpath::Item& item, Sink& sink) {
-  if (auto text = PrimitiveText(item)) {
+void IndexNumberNode(const Json& node, Sink& sink) {
+  if (auto text = NodeText(node)) {
     if (auto number = ParseNumber(*text)) sink.Number(*number, *text);
     return;
   }
-  if (const Json* value = Member(item, "value"); value != nullptr && value->IsNumber()) {
-    if (auto number = ParseNumber(value->GetString())) sink.Number(*number, value->GetString());
+  if (!node.IsObject())
+    return;
+  if (const Json* value = node.Find("value"); value != nullptr && value->IsNumber()) {
+    if (auto number = ParseJsonNumber(value->GetString())) {
+      sink.Number(*number, value->GetString());
+    }
   }
 }
 
-void IndexQuantity(const fhirpath::Item& item, Sink& sink) {
-  if (!item.IsNode()) {
-    if (item.kind == fhirpath::Item::Kind::kQuantity) {
-      sink.Quantity(static_cast<double>(item.quantity.value.value), "http://unitsofmeasure.org",
-                    item.quantity.unit, item.quantity.unit);
-    } else if (auto text = fhirpath::ToStringValue(item)) {
-      if (auto number = ParseNumber(*text)) sink.Quantity(*number, "", "", "");
-    }
-    return;
-  }
-  if (item.node == nullptr) return;
-  const Json& node = *item.node;
+void IndexQuantityNode(const Json& node, Sink& sink) {
   if (node.IsNumber()) {
-    if (auto number = ParseNumber(node.GetString())) sink.Quantity(*number, "", "", "");
+    if (auto number = ParseJsonNumber(node.GetString()))
+      sink.Quantity(*number, "", "", "");
     return;
   }
   if (!node.IsObject()) return;
   auto quantity = [&](const Json& q) {
     const Json* value = q.Find("value");
     if (value == nullptr || !value->IsNumber()) return;
-    auto number = ParseNumber(value->GetString());
+    auto number = ParseJsonNumber(value->GetString());
     if (!number) return;
     std::string_view code = q.GetStringMember("code");
     if (code.empty()) code = q.GetStringMember("currency");  // Money
     std::string_view unit = q.GetStringMember("unit");
     sink.Quantity(*number, q.GetStringMember("system"), code, unit);
   };
-  if (node.Find("low") != nullptr || node.Find("high") != nullptr) {  // Range
-    if (const Json* low = node.Find("low")) quantity(*low);
-    if (const Json* high = node.Find("high")) quantity(*high);
+  const Json* low = node.Find("low");
+  const Json* high = node.Find("high");
+  if (low != nullptr || high != nullptr) {  // Range
+    if (low != nullptr)
+      quantity(*low);
+    if (high != nullptr)
+      quantity(*high);
     return;
   }
   quantity(node);
 }
 
-void IndexUri(const fhirpath::Item& item, Sink& sink) {
-  if (auto text = PrimitiveText(item)) sink.Uri(*text);
+void IndexUriNode(const Json& node, Sink& sink) {
+  if (auto text = NodeText(node))
+    sink.Uri(*text);
 }
 
-void IndexValue(r4::SearchParamType type, const fhirpath::Item& item, Sink& sink) {
-  switch (type) {
+void IndexNode(r4::SearchParamType param_type, const Json& node, std::string_view type,
+               Sink& sink) {
+  switch (param_type) {
     case r4::SearchParamType::kString:
-      IndexString(item, sink);
+      IndexStringNode(node, sink);
       break;
     case r4::SearchParamType::kToken:
-      IndexToken(item, sink);
+      IndexTokenNode(node, type, sink);
       break;
     case r4::SearchParamType::kReference:
-      IndexReference(item, sink);
+      IndexReferenceNode(node, sink);
       break;
     case r4::SearchParamType::kDate:
-      IndexDate(item, sink);
+      IndexDateNode(node, sink);
       break;
     case r4::SearchParamType::kNumber:
-      IndexNumber(item, sink);
+      IndexNumberNode(node, sink);
       break;
     case r4::SearchParamType::kQuantity:
-      IndexQuantity(item, sink);
+      IndexQuantityNode(node, sink);
       break;
     case r4::SearchParamType::kUri:
-      IndexUri(item, sink);
+      IndexUriNode(node, sink);
       break;
     case r4::SearchParamType::kComposite:
     case r4::SearchParamType::kSpecial:
@@ -353,14 +418,806 @@ void IndexValue(r4::SearchParamType type, const fhirpath::Item& item, Sink& sink
   }
 }
 
+// Index rows of a System value the evaluator computed (a boolean, a string, a quantity).
+void IndexSystemValue(r4::SearchParamType param_type, const fhirpath::Item& item, Sink& sink) {
+  if (param_type == r4::SearchParamType::kToken && item.kind == fhirpath::Item::Kind::kBoolean) {
+    sink.Token("", item.boolean ? "true" : "false");
+    return;
+  }
+  if (param_type == r4::SearchParamType::kQuantity &&
+      item.kind == fhirpath::Item::Kind::kQuantity) {
+    sink.Quantity(static_cast<double>(item.quantity.value.value), "http://unitsofmeasure.org",
+                  item.quantity.unit, item.quantity.unit);
+    return;
+  }
+  std::optional<std::string> text = fhirpath::ToStringValue(item);
+  if (!text)
+    return;
+  switch (param_type) {
+    case r4::SearchParamType::kString:
+      sink.String(*text);
+      break;
+    case r4::SearchParamType::kToken:
+      sink.Token("", *text);
+      break;
+    case r4::SearchParamType::kReference:
+      IndexReferenceText(*text, sink);
+      break;
+    case r4::SearchParamType::kDate:
+      IndexDateText(*text, sink);
+      break;
+    case r4::SearchParamType::kNumber:
+      if (auto number = ParseNumber(*text))
+        sink.Number(*number, *text);
+      break;
+    case r4::SearchParamType::kQuantity:
+      if (auto number = ParseNumber(*text))
+        sink.Quantity(*number, "", "", "");
+      break;
+    case r4::SearchParamType::kUri:
+      sink.Uri(*text);
+      break;
+    case r4::SearchParamType::kComposite:
+    case r4::SearchParamType::kSpecial:
+      break;
+  }
+}
+
+void IndexValue(r4::SearchParamType type, const fhirpath::Item& item, Sink& sink) {
+  if (!item.IsNode()) {
+    IndexSystemValue(type, item, sink);
+  } else if (item.node != nullptr) {
+    IndexNode(type, *item.node, item.type, sink);
+  }
+}
+
+// The resource type a reference names ("Patient" for "Patient/1" and for
+// "http://x/fhir/Patient/1"): what the resolver's stub for it would be. Empty when none.
+std::string_view ReferencedType(std::string_view reference) {
+  std::string_view ref = NormalisedView(reference);
+  size_t slash = ref.rfind('/');
+  if (slash == std::string_view::npos)
+    return {};
+  std::string_view head = ref.substr(0, slash);
+  size_t previous = head.rfind('/');
+  std::string_view type = previous == std::string_view::npos ? head : head.substr(previous + 1);
+  return r4::IsResourceType(type) ? type : std::string_view();
+}
+
+}  // namespace
+
+// The compiled walk ---------------------------------------------------------------------------
+//
+// A FastExpression is a union of branches; a branch starts at the evaluation focus (the
+// resource, or a composite's value for its components) and applies its steps to the whole
+// collection in turn, as the evaluator does. Every step mirrors the evaluator's code for the
+// same construct (ChildrenNamed, AppendChildren, AsType, resolve(), `=`, `|`); where the
+// evaluator would take a path the walk does not reproduce, the walk gives up ("bails") and the
+// parameter is evaluated by fhir/fhirpath instead.
+
+struct FastStep {
+  enum class Kind : uint8_t {
+    kChild,           // .name (also a choice element's typed keys)
+    kOfType,          // .ofType(T), and (x as T), which the extractor rewrites to ofType
+    kAs,              // .as(T): as ofType, but an error for several items
+    kWhereResolveIs,  // .where(resolve() is T)
+    kWhereEquals,     // .where(name = 'literal')
+  };
+  Kind kind = Kind::kChild;
+  std::string name;     // kChild, kWhereEquals: the element name
+  std::string literal;  // kWhereEquals
+  std::string type;     // kOfType, kAs, kWhereResolveIs
+  // kChild, kWhereEquals: the model's answer for `name` under the parent type the compiler
+  // expects (cached when expected_known); other parents ask the model.
+  bool expected_known = false;
+  std::string_view expected_type;
+  const void* expected_definition = nullptr;
+  bool child_known = false;
+  fhirpath::ModelInfo::Child child;
+  // kChild of a choice element under the expected parent: the model's answer for each typed
+  // key ("valueQuantity"), for the keys the element's definition allows.
+  std::vector<std::pair<std::string, fhirpath::ModelInfo::Child>> choices;
+  // kChild, kWhereEquals: the slot of `name` in the type's table of element names, which
+  // Index() fills from the resource's members once (-1: none).
+  int root_slot = -1;
+};
+
+struct FastBranch {
+  std::vector<FastStep> steps;
+};
+
+struct FastExpression {
+  std::vector<FastBranch> branches;
+};
+
+namespace {
+
+const fhirpath::ModelInfo& Model() {
+  return fhirpath::R4ModelInfo();
+}
+
+// One item of a walk: a JSON node that is not null, with its FHIR type and definition handle
+// as the evaluator's Item would carry them.
+struct FastNode {
+  const Json* node = nullptr;
+  std::string_view type;
+  const void* definition = nullptr;
+};
+
+// What the resource has for one element name (see Extractor::TypePlans::slots_by_letter).
+struct RootSlot {
+  const Json* value = nullptr;              // "name"
+  const Json* extension = nullptr;          // "_name"
+  uint8_t choices = 0;                      // keys "nameX..." (X upper case), up to 2
+  uint8_t choice_extensions = 0;            // keys "_nameX..."
+  const std::string* choice_key = nullptr;  // the first of them
+  const Json* choice_member = nullptr;
+};
+
+struct WalkScratch {
+  // The resource whose members root_slots describes (set by Index()), and the table.
+  const Json* root_slots_for = nullptr;
+  std::vector<RootSlot> root_slots;
+  // Set by Index() for the resource it is indexing: the root item needs no lookups then.
+  const Json* root_resource = nullptr;
+  // The last resource type's root item fields (they depend on the type name only).
+  std::string root_type_name;
+  std::string_view root_type;
+  const void* root_definition = nullptr;
+  std::vector<FastNode> current;
+  std::vector<FastNode> next;
+  std::vector<FastNode> members;  // where(name = ...)
+  std::vector<FastNode> values;   // the expression's result
+  std::vector<FastNode> parts;    // a composite component's result
+  std::vector<IndexEntry> rows;   // a composite value's rows
+};
+
+bool IsQuantityType(std::string_view t) {
+  return t == "Quantity" || t == "Age" || t == "Duration" || t == "Distance" || t == "Count" ||
+         t == "SimpleQuantity" || t == "MoneyQuantity";
+}
+
+bool IsTemporalType(std::string_view t) {
+  return t == "date" || t == "dateTime" || t == "instant" || t == "time";
+}
+
+bool IsSystemTypeName(std::string_view name) {
+  static constexpr std::array<std::string_view, 9> kNames = {
+      "Boolean", "Integer", "Decimal", "String", "Date", "DateTime", "Time", "Quantity", "Any"};
+  return std::find(kNames.begin(), kNames.end(), name) != kNames.end();
+}
+
+bool IsUpper(char c) {
+  return c >= 'A' && c <= 'Z';
+}
+
+enum class Outcome : uint8_t { kNo, kYes, kBail };
+
+// The member `key` of `object` (Find without building "_" + name strings).
+const Json* FindUnderscored(const Json& object, std::string_view key) {
+  for (const auto& [name, value] : object.Members()) {
+    if (name.size() == key.size() + 1 && name[0] == '_' &&
+        std::string_view(name).substr(1) == key) {
+      return &value;
+    }
+  }
+  return nullptr;
+}
+
+// AppendChildren/ChildItem for one value; false to bail.
+bool PushChild(const Json* value, const fhirpath::ModelInfo::Child& info,
+               std::vector<FastNode>& out) {
+  if (value->IsObject()) {
+    // A resource inside an element: the evaluator types it by its resourceType.
+    for (const auto& [key, member] : value->Members()) {
+      if (key.size() == 12 && key[0] == 'r' && std::memcmp(key.data(), "resourceType", 12) == 0 &&
+          member.IsString() && !member.GetString().empty()) {
+        return false;
+      }
+    }
+  }
+  out.push_back(FastNode{value, info.type, info.definition});
+  return true;
+}
+
+// AppendChildren: array items in order, nulls skipped. Extension-only primitives (a "_name"
+// entry without a value) would be items with no node: bail rather than model them.
+bool AppendChildren(const Json* value, const Json* extension,
+                    const fhirpath::ModelInfo::Child& info, std::vector<FastNode>& out) {
+  if (value != nullptr && value->IsNull())
+    value = nullptr;
+  bool value_array = value != nullptr && value->IsArray();
+  bool extension_array = extension != nullptr && extension->IsArray();
+  if (value_array || extension_array) {
+    if (value != nullptr && !value_array)
+      return false;
+    size_t count = value_array ? value->Items().size() : 0;
+    if (extension_array) {
+      const Json::Array& extensions = extension->Items();
+      for (size_t i = 0; i < extensions.size(); ++i) {
+        if (extensions[i].IsNull())
+          continue;
+        if (i >= count || value->Items()[i].IsNull())
+          return false;
+      }
+    }
+    for (size_t i = 0; i < count; ++i) {
+      const Json& item = value->Items()[i];
+      if (item.IsNull())
+        continue;
+      if (!PushChild(&item, info, out))
+        return false;
+    }
+    return true;
+  }
+  if (value == nullptr)
+    return extension == nullptr;
+  return PushChild(value, info, out);
+}
+
+fhirpath::ModelInfo::Child ChildInfo(const FastNode& parent, const FastStep& step) {
+  if (step.expected_known && parent.definition == step.expected_definition &&
+      Equal(parent.type, step.expected_type)) {
+    return step.child_known ? step.child : fhirpath::ModelInfo::Child{};
+  }
+  fhirpath::ModelInfo::Child info;
+  if (!Model().FindChild(parent.type, parent.definition, step.name, &info)) {
+    info = fhirpath::ModelInfo::Child{};
+  }
+  return info;
+}
+
+// A typed key of choice element `name[x]` ("valueQuantity"): appends its items. -1 to bail,
+// 0 when the key is not one of the choice's (e.g. "statusReason" for "status").
+int ChoiceChildren(const FastNode& parent, const FastStep& step, const std::string& key,
+                   const Json& member, const Json* extension, std::vector<FastNode>& out) {
+  fhirpath::ModelInfo::Child info;
+  bool cached = false;
+  if (step.expected_known && parent.definition == step.expected_definition &&
+      Equal(parent.type, step.expected_type)) {
+    for (const auto& [choice_key, choice_info] : step.choices) {
+      if (Equal(choice_key, key)) {
+        info = choice_info;
+        cached = true;
+        break;
+      }
+    }
+  }
+  if (!cached) {
+    if (!Model().FindChild(parent.type, parent.definition, key, &info)) {
+      return -1;  // the evaluator guesses a type from the suffix
+    }
+    if (!info.is_choice || !Equal(info.choice_name, step.name))
+      return 0;
+  }
+  return AppendChildren(&member, extension, info, out) ? 1 : -1;
+}
+
+// ChildrenNamed (non-strict): `name`, or the typed keys of a choice element `name[x]`.
+bool Children(const FastNode& parent, const FastStep& step, const WalkScratch& scratch,
+              std::vector<FastNode>& out) {
+  const Json& object = *parent.node;
+  // A primitive has only `extension` and `id` children, which are never compiled.
+  if (!object.IsObject())
+    return true;
+  std::string_view name = step.name;
+  const size_t size = name.size();
+  const Json* value = nullptr;
+  const Json* extension = nullptr;
+  bool choice = false;
+  if (step.root_slot >= 0 && scratch.root_slots_for == &object) {
+    // The resource's own members, looked up once by Index().
+    const RootSlot& slot = scratch.root_slots[static_cast<size_t>(step.root_slot)];
+    if (slot.value != nullptr || slot.extension != nullptr) {
+      return AppendChildren(slot.value, slot.extension, ChildInfo(parent, step), out);
+    }
+    if (slot.choices == 0)
+      return true;
+    if (slot.choices == 1) {
+      const Json* choice_extension =
+          slot.choice_extensions == 0 ? nullptr : FindUnderscored(object, *slot.choice_key);
+      return ChoiceChildren(parent, step, *slot.choice_key, *slot.choice_member, choice_extension,
+                            out) >= 0;
+    }
+    choice = true;
+  } else {
+    const char first = name[0];
+    // One pass for `name`, `_name` and `nameType` keys; most keys differ in the first byte.
+    for (const auto& [key, member] : object.Members()) {
+      const size_t key_size = key.size();
+      if (key_size < size)
+        continue;
+      const char* k = key.data();
+      if (k[0] == '_') {
+        if (key_size == size + 1 && std::memcmp(k + 1, name.data(), size) == 0) {
+          extension = &member;
+        }
+        continue;
+      }
+      if (k[0] != first || std::memcmp(k, name.data(), size) != 0)
+        continue;
+      if (key_size == size) {
+        value = &member;
+      } else if (IsUpper(k[size])) {
+        choice = true;
+      }
+    }
+    if (value != nullptr || extension != nullptr) {
+      return AppendChildren(value, extension, ChildInfo(parent, step), out);
+    }
+  }
+  if (!choice)
+    return true;
+  for (const auto& [key, member] : object.Members()) {
+    if (key.size() <= size || key.compare(0, size, name) != 0 || !IsUpper(key[size])) {
+      continue;
+    }
+    if (ChoiceChildren(parent, step, key, member, FindUnderscored(object, key), out) < 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// ModelInfo::IsA, remembered per thread (the walk asks the same few questions again and again).
+bool IsA(std::string_view type, std::string_view ancestor) {
+  struct Entry {
+    std::string type;
+    std::string ancestor;
+    bool result = false;
+  };
+  thread_local std::array<Entry, 64> cache;
+  // Type names are mostly the model's static strings: their addresses pick the entry, and the
+  // entry's copies are compared by content.
+  size_t hash = (reinterpret_cast<uintptr_t>(type.data()) >> 3) * 31 +
+                (reinterpret_cast<uintptr_t>(ancestor.data()) >> 3) + type.size();
+  Entry& entry = cache[hash % cache.size()];
+  if (!entry.type.empty() && Equal(entry.type, type) && Equal(entry.ancestor, ancestor)) {
+    return entry.result;
+  }
+  entry.type.assign(type);
+  entry.ancestor.assign(ancestor);
+  entry.result = Model().IsA(type, ancestor);
+  return entry.result;
+}
+
+// Matches() for ofType/as (exact) and is (not exact).
+Outcome MatchesType(std::string_view type, std::string_view name, bool exact) {
+  if (type.empty())
+    return Outcome::kBail;  // the evaluator guesses from the JSON
+  if (Equal(type, name))
+    return Outcome::kYes;
+  // Exact for primitives: code is not cast to string.
+  if (exact && std::islower(static_cast<unsigned char>(type[0])))
+    return Outcome::kNo;
+  return IsA(type, name) ? Outcome::kYes : Outcome::kNo;
+}
+
+// resolve() is T, with the extractor's resolver (a stub of the referenced type).
+Outcome ResolvesTo(const FastNode& item, std::string_view type, const Json& root) {
+  const Json& node = *item.node;
+  if (!node.IsObject() || IsQuantityType(item.type))
+    return Outcome::kBail;
+  std::string_view reference = node.GetStringMember("reference");
+  if (reference.empty())
+    return Outcome::kNo;
+  std::string_view target_type;
+  if (reference[0] == '#') {
+    const Json* target = nullptr;
+    if (const Json* contained = root.Find("contained")) {
+      if (contained->IsArray()) {
+        for (const Json& c : contained->Items()) {
+          if (c.GetStringMember("id") == reference.substr(1))
+            target = &c;
+        }
+      }
+    }
+    if (target == nullptr)
+      return Outcome::kNo;
+    if (!target->IsObject())
+      return Outcome::kBail;
+    std::string_view resource_type = target->GetStringMember("resourceType");
+    if (resource_type.empty())
+      return Outcome::kBail;
+    std::string_view canonical = Model().CanonicalTypeName(resource_type);
+    target_type = canonical.empty() ? resource_type : canonical;
+  } else {
+    target_type = ReferencedType(reference);
+    if (target_type.empty())
+      return Outcome::kNo;
+  }
+  return MatchesType(target_type, type, false);
+}
+
+// where(name = 'literal').
+Outcome MemberEquals(const FastNode& item, const FastStep& step, const WalkScratch& scratch,
+                     std::vector<FastNode>& members) {
+  members.clear();
+  if (!Children(item, step, scratch, members))
+    return Outcome::kBail;
+  if (members.size() != 1)
+    return Outcome::kNo;  // {} = x is empty; sizes differ: false
+  const FastNode& member = members[0];
+  if (!member.node->IsString() || IsTemporalType(member.type))
+    return Outcome::kBail;
+  return member.node->GetString() == step.literal ? Outcome::kYes : Outcome::kNo;
+}
+
+// Whether the evaluator's `|` would take two items as equal (ItemsEqual); kBail when that
+// needs its System-value comparison (numbers, dates, quantities in different units).
+Outcome UnionEqual(const FastNode& a, const FastNode& b) {
+  const Json& x = *a.node;
+  const Json& y = *b.node;
+  if (x.IsArray() || y.IsArray())
+    return Outcome::kBail;
+  if (x.IsObject() && y.IsObject()) {
+    auto quantity_value = [](const FastNode& n) -> const Json* {
+      if (!IsQuantityType(n.type))
+        return nullptr;
+      const Json* value = n.node->Find("value");
+      return value != nullptr && value->IsNumber() ? value : nullptr;
+    };
+    const Json* qx = quantity_value(a);
+    const Json* qy = quantity_value(b);
+    if (qx == nullptr && qy == nullptr) {
+      return fhir::JsonValuesEqual(x, y) ? Outcome::kYes : Outcome::kNo;
+    }
+    if ((qx == nullptr) != (qy == nullptr))
+      return Outcome::kNo;
+    auto unit = [](const Json& q) {
+      std::string_view code = q.GetStringMember("code");
+      std::string_view text = !code.empty() ? code : q.GetStringMember("unit");
+      return text.empty() ? std::string_view("1") : text;
+    };
+    if (unit(x) != unit(y))
+      return Outcome::kBail;
+    if (qx->GetString() == qy->GetString())
+      return Outcome::kYes;
+    long double vx = std::strtold(qx->GetString().c_str(), nullptr);
+    long double vy = std::strtold(qy->GetString().c_str(), nullptr);
+    long double scale = std::max({1.0L, std::fabs(vx), std::fabs(vy)});
+    return std::fabs(vx - vy) > 1e-9L * scale ? Outcome::kNo : Outcome::kBail;
+  }
+  if (x.IsObject() || y.IsObject())
+    return Outcome::kNo;  // a node and a System value
+  if (x.IsString() && y.IsString() && !IsTemporalType(a.type) && !IsTemporalType(b.type)) {
+    return x.GetString() == y.GetString() ? Outcome::kYes : Outcome::kNo;
+  }
+  return Outcome::kBail;
+}
+
+// Evaluates `expression` with `focus` as the initial focus; false to bail.
+bool Walk(const FastExpression& expression, const FastNode& focus, const Json& root,
+          WalkScratch& scratch, std::vector<FastNode>& out) {
+  out.clear();
+  for (const FastBranch& branch : expression.branches) {
+    std::vector<FastNode>& current = scratch.current;
+    std::vector<FastNode>& next = scratch.next;
+    current.clear();
+    current.push_back(focus);
+    for (const FastStep& step : branch.steps) {
+      next.clear();
+      switch (step.kind) {
+        case FastStep::Kind::kChild:
+          for (const FastNode& item : current) {
+            if (!Children(item, step, scratch, next))
+              return false;
+          }
+          break;
+        case FastStep::Kind::kAs:
+          if (current.size() > 1)
+            return false;  // an error for the evaluator
+          [[fallthrough]];
+        case FastStep::Kind::kOfType:
+          for (const FastNode& item : current) {
+            Outcome match = MatchesType(item.type, step.type, true);
+            if (match == Outcome::kBail)
+              return false;
+            if (match == Outcome::kYes)
+              next.push_back(item);
+          }
+          break;
+        case FastStep::Kind::kWhereResolveIs:
+          for (const FastNode& item : current) {
+            Outcome match = ResolvesTo(item, step.type, root);
+            if (match == Outcome::kBail)
+              return false;
+            if (match == Outcome::kYes)
+              next.push_back(item);
+          }
+          break;
+        case FastStep::Kind::kWhereEquals:
+          for (const FastNode& item : current) {
+            Outcome match = MemberEquals(item, step, scratch, scratch.members);
+            if (match == Outcome::kBail)
+              return false;
+            if (match == Outcome::kYes)
+              next.push_back(item);
+          }
+          break;
+      }
+      current.swap(next);
+      if (current.empty())
+        break;
+    }
+    if (expression.branches.size() == 1) {
+      out.swap(current);
+      return true;
+    }
+    // `|`: every item not equal to one before it.
+    for (const FastNode& item : current) {
+      bool seen = false;
+      for (const FastNode& kept : out) {
+        Outcome equal = UnionEqual(kept, item);
+        if (equal == Outcome::kBail)
+          return false;
+        if (equal == Outcome::kYes) {
+          seen = true;
+          break;
+        }
+      }
+      if (!seen)
+        out.push_back(item);
+    }
+  }
+  return true;
+}
+
+// Compiling -----------------------------------------------------------------------------------
+
+// The type the compiler expects the items to have at a point of a branch.
+struct StaticType {
+  bool known = false;
+  std::string_view type;
+  const void* definition = nullptr;
+  std::string path;  // the element path ("Observation.component"), when known
+};
+
+class FastCompiler {
+ public:
+  // `resource_type`: the type an absolute expression starts from; `focus`: the focus type.
+  FastCompiler(std::string_view text, std::string_view resource_type, StaticType focus,
+               bool relative)
+      : text_(text), resource_type_(resource_type), focus_(focus), relative_(relative) {}
+
+  std::optional<FastExpression> Compile() {
+    FastExpression expression;
+    do {
+      std::optional<FastBranch> branch = Branch();
+      if (!branch)
+        return std::nullopt;
+      expression.branches.push_back(std::move(*branch));
+    } while (Accept('|'));
+    Skip();
+    if (pos_ != text_.size())
+      return std::nullopt;
+    return expression;
+  }
+
+  StaticType GetResultType() const { return result_; }
+
+ private:
+  std::optional<FastBranch> Branch() {
+    FastBranch branch;
+    StaticType type = focus_;
+    Skip();
+    if (pos_ < text_.size() && text_[pos_] == '(') {
+      // (path as T): the extractor rewrites it to path.ofType(T), written exactly so.
+      static const std::regex kAs(R"(^\(([A-Za-z0-9_.]+) as ([A-Za-z]+)\))");
+      std::string rest(text_.substr(pos_));
+      if (!std::regex_search(rest, kAs))
+        return std::nullopt;
+      ++pos_;
+      if (!Path(branch, type, /*plain=*/true))
+        return std::nullopt;
+      if (Identifier() != "as")
+        return std::nullopt;
+      std::string name(Identifier());
+      if (!TypeStep(FastStep::Kind::kOfType, name, branch, type))
+        return std::nullopt;
+      if (!Accept(')'))
+        return std::nullopt;
+      while (Accept('.')) {
+        if (!Step(branch, type, false))
+          return std::nullopt;
+      }
+    } else if (!Path(branch, type, false)) {
+      return std::nullopt;
+    }
+    result_ = type;
+    return branch;
+  }
+
+  bool Path(FastBranch& branch, StaticType& type, bool plain) {
+    size_t before = pos_;
+    std::string_view first = Identifier();
+    if (first.empty())
+      return false;
+    if (IsUpper(first[0])) {
+      // A leading type name selects the focus: only the resource's own type (or a base).
+      if (relative_)
+        return false;
+      if (first != resource_type_ && first != "Resource" && first != "DomainResource") {
+        return false;
+      }
+    } else {
+      pos_ = before;
+      if (!Step(branch, type, plain))
+        return false;
+    }
+    while (Accept('.')) {
+      if (!Step(branch, type, plain))
+        return false;
+    }
+    return true;
+  }
+
+  bool Step(FastBranch& branch, StaticType& type, bool plain) {
+    std::string name(Identifier());
+    if (name.empty() || IsUpper(name[0]))
+      return false;
+    if (!Accept('(')) {
+      if (name == "extension" || name == "id" || name == "modifierExtension" || name == "as" ||
+          name == "is") {
+        return false;
+      }
+      branch.steps.push_back(ChildStep(name, type));
+      return true;
+    }
+    if (plain)
+      return false;
+    if (name == "ofType" || name == "as") {
+      std::string type_name(Identifier());
+      if (!Accept(')'))
+        return false;
+      return TypeStep(name == "as" ? FastStep::Kind::kAs : FastStep::Kind::kOfType, type_name,
+                      branch, type);
+    }
+    if (name != "where")
+      return false;
+    std::string_view left = Identifier();
+    if (left == "resolve") {
+      if (!Accept('(') || !Accept(')') || Identifier() != "is")
+        return false;
+      std::string type_name(Identifier());
+      if (!Accept(')') || !KnownType(type_name))
+        return false;
+      FastStep step;
+      step.kind = FastStep::Kind::kWhereResolveIs;
+      step.type = type_name;
+      branch.steps.push_back(std::move(step));
+      return true;
+    }
+    if (left.empty() || IsUpper(left[0]) || left == "extension" || left == "id")
+      return false;
+    StaticType member_type = type;  // the where() keeps its focus type
+    FastStep step = ChildStep(std::string(left), member_type);
+    step.kind = FastStep::Kind::kWhereEquals;
+    if (!Accept('='))
+      return false;
+    std::optional<std::string> literal = StringLiteral();
+    if (!literal || !Accept(')'))
+      return false;
+    step.literal = std::move(*literal);
+    branch.steps.push_back(std::move(step));
+    return true;
+  }
+
+  FastStep ChildStep(std::string name, StaticType& type) {
+    FastStep step;
+    step.kind = FastStep::Kind::kChild;
+    step.name = std::move(name);
+    StaticType parent = type;
+    type = StaticType{};
+    if (parent.known) {
+      step.expected_known = true;
+      step.expected_type = parent.type;
+      step.expected_definition = parent.definition;
+      step.child_known = Model().FindChild(parent.type, parent.definition, step.name, &step.child);
+      if (!step.child_known)
+        step.child = fhirpath::ModelInfo::Child{};
+      std::string path = parent.path.empty() ? std::string() : parent.path + "." + step.name;
+      if (step.child_known && !step.child.is_choice && !step.child.type.empty()) {
+        type = StaticType{true, step.child.type, step.child.definition,
+                          step.child.type == "BackboneElement" || step.child.type == "Element"
+                              ? path
+                              : std::string(step.child.type)};
+      }
+      if (!step.child_known && !path.empty())
+        AddChoices(path, parent, step);
+    }
+    return step;
+  }
+
+  // The typed keys of choice element `path`[x] as the model resolves them under `parent`.
+  static void AddChoices(const std::string& path, const StaticType& parent, FastStep& step) {
+    const r4::ElementDefinition* element = r4::FindElement(path + "[x]");
+    if (element == nullptr || !element->is_choice)
+      return;
+    for (std::string_view choice_type : element->types) {
+      if (choice_type.empty())
+        continue;
+      std::string key = step.name;
+      key += static_cast<char>(std::toupper(static_cast<unsigned char>(choice_type[0])));
+      key += choice_type.substr(1);
+      fhirpath::ModelInfo::Child info;
+      if (Model().FindChild(parent.type, parent.definition, key, &info) && info.is_choice &&
+          info.choice_name == step.name) {
+        step.choices.emplace_back(std::move(key), info);
+      }
+    }
+  }
+
+  bool TypeStep(FastStep::Kind kind, const std::string& name, FastBranch& branch,
+                StaticType& type) {
+    if (!KnownType(name))
+      return false;
+    FastStep step;
+    step.kind = kind;
+    step.type = name;
+    branch.steps.push_back(std::move(step));
+    // The items are then (usually) of exactly that type, with its root's children.
+    type = StaticType{};
+    if (const r4::TypeDefinition* definition = r4::FindType(name)) {
+      type = StaticType{true, definition->name, definition->root, std::string(definition->name)};
+    }
+    return true;
+  }
+
+  static bool KnownType(std::string_view name) {
+    return IsSystemTypeName(name) || Model().IsKnownType(name);
+  }
+
+  void Skip() {
+    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\n')) ++pos_;
+  }
+  bool Accept(char c) {
+    Skip();
+    if (pos_ < text_.size() && text_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+  std::string_view Identifier() {
+    Skip();
+    size_t start = pos_;
+    while (pos_ < text_.size() &&
+           (std::isalnum(static_cast<unsigned char>(text_[pos_])) || text_[pos_] == '_')) {
+      ++pos_;
+    }
+    if (start < text_.size() && std::isdigit(static_cast<unsigned char>(text_[start]))) {
+      pos_ = start;
+      return {};
+    }
+    return text_.substr(start, pos_ - start);
+  }
+  std::optional<std::string> StringLiteral() {
+    Skip();
+    if (pos_ >= text_.size() || text_[pos_] != '\'')
+      return std::nullopt;
+    size_t end = text_.find('\'', pos_ + 1);
+    if (end == std::string_view::npos)
+      return std::nullopt;
+    std::string_view body = text_.substr(pos_ + 1, end - pos_ - 1);
+    if (body.find('\\') != std::string_view::npos)
+      return std::nullopt;
+    pos_ = end + 1;
+    return std::string(body);
+  }
+
+  std::string_view text_;
+  std::string_view resource_type_;
+  StaticType focus_;
+  bool relative_;
+  size_t pos_ = 0;
+  StaticType result_;
+};
+
 }  // namespace
 
 std::string NormaliseReference(std::string_view reference) {
-  if (reference.empty() || reference[0] == '#') return {};
-  if (size_t history = reference.find("/_history/"); history != std::string_view::npos) {
-    reference = reference.substr(0, history);
-  }
-  return std::string(reference);
+  return std::string(NormalisedView(reference));
 }
 
 const Extractor& Extractor::Get() {
@@ -373,18 +1230,25 @@ Extractor::Extractor() {
     Json stub = Json::MakeObject();
     stub.Set("resourceType", Json::MakeString(std::string(type)));
     stubs_.emplace(type, std::move(stub));
+    types_.emplace(type, std::make_unique<TypePlans>());
   }
   options_.resolver = [this](std::string_view reference) -> const Json* {
-    std::string normalised = NormaliseReference(reference);
-    std::string_view ref = normalised;
-    size_t slash = ref.rfind('/');
-    if (slash == std::string_view::npos) return nullptr;
-    std::string_view head = ref.substr(0, slash);
-    size_t previous = head.rfind('/');
-    std::string_view type = previous == std::string_view::npos ? head : head.substr(previous + 1);
+    std::string_view type = ReferencedType(reference);
     auto it = stubs_.find(type);
     return it == stubs_.end() ? nullptr : &it->second;
   };
+}
+
+const Extractor::TypePlans* Extractor::GetTypePlans(std::string_view type) const {
+  auto it = types_.find(type);
+  if (it == types_.end())
+    return nullptr;
+  TypePlans& entry = *it->second;
+  std::call_once(entry.once, [&] { Build(it->first, entry); });
+  return &entry;
+}
+
+void Extractor::Build(std::string_view type, TypePlans& entry) const {
   std::unordered_map<std::string_view, std::pair<fhirpath::Expression, std::string>> parsed;
   auto parse = [&](std::string_view text) -> const std::pair<fhirpath::Expression, std::string>& {
     auto it = parsed.find(text);
@@ -403,45 +1267,101 @@ Extractor::Extractor() {
     }
     return parsed.emplace(text, std::move(value)).first->second;
   };
-  for (std::string_view type : r4::ResourceTypeNames()) {
-    std::vector<ParamPlan>& plans = plans_[type];
-    for (const r4::SearchParamDefinition* def : r4::SearchParams(type)) {
-      if (Skipped(*def)) continue;
-      ParamPlan plan;
-      plan.definition = def;
-      const auto& [expression, error] = parse(def->expression);
-      plan.parsed = error.empty();
-      plan.expression = expression;
-      plan.parse_error = error;
-      static const std::regex kRoot(R"((?:^|[^A-Za-z0-9_.%])([A-Z][A-Za-z]*)\.([a-z][A-Za-z0-9]*))");
-      bool simple = def->expression.find('%') == std::string_view::npos;
-      std::string text(def->expression);
-      for (auto it = std::sregex_iterator(text.begin(), text.end(), kRoot);
-           it != std::sregex_iterator() && simple; ++it) {
-        std::string root_type = (*it)[1];
-        if (root_type != type && root_type != "Resource" && root_type != "DomainResource") {
-          continue;  // e.g. "as Quantity" targets; not a root
+  const fhirpath::ModelInfo& model = Model();
+  std::unordered_map<std::string, int> slots;
+  auto assign_slots = [&](FastExpression& expression) {
+    for (FastBranch& branch : expression.branches) {
+      for (FastStep& step : branch.steps) {
+        if (step.kind != FastStep::Kind::kChild && step.kind != FastStep::Kind::kWhereEquals) {
+          continue;
         }
-        plan.roots.push_back((*it)[2]);
+        auto [it, added] = slots.emplace(step.name, static_cast<int>(slots.size()));
+        if (added)
+          entry.slot_names.push_back(step.name);
+        step.root_slot = it->second;
       }
-      if (!simple) plan.roots.clear();
-      for (const auto& component : def->components) {
-        ParamPlan::Component c;
-        c.definition = r4::FindSearchParam(type, component.code);
-        const auto& [component_expression, component_error] = parse(component.expression);
-        c.expression = component_expression;
-        c.parsed = component_error.empty() && c.definition != nullptr;
-        plan.components.push_back(std::move(c));
-      }
-      plans.push_back(std::move(plan));
     }
+  };
+  StaticType resource_static{true, type, model.ResourceDefinition(type), std::string(type)};
+  std::vector<ParamPlan>& plans = entry.plans;
+  for (const r4::SearchParamDefinition* def : r4::SearchParams(type)) {
+    if (Skipped(*def))
+      continue;
+    ParamPlan plan;
+    plan.definition = def;
+    const auto& [expression, error] = parse(def->expression);
+    plan.parsed = error.empty();
+    plan.expression = expression;
+    plan.parse_error = error;
+    static const std::regex kRoot(R"((?:^|[^A-Za-z0-9_.%])([A-Z][A-Za-z]*)\.([a-z][A-Za-z0-9]*))");
+    bool simple = def->expression.find('%') == std::string_view::npos;
+    std::string text(def->expression);
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), kRoot);
+         it != std::sregex_iterator() && simple; ++it) {
+      std::string root_type = (*it)[1];
+      if (root_type != type && root_type != "Resource" && root_type != "DomainResource") {
+        continue;  // e.g. "as Quantity" targets; not a root
+      }
+      plan.roots.push_back((*it)[2]);
+    }
+    if (!simple)
+      plan.roots.clear();
+    FastCompiler compiler(def->expression, type, resource_static, false);
+    std::optional<FastExpression> fast = compiler.Compile();
+    bool all_fast = fast.has_value();
+    for (const auto& component : def->components) {
+      ParamPlan::Component c;
+      c.definition = r4::FindSearchParam(type, component.code);
+      const auto& [component_expression, component_error] = parse(component.expression);
+      c.expression = component_expression;
+      c.parsed = component_error.empty() && c.definition != nullptr;
+      if (all_fast && c.parsed) {
+        FastCompiler component_compiler(component.expression, type, compiler.GetResultType(), true);
+        if (auto compiled = component_compiler.Compile()) {
+          assign_slots(*compiled);
+          c.fast = std::make_shared<const FastExpression>(std::move(*compiled));
+        }
+      }
+      all_fast = all_fast && c.fast != nullptr;
+      plan.components.push_back(std::move(c));
+    }
+    if (all_fast && plan.parsed) {
+      assign_slots(*fast);
+      plan.fast = std::make_shared<const FastExpression>(std::move(*fast));
+    }
+    plans.push_back(std::move(plan));
+  }
+  for (size_t i = 0; i < entry.slot_names.size(); ++i) {
+    const std::string& name = entry.slot_names[i];
+    if (name.empty() || name[0] < 'a' || name[0] > 'z')
+      continue;  // never: steps are lower case
+    entry.slots_by_letter[static_cast<size_t>(name[0] - 'a')].emplace_back(
+        name, static_cast<uint16_t>(i));
+  }
+  // Root ids, once the plans (and their strings) are in place.
+  std::unordered_map<std::string_view, uint16_t> ids;
+  for (ParamPlan& plan : plans) {
+    for (const std::string& root : plan.roots) {
+      auto [it, added] = ids.emplace(root, static_cast<uint16_t>(ids.size()));
+      if (added && root[0] >= 'a' && root[0] <= 'z') {
+        entry.roots_by_letter[static_cast<size_t>(root[0] - 'a')].emplace_back(root, it->second);
+      }
+      plan.root_ids.push_back(it->second);
+    }
+    bool usable = std::all_of(plan.roots.begin(), plan.roots.end(), [](const std::string& r) {
+      return !r.empty() && r[0] >= 'a' && r[0] <= 'z';
+    });
+    bool in_range = std::all_of(plan.root_ids.begin(), plan.root_ids.end(),
+                                [](uint16_t id) { return id < kMaxRoots; });
+    if (!usable || !in_range)
+      plan.root_ids.clear();  // not pre-checked by Index()
   }
 }
 
 const std::vector<ParamPlan>& Extractor::Plans(std::string_view type) const {
   static const std::vector<ParamPlan> kNone;
-  auto it = plans_.find(type);
-  return it == plans_.end() ? kNone : it->second;
+  const TypePlans* entry = GetTypePlans(type);
+  return entry == nullptr ? kNone : entry->plans;
 }
 
 const ParamPlan* Extractor::Find(std::string_view type, std::string_view code) const {
@@ -451,25 +1371,196 @@ const ParamPlan* Extractor::Find(std::string_view type, std::string_view code) c
   return nullptr;
 }
 
+namespace {
+
+// The roots check of IndexParam: some member of the resource starts with one of the roots.
+bool RootsPresent(const Json& resource, const ParamPlan& plan) {
+  if (plan.roots.empty() || !resource.IsObject())
+    return true;
+  for (const auto& member : resource.Members()) {
+    for (const std::string& root : plan.roots) {
+      if (member.first.starts_with(root))
+        return true;  // "value" also covers valueQuantity
+    }
+  }
+  return false;
+}
+
+// The compiled walk of `plan` (which has one); false to bail.
+bool WalkParam(const Json& resource, const ParamPlan& plan, std::vector<IndexEntry>& out,
+               WalkScratch& scratch) {
+  // The evaluator's focus: MakeResourceItem(resource).
+  if (scratch.root_resource != &resource) {
+    std::string_view type = resource.GetStringMember("resourceType");
+    if (type.empty())
+      return false;
+    if (scratch.root_type.empty() || !Equal(type, scratch.root_type_name)) {
+      std::string_view canonical = Model().CanonicalTypeName(type);
+      scratch.root_type_name.assign(type);
+      scratch.root_type = canonical.empty() ? std::string_view() : canonical;
+      scratch.root_definition = Model().ResourceDefinition(type);
+    }
+  }
+  if (scratch.root_type.empty())
+    return false;  // not an R4 type: no plans anyway
+  FastNode root{&resource, scratch.root_type, scratch.root_definition};
+  std::vector<FastNode> values;
+  values.swap(scratch.values);
+  bool ok = Walk(*plan.fast, root, resource, scratch, values);
+  const r4::SearchParamDefinition& def = *plan.definition;
+  if (ok && def.type != r4::SearchParamType::kComposite) {
+    Sink sink(def.code, out);
+    for (const FastNode& item : values) IndexNode(def.type, *item.node, item.type, sink);
+  } else if (ok) {
+    // As IndexParam: a composite value is indexed only when every component has a value.
+    std::vector<IndexEntry>& rows = scratch.rows;
+    int group = 0;
+    std::string param;
+    for (const FastNode& item : values) {
+      rows.clear();
+      bool complete = true;
+      for (size_t i = 0; i < plan.components.size() && complete; ++i) {
+        const ParamPlan::Component& component = plan.components[i];
+        if (!Walk(*component.fast, item, resource, scratch, scratch.parts)) {
+          ok = false;
+          break;
+        }
+        param.assign(def.code).append(1, kCompositeSeparator).append(std::to_string(group));
+        param.append(1, kCompositeSeparator).append(std::to_string(i));
+        size_t before = rows.size();
+        Sink sink(param, rows, /*companions=*/false);
+        for (const FastNode& part : scratch.parts) {
+          IndexNode(component.definition->type, *part.node, part.type, sink);
+        }
+        rows.erase(std::remove_if(rows.begin() + static_cast<std::ptrdiff_t>(before), rows.end(),
+                                  [&](const IndexEntry& e) { return e.param != param; }),
+                   rows.end());
+        complete = rows.size() > before;
+      }
+      if (!ok)
+        break;
+      if (complete) {
+        out.insert(out.end(), std::make_move_iterator(rows.begin()),
+                   std::make_move_iterator(rows.end()));
+        ++group;
+      }
+    }
+  }
+  values.swap(scratch.values);
+  return ok;
+}
+
+}  // namespace
+
+// What `resource` has for each element name a compiled step of its type looks up: the same
+// answers Children() would find scanning its members, for all steps in one pass.
+void Extractor::FillRootSlots(const Json& resource, const TypePlans& entry, void* scratch_ptr) {
+  WalkScratch& scratch = *static_cast<WalkScratch*>(scratch_ptr);
+  scratch.root_slots_for = nullptr;
+  if (!resource.IsObject())
+    return;
+  scratch.root_slots.assign(entry.slot_names.size(), RootSlot{});
+  for (const auto& [key, member] : resource.Members()) {
+    if (key.size() < 2) {
+      if (key.size() == 1 && key[0] >= 'a' && key[0] <= 'z') {
+        for (const auto& [name, slot] : entry.slots_by_letter[static_cast<size_t>(key[0] - 'a')]) {
+          if (name.size() == 1)
+            scratch.root_slots[slot].value = &member;
+        }
+      }
+      continue;
+    }
+    const bool underscored = key[0] == '_';
+    const char* k = key.data() + (underscored ? 1 : 0);
+    const size_t k_size = key.size() - (underscored ? 1 : 0);
+    if (k[0] < 'a' || k[0] > 'z')
+      continue;
+    for (const auto& [name, slot] : entry.slots_by_letter[static_cast<size_t>(k[0] - 'a')]) {
+      if (k_size < name.size() || std::memcmp(k, name.data(), name.size()) != 0)
+        continue;
+      RootSlot& root_slot = scratch.root_slots[slot];
+      if (k_size == name.size()) {
+        (underscored ? root_slot.extension : root_slot.value) = &member;
+      } else if (IsUpper(k[name.size()])) {
+        if (underscored) {
+          if (root_slot.choice_extensions < 2)
+            ++root_slot.choice_extensions;
+        } else {
+          if (root_slot.choices == 0) {
+            root_slot.choice_key = &key;
+            root_slot.choice_member = &member;
+          }
+          if (root_slot.choices < 2)
+            ++root_slot.choices;
+        }
+      }
+    }
+  }
+  scratch.root_slots_for = &resource;
+}
+
+namespace {
+
+// Fills the root item fields of `scratch` for `resource` and marks them as its.
+bool WalkParamRootForIndex(const Json& resource, WalkScratch& scratch) {
+  std::string_view type = resource.GetStringMember("resourceType");
+  if (type.empty())
+    return false;
+  if (scratch.root_type.empty() || !Equal(type, scratch.root_type_name)) {
+    std::string_view canonical = Model().CanonicalTypeName(type);
+    scratch.root_type_name.assign(type);
+    scratch.root_type = canonical.empty() ? std::string_view() : canonical;
+    scratch.root_definition = Model().ResourceDefinition(type);
+  }
+  scratch.root_resource = &resource;
+  return true;
+}
+
+// One WalkScratch per thread, reused across resources (Index runs on many threads).
+WalkScratch& ThreadScratch() {
+  thread_local WalkScratch scratch;
+  return scratch;
+}
+
+}  // namespace
+
+bool Extractor::Run(const Json& resource, const ParamPlan& plan, std::vector<IndexEntry>& out,
+                    std::string* error) const {
+  if (plan.fast != nullptr) {
+    size_t before = out.size();
+    if (WalkParam(resource, plan, out, ThreadScratch()))
+      return true;
+    out.resize(before);  // the walk gave up: the evaluator decides
+  }
+  return Evaluate(resource, plan, out, error);
+}
+
 bool Extractor::IndexParam(const Json& resource, const ParamPlan& plan,
                            std::vector<IndexEntry>& out, std::string* error) const {
   if (!plan.parsed) {
     if (error != nullptr) *error = plan.parse_error;
     return false;
   }
-  if (!plan.roots.empty() && resource.IsObject()) {
-    bool present = false;
-    for (const auto& member : resource.Members()) {
-      for (const std::string& root : plan.roots) {
-        if (member.first.starts_with(root)) {  // "value" also covers valueQuantity
-          present = true;
-          break;
-        }
-      }
-      if (present) break;
-    }
-    if (!present) return true;
+  if (!RootsPresent(resource, plan))
+    return true;
+  return Run(resource, plan, out, error);
+}
+
+bool Extractor::IndexParamWithEvaluatorForTest(const Json& resource, const ParamPlan& plan,
+                                               std::vector<IndexEntry>& out,
+                                               std::string* error) const {
+  if (!plan.parsed) {
+    if (error != nullptr)
+      *error = plan.parse_error;
+    return false;
   }
+  if (!RootsPresent(resource, plan))
+    return true;
+  return Evaluate(resource, plan, out, error);
+}
+
+bool Extractor::Evaluate(const Json& resource, const ParamPlan& plan, std::vector<IndexEntry>& out,
+                         std::string* error) const {
   core::Result<fhirpath::Collection> values = fhirpath::Evaluate(plan.expression, resource,
                                                                  options_);
   if (!values) {
@@ -478,7 +1569,7 @@ bool Extractor::IndexParam(const Json& resource, const ParamPlan& plan,
   }
   const r4::SearchParamDefinition& def = *plan.definition;
   if (def.type != r4::SearchParamType::kComposite) {
-    Sink sink(std::string(def.code), out);
+    Sink sink(def.code, out);
     for (const fhirpath::Item& item : *values) IndexValue(def.type, item, sink);
     return true;
   }
@@ -506,7 +1597,7 @@ bool Extractor::IndexParam(const Json& resource, const ParamPlan& plan,
       std::string param = std::string(def.code) + kCompositeSeparator + std::to_string(group) +
                           kCompositeSeparator + std::to_string(i);
       size_t before = rows.size();
-      Sink sink(param, rows);
+      Sink sink(param, rows, /*companions=*/false);
       for (const fhirpath::Item& part : *parts) {
         IndexValue(component.definition->type, part, sink);
       }
@@ -527,7 +1618,48 @@ bool Extractor::IndexParam(const Json& resource, const ParamPlan& plan,
 std::vector<IndexEntry> Extractor::Index(const Json& resource) const {
   std::vector<IndexEntry> out;
   std::string_view type = resource.GetStringMember("resourceType");
-  for (const ParamPlan& plan : Plans(type)) IndexParam(resource, plan, out);
+  const TypePlans* entry = GetTypePlans(type);
+  if (entry == nullptr)
+    return out;
+  // Which roots the resource has, in one pass over its members.
+  RootSet present;
+  if (resource.IsObject()) {
+    for (const auto& member : resource.Members()) {
+      const std::string& key = member.first;
+      if (key.empty() || key[0] < 'a' || key[0] > 'z')
+        continue;
+      for (const auto& [root, id] : entry->roots_by_letter[static_cast<size_t>(key[0] - 'a')]) {
+        if (std::string_view(key).starts_with(root))
+          present.set(id);
+      }
+    }
+  }
+  out.reserve(32);
+  WalkScratch& scratch = ThreadScratch();
+  // The per-resource lookups are valid for this call only (even if it throws).
+  struct Reset {
+    WalkScratch& scratch;
+    ~Reset() {
+      scratch.root_resource = nullptr;
+      scratch.root_slots_for = nullptr;
+    }
+  } reset{scratch};
+  if (!WalkParamRootForIndex(resource, scratch))
+    scratch.root_resource = nullptr;
+  FillRootSlots(resource, *entry, &scratch);
+  for (const ParamPlan& plan : entry->plans) {
+    if (!plan.parsed)
+      continue;
+    if (!plan.root_ids.empty() && resource.IsObject()) {
+      bool any = false;
+      for (uint16_t id : plan.root_ids) any = any || present.test(id);
+      if (!any)
+        continue;
+    } else if (plan.root_ids.empty() && !RootsPresent(resource, plan)) {
+      continue;
+    }
+    Run(resource, plan, out, nullptr);
+  }
   return out;
 }
 

@@ -3,10 +3,22 @@
 // resource's type and turns the values into store::IndexEntry rows (doc/search.md lists
 // what each parameter type stores).
 //
-// Expressions are parsed once, on first use of the Extractor, and shared; Extractor is
-// immutable after construction and thread-safe.
+// The expressions of a resource type are parsed on the first use of that type; the Extractor is
+// otherwise immutable and thread-safe.
+//
+// Most R4 expressions are plain paths (`Observation.code`, `Observation.effective`), unions of
+// them, `.where(resolve() is T)`, `.where(member='literal')`, `(x as T)`, `x.ofType(T)` and
+// `x.as(T)`. Those are compiled to a direct walk over the JSON tree (FastExpression) that
+// produces the same items, in the same order, as the FHIRPath evaluator; anything else, and
+// any input where the walk cannot be sure to match the evaluator (extension-only primitives,
+// resources nested in elements, values it cannot compare for a union), is evaluated by
+// fhir/fhirpath instead. tests/search/extract_test.cc compares both on every example.
 
+#include <array>
+#include <bitset>
+#include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -26,6 +38,8 @@ inline constexpr std::string_view kIdentifierSuffix = ":identifier";  // Referen
 // Composite rows: "<code>#<group>#<component>", one group per composite value.
 inline constexpr char kCompositeSeparator = '#';
 
+struct FastExpression;  // extract.cc
+
 struct ParamPlan {
   const fhir::r4::SearchParamDefinition* definition = nullptr;
   fhir::fhirpath::Expression expression;
@@ -35,12 +49,17 @@ struct ParamPlan {
     const fhir::r4::SearchParamDefinition* definition = nullptr;  // the component's parameter
     fhir::fhirpath::Expression expression;
     bool parsed = false;
+    std::shared_ptr<const FastExpression> fast;  // null: evaluate `expression`
   };
   std::vector<Component> components;  // composite parameters only
   // Top-level elements the expression starts from ("code" for Observation.code); when none
   // of them (nor a choice form such as valueQuantity for "value") is in the resource, the
   // expression is not evaluated. Empty: always evaluate.
   std::vector<std::string> roots;
+  // The compiled expression; null when the expression (or, for composites, a component) has a
+  // shape the walk does not handle.
+  std::shared_ptr<const FastExpression> fast;
+  std::vector<uint16_t> root_ids;  // `roots` as indices into the type's root table
 };
 
 class Extractor {
@@ -56,14 +75,45 @@ class Extractor {
   // The rows of one parameter. Returns false (with `error`) when the expression failed.
   bool IndexParam(const fhir::Json& resource, const ParamPlan& plan,
                   std::vector<store::IndexEntry>& out, std::string* error = nullptr) const;
+  // IndexParam with the FHIRPath evaluator only (no compiled walk, no root pre-check), for
+  // tests comparing the two.
+  bool IndexParamWithEvaluatorForTest(const fhir::Json& resource, const ParamPlan& plan,
+                                      std::vector<store::IndexEntry>& out,
+                                      std::string* error = nullptr) const;
   // The indexed parameters of a type (excluding those the planner answers from the resource
   // tables: _id, _lastUpdated, and special ones).
   const std::vector<ParamPlan>& Plans(std::string_view type) const;
   const ParamPlan* Find(std::string_view type, std::string_view code) const;
 
  private:
+  // The plans of one resource type, built on first use.
+  struct TypePlans {
+    std::once_flag once;
+    std::vector<ParamPlan> plans;
+    // The distinct roots of the plans by first letter (a..z), with their ids: a resource
+    // member key selects every root it starts with (as ParamPlan::roots are checked).
+    std::array<std::vector<std::pair<std::string_view, uint16_t>>, 26> roots_by_letter;
+    // The element names the compiled steps look up (their FastStep::root_slot), and the same
+    // by first letter: Index() finds them among the resource's members in one pass.
+    std::vector<std::string> slot_names;
+    std::array<std::vector<std::pair<std::string_view, uint16_t>>, 26> slots_by_letter;
+  };
+  static constexpr size_t kMaxRoots = 256;
+  using RootSet = std::bitset<kMaxRoots>;
+
   Extractor();
-  std::unordered_map<std::string_view, std::vector<ParamPlan>> plans_;
+  const TypePlans* GetTypePlans(std::string_view type) const;
+  void Build(std::string_view type, TypePlans& entry) const;
+  // The compiled walk when the plan has one and it is sure of the result, else the evaluator.
+  bool Run(const fhir::Json& resource, const ParamPlan& plan, std::vector<store::IndexEntry>& out,
+           std::string* error) const;
+  // Index()'s one pass over the resource's members for the compiled steps (`scratch`: the
+  // walk's per-thread state, private to extract.cc).
+  static void FillRootSlots(const fhir::Json& resource, const TypePlans& entry, void* scratch);
+  bool Evaluate(const fhir::Json& resource, const ParamPlan& plan,
+                std::vector<store::IndexEntry>& out, std::string* error) const;
+
+  std::unordered_map<std::string_view, std::unique_ptr<TypePlans>> types_;
   fhir::fhirpath::EvalOptions options_;
   std::unordered_map<std::string_view, fhir::Json> stubs_;  // resolve() targets by type
 };

@@ -78,9 +78,17 @@ constexpr std::array<Range, 26> kLatinExtendedA = {{
 }  // namespace
 
 std::string FoldText(std::string_view text) {
+  // ASCII prefix (often the whole text): copied at once and lower-cased in place.
+  size_t ascii = 0;
+  while (ascii < text.size() && static_cast<unsigned char>(text[ascii]) < 0x80) ++ascii;
   std::string out;
   out.reserve(text.size());
-  size_t i = 0;
+  out.assign(text.data(), ascii);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z')
+      c = static_cast<char>(c + 32);
+  }
+  size_t i = ascii;
   while (i < text.size()) {
     unsigned char c = static_cast<unsigned char>(text[i]);
     if (c < 0x80) {
