@@ -104,5 +104,16 @@ TEST(ImportTest, DemoAllianceLoadsOnFirstStartOnly) {
   EXPECT_EQ(ParseBody(client.Get("/Patient?_total=accurate&_count=0"))["total"], patients);
 }
 
+TEST(ProgramTest, VersionAndHelpOnEverySubcommand) {
+  std::string output;
+  EXPECT_EQ(RunProgram({"--version"}, &output), 0);
+  EXPECT_NE(output.find("medalliance 0.1.0"), std::string::npos) << output;
+  for (const char* command : {"serve", "import", "demo", "fhirpath"}) {
+    EXPECT_EQ(RunProgram({command, "--help"}, &output), 0) << command;
+    EXPECT_NE(output.find("Usage:"), std::string::npos) << command << ": " << output;
+  }
+  EXPECT_NE(RunProgram({"no-such-command"}, &output), 0);
+}
+
 }  // namespace
 }  // namespace medalliance::integration
