@@ -136,6 +136,7 @@ struct RestService::PreparedBundle {
     std::optional<store::StoredResource> precomputed;
     std::vector<store::IndexEntry> precomputed_index;
     // Results:
+    std::vector<core::Issue> warnings;  // from write hooks
     int status = 200;
     std::optional<StoredResource> stored;
     std::string location;
@@ -399,6 +400,12 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
       resp.Set("etag", Json::MakeString("W/\"" + std::to_string(stored.version) + "\""));
       resp.Set("lastModified", Json::MakeString(core::FormatInstant(stored.last_updated)));
     }
+    if (!entry.warnings.empty()) {
+      Json outcome = Json::MakeObject();
+      outcome.Set("resourceType", Json::MakeString("OperationOutcome"));
+      AppendIssues(outcome, entry.warnings);
+      resp.Set("outcome", std::move(outcome));
+    }
     out.Set("response", std::move(resp));
     return out;
   };
@@ -469,6 +476,7 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
     for (Entry& entry : entries) {
       entry.stored.reset();
       entry.location.clear();
+      entry.warnings.clear();
     }
     // Conditional creates resolve first: a match replaces the planned id.
     std::vector<bool> skip(entry_count, false);
@@ -571,14 +579,15 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
       switch (entry.kind) {
         case EntryKind::kCreate: {
           resource.Erase("id");
-          auto result = writer_.Create(tx, resource, entry.id, now);
+          auto result = writer_.Create(tx, resource, entry.id, now, {nullptr, &entry.warnings});
           if (!result) return AtEntry(std::move(result).error(), entry.index);
           entry.status = 201;
           entry.stored = std::move(result->stored);
           break;
         }
         case EntryKind::kUpdate: {
-          auto result = writer_.Update(tx, resource, entry.id, entry.if_match, "PUT", now);
+          auto result = writer_.Update(tx, resource, entry.id, entry.if_match, "PUT", now,
+                                       {nullptr, &entry.warnings});
           if (!result) return AtEntry(std::move(result).error(), entry.index);
           entry.status = result->created ? 201 : 200;
           entry.stored = std::move(result->stored);
@@ -600,7 +609,8 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
           }
           std::optional<int64_t> expected =
               entry.if_match.has_value() ? entry.if_match : std::optional<int64_t>(current->version);
-          auto result = writer_.Update(tx, patched, entry.id, expected, "PATCH", now);
+          auto result = writer_.Update(tx, patched, entry.id, expected, "PATCH", now,
+                                       {nullptr, &entry.warnings});
           if (!result) return AtEntry(std::move(result).error(), entry.index);
           entry.status = 200;
           entry.stored = std::move(result->stored);
@@ -609,7 +619,8 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
         case EntryKind::kDelete: {
           entry.status = 204;
           if (entry.id.empty()) break;  // conditional delete that matched nothing
-          auto result = writer_.Delete(tx, entry.type, entry.id, entry.if_match, now);
+          auto result = writer_.Delete(tx, entry.type, entry.id, entry.if_match, now,
+                                       {nullptr, &entry.warnings});
           if (!result) return AtEntry(std::move(result).error(), entry.index);
           break;
         }

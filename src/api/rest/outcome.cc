@@ -45,6 +45,13 @@ Json MakeOutcome(core::Severity severity, std::string_view code, std::string_vie
   return outcome;
 }
 
+void AppendIssues(Json& outcome, const std::vector<core::Issue>& issues) {
+  if (issues.empty()) return;
+  Json* list = outcome.Find("issue");
+  if (list == nullptr) list = &outcome.Set("issue", Json::MakeArray());
+  for (const core::Issue& issue : issues) list->PushBack(IssueJson(issue));
+}
+
 FhirResponse ErrorResponse(const core::Error& error) {
   FhirResponse response;
   response.status = error.GetHttpStatus();

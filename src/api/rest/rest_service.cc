@@ -166,7 +166,8 @@ Result<Json> RestService::ParseResourceBody(const FhirRequest& request,
 }
 
 FhirResponse RestService::WriteResponse(const FhirRequest& request, const StoredResource& stored,
-                                        int status) const {
+                                        int status,
+                                        const std::vector<core::Issue>& warnings) const {
   FhirResponse response;
   response.status = status;
   SetVersionHeaders(response, stored);
@@ -174,12 +175,14 @@ FhirResponse RestService::WriteResponse(const FhirRequest& request, const Stored
   switch (GetPreferReturn(request.headers)) {
     case PreferReturn::kMinimal:
       break;
-    case PreferReturn::kOperationOutcome:
-      response.body = fhir::WriteJson(MakeOutcome(
-          core::Severity::kInformation, "informational",
-          (status == 201 ? "created " : "updated ") + stored.type + "/" + stored.id +
-              " version " + std::to_string(stored.version)));
+    case PreferReturn::kOperationOutcome: {
+      Json outcome = MakeOutcome(core::Severity::kInformation, "informational",
+                                 (status == 201 ? "created " : "updated ") + stored.type + "/" +
+                                     stored.id + " version " + std::to_string(stored.version));
+      AppendIssues(outcome, warnings);
+      response.body = fhir::WriteJson(outcome);
       break;
+    }
     case PreferReturn::kRepresentation:
       response.body = stored.json;
       break;
@@ -281,8 +284,11 @@ FhirResponse RestService::Create(const FhirRequest& request, const std::string& 
   StoredResource stored;
   int status_code = 201;
   core::EpochMillis now = config_.clock->Now();
+  std::vector<core::Issue> warnings;
+  WriteContext context{&request.caller, &warnings};
   core::Status status = store_.Write([&](store::WriteTx& tx) -> core::Status {
     status_code = 201;
+    warnings.clear();
     if (!if_none_exist.empty()) {
       QueryParams params = ParseQueryString(
           if_none_exist.starts_with(type + "?") ? if_none_exist.substr(type.size() + 1)
@@ -298,12 +304,12 @@ FhirResponse RestService::Create(const FhirRequest& request, const std::string& 
         return {};
       }
     }
-    MA_ASSIGN_OR_RETURN(WriteResult result, writer_.Create(tx, resource, id, now));
+    MA_ASSIGN_OR_RETURN(WriteResult result, writer_.Create(tx, resource, id, now, context));
     stored = std::move(result.stored);
     return {};
   });
   if (!status) return ErrorResponse(status.error());
-  return WriteResponse(request, stored, status_code);
+  return WriteResponse(request, stored, status_code, warnings);
 }
 
 FhirResponse RestService::Read(const FhirRequest& request, const std::string& type,
@@ -403,12 +409,15 @@ FhirResponse RestService::Update(const FhirRequest& request, const std::string& 
   }
   core::EpochMillis now = config_.clock->Now();
   WriteResult result;
+  std::vector<core::Issue> warnings;
+  WriteContext context{&request.caller, &warnings};
   core::Status status = store_.Write([&](store::WriteTx& tx) -> core::Status {
-    MA_ASSIGN_OR_RETURN(result, writer_.Update(tx, resource, id, if_match, "PUT", now));
+    warnings.clear();
+    MA_ASSIGN_OR_RETURN(result, writer_.Update(tx, resource, id, if_match, "PUT", now, context));
     return {};
   });
   if (!status) return ErrorResponse(status.error());
-  return WriteResponse(request, result.stored, result.created ? 201 : 200);
+  return WriteResponse(request, result.stored, result.created ? 201 : 200, warnings);
 }
 
 FhirResponse RestService::ConditionalUpdate(const FhirRequest& request,
@@ -424,7 +433,10 @@ FhirResponse RestService::ConditionalUpdate(const FhirRequest& request,
   std::string body_id(resource.GetStringMember("id"));
   core::EpochMillis now = config_.clock->Now();
   WriteResult result;
+  std::vector<core::Issue> warnings;
+  WriteContext context{&request.caller, &warnings};
   core::Status status = store_.Write([&](store::WriteTx& tx) -> core::Status {
+    warnings.clear();
     MA_ASSIGN_OR_RETURN(auto matches, FindMatches(tx, type, request.params));
     if (matches.size() > 1) {
       return Error::PreconditionFailed("the conditional update criteria match " +
@@ -440,11 +452,12 @@ FhirResponse RestService::ConditionalUpdate(const FhirRequest& request,
     } else {
       id = body_id.empty() ? core::NewId() : body_id;
     }
-    MA_ASSIGN_OR_RETURN(result, writer_.Update(tx, resource, id, std::nullopt, "PUT", now));
+    MA_ASSIGN_OR_RETURN(result,
+                        writer_.Update(tx, resource, id, std::nullopt, "PUT", now, context));
     return {};
   });
   if (!status) return ErrorResponse(status.error());
-  return WriteResponse(request, result.stored, result.created ? 201 : 200);
+  return WriteResponse(request, result.stored, result.created ? 201 : 200, warnings);
 }
 
 FhirResponse RestService::Patch(const FhirRequest& request, const std::string& type,
@@ -476,7 +489,10 @@ FhirResponse RestService::Patch(const FhirRequest& request, const std::string& t
   }
   core::EpochMillis now = config_.clock->Now();
   WriteResult result;
+  std::vector<core::Issue> warnings;
+  WriteContext context{&request.caller, &warnings};
   core::Status status = store_.Write([&](store::WriteTx& tx) -> core::Status {
+    warnings.clear();
     MA_ASSIGN_OR_RETURN(auto current, tx.ReadCurrent(type, id));
     if (!current.has_value()) return Error::NotFound(type + "/" + id + " is not known");
     if (current->deleted) return Error::Gone(type + "/" + id + " was deleted");
@@ -492,12 +508,12 @@ FhirResponse RestService::Patch(const FhirRequest& request, const std::string& t
       return Error::Unprocessable("a patch may not change the resource type or id");
     }
     MA_RETURN_IF_ERROR(Validate(resource));
-    MA_ASSIGN_OR_RETURN(result, writer_.Update(tx, resource, id, current->version,
-                                               "PATCH", now));
+    MA_ASSIGN_OR_RETURN(result, writer_.Update(tx, resource, id, current->version, "PATCH",
+                                               now, context));
     return {};
   });
   if (!status) return ErrorResponse(status.error());
-  return WriteResponse(request, result.stored, 200);
+  return WriteResponse(request, result.stored, 200, warnings);
 }
 
 FhirResponse RestService::Delete(const FhirRequest& request, const std::string& type,
@@ -511,7 +527,8 @@ FhirResponse RestService::Delete(const FhirRequest& request, const std::string& 
   core::EpochMillis now = config_.clock->Now();
   std::optional<StoredResource> marker;
   core::Status status = store_.Write([&](store::WriteTx& tx) -> core::Status {
-    MA_ASSIGN_OR_RETURN(marker, writer_.Delete(tx, type, id, if_match, now));
+    MA_ASSIGN_OR_RETURN(marker, writer_.Delete(tx, type, id, if_match, now,
+                                               WriteContext{&request.caller, nullptr}));
     return {};
   });
   if (!status) return ErrorResponse(status.error());
@@ -544,7 +561,9 @@ FhirResponse RestService::ConditionalDelete(const FhirRequest& request,
                                        " resources; only single deletes are supported");
     }
     for (const StoredResource& match : matches) {
-      MA_ASSIGN_OR_RETURN(auto marker, writer_.Delete(tx, type, match.id, std::nullopt, now));
+      MA_ASSIGN_OR_RETURN(auto marker,
+                          writer_.Delete(tx, type, match.id, std::nullopt, now,
+                                         WriteContext{&request.caller, nullptr}));
       if (marker.has_value()) ++deleted;
     }
     return {};

@@ -105,7 +105,7 @@ class RestService {
                                              std::string_view expected_type) const;
   core::Status Validate(const fhir::Json& resource) const;
   FhirResponse WriteResponse(const FhirRequest& request, const store::StoredResource& stored,
-                             int status) const;
+                             int status, const std::vector<core::Issue>& warnings = {}) const;
   core::Result<std::vector<store::StoredResource>> FindMatches(store::ReadTx& tx,
                                                                const std::string& type,
                                                                const QueryParams& params) const;

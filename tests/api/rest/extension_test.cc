@@ -22,6 +22,10 @@ class TagHook : public store::WriteHook {
       return core::Error::Unprocessable("Patient/keep may not be deleted");
     }
     if (event.resource != nullptr) event.resource->Set("active", Json::MakeBool(true));
+    if (event.warnings != nullptr && event.id == "warn") {
+      event.warnings->push_back(core::Issue{core::Severity::kWarning, "business-rule",
+                                            "a reusable result exists", "Patient"});
+    }
     return {};
   }
   int calls = 0;
@@ -56,8 +60,10 @@ class ExtensionTest : public ::testing::Test {
     service_ = std::make_unique<RestService>(*store_, std::move(config));
   }
 
-  FhirResponse Send(std::string method, std::string url, std::string body = {}) {
+  FhirResponse Send(std::string method, std::string url, std::string body = {},
+                    std::string prefer = {}) {
     FhirRequest request;
+    if (!prefer.empty()) request.headers.Set("Prefer", prefer);
     request.method = std::move(method);
     size_t question = url.find('?');
     SplitPath(url.substr(0, question), request.segments);
@@ -91,6 +97,22 @@ TEST_F(ExtensionTest, HooksSeeAndAmendWritesOfTheirTypes) {
       R"({"request":{"method":"DELETE","url":"Patient/keep"}}]})";
   EXPECT_EQ(Send("POST", "", bundle).status, 422);
   EXPECT_EQ(Send("GET", "Patient/other").status, 404);
+}
+
+TEST_F(ExtensionTest, HookWarningsReachTheClient) {
+  FhirResponse outcome = Send("PUT", "Patient/warn", R"({"resourceType":"Patient","id":"warn"})",
+                              "return=OperationOutcome");
+  ASSERT_EQ(outcome.status, 201) << outcome.body;
+  EXPECT_NE(outcome.body.find("a reusable result exists"), std::string::npos) << outcome.body;
+  EXPECT_NE(outcome.body.find(R"("severity":"warning")"), std::string::npos);
+  std::string bundle =
+      R"({"resourceType":"Bundle","type":"transaction","entry":[)"
+      R"({"resource":{"resourceType":"Patient","id":"warn"},"request":{"method":"PUT","url":"Patient/warn"}}]})";
+  FhirResponse response = Send("POST", "", bundle);
+  ASSERT_EQ(response.status, 200) << response.body;
+  EXPECT_NE(response.body.find(R"("outcome":{"resourceType":"OperationOutcome")"), std::string::npos)
+      << response.body;
+  EXPECT_NE(response.body.find("a reusable result exists"), std::string::npos);
 }
 
 TEST_F(ExtensionTest, OperationsRouteAtEachLevelAndAreListed) {
