@@ -81,8 +81,8 @@ int main(int argc, char** argv) {
     const int last = std::min(total, first + batch);
     auto status = db->Write([&](store::WriteTx& tx) -> medalliance::core::Status {
       for (int i = first; i < last; ++i) {
-        MA_RETURN_IF_ERROR(tx.PutVersion(resources[static_cast<size_t>(i)],
-                                         index[static_cast<size_t>(i)]));
+        MA_RETURN_IF_ERROR(
+            tx.PutVersion(resources[static_cast<size_t>(i)], index[static_cast<size_t>(i)]));
       }
       return medalliance::core::Ok{};
     });
@@ -106,10 +106,10 @@ int main(int argc, char** argv) {
     for (int k = 0; k < lookups; ++k) {
       const int i = static_cast<int>(random() % static_cast<unsigned>(total));
       const auto t0 = std::chrono::steady_clock::now();
-      MA_ASSIGN_OR_RETURN(auto found,
-                          tx.QueryResources({sql,
-                                             {std::string("Patient"), std::string("identifier"),
-                                              "M" + std::to_string(i)}}));
+      MA_ASSIGN_OR_RETURN(
+          auto found,
+          tx.QueryResources(
+              {sql, {std::string("Patient"), std::string("identifier"), "M" + std::to_string(i)}}));
       micros.push_back(
           std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
       if (found.size() != 1) {
@@ -127,8 +127,7 @@ int main(int argc, char** argv) {
   std::printf(
       "synchronous=%s resources=%d batch=%d: %.2f s, %.0f resources/s; lookup p50 %.1f us "
       "p99 %.1f us; file %.0f MB\n",
-      full ? "FULL" : "NORMAL", total, batch, seconds, total / seconds,
-      micros[micros.size() / 2], micros[micros.size() * 99 / 100],
-      static_cast<double>(file_size) / 1e6);
+      full ? "FULL" : "NORMAL", total, batch, seconds, total / seconds, micros[micros.size() / 2],
+      micros[micros.size() * 99 / 100], static_cast<double>(file_size) / 1e6);
   return 0;
 }

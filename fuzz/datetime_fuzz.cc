@@ -18,11 +18,12 @@ namespace {
 namespace core = medalliance::core;
 
 // FormatInstant/FormatHttpDate only promise four-digit years.
-constexpr core::EpochMillis kYear0 = -62167219200000;     // 0000-01-01T00:00:00Z
+constexpr core::EpochMillis kYear0 = -62167219200000;      // 0000-01-01T00:00:00Z
 constexpr core::EpochMillis kYear10000 = 253402300800000;  // 10000-01-01T00:00:00Z
 
 void CheckInstantRoundTrip(core::EpochMillis millis) {
-  if (millis < kYear0 || millis >= kYear10000) return;
+  if (millis < kYear0 || millis >= kYear10000)
+    return;
   std::string text = core::FormatInstant(millis);
   auto again = core::ParseFhirDateTime(text);
   MA_FUZZ_EXPECT(again.has_value(), text);
@@ -33,7 +34,8 @@ void CheckInstantRoundTrip(core::EpochMillis millis) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size == 0) return 0;
+  if (size == 0)
+    return 0;
   int offset = (static_cast<int>(data[0] % 113) - 56) * 15;
   std::string_view text(reinterpret_cast<const char*>(data + 1), size - 1);
 

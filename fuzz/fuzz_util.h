@@ -25,14 +25,20 @@ inline bool IsValidUtf8(std::string_view text) {
   size_t i = 0;
   while (i < text.size()) {
     auto byte = static_cast<unsigned char>(text[i]);
-    size_t extra = byte < 0x80 ? 0 : (byte >> 5) == 0x6 ? 1 : (byte >> 4) == 0xE ? 2
-                                   : (byte >> 3) == 0x1E ? 3 : 4;
-    if (extra == 4 || byte == 0xC0 || byte == 0xC1 || byte > 0xF4) return false;
-    if (extra > 0 && i + extra >= text.size()) return false;
+    size_t extra = byte < 0x80           ? 0
+                   : (byte >> 5) == 0x6  ? 1
+                   : (byte >> 4) == 0xE  ? 2
+                   : (byte >> 3) == 0x1E ? 3
+                                         : 4;
+    if (extra == 4 || byte == 0xC0 || byte == 0xC1 || byte > 0xF4)
+      return false;
+    if (extra > 0 && i + extra >= text.size())
+      return false;
     uint32_t code = extra == 0 ? byte : byte & (0x3F >> extra);
     for (size_t k = 1; k <= extra; ++k) {
       auto next = static_cast<unsigned char>(text[i + k]);
-      if ((next & 0xC0) != 0x80) return false;
+      if ((next & 0xC0) != 0x80)
+        return false;
       code = (code << 6) | (next & 0x3F);
     }
     if ((extra == 2 && (code < 0x800 || (code >= 0xD800 && code <= 0xDFFF))) ||
@@ -46,7 +52,8 @@ inline bool IsValidUtf8(std::string_view text) {
 
 }  // namespace medalliance::fuzz
 
-#define MA_FUZZ_EXPECT(cond, detail)                         \
-  do {                                                       \
-    if (!(cond)) ::medalliance::fuzz::Fail(#cond, (detail)); \
+#define MA_FUZZ_EXPECT(cond, detail)              \
+  do {                                            \
+    if (!(cond))                                  \
+      ::medalliance::fuzz::Fail(#cond, (detail)); \
   } while (false)

@@ -72,13 +72,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
   CheckRawString(input);
   auto first = medalliance::fhir::ParseJson(input);
-  if (!first.has_value()) return 0;
+  if (!first.has_value())
+    return 0;
   CheckNumbers(*first);
 
   std::string written = medalliance::fhir::WriteJson(*first);
   auto second = medalliance::fhir::ParseJson(written);
-  MA_FUZZ_EXPECT(second.has_value(), "written JSON does not parse: " + written + "\nerror: " +
-                                         (second ? "" : second.error().GetMessage()));
+  MA_FUZZ_EXPECT(second.has_value(), "written JSON does not parse: " + written +
+                                         "\nerror: " + (second ? "" : second.error().GetMessage()));
   MA_FUZZ_EXPECT(*second == *first, "round trip changed the tree: " + written);
   std::string rewritten = medalliance::fhir::WriteJson(*second);
   MA_FUZZ_EXPECT(rewritten == written, "writing is not stable:\n" + written + "\n" + rewritten);

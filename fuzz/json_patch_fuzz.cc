@@ -20,14 +20,17 @@ using medalliance::fhir::Json;
 constexpr std::string_view kSeparator = "\n@@\n";
 
 void CheckPointers(const Json& document, const Json& patch) {
-  if (!patch.IsArray()) return;
+  if (!patch.IsArray())
+    return;
   for (const Json& op : patch.Items()) {
     for (std::string_view name : {"path", "from"}) {
       std::string_view pointer = op.GetStringMember(name);
       auto tokens = medalliance::fhir::ParseJsonPointer(pointer);
       const Json* node = medalliance::fhir::ResolveJsonPointer(document, pointer);
-      if (!tokens.has_value()) MA_FUZZ_EXPECT(node == nullptr, std::string(pointer));
-      if (pointer.empty()) MA_FUZZ_EXPECT(node == &document, "'' is not the whole document");
+      if (!tokens.has_value())
+        MA_FUZZ_EXPECT(node == nullptr, std::string(pointer));
+      if (pointer.empty())
+        MA_FUZZ_EXPECT(node == &document, "'' is not the whole document");
     }
   }
 }
@@ -37,10 +40,12 @@ void CheckPointers(const Json& document, const Json& patch) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
   size_t split = input.find(kSeparator);
-  if (split == std::string_view::npos) return 0;
+  if (split == std::string_view::npos)
+    return 0;
   auto document = medalliance::fhir::ParseJson(input.substr(0, split));
   auto patch = medalliance::fhir::ParseJson(input.substr(split + kSeparator.size()));
-  if (!document.has_value() || !patch.has_value()) return 0;
+  if (!document.has_value() || !patch.has_value())
+    return 0;
 
   MA_FUZZ_EXPECT(medalliance::fhir::JsonValuesEqual(*document, *document),
                  "JsonValuesEqual is not reflexive: " + medalliance::fhir::WriteJson(*document));

@@ -1,7 +1,8 @@
 // api::rest::ParseQueryString, SplitPath and ParseETagVersion over arbitrary bytes.
 // Checks: no crash or UB; SplitPath yields no empty segment and at most one segment per '/'
 // plus one; ParseQueryString yields at most one pair per '&' plus one and never a name
-// longer than its source; ParseETagVersion gives versions >= 1 and agrees with itself on its own output.
+// longer than its source; ParseETagVersion gives versions >= 1 and agrees with itself on its own
+// output.
 
 #include <algorithm>
 #include <cstddef>

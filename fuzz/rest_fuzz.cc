@@ -39,7 +39,8 @@ std::string_view NextLine(std::string_view& text) {
   size_t newline = text.find('\n');
   std::string_view line = text.substr(0, newline);
   text = newline == std::string_view::npos ? std::string_view() : text.substr(newline + 1);
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (!line.empty() && line.back() == '\r')
+    line.remove_suffix(1);
   return line;
 }
 
@@ -53,7 +54,8 @@ std::string_view Trim(std::string_view text) {
 std::string MediaType(std::string_view content_type) {
   std::string type(Trim(content_type.substr(0, content_type.find(';'))));
   for (char& c : type) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c >= 'A' && c <= 'Z')
+      c = static_cast<char>(c - 'A' + 'a');
   }
   return type;
 }
@@ -64,7 +66,8 @@ rest::FhirRequest ParseRequest(std::string_view text) {
   std::string_view first = NextLine(text);
   size_t space = first.find(' ');
   request.method = std::string(first.substr(0, space));
-  if (request.method == "HEAD") request.method = "GET";
+  if (request.method == "HEAD")
+    request.method = "GET";
   std::string_view target =
       space == std::string_view::npos ? std::string_view() : Trim(first.substr(space + 1));
   size_t question = target.find('?');
@@ -74,9 +77,11 @@ rest::FhirRequest ParseRequest(std::string_view text) {
   }
   while (!text.empty()) {
     std::string_view line = NextLine(text);
-    if (line.empty()) break;
+    if (line.empty())
+      break;
     size_t colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
+    if (colon == std::string_view::npos)
+      continue;
     request.headers.items.emplace_back(std::string(Trim(line.substr(0, colon))),
                                        std::string(Trim(line.substr(colon + 1))));
   }
@@ -94,7 +99,8 @@ bool Verbose() {
 void CheckResponse(const rest::FhirRequest& request, const rest::FhirResponse& response) {
   std::string where = request.method + " request, status " + std::to_string(response.status);
   MA_FUZZ_EXPECT(response.status >= 200 && response.status <= 599, where);
-  if (response.body.empty()) return;
+  if (response.body.empty())
+    return;
   // Responses echo client bytes (paths, parameter names, headers); WriteJson must still
   // produce UTF-8 (finding F5 in doc/fuzzing.md, fixed).
   MA_FUZZ_EXPECT(medalliance::fuzz::IsValidUtf8(response.body),

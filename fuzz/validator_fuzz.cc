@@ -13,7 +13,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   namespace validation = medalliance::fhir::validation;
   std::string_view input(reinterpret_cast<const char*>(data), size);
   auto resource = medalliance::fhir::ParseJson(input);
-  if (!resource.has_value()) return 0;
+  if (!resource.has_value())
+    return 0;
 
   auto status = validation::ValidateResource(*resource);
   if (!status.has_value()) {

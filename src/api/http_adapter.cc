@@ -38,20 +38,21 @@ bool IsXmlFormat(std::string_view format) {
 
 // True when the Accept header admits JSON (or anything).
 bool AcceptsJson(std::string_view accept) {
-  if (accept.empty()) return true;
+  if (accept.empty())
+    return true;
   size_t start = 0;
   while (start <= accept.size()) {
     size_t comma = accept.find(',', start);
-    std::string_view item = accept.substr(start, comma == std::string_view::npos
-                                                      ? std::string_view::npos
-                                                      : comma - start);
+    std::string_view item = accept.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
     while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
     std::string type = MediaType(item);
     if (type == "*/*" || type == "application/*" || IsJsonFormat(type) || type == "text/html" ||
         type == "text/*") {
       return true;
     }
-    if (comma == std::string_view::npos) break;
+    if (comma == std::string_view::npos)
+      break;
     start = comma + 1;
   }
   return false;
@@ -63,7 +64,8 @@ http::Response FromFhir(rest::FhirResponse response, bool pretty) {
   for (auto& [name, value] : response.headers.items) out.headers.Set(name, value);
   if (pretty && !response.body.empty()) {
     auto parsed = fhir::ParseJson(response.body);
-    if (parsed) response.body = fhir::WriteJson(*parsed, {.pretty = true});
+    if (parsed)
+      response.body = fhir::WriteJson(*parsed, {.pretty = true});
   }
   out.body = std::move(response.body);
   if (!out.body.empty() && !out.headers.Has("Content-Type")) {
@@ -124,7 +126,8 @@ http::Handler MakeFhirHandler(const rest::RestService& service, AdapterOptions o
       return response;
     }
     std::string base_url = options.base_url;
-    if (base_url.empty()) base_url = "http://" + std::string(request.headers.Get("Host"));
+    if (base_url.empty())
+      base_url = "http://" + std::string(request.headers.Get("Host"));
     rest::FhirRequest fhir_request = ToFhirRequest(request, base_url);
 
     bool pretty = false;
@@ -142,10 +145,9 @@ http::Handler MakeFhirHandler(const rest::RestService& service, AdapterOptions o
     }
     if (format.has_value() && !IsJsonFormat(*format)) {
       return ErrorOf(Error(ErrorCode::kNotAcceptable,
-                           IsXmlFormat(*format)
-                               ? "this server speaks FHIR JSON only; _format=" + *format +
-                                     " is not supported"
-                               : "unknown _format '" + *format + "'",
+                           IsXmlFormat(*format) ? "this server speaks FHIR JSON only; _format=" +
+                                                      *format + " is not supported"
+                                                : "unknown _format '" + *format + "'",
                            "_format"));
     }
     if (!format.has_value() && !AcceptsJson(request.headers.Get("Accept"))) {
@@ -157,12 +159,12 @@ http::Handler MakeFhirHandler(const rest::RestService& service, AdapterOptions o
     if ((method == "POST" || method == "PUT" || method == "PATCH") &&
         !fhir_request.content_type.empty()) {
       const std::string& type = fhir_request.content_type;
-      bool ok = IsJsonFormat(type) || (method == "PATCH" && type == "application/json-patch+json") ||
+      bool ok = IsJsonFormat(type) ||
+                (method == "PATCH" && type == "application/json-patch+json") ||
                 (method == "POST" && type == "application/x-www-form-urlencoded");
       if (!ok) {
         return ErrorOf(Error(ErrorCode::kUnsupportedMediaType,
-                             "unsupported Content-Type '" + type +
-                                 "': send application/fhir+json" +
+                             "unsupported Content-Type '" + type + "': send application/fhir+json" +
                                  (method == "PATCH" ? " or application/json-patch+json" : "")));
       }
     }

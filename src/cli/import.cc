@@ -1,19 +1,19 @@
 #include "cli/import.h"
 
-#include <unistd.h>
-#include <zstd.h>
-
 #include <algorithm>
-#include <condition_variable>
-#include <deque>
-#include <mutex>
-#include <optional>
-#include <thread>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <optional>
 #include <sstream>
+#include <thread>
+
+#include <unistd.h>
+#include <zstd.h>
 
 #include "fhir/json/json.h"
 
@@ -69,21 +69,24 @@ class Progress {
   Progress(bool enabled, uint64_t total_bytes) : enabled_(enabled), total_bytes_(total_bytes) {}
 
   void Update(uint64_t done_bytes, const ImportStats& stats, double seconds) {
-    if (!enabled_) return;
-    double fraction = total_bytes_ == 0 ? 1.0 : static_cast<double>(done_bytes) /
-                                                     static_cast<double>(total_bytes_);
+    if (!enabled_)
+      return;
+    double fraction = total_bytes_ == 0
+                          ? 1.0
+                          : static_cast<double>(done_bytes) / static_cast<double>(total_bytes_);
     int filled = static_cast<int>(fraction * 30);
     double rate = seconds > 0 ? static_cast<double>(stats.resources) / seconds : 0;
     double eta = fraction > 0 ? seconds / fraction - seconds : 0;
     std::fprintf(stderr, "\r[%-30s] %3.0f%% %lld files, %lld resources, %.0f/s, ETA %.0fs   ",
                  std::string(static_cast<size_t>(filled), '#').c_str(), fraction * 100,
-                 static_cast<long long>(stats.files), static_cast<long long>(stats.resources),
-                 rate, eta);
+                 static_cast<long long>(stats.files), static_cast<long long>(stats.resources), rate,
+                 eta);
     std::fflush(stderr);
   }
 
   void Finish() {
-    if (enabled_) std::fprintf(stderr, "\n");
+    if (enabled_)
+      std::fprintf(stderr, "\n");
   }
 
  private:
@@ -118,7 +121,8 @@ class UnitQueue {
   std::optional<Unit> Pop() {
     std::unique_lock<std::mutex> lock(mutex_);
     not_empty_.wait(lock, [&] { return !units_.empty() || closed_; });
-    if (units_.empty()) return std::nullopt;
+    if (units_.empty())
+      return std::nullopt;
     Unit unit = std::move(units_.front());
     units_.pop_front();
     not_full_.notify_one();
@@ -163,21 +167,24 @@ void ReadFile(const api::rest::RestService& service, size_t file_index, const st
     return {};
   };
   Result<std::string> text = ReadFileContents(path);
-  if (!text) return fail(std::move(text).error());
+  if (!text)
+    return fail(std::move(text).error());
   if (IsNdjson(path)) {
     std::istringstream lines(*text);
     std::string line;
     Json entries = Json::MakeArray();
     int64_t line_number = 0;
     auto flush = [&](bool end_of_file) -> core::Status {
-      if (entries.Size() == 0 && !end_of_file) return {};
+      if (entries.Size() == 0 && !end_of_file)
+        return {};
       MA_RETURN_IF_ERROR(push(TransactionOf(std::move(entries)), true, end_of_file));
       entries = Json::MakeArray();
       return {};
     };
     while (std::getline(lines, line)) {
       ++line_number;
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      if (line.find_first_not_of(" \t\r") == std::string::npos)
+        continue;
       Result<Json> resource = fhir::ParseJson(line);
       if (!resource) {
         return fail(Error::BadRequest("line " + std::to_string(line_number) + ": " +
@@ -185,14 +192,17 @@ void ReadFile(const api::rest::RestService& service, size_t file_index, const st
       }
       entries.PushBack(EntryFor(std::move(*resource)));
       if (entries.Size() >= options.batch_size) {
-        if (auto status = flush(false); !status) return fail(std::move(status).error());
+        if (auto status = flush(false); !status)
+          return fail(std::move(status).error());
       }
     }
-    if (auto status = flush(true); !status) return fail(std::move(status).error());
+    if (auto status = flush(true); !status)
+      return fail(std::move(status).error());
     return;
   }
   Result<Json> document = fhir::ParseJson(*text);
-  if (!document) return fail(std::move(document).error());
+  if (!document)
+    return fail(std::move(document).error());
   std::string type(document->GetStringMember("resourceType"));
   std::string bundle_type(document->GetStringMember("type"));
   core::Status pushed;
@@ -205,7 +215,8 @@ void ReadFile(const api::rest::RestService& service, size_t file_index, const st
     entries.PushBack(EntryFor(std::move(*document)));
     pushed = push(TransactionOf(std::move(entries)), true, true);
   }
-  if (!pushed) fail(std::move(pushed).error());
+  if (!pushed)
+    fail(std::move(pushed).error());
 }
 
 // Resources a batch response reports as written.
@@ -215,7 +226,8 @@ int64_t CountBatchSuccesses(const Json& response) {
     for (const Json& entry : results->Items()) {
       const Json* resp = entry.Find("response");
       std::string_view status = resp != nullptr ? resp->GetStringMember("status") : "";
-      if (status.starts_with("2")) ++count;
+      if (status.starts_with("2"))
+        ++count;
     }
   }
   return count;
@@ -230,8 +242,10 @@ std::string Describe(const Error& error) {
   if (error.GetIssues().size() > shown) {
     out += " (+" + std::to_string(error.GetIssues().size() - shown) + " more)";
   }
-  const std::string& where = error.GetIssues().empty() ? std::string() : error.GetIssues()[0].expression;
-  if (!where.empty() && out.find(where) == std::string::npos) out += " at " + where;
+  const std::string& where =
+      error.GetIssues().empty() ? std::string() : error.GetIssues()[0].expression;
+  if (!where.empty() && out.find(where) == std::string::npos)
+    out += " at " + where;
   return out;
 }
 
@@ -239,9 +253,11 @@ std::string Describe(const Error& error) {
 
 Result<std::string> ReadFileContents(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Error::NotFound("cannot read '" + path + "'");
+  if (!in)
+    return Error::NotFound("cannot read '" + path + "'");
   std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (!EndsWith(path, ".zst")) return data;
+  if (!EndsWith(path, ".zst"))
+    return data;
   ZSTD_DStream* stream = ZSTD_createDStream();
   ZSTD_initDStream(stream);
   std::string out;
@@ -273,10 +289,12 @@ ImportStats ImportPaths(const api::rest::RestService& service,
         }
       }
       std::sort(found.begin(), found.end());
-      for (std::string& file : found) files.emplace_back(std::move(file), fs::file_size(file, error));
+      for (std::string& file : found)
+        files.emplace_back(std::move(file), fs::file_size(file, error));
     } else {
       files.emplace_back(path, fs::file_size(path, error));
-      if (error) files.back().second = 0;
+      if (error)
+        files.back().second = 0;
     }
   }
   uint64_t total_bytes = 0;
@@ -308,7 +326,8 @@ ImportStats ImportPaths(const api::rest::RestService& service,
     if (error.has_value() && !file_failed) {
       file_failed = true;
       ++stats.failed_files;
-      if (options.progress) std::fprintf(stderr, "\n");
+      if (options.progress)
+        std::fprintf(stderr, "\n");
       std::fprintf(stderr, "import: %s: %s\n", file.c_str(), Describe(*error).c_str());
     }
     if (unit->end_of_file) {

@@ -1,14 +1,14 @@
 // The `medalliance` program: serve, import, demo. The only place that wires concrete classes.
 
-#include <signal.h>
-#include <unistd.h>
-
-#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <spdlog/spdlog.h>
 #include <thread>
+
+#include <CLI/CLI.hpp>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "api/http/server.h"
 #include "api/http_adapter.h"
@@ -36,7 +36,8 @@ struct ServeFlags {
 // Flag > environment > config file > default.
 std::string Setting(const core::Config& config, const std::string& flag, std::string_view key,
                     std::string_view fallback) {
-  if (!flag.empty()) return flag;
+  if (!flag.empty())
+    return flag;
   return config.GetOr(key, fallback);
 }
 
@@ -46,7 +47,8 @@ int Fail(const core::Error& error) {
 }
 
 core::Result<core::Config> LoadConfig(const std::string& path) {
-  if (path.empty()) return core::Config();
+  if (path.empty())
+    return core::Config();
   return core::Config::LoadFile(path);
 }
 
@@ -66,7 +68,8 @@ core::Status LoadDemo(const api::rest::RestService& service, const std::string& 
 
 int Serve(const ServeFlags& flags) {
   auto config = LoadConfig(flags.config_file);
-  if (!config) return Fail(config.error());
+  if (!config)
+    return Fail(config.error());
   std::string listen = Setting(*config, flags.listen, "listen", "127.0.0.1:8080");
   size_t colon = listen.rfind(':');
   if (colon == std::string::npos) {
@@ -77,9 +80,10 @@ int Serve(const ServeFlags& flags) {
   try {
     server_options.port = static_cast<uint16_t>(std::stoi(listen.substr(colon + 1)));
     server_options.threads =
-        flags.threads > 0 ? flags.threads
-                          : std::stoi(config->GetOr("threads", std::to_string(
-                                                                   std::max(2u, std::thread::hardware_concurrency()))));
+        flags.threads > 0
+            ? flags.threads
+            : std::stoi(config->GetOr(
+                  "threads", std::to_string(std::max(2u, std::thread::hardware_concurrency()))));
     std::string max_body = config->GetOr("max-body-bytes", "");
     if (flags.max_body_bytes > 0) {
       server_options.max_body_bytes = flags.max_body_bytes;
@@ -96,15 +100,19 @@ int Serve(const ServeFlags& flags) {
   store_settings.db_path = Setting(*config, flags.db, "db", "var/medalliance.db");
   store_settings.synchronous = Setting(*config, flags.synchronous, "synchronous", "full");
   auto app = BuildApp(store_settings);
-  if (!app) return Fail(app.error());
+  if (!app)
+    return Fail(app.error());
 
   bool demo = flags.demo || config->GetOr("demo", "false") == "true";
   if (demo) {
     auto empty = StoreIsEmpty(*app->store);
-    if (!empty) return Fail(empty.error());
+    if (!empty)
+      return Fail(empty.error());
     if (*empty) {
-      auto loaded = LoadDemo(*app->service, Setting(*config, flags.demo_dir, "demo-dir", "data/demo"));
-      if (!loaded) return Fail(loaded.error());
+      auto loaded =
+          LoadDemo(*app->service, Setting(*config, flags.demo_dir, "demo-dir", "data/demo"));
+      if (!loaded)
+        return Fail(loaded.error());
     }
   }
 
@@ -119,9 +127,9 @@ int Serve(const ServeFlags& flags) {
 
   api::AdapterOptions adapter_options;
   adapter_options.base_url = Setting(*config, flags.base_url, "base-url", "");
-  api::http::Server server(server_options,
-                           api::MakeFhirHandler(*app->service, adapter_options));
-  if (auto started = server.Start(); !started) return Fail(started.error());
+  api::http::Server server(server_options, api::MakeFhirHandler(*app->service, adapter_options));
+  if (auto started = server.Start(); !started)
+    return Fail(started.error());
   std::printf("listening on %s:%u\n", server_options.host.c_str(), server.GetPort());
   std::fflush(stdout);
   spdlog::info("medalliance {} serving FHIR R4 on http://{}:{} (database {})", kVersion,
@@ -141,16 +149,18 @@ int Import(const std::string& db, const std::string& synchronous,
   settings.db_path = db;
   settings.synchronous = synchronous;
   auto app = BuildApp(settings, !no_validate);
-  if (!app) return Fail(app.error());
+  if (!app)
+    return Fail(app.error());
   ImportOptions options;
   options.batch_size = batch_size;
   options.progress = isatty(STDERR_FILENO) != 0;
   ImportStats stats = ImportPaths(*app->service, paths, options);
-  std::printf("imported %lld resources from %lld files in %.2f s (%.0f resources/s); %lld files "
-              "failed\n",
-              static_cast<long long>(stats.resources), static_cast<long long>(stats.files),
-              stats.seconds, stats.seconds > 0 ? static_cast<double>(stats.resources) / stats.seconds : 0.0,
-              static_cast<long long>(stats.failed_files));
+  std::printf(
+      "imported %lld resources from %lld files in %.2f s (%.0f resources/s); %lld files "
+      "failed\n",
+      static_cast<long long>(stats.resources), static_cast<long long>(stats.files), stats.seconds,
+      stats.seconds > 0 ? static_cast<double>(stats.resources) / stats.seconds : 0.0,
+      static_cast<long long>(stats.failed_files));
   return stats.failed_files == 0 ? 0 : 2;
 }
 
@@ -164,19 +174,25 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "medalliance: this build needs an x86-64-v3 CPU (AVX2, BMI2, PCLMUL)\n");
     return 1;
   }
-  CLI::App app{"medalliance — the FHIR R4 exchange server of the Guangzhou–Shenzhen medical alliance"};
+  CLI::App app{
+      "medalliance — the FHIR R4 exchange server of the Guangzhou–Shenzhen medical alliance"};
   app.set_version_flag("--version", std::string("medalliance ") + kVersion);
   app.require_subcommand(1);
 
   ServeFlags serve_flags;
   CLI::App* serve = app.add_subcommand("serve", "Start the FHIR server");
-  serve->add_option("--listen", serve_flags.listen, "HOST:PORT to listen on (default 127.0.0.1:8080; port 0 picks a free one)");
+  serve->add_option("--listen", serve_flags.listen,
+                    "HOST:PORT to listen on (default 127.0.0.1:8080; port 0 picks a free one)");
   serve->add_option("--db", serve_flags.db, "SQLite database file (default var/medalliance.db)");
-  serve->add_option("--threads", serve_flags.threads, "HTTP worker threads (default: cores, at least 2)");
+  serve->add_option("--threads", serve_flags.threads,
+                    "HTTP worker threads (default: cores, at least 2)");
   serve->add_option("--config", serve_flags.config_file, "Config file of key = value lines");
-  serve->add_option("--base-url", serve_flags.base_url, "Public base URL used in Location and fullUrl");
-  serve->add_option("--synchronous", serve_flags.synchronous, "SQLite durability: full (default) or normal");
-  serve->add_option("--max-body-bytes", serve_flags.max_body_bytes, "Largest accepted request body (default 16 MiB)");
+  serve->add_option("--base-url", serve_flags.base_url,
+                    "Public base URL used in Location and fullUrl");
+  serve->add_option("--synchronous", serve_flags.synchronous,
+                    "SQLite durability: full (default) or normal");
+  serve->add_option("--max-body-bytes", serve_flags.max_body_bytes,
+                    "Largest accepted request body (default 16 MiB)");
   serve->add_flag("--demo", serve_flags.demo, "Load the demo alliance when the database is empty");
   serve->add_option("--demo-dir", serve_flags.demo_dir, "Folder of demo data (default data/demo)");
   serve->add_flag("--quiet", serve_flags.quiet, "No per-request log lines");
@@ -186,7 +202,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> import_paths;
   size_t batch_size = 1000;
   bool no_validate = false;
-  CLI::App* import = app.add_subcommand("import", "Import FHIR Bundles, resources or NDJSON (files or folders; .zst too)");
+  CLI::App* import = app.add_subcommand(
+      "import", "Import FHIR Bundles, resources or NDJSON (files or folders; .zst too)");
   import->add_option("--db", import_db, "SQLite database file");
   import->add_option("--synchronous", import_sync, "SQLite durability: full (default) or normal");
   import->add_option("--batch-size", batch_size, "NDJSON lines per transaction");
@@ -200,15 +217,21 @@ int main(int argc, char** argv) {
   demo->add_option("--demo-dir", demo_dir, "Folder of demo data");
 
   FhirPathFlags fhirpath_flags;
-  CLI::App* fhirpath = app.add_subcommand("fhirpath", "Evaluate a FHIRPath expression on a resource (FILE or stdin)");
+  CLI::App* fhirpath = app.add_subcommand(
+      "fhirpath", "Evaluate a FHIRPath expression on a resource (FILE or stdin)");
   fhirpath->add_option("expression", fhirpath_flags.expression, "FHIRPath expression")->required();
-  fhirpath->add_option("file", fhirpath_flags.file, "FHIR JSON resource file; stdin when absent or -");
+  fhirpath->add_option("file", fhirpath_flags.file,
+                       "FHIR JSON resource file; stdin when absent or -");
   fhirpath->add_flag("--pretty", fhirpath_flags.pretty, "Indent the JSON output");
 
   CLI11_PARSE(app, argc, argv);
-  if (*serve) return Serve(serve_flags);
-  if (*import) return Import(import_db, import_sync, import_paths, batch_size, no_validate);
-  if (*demo) return Import(demo_db, "full", {demo_dir}, 1000, false);
-  if (*fhirpath) return RunFhirPath(fhirpath_flags);
+  if (*serve)
+    return Serve(serve_flags);
+  if (*import)
+    return Import(import_db, import_sync, import_paths, batch_size, no_validate);
+  if (*demo)
+    return Import(demo_db, "full", {demo_dir}, 1000, false);
+  if (*fhirpath)
+    return RunFhirPath(fhirpath_flags);
   return 0;
 }

@@ -23,7 +23,8 @@ core::Result<App> BuildApp(const StoreSettings& settings, bool validate) {
   App app;
   app.store = std::move(sqlite);
   api::rest::RestConfig config;
-  if (validate) config.validate = ResourceValidator();
+  if (validate)
+    config.validate = ResourceValidator();
   config.apply_json_patch = [](fhir::Json& document, const fhir::Json& patch) {
     return fhir::ApplyJsonPatch(document, patch);
   };

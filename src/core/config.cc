@@ -21,20 +21,22 @@ std::string_view Trim(std::string_view text) {
 
 Result<Config> Config::LoadFile(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return Error::NotFound("config file '" + path + "' cannot be read");
+  if (!in)
+    return Error::NotFound("config file '" + path + "' cannot be read");
   Config config;
   std::string line;
   int number = 0;
   while (std::getline(in, line)) {
     ++number;
     std::string_view text = line;
-    if (size_t hash = text.find('#'); hash != std::string_view::npos) text = text.substr(0, hash);
+    if (size_t hash = text.find('#'); hash != std::string_view::npos)
+      text = text.substr(0, hash);
     text = Trim(text);
-    if (text.empty()) continue;
+    if (text.empty())
+      continue;
     size_t eq = text.find('=');
     if (eq == std::string_view::npos || Trim(text.substr(0, eq)).empty()) {
-      return Error::BadRequest(path + ":" + std::to_string(number) +
-                               ": expected 'key = value'");
+      return Error::BadRequest(path + ":" + std::to_string(number) + ": expected 'key = value'");
     }
     std::string_view value = Trim(text.substr(eq + 1));
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
@@ -48,8 +50,9 @@ Result<Config> Config::LoadFile(const std::string& path) {
 std::string Config::EnvironmentName(std::string_view key) {
   std::string name = "MEDALLIANCE_";
   for (char c : key) {
-    name.push_back(c == '-' || c == '.' ? '_'
-                                        : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    name.push_back(c == '-' || c == '.'
+                       ? '_'
+                       : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
   }
   return name;
 }
@@ -59,7 +62,8 @@ std::optional<std::string> Config::Get(std::string_view key) const {
     return std::string(env);
   }
   auto it = values_.find(key);
-  if (it == values_.end()) return std::nullopt;
+  if (it == values_.end())
+    return std::nullopt;
   return it->second;
 }
 

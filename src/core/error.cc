@@ -53,14 +53,15 @@ std::string_view ToString(Severity severity) {
 
 Error::Error(ErrorCode code, std::string message, std::string expression, std::string issue_code)
     : code_(code) {
-  issues_.push_back(Issue{Severity::kError,
-                          issue_code.empty() ? std::string(IssueTypeOf(code)) : std::move(issue_code),
-                          std::move(message), std::move(expression)});
+  issues_.push_back(Issue{
+      Severity::kError, issue_code.empty() ? std::string(IssueTypeOf(code)) : std::move(issue_code),
+      std::move(message), std::move(expression)});
 }
 
 Error::Error(ErrorCode code, std::vector<Issue> issues) : code_(code), issues_(std::move(issues)) {
   for (Issue& issue : issues_) {
-    if (issue.code.empty()) issue.code = std::string(IssueTypeOf(code));
+    if (issue.code.empty())
+      issue.code = std::string(IssueTypeOf(code));
   }
 }
 
@@ -70,7 +71,9 @@ Error Error::BadRequest(std::string message, std::string expression) {
 Error Error::NotFound(std::string message) {
   return Error(ErrorCode::kNotFound, std::move(message));
 }
-Error Error::Gone(std::string message) { return Error(ErrorCode::kGone, std::move(message)); }
+Error Error::Gone(std::string message) {
+  return Error(ErrorCode::kGone, std::move(message));
+}
 Error Error::Conflict(std::string message, std::string expression) {
   return Error(ErrorCode::kConflict, std::move(message), std::move(expression));
 }

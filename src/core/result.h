@@ -16,7 +16,8 @@ class [[nodiscard]] Result {
  public:
   using value_type = T;
 
-  Result(T value) : data_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value)
+      : data_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
   Result(Error error) : data_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
   template <typename U, typename = std::enable_if_t<std::is_constructible_v<T, U&&> &&
                                                     !std::is_same_v<std::decay_t<U>, Error> &&
@@ -63,7 +64,7 @@ template <>
 class [[nodiscard]] Result<void> {
  public:
   Result() = default;
-  Result(Ok) {}            // NOLINT
+  Result(Ok) {}                                                     // NOLINT
   Result(Error error) : error_(std::move(error)), failed_(true) {}  // NOLINT
 
   bool has_value() const { return !failed_; }
@@ -90,16 +91,18 @@ using Status = Result<void>;
 #define MA_CONCAT_(a, b) MA_CONCAT_INNER_(a, b)
 
 // MA_RETURN_IF_ERROR(expr): expr yields a Result; on failure return its Error.
-#define MA_RETURN_IF_ERROR(expr)                                      \
-  do {                                                                \
-    auto&& ma_status_ = (expr);                                       \
-    if (!ma_status_.has_value()) return std::move(ma_status_).error(); \
+#define MA_RETURN_IF_ERROR(expr)            \
+  do {                                      \
+    auto&& ma_status_ = (expr);             \
+    if (!ma_status_.has_value())            \
+      return std::move(ma_status_).error(); \
   } while (false)
 
 // MA_ASSIGN_OR_RETURN(decl, expr): decl = value of expr, or return its Error.
 #define MA_ASSIGN_OR_RETURN(decl, expr) \
   MA_ASSIGN_OR_RETURN_IMPL_(MA_CONCAT_(ma_result_, __LINE__), decl, expr)
-#define MA_ASSIGN_OR_RETURN_IMPL_(tmp, decl, expr)         \
-  auto tmp = (expr);                                       \
-  if (!tmp.has_value()) return std::move(tmp).error();     \
+#define MA_ASSIGN_OR_RETURN_IMPL_(tmp, decl, expr) \
+  auto tmp = (expr);                               \
+  if (!tmp.has_value())                            \
+    return std::move(tmp).error();                 \
   decl = std::move(tmp).value()

@@ -36,7 +36,9 @@ Civil CivilFromDays(int64_t z) {
   return {y + (m <= 2), m, d};
 }
 
-bool IsLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+bool IsLeap(int64_t y) {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 unsigned DaysInMonth(int64_t y, unsigned m) {
   static constexpr std::array<unsigned, 12> kDays = {31, 28, 31, 30, 31, 30,
@@ -48,11 +50,13 @@ constexpr int64_t kMsPerMinute = 60'000;
 constexpr int64_t kMsPerDay = 86'400'000;
 
 bool ReadDigits(std::string_view text, size_t pos, size_t count, int64_t* out) {
-  if (pos + count > text.size()) return false;
+  if (pos + count > text.size())
+    return false;
   int64_t value = 0;
   for (size_t i = 0; i < count; ++i) {
     char c = text[pos + i];
-    if (c < '0' || c > '9') return false;
+    if (c < '0' || c > '9')
+      return false;
     value = value * 10 + (c - '0');
   }
   *out = value;
@@ -64,7 +68,9 @@ static constexpr std::array<const char*, 7> kWeekdays = {"Thu", "Fri", "Sat", "S
 static constexpr std::array<const char*, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
-int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+int64_t FloorDiv(int64_t a, int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
 
 }  // namespace
 
@@ -76,8 +82,8 @@ std::string FormatInstant(EpochMillis millis) {
   std::snprintf(buffer, sizeof buffer, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
                 static_cast<long long>(civil.year), civil.month, civil.day,
                 static_cast<long long>(rest / 3'600'000),
-                static_cast<long long>(rest / 60'000 % 60), static_cast<long long>(rest / 1000 % 60),
-                static_cast<long long>(rest % 1000));
+                static_cast<long long>(rest / 60'000 % 60),
+                static_cast<long long>(rest / 1000 % 60), static_cast<long long>(rest % 1000));
   return buffer;
 }
 
@@ -98,7 +104,8 @@ std::string FormatHttpDate(EpochMillis millis) {
 Result<EpochMillis> ParseHttpDate(std::string_view text) {
   // "Thu, 26 Nov 2026 13:35:42 GMT"
   auto bad = [&] { return Error::BadRequest("invalid HTTP date '" + std::string(text) + "'"); };
-  if (text.size() != 29 || text.substr(25) != " GMT") return bad();
+  if (text.size() != 29 || text.substr(25) != " GMT")
+    return bad();
   int64_t day = 0;
   int64_t year = 0;
   int64_t hour = 0;
@@ -112,7 +119,8 @@ Result<EpochMillis> ParseHttpDate(std::string_view text) {
   std::string_view month_name = text.substr(8, 3);
   unsigned month = 0;
   for (unsigned i = 0; i < 12; ++i) {
-    if (month_name == kMonths[i]) month = i + 1;
+    if (month_name == kMonths[i])
+      month = i + 1;
   }
   if (month == 0 || day < 1 || day > DaysInMonth(year, month) || hour > 23 || minute > 59 ||
       second > 60 || text.substr(3, 2) != ", " || text[7] != ' ' || text[11] != ' ' ||
@@ -120,7 +128,8 @@ Result<EpochMillis> ParseHttpDate(std::string_view text) {
     return bad();
   }
   int64_t days = DaysFromCivil(year, month, static_cast<unsigned>(day));
-  if (text.substr(0, 3) != kWeekdays[static_cast<size_t>(((days % 7) + 7) % 7)]) return bad();
+  if (text.substr(0, 3) != kWeekdays[static_cast<size_t>(((days % 7) + 7) % 7)])
+    return bad();
   return days * kMsPerDay + hour * 3'600'000 + minute * kMsPerMinute + second * 1000;
 }
 
@@ -138,7 +147,8 @@ Result<DateRange> ParseFhirDateTime(std::string_view text, int default_offset_mi
   int64_t second = 0;
   int64_t millis = 0;
   DateRange range;
-  if (!ReadDigits(text, 0, 4, &year)) return bad();
+  if (!ReadDigits(text, 0, 4, &year))
+    return bad();
   size_t pos = 4;
   range.precision = DatePrecision::kYear;
   if (pos < text.size()) {
@@ -168,7 +178,8 @@ Result<DateRange> ParseFhirDateTime(std::string_view text, int default_offset_mi
     pos += 6;
     range.precision = DatePrecision::kMinute;
     if (pos < text.size() && text[pos] == ':') {
-      if (!ReadDigits(text, pos + 1, 2, &second) || second > 60) return bad();
+      if (!ReadDigits(text, pos + 1, 2, &second) || second > 60)
+        return bad();
       pos += 3;
       range.precision = DatePrecision::kSecond;
       if (pos < text.size() && text[pos] == '.') {
@@ -183,7 +194,8 @@ Result<DateRange> ParseFhirDateTime(std::string_view text, int default_offset_mi
           }
           ++pos;
         }
-        if (pos == start) return bad();
+        if (pos == start)
+          return bad();
         while (digits < 3) {
           fraction *= 10;
           ++digits;
@@ -192,7 +204,8 @@ Result<DateRange> ParseFhirDateTime(std::string_view text, int default_offset_mi
         range.precision = DatePrecision::kMillis;
       }
     }
-    if (pos >= text.size()) return bad();  // a time needs a zone
+    if (pos >= text.size())
+      return bad();  // a time needs a zone
     if (text[pos] == 'Z') {
       offset_minutes = 0;
       ++pos;
@@ -209,12 +222,13 @@ Result<DateRange> ParseFhirDateTime(std::string_view text, int default_offset_mi
       return bad();
     }
   }
-  if (pos != text.size()) return bad();
+  if (pos != text.size())
+    return bad();
   (void)has_time;
-  int64_t base = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) *
-                     kMsPerDay +
-                 hour * 3'600'000 + minute * kMsPerMinute + second * 1000 + millis -
-                 offset_minutes * kMsPerMinute;
+  int64_t base =
+      DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * kMsPerDay +
+      hour * 3'600'000 + minute * kMsPerMinute + second * 1000 + millis -
+      offset_minutes * kMsPerMinute;
   range.low = base;
   switch (range.precision) {
     case DatePrecision::kYear:

@@ -77,10 +77,9 @@ class Operation {
   virtual std::string Definition() const = 0;
   virtual bool System() const { return false; }
   virtual std::vector<std::string> Types() const { return {}; }  // type level
-  virtual bool Instance() const { return false; }                 // on those types' instances
+  virtual bool Instance() const { return false; }                // on those types' instances
   virtual bool AffectsState() const { return false; }            // POST only when true
-  virtual core::Result<OperationResponse> Invoke(Store& store,
-                                                 const OperationRequest& request) = 0;
+  virtual core::Result<OperationResponse> Invoke(Store& store, const OperationRequest& request) = 0;
 };
 
 }  // namespace medalliance::store

@@ -33,9 +33,9 @@ struct StoredResource {
   int64_t version = 0;                 // meta.versionId, 1-based, per resource
   core::EpochMillis last_updated = 0;  // meta.lastUpdated
   bool deleted = false;                // a delete marker: json is empty
-  std::string method;                  // "POST", "PUT", "PATCH" or "DELETE": the history entry's request
-  std::string json;                    // the exact bytes served on read (id and meta included)
-  int64_t sequence = 0;                // global write order, assigned by the store; history sorts by it
+  std::string method;    // "POST", "PUT", "PATCH" or "DELETE": the history entry's request
+  std::string json;      // the exact bytes served on read (id and meta included)
+  int64_t sequence = 0;  // global write order, assigned by the store; history sorts by it
 };
 
 // A search-index row of the current version of a resource. Which columns are used depends on
@@ -63,8 +63,8 @@ struct IndexEntry {
 
 // History listing: newest first (sequence descending).
 struct HistoryQuery {
-  std::optional<std::string> type;  // absent: whole system
-  std::optional<std::string> id;    // instance history; requires type
+  std::optional<std::string> type;         // absent: whole system
+  std::optional<std::string> id;           // instance history; requires type
   std::optional<core::EpochMillis> since;  // versions with last_updated >= since
   std::optional<core::EpochMillis> at;     // only the version of each resource current at `at`
   std::optional<int64_t> before_sequence;  // paging cursor: only sequence < this

@@ -1,10 +1,10 @@
 #include "core/config.h"
 
-#include <gtest/gtest.h>
-#include <stdlib.h>
-
 #include <filesystem>
 #include <fstream>
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
 
 namespace medalliance::core {
 namespace {
@@ -16,8 +16,9 @@ std::filesystem::path WriteFile(const std::string& name, const std::string& text
 }
 
 TEST(ConfigTest, ReadsKeyValueLinesWithCommentsAndQuotes) {
-  auto path = WriteFile("ma-config-test.conf",
-                        "# medalliance\nlisten = 127.0.0.1:9090\n\ndb = \"var/x.db\"  # trailing\n");
+  auto path =
+      WriteFile("ma-config-test.conf",
+                "# medalliance\nlisten = 127.0.0.1:9090\n\ndb = \"var/x.db\"  # trailing\n");
   Config config = Config::LoadFile(path.string()).value();
   EXPECT_EQ(config.Get("listen"), "127.0.0.1:9090");
   EXPECT_EQ(config.Get("db"), "var/x.db");

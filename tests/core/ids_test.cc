@@ -1,10 +1,10 @@
 #include "core/ids.h"
 
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <set>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 namespace medalliance::core {
 namespace {

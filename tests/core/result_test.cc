@@ -6,7 +6,8 @@ namespace medalliance::core {
 namespace {
 
 Result<int> Half(int value) {
-  if (value % 2 != 0) return Error::Unprocessable("odd", "Value.x");
+  if (value % 2 != 0)
+    return Error::Unprocessable("odd", "Value.x");
   return value / 2;
 }
 

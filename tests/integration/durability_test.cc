@@ -1,18 +1,18 @@
 // Crash recovery: kill -9 at a random moment loses no acknowledged write and leaves no
 // half-applied transaction.
 
-#include <gtest/gtest.h>
-#include <signal.h>
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <fstream>
 #include <mutex>
 #include <random>
 #include <set>
 #include <thread>
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "integration/server_util.h"
 
@@ -52,16 +52,18 @@ TEST(DurabilityTest, KillNineDuringWritesLosesNothingAcknowledged) {
       std::vector<std::thread> writers;
       for (int w = 0; w < 2; ++w) {
         writers.emplace_back([&, w] {
-          HttpClient client("127.0.0.1", server.Port(), {.timeout = std::chrono::milliseconds(2000)});
+          HttpClient client("127.0.0.1", server.Port(),
+                            {.timeout = std::chrono::milliseconds(2000)});
           for (int n = 0; !stop.load(); ++n) {
-            std::string tag = "r" + std::to_string(round) + "w" + std::to_string(w) + "n" +
-                              std::to_string(n);
+            std::string tag =
+                "r" + std::to_string(round) + "w" + std::to_string(w) + "n" + std::to_string(n);
             {
               std::lock_guard<std::mutex> lock(mutex);
               attempted.insert(tag);
             }
             Response response = client.Send("POST", "/", PairBundle(tag).dump(), FhirJson());
-            if (response.status == 0) return;  // the server is gone
+            if (response.status == 0)
+              return;  // the server is gone
             if (response.status == 200) {
               std::lock_guard<std::mutex> lock(mutex);
               acknowledged.insert(tag);
@@ -97,7 +99,8 @@ TEST(DurabilityTest, KillNineDuringImportLeavesNoPartialBundle) {
   std::filesystem::create_directories(data);
   const int kFiles = 400;
   for (int i = 0; i < kFiles; ++i) {
-    std::ofstream(data / ("b" + std::to_string(10000 + i) + ".json")) << PairBundle("imp" + std::to_string(i)).dump();
+    std::ofstream(data / ("b" + std::to_string(10000 + i) + ".json"))
+        << PairBundle("imp" + std::to_string(i)).dump();
   }
   std::filesystem::path db = dir.Path() / "import.db";
   pid_t child = fork();
@@ -119,7 +122,8 @@ TEST(DurabilityTest, KillNineDuringImportLeavesNoPartialBundle) {
   for (int i = 0; i < kFiles; ++i) {
     int count = CountTag(client, "imp" + std::to_string(i));
     EXPECT_TRUE(count == 0 || count == 2) << "bundle " << i << " half imported";
-    if (count == 2) ++complete;
+    if (count == 2)
+      ++complete;
   }
   EXPECT_GT(complete, 0) << "the import made no progress before the kill";
 }

@@ -1,20 +1,20 @@
 // `medalliance import` on real data: the 45 Synthea patients and NDJSON.
 
-#include <gtest/gtest.h>
-
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
 
+#include <gtest/gtest.h>
+
 #include "integration/server_util.h"
 
 namespace medalliance::integration {
 namespace {
 
-const std::filesystem::path kSynthea =
-    std::filesystem::path(MA_SHARED_DATA_DIR) / "synthea-r4-smart-generated-sample-data" / "bundles";
+const std::filesystem::path kSynthea = std::filesystem::path(MA_SHARED_DATA_DIR) /
+                                       "synthea-r4-smart-generated-sample-data" / "bundles";
 
 std::string Decompress(const std::filesystem::path& path) {
   std::string command = "zstd -dc '" + path.string() + "'";
@@ -65,16 +65,17 @@ TEST(ImportTest, NdjsonAndSingleResourcesImportAndBadFilesAreNamed) {
   {
     std::ofstream ndjson(data / "patients.ndjson");
     for (int i = 0; i < 25; ++i) {
-      ndjson << R"({"resourceType":"Patient","id":"nd-)" << i << R"(","gender":"female"})" << "\n";
+      ndjson << R"({"resourceType":"Patient","id":"nd-)" << i << R"(","gender":"female"})"
+             << "\n";
     }
   }
   std::ofstream(data / "single.json") << R"({"resourceType":"Organization","name":"示例医院"})";
   std::ofstream(data / "broken.json") << R"({"resourceType":"Patient",)";
   std::ofstream(data / "invalid.json") << R"({"resourceType":"Patient","gender":"mail"})";
   std::string output;
-  int code = RunProgram({"import", "--batch-size", "10", "--db", (dir.Path() / "x.db").string(),
-                         data.string()},
-                        &output);
+  int code = RunProgram(
+      {"import", "--batch-size", "10", "--db", (dir.Path() / "x.db").string(), data.string()},
+      &output);
   EXPECT_EQ(code, 2) << output;  // some files failed
   EXPECT_NE(output.find("broken.json: malformed JSON"), std::string::npos) << output;
   EXPECT_NE(output.find("invalid.json:"), std::string::npos) << output;

@@ -1,9 +1,9 @@
 // Every REST interaction and error status of the foundation, over real HTTP.
 
-#include <gtest/gtest.h>
-
 #include <fstream>
 #include <random>
+
+#include <gtest/gtest.h>
 
 #include "integration/server_util.h"
 
@@ -73,7 +73,8 @@ TEST_F(RestTest, MetadataListsEveryResourceTypeAndInteraction) {
   EXPECT_EQ(resources.size(), 146u);  // every concrete R4 resource type
   bool found = false;
   for (const Json& resource : resources) {
-    if (resource["type"] != "Observation") continue;
+    if (resource["type"] != "Observation")
+      continue;
     found = true;
     std::vector<std::string> codes;
     for (const Json& interaction : resource["interaction"]) codes.push_back(interaction["code"]);
@@ -131,13 +132,15 @@ TEST_F(RestTest, UpdateVersionsAndOptimisticLocking) {
   Json created = Create(PatientWith(Unique("update-")));
   std::string id = created["id"];
   created["gender"] = "female";
-  Response stale = client_->Send("PUT", "/Patient/" + id, created.dump(),
-                                 {{"Content-Type", "application/fhir+json"}, {"If-Match", "W/\"7\""}});
+  Response stale =
+      client_->Send("PUT", "/Patient/" + id, created.dump(),
+                    {{"Content-Type", "application/fhir+json"}, {"If-Match", "W/\"7\""}});
   EXPECT_EQ(stale.status, 412);
   EXPECT_EQ(ParseBody(stale)["resourceType"], "OperationOutcome");
 
-  Response updated = client_->Send("PUT", "/Patient/" + id, created.dump(),
-                                   {{"Content-Type", "application/fhir+json"}, {"If-Match", "W/\"1\""}});
+  Response updated =
+      client_->Send("PUT", "/Patient/" + id, created.dump(),
+                    {{"Content-Type", "application/fhir+json"}, {"If-Match", "W/\"1\""}});
   ASSERT_EQ(updated.status, 200) << updated.body;
   EXPECT_EQ(updated.headers.Get("ETag"), "W/\"2\"");
   EXPECT_EQ(ParseBody(updated)["gender"], "female");
@@ -201,13 +204,15 @@ TEST_F(RestTest, ErrorsAreOperationOutcomesWithTheRightStatus) {
   expect_outcome(client_->Get("/NoSuchType/1"), 404);
   expect_outcome(client_->Get("/Patient/bad_id!"), 400);
   expect_outcome(client_->Send("POST", "/Patient", "{not json", FhirJson()), 400);
-  expect_outcome(client_->Send("POST", "/Patient", R"({"resourceType":"Observation"})", FhirJson()), 400);
+  expect_outcome(client_->Send("POST", "/Patient", R"({"resourceType":"Observation"})", FhirJson()),
+                 400);
   expect_outcome(client_->Send("POST", "/Patient", "{}", {{"Content-Type", "text/plain"}}), 415);
   expect_outcome(client_->Send("PATCH", "/Patient"), 405);
   expect_outcome(client_->Send("POST", "/Patient/1"), 405);
   expect_outcome(client_->Get("/Patient/1", {{"Accept", "application/fhir+xml"}}), 406);
   expect_outcome(client_->Get("/metadata?_format=xml"), 406);
-  std::string huge = R"({"resourceType":"Basic","code":{"text":")" + std::string(2100000, 'x') + "\"}}";
+  std::string huge =
+      R"({"resourceType":"Basic","code":{"text":")" + std::string(2100000, 'x') + "\"}}";
   expect_outcome(client_->Send("POST", "/Basic", huge, FhirJson()), 413);
 }
 
@@ -238,20 +243,22 @@ TEST_F(RestTest, ConditionalReadsAnswerNotModified) {
   Response read = client_->Get("/Patient/" + id);
   std::string modified(read.headers.Get("Last-Modified"));
   EXPECT_EQ(client_->Get("/Patient/" + id, {{"If-Modified-Since", modified}}).status, 304);
-  EXPECT_EQ(client_->Get("/Patient/" + id,
-                         {{"If-Modified-Since", "Mon, 01 Jan 2001 00:00:00 GMT"}}).status, 200);
+  EXPECT_EQ(client_->Get("/Patient/" + id, {{"If-Modified-Since", "Mon, 01 Jan 2001 00:00:00 GMT"}})
+                .status,
+            200);
 }
 
 TEST_F(RestTest, PreferControlsTheResponseBody) {
   Json patient = PatientWith(Unique("prefer-"));
-  Response minimal = client_->Send("POST", "/Patient", patient.dump(),
-                                   {{"Content-Type", "application/fhir+json"}, {"Prefer", "return=minimal"}});
+  Response minimal =
+      client_->Send("POST", "/Patient", patient.dump(),
+                    {{"Content-Type", "application/fhir+json"}, {"Prefer", "return=minimal"}});
   EXPECT_EQ(minimal.status, 201);
   EXPECT_TRUE(minimal.body.empty());
   EXPECT_FALSE(minimal.headers.Get("Location").empty());
-  Response outcome = client_->Send("POST", "/Patient", patient.dump(),
-                                   {{"Content-Type", "application/fhir+json"},
-                                    {"Prefer", "return=OperationOutcome"}});
+  Response outcome = client_->Send(
+      "POST", "/Patient", patient.dump(),
+      {{"Content-Type", "application/fhir+json"}, {"Prefer", "return=OperationOutcome"}});
   EXPECT_EQ(outcome.status, 201);
   EXPECT_EQ(ParseBody(outcome)["resourceType"], "OperationOutcome");
 }
@@ -268,12 +275,14 @@ TEST_F(RestTest, JsonPatchAppliesValidatesAndLocks) {
   EXPECT_EQ(ParseBody(patched)["gender"], "female");
   EXPECT_EQ(patched.headers.Get("ETag"), "W/\"2\"");
   // A failing test op changes nothing.
-  Response failed = client_->Send("PATCH", "/Patient/" + id,
-                                  R"([{"op":"test","path":"/gender","value":"male"}])", patch_headers);
+  Response failed =
+      client_->Send("PATCH", "/Patient/" + id, R"([{"op":"test","path":"/gender","value":"male"}])",
+                    patch_headers);
   EXPECT_EQ(failed.status, 422);
   // A patch that makes the resource invalid is rejected.
-  Response invalid = client_->Send("PATCH", "/Patient/" + id,
-                                   R"([{"op":"replace","path":"/gender","value":"mail"}])", patch_headers);
+  Response invalid =
+      client_->Send("PATCH", "/Patient/" + id,
+                    R"([{"op":"replace","path":"/gender","value":"mail"}])", patch_headers);
   EXPECT_EQ(invalid.status, 422);
   EXPECT_EQ(client_->Get("/Patient/" + id).headers.Get("ETag"), "W/\"2\"");
   EXPECT_EQ(client_->Send("PATCH", "/Patient/" + id, "[]", {{"Content-Type", "text/plain"}}).status,
@@ -285,14 +294,13 @@ TEST_F(RestTest, JsonPatchAppliesValidatesAndLocks) {
 TEST_F(RestTest, FhirPathPatchAppliesAParametersBody) {
   Json created = Create(PatientWith(Unique("fhirpath-patch-")));
   std::string id = created["id"];
-  Json parameters = {
-      {"resourceType", "Parameters"},
-      {"parameter",
-       {{{"name", "operation"},
-         {"part",
-          {{{"name", "type"}, {"valueCode", "replace"}},
-           {{"name", "path"}, {"valueString", "Patient.birthDate"}},
-           {{"name", "value"}, {"valueDate", "1981-02-03"}}}}}}}};
+  Json parameters = {{"resourceType", "Parameters"},
+                     {"parameter",
+                      {{{"name", "operation"},
+                        {"part",
+                         {{{"name", "type"}, {"valueCode", "replace"}},
+                          {{"name", "path"}, {"valueString", "Patient.birthDate"}},
+                          {{"name", "value"}, {"valueDate", "1981-02-03"}}}}}}}};
   Response patched = client_->Send("PATCH", "/Patient/" + id, parameters.dump(), FhirJson());
   ASSERT_EQ(patched.status, 200) << patched.body;
   EXPECT_EQ(ParseBody(patched)["birthDate"], "1981-02-03");
@@ -347,13 +355,14 @@ TEST_F(RestTest, FailingTransactionChangesNothing) {
   EXPECT_EQ(search["total"], 0);
 
   // A failure discovered during the writes (If-Match) also rolls back the earlier entries.
-  Json conflicting = {{"resourceType", "Bundle"},
-                      {"type", "transaction"},
-                      {"entry",
-                       {{{"resource", PatientWith(identifier)},
-                         {"request", {{"method", "POST"}, {"url", "Patient"}}}},
-                        {{"resource", PatientWith(identifier)},
-                         {"request", {{"method", "DELETE"}, {"url", "Patient/nope"}, {"ifMatch", "W/\"3\""}}}}}}};
+  Json conflicting = {
+      {"resourceType", "Bundle"},
+      {"type", "transaction"},
+      {"entry",
+       {{{"resource", PatientWith(identifier)},
+         {"request", {{"method", "POST"}, {"url", "Patient"}}}},
+        {{"resource", PatientWith(identifier)},
+         {"request", {{"method", "DELETE"}, {"url", "Patient/nope"}, {"ifMatch", "W/\"3\""}}}}}}};
   Response conflict = client_->Send("POST", "/", conflicting.dump(), FhirJson());
   EXPECT_EQ(conflict.status, 412) << conflict.body;
   EXPECT_EQ(ParseBody(client_->Get("/Patient?identifier=urn:test|" + identifier))["total"], 0);
@@ -369,7 +378,9 @@ TEST_F(RestTest, TransactionConditionalCreateAndConditionalReference) {
          {{{"fullUrl", "urn:uuid:0c3151bd-1cbf-4d64-b04d-cd9187a4c6e0"},
            {"resource", PatientWith(identifier)},
            {"request",
-            {{"method", "POST"}, {"url", "Patient"}, {"ifNoneExist", "identifier=urn:test|" + identifier}}}},
+            {{"method", "POST"},
+             {"url", "Patient"},
+             {"ifNoneExist", "identifier=urn:test|" + identifier}}}},
           {{"resource",
             {{"resourceType", "Observation"},
              {"status", "final"},
@@ -439,9 +450,11 @@ TEST_F(RestTest, ConditionalUpdateAndDelete) {
   Create(PatientWith(identifier));
   EXPECT_EQ(client_->Send("PUT", query, patient.dump(), FhirJson()).status, 412);
   EXPECT_EQ(client_->Send("DELETE", query).status, 412);
-  EXPECT_EQ(client_->Send("POST", "/Patient", patient.dump(),
-                          {{"Content-Type", "application/fhir+json"},
-                           {"If-None-Exist", "identifier=urn:test|" + identifier}}).status,
+  EXPECT_EQ(client_
+                ->Send("POST", "/Patient", patient.dump(),
+                       {{"Content-Type", "application/fhir+json"},
+                        {"If-None-Exist", "identifier=urn:test|" + identifier}})
+                .status,
             412);
   // An unknown criterion is refused rather than matching everything.
   EXPECT_EQ(client_->Send("DELETE", "/Patient?nonsense=1").status, 400);
@@ -462,7 +475,8 @@ TEST_F(RestTest, HistoryPagesWithSinceAndCount) {
   EXPECT_EQ(page["entry"][0]["resource"]["meta"]["versionId"], "5");
   std::string next;
   for (const Json& link : page["link"]) {
-    if (link["relation"] == "next") next = link["url"];
+    if (link["relation"] == "next")
+      next = link["url"];
   }
   ASSERT_FALSE(next.empty());
   Json page2 = ParseBody(client_->Get(PathOf(next)));

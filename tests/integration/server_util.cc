@@ -1,11 +1,11 @@
 #include "integration/server_util.h"
 
-#include <gtest/gtest.h>
-#include <sys/wait.h>
-
 #include <array>
 #include <cstdio>
 #include <random>
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
 
 namespace medalliance::integration {
 
@@ -22,12 +22,13 @@ TempDir::~TempDir() {
 }
 
 TestServer::TestServer(const std::filesystem::path& db, std::vector<std::string> extra) {
-  std::vector<std::string> args = {"serve", "--listen", "127.0.0.1:0", "--db", db.string(),
-                                   "--quiet"};
+  std::vector<std::string> args = {"serve", "--listen",  "127.0.0.1:0",
+                                   "--db",  db.string(), "--quiet"};
   args.insert(args.end(), extra.begin(), extra.end());
   process_ = std::make_unique<test_support::ServerProcess>(MA_BINARY, args);
   auto started = process_->Start(std::chrono::seconds(30));
-  if (!started) ADD_FAILURE() << "server did not start: " << started.error().GetMessage();
+  if (!started)
+    ADD_FAILURE() << "server did not start: " << started.error().GetMessage();
 }
 
 Json ParseBody(const Response& response) {
@@ -40,7 +41,8 @@ int RunProgram(const std::vector<std::string>& args, std::string* output) {
   for (const std::string& arg : args) command += " '" + arg + "'";
   command += " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return -1;
+  if (pipe == nullptr)
+    return -1;
   std::array<char, 4096> buffer{};
   output->clear();
   size_t n = 0;

@@ -1,12 +1,12 @@
 #pragma once
 // A running `medalliance serve` on a temporary database, plus JSON helpers for its answers.
 
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "support/http_client.h"
 #include "support/server_process.h"
@@ -47,6 +47,8 @@ Json ParseBody(const Response& response);
 // Runs the medalliance program with args; returns the exit code, stdout+stderr in *output.
 int RunProgram(const std::vector<std::string>& args, std::string* output);
 
-inline Headers FhirJson() { return {{"Content-Type", "application/fhir+json"}}; }
+inline Headers FhirJson() {
+  return {{"Content-Type", "application/fhir+json"}};
+}
 
 }  // namespace medalliance::integration

@@ -30,7 +30,9 @@ struct StoreFactory {
   std::function<core::Result<std::unique_ptr<Store>>(const std::string& dir)> open;
 };
 
-void PrintTo(const StoreFactory& factory, std::ostream* out) { *out << factory.name; }
+void PrintTo(const StoreFactory& factory, std::ostream* out) {
+  *out << factory.name;
+}
 
 class StoreConformanceTest : public ::testing::TestWithParam<StoreFactory> {
  protected:
@@ -87,7 +89,7 @@ class StoreConformanceTest : public ::testing::TestWithParam<StoreFactory> {
       const Dialect& dialect = tx.GetDialect();
       std::string cond = condition;
       for (int n = 9; n >= 1; --n) {  // rewrite "?n" into the dialect's placeholder
-        std::string from = "?";  // appended: GCC 12 false -Wrestrict on "?" + to_string
+        std::string from = "?";       // appended: GCC 12 false -Wrestrict on "?" + to_string
         from += std::to_string(n);
         for (size_t at = cond.find(from); at != std::string::npos; at = cond.find(from, at + 1)) {
           cond.replace(at, from.size(), dialect.Placeholder(n));
@@ -99,8 +101,7 @@ class StoreConformanceTest : public ::testing::TestWithParam<StoreFactory> {
                   " r ON r.sequence = c.sequence WHERE c.type = " + dialect.Placeholder(1) +
                   " AND c.deleted = 0 AND c.id IN (SELECT x.id FROM " + std::string(table) +
                   " x WHERE x.type = " + dialect.Placeholder(1) +
-                  " AND x.param = " + dialect.Placeholder(2) + " AND " + cond +
-                  ") ORDER BY r.id";
+                  " AND x.param = " + dialect.Placeholder(2) + " AND " + cond + ") ORDER BY r.id";
       query.params = {type, param};
       for (SqlValue& value : values) {
         query.params.push_back(std::move(value));
@@ -133,7 +134,9 @@ class StoreConformanceTest : public ::testing::TestWithParam<StoreFactory> {
   std::unique_ptr<Store> store_;
 };
 
-TEST_P(StoreConformanceTest, ReportsAMigratedSchema) { EXPECT_GE(store_->SchemaVersion(), 1); }
+TEST_P(StoreConformanceTest, ReportsAMigratedSchema) {
+  EXPECT_GE(store_->SchemaVersion(), 1);
+}
 
 TEST_P(StoreConformanceTest, DialectNumbersPlaceholders) {
   ASSERT_TRUE(store_->Read([](ReadTx& tx) -> core::Status {
@@ -286,27 +289,24 @@ class HistoryTest : public StoreConformanceTest {
 
 TEST_P(HistoryTest, SystemHistoryIsNewestFirst) {
   std::vector<StoredResource> all = History({});
-  EXPECT_EQ(Keys(all), (std::vector<std::string>{"Observation/o1/2", "Patient/p1/3", "Patient/p2/1",
-                                                 "Patient/p1/2", "Observation/o1/1",
-                                                 "Patient/p1/1"}));
-  EXPECT_TRUE(std::is_sorted(all.begin(), all.end(), [](const auto& a, const auto& b) {
-    return a.sequence > b.sequence;
-  }));
+  EXPECT_EQ(Keys(all),
+            (std::vector<std::string>{"Observation/o1/2", "Patient/p1/3", "Patient/p2/1",
+                                      "Patient/p1/2", "Observation/o1/1", "Patient/p1/1"}));
+  EXPECT_TRUE(std::is_sorted(all.begin(), all.end(),
+                             [](const auto& a, const auto& b) { return a.sequence > b.sequence; }));
   EXPECT_EQ(CountHistory({}), 6);
 }
 
 TEST_P(HistoryTest, TypeAndInstanceHistory) {
   HistoryQuery type_query;
   type_query.type = "Patient";
-  EXPECT_EQ(Keys(History(type_query)),
-            (std::vector<std::string>{"Patient/p1/3", "Patient/p2/1", "Patient/p1/2",
-                                      "Patient/p1/1"}));
+  EXPECT_EQ(Keys(History(type_query)), (std::vector<std::string>{"Patient/p1/3", "Patient/p2/1",
+                                                                 "Patient/p1/2", "Patient/p1/1"}));
   EXPECT_EQ(CountHistory(type_query), 4);
   HistoryQuery instance = type_query;
   instance.id = "p1";
   std::vector<StoredResource> p1 = History(instance);
-  EXPECT_EQ(Keys(p1),
-            (std::vector<std::string>{"Patient/p1/3", "Patient/p1/2", "Patient/p1/1"}));
+  EXPECT_EQ(Keys(p1), (std::vector<std::string>{"Patient/p1/3", "Patient/p1/2", "Patient/p1/1"}));
   ASSERT_EQ(p1.size(), 3u);
   EXPECT_TRUE(p1[0].deleted);
   EXPECT_EQ(p1[0].method, "DELETE");
@@ -421,11 +421,11 @@ TEST_P(StoreConformanceTest, EveryIndexKindIsStoredAndQueryable) {
   EXPECT_EQ(SearchIds("Observation", "subject", sql::kReferenceIndexTable, "x.value = ?3",
                       {"Patient/p1"}),
             o1);
-  EXPECT_EQ(SearchIds("Observation", "date", sql::kDateIndexTable,
-                      "x.low <= ?3 AND x.high > ?3", {int64_t{1500}}),
+  EXPECT_EQ(SearchIds("Observation", "date", sql::kDateIndexTable, "x.low <= ?3 AND x.high > ?3",
+                      {int64_t{1500}}),
             o1);
-  EXPECT_TRUE(SearchIds("Observation", "date", sql::kDateIndexTable,
-                        "x.low <= ?3 AND x.high > ?3", {int64_t{2000}})
+  EXPECT_TRUE(SearchIds("Observation", "date", sql::kDateIndexTable, "x.low <= ?3 AND x.high > ?3",
+                        {int64_t{2000}})
                   .empty());
   EXPECT_EQ(SearchIds("Observation", "probability", sql::kNumberIndexTable,
                       "x.number > ?3 AND x.raw = ?4", {0.7, "0.750"}),
@@ -499,7 +499,10 @@ TEST_P(StoreConformanceTest, ConcurrentWritersAllCommitWithUniqueSequences) {
     for (int i = 0; i < 50; ++i) {
       HistoryQuery query;
       query.count = 10;
-      if (!store_->Read([&](ReadTx& tx) { return tx.History(query).has_value() ? core::Status{} : core::Status{core::Error::Internal("history")}; })) {
+      if (!store_->Read([&](ReadTx& tx) {
+            return tx.History(query).has_value() ? core::Status{}
+                                                 : core::Status{core::Error::Internal("history")};
+          })) {
         ++failures;
       }
     }
@@ -515,22 +518,22 @@ TEST_P(StoreConformanceTest, ConcurrentWritersAllCommitWithUniqueSequences) {
 
 std::vector<StoreFactory> Factories() {
   std::vector<StoreFactory> factories;
-  factories.push_back({"SqliteMemory", [](const std::string&) -> core::Result<std::unique_ptr<Store>> {
-                         SqliteOptions options;
-                         options.path = ":memory:";
-                         MA_ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store,
-                                             SqliteStore::Open(options));
-                         return std::unique_ptr<Store>(std::move(store));
-                       }});
-  factories.push_back({"SqliteFile", [](const std::string& dir) -> core::Result<std::unique_ptr<Store>> {
-                         SqliteOptions options;
-                         options.path = dir + "/db/store.sqlite";
-                         options.synchronous = SqliteSync::kNormal;  // speed; durability is tested elsewhere
-                         options.reader_pool_size = 2;
-                         MA_ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store,
-                                             SqliteStore::Open(options));
-                         return std::unique_ptr<Store>(std::move(store));
-                       }});
+  factories.push_back(
+      {"SqliteMemory", [](const std::string&) -> core::Result<std::unique_ptr<Store>> {
+         SqliteOptions options;
+         options.path = ":memory:";
+         MA_ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store, SqliteStore::Open(options));
+         return std::unique_ptr<Store>(std::move(store));
+       }});
+  factories.push_back(
+      {"SqliteFile", [](const std::string& dir) -> core::Result<std::unique_ptr<Store>> {
+         SqliteOptions options;
+         options.path = dir + "/db/store.sqlite";
+         options.synchronous = SqliteSync::kNormal;  // speed; durability is tested elsewhere
+         options.reader_pool_size = 2;
+         MA_ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store, SqliteStore::Open(options));
+         return std::unique_ptr<Store>(std::move(store));
+       }});
   // TODO(store): add PostgreSQL when MA_TEST_PG_URL is set.
   return factories;
 }

@@ -51,8 +51,8 @@ inline StoredResource MakeResource(std::string type, std::string id, int64_t ver
 
 inline StoredResource MakeDeleteMarker(std::string type, std::string id, int64_t version,
                                        core::EpochMillis last_updated) {
-  StoredResource resource = MakeResource(std::move(type), std::move(id), version, last_updated,
-                                         "{}", "DELETE");
+  StoredResource resource =
+      MakeResource(std::move(type), std::move(id), version, last_updated, "{}", "DELETE");
   resource.deleted = true;
   resource.json.clear();
   return resource;

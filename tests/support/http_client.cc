@@ -1,7 +1,5 @@
 #include "support/http_client.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <limits>
 #include <optional>
@@ -16,6 +14,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <zlib.h>
 
 namespace medalliance::test_support {
 
@@ -38,7 +37,8 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 
 std::optional<std::string> Gunzip(std::string_view data) {
   z_stream stream{};
-  if (inflateInit2(&stream, 15 + 16) != Z_OK) return std::nullopt;
+  if (inflateInit2(&stream, 15 + 16) != Z_OK)
+    return std::nullopt;
   stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
   stream.avail_in = static_cast<uInt>(data.size());
   std::string out;
@@ -50,10 +50,12 @@ std::optional<std::string> Gunzip(std::string_view data) {
     stream.avail_out = static_cast<uInt>(out.size() - used);
     rc = inflate(&stream, Z_NO_FLUSH);
     out.resize(out.size() - stream.avail_out);
-    if (rc == Z_BUF_ERROR && stream.avail_in > 0) rc = Z_OK;  // output was full
+    if (rc == Z_BUF_ERROR && stream.avail_in > 0)
+      rc = Z_OK;  // output was full
   }
   inflateEnd(&stream);
-  if (rc != Z_STREAM_END) return std::nullopt;
+  if (rc != Z_STREAM_END)
+    return std::nullopt;
   return out;
 }
 
@@ -61,7 +63,8 @@ std::optional<std::string> Gunzip(std::string_view data) {
 
 std::string_view Headers::Get(std::string_view name) const {
   for (const Field& field : fields_) {
-    if (EqualsIgnoreCase(field.first, name)) return field.second;
+    if (EqualsIgnoreCase(field.first, name))
+      return field.second;
   }
   return {};
 }
@@ -72,11 +75,10 @@ bool Headers::Has(std::string_view name) const {
 }
 
 void Headers::Set(std::string name, std::string value) {
-  fields_.erase(std::remove_if(fields_.begin(), fields_.end(),
-                               [&name](const Field& field) {
-                                 return EqualsIgnoreCase(field.first, name);
-                               }),
-                fields_.end());
+  fields_.erase(
+      std::remove_if(fields_.begin(), fields_.end(),
+                     [&name](const Field& field) { return EqualsIgnoreCase(field.first, name); }),
+      fields_.end());
   fields_.emplace_back(std::move(name), std::move(value));
 }
 
@@ -100,7 +102,8 @@ class HttpClient::Impl {
     if (ec) {
       tcp::resolver resolver(io_);
       auto results = resolver.resolve(host_, std::to_string(port_), ec);
-      if (ec) return ec;
+      if (ec)
+        return ec;
       endpoint = results.begin()->endpoint();
     } else {
       endpoint = tcp::endpoint(address, port_);
@@ -108,8 +111,10 @@ class HttpClient::Impl {
     stream_->expires_after(timeout);
     stream_->async_connect(endpoint, [&ec](ErrorCodeT result) { ec = result; });
     Run();
-    if (!ec) stream_->socket().set_option(tcp::no_delay(true), ec);
-    if (ec) Close();
+    if (!ec)
+      stream_->socket().set_option(tcp::no_delay(true), ec);
+    if (ec)
+      Close();
     return ec;
   }
 
@@ -123,20 +128,21 @@ class HttpClient::Impl {
   }
 
   // Reads one response; `got_bytes` tells whether any response byte arrived.
-  ErrorCodeT Read(bool head, std::chrono::milliseconds timeout, Response& response,
-                  bool& got_bytes, bool& keep_alive) {
+  ErrorCodeT Read(bool head, std::chrono::milliseconds timeout, Response& response, bool& got_bytes,
+                  bool& keep_alive) {
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
     parser.header_limit(1024 * 1024);
-    if (head) parser.skip(true);
+    if (head)
+      parser.skip(true);
     ErrorCodeT ec;
     size_t before = buffer_.size();
     stream_->expires_after(timeout);
-    bhttp::async_read(*stream_, buffer_, parser,
-                      [&ec](ErrorCodeT result, size_t) { ec = result; });
+    bhttp::async_read(*stream_, buffer_, parser, [&ec](ErrorCodeT result, size_t) { ec = result; });
     Run();
     got_bytes = before > 0 || parser.got_some();
-    if (ec) return ec;
+    if (ec)
+      return ec;
     auto message = parser.release();
     response.status = static_cast<int>(message.result_int());
     for (const auto& field : message) {
@@ -172,22 +178,29 @@ HttpClient::HttpClient(std::string host, uint16_t port, HttpClientOptions option
 
 HttpClient::~HttpClient() = default;
 
-bool HttpClient::IsConnected() const { return impl_->IsOpen(); }
+bool HttpClient::IsConnected() const {
+  return impl_->IsOpen();
+}
 
-void HttpClient::Close() { impl_->Close(); }
+void HttpClient::Close() {
+  impl_->Close();
+}
 
 Response HttpClient::Send(std::string_view method, std::string_view target, std::string_view body,
                           const Headers& headers) {
   std::string bytes;
   bytes.reserve(256 + body.size());
   bytes.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
-  if (!headers.Has("Host")) bytes.append("Host: localhost\r\n");
-  if (!headers.Has("User-Agent")) bytes.append("User-Agent: medalliance-test\r\n");
+  if (!headers.Has("Host"))
+    bytes.append("Host: localhost\r\n");
+  if (!headers.Has("User-Agent"))
+    bytes.append("User-Agent: medalliance-test\r\n");
   bool has_length = headers.Has("Content-Length") || headers.Has("Transfer-Encoding");
   if (!has_length && (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH")) {
     bytes.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
   }
-  for (const auto& [name, value] : headers) bytes.append(name).append(": ").append(value).append("\r\n");
+  for (const auto& [name, value] : headers)
+    bytes.append(name).append(": ").append(value).append("\r\n");
   bytes.append("\r\n").append(body);
   return SendRaw(bytes, method == "HEAD");
 }
@@ -206,15 +219,18 @@ Response HttpClient::SendRaw(std::string_view bytes, bool head) {
     ErrorCodeT ec = impl_->Write(bytes, options_.timeout);
     bool got_bytes = false;
     bool keep_alive = false;
-    if (!ec) ec = impl_->Read(head, options_.timeout, response, got_bytes, keep_alive);
+    if (!ec)
+      ec = impl_->Read(head, options_.timeout, response, got_bytes, keep_alive);
     if (ec) {
       impl_->Close();
       response = Response{};
       response.error = ec.message();
-      if (reused && !got_bytes && ec != beast::error::timeout) continue;  // stale keep-alive
+      if (reused && !got_bytes && ec != beast::error::timeout)
+        continue;  // stale keep-alive
       return response;
     }
-    if (!keep_alive) impl_->Close();
+    if (!keep_alive)
+      impl_->Close();
     if (options_.decompress && EqualsIgnoreCase(response.headers.Get("Content-Encoding"), "gzip")) {
       std::optional<std::string> plain = Gunzip(response.body);
       if (!plain) {

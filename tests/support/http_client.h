@@ -40,10 +40,10 @@ class Headers {
 };
 
 struct Response {
-  int status = 0;       // 0 = transport failure; see `error`
-  Headers headers;      // as received (Content-Encoding stays even when the body was gunzipped)
-  std::string body;     // gunzipped when the client decompresses and the server sent gzip
-  std::string error;    // transport error message when status == 0
+  int status = 0;     // 0 = transport failure; see `error`
+  Headers headers;    // as received (Content-Encoding stays even when the body was gunzipped)
+  std::string body;   // gunzipped when the client decompresses and the server sent gzip
+  std::string error;  // transport error message when status == 0
 };
 
 struct HttpClientOptions {

@@ -1,15 +1,15 @@
 #include "support/server_process.h"
 
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <string_view>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <charconv>
-#include <cstring>
-#include <string_view>
 
 namespace medalliance::test_support {
 
@@ -20,13 +20,15 @@ constexpr std::string_view kListening = "listening on ";
 // Port of a "listening on <host>:<port>" line, or 0.
 uint16_t ParseListeningLine(std::string_view line) {
   size_t at = line.find(kListening);
-  if (at == std::string_view::npos) return 0;
+  if (at == std::string_view::npos)
+    return 0;
   std::string_view address = line.substr(at + kListening.size());
   while (!address.empty() && (address.back() == '\r' || address.back() == ' ')) {
     address.remove_suffix(1);
   }
   size_t colon = address.rfind(':');
-  if (colon == std::string_view::npos) return 0;
+  if (colon == std::string_view::npos)
+    return 0;
   std::string_view digits = address.substr(colon + 1);
   unsigned port = 0;
   auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
@@ -61,11 +63,13 @@ ServerProcess::~ServerProcess() {
     }
   }
   StopDrain();
-  if (stdout_fd_ >= 0) close(stdout_fd_);
+  if (stdout_fd_ >= 0)
+    close(stdout_fd_);
 }
 
 core::Status ServerProcess::Start(std::chrono::milliseconds timeout) {
-  if (pid_ > 0) return core::Error::BadRequest("process already started");
+  if (pid_ > 0)
+    return core::Error::BadRequest("process already started");
   int out_pipe[2];
   int exec_pipe[2];  // reports an exec failure; closed by a successful exec (CLOEXEC)
   if (pipe2(out_pipe, O_CLOEXEC) != 0) {
@@ -91,7 +95,8 @@ core::Status ServerProcess::Start(std::chrono::milliseconds timeout) {
   if (pid == 0) {
     // Child: only async-signal-safe calls from here on.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);
+    if (getppid() != parent)
+      _exit(127);
     dup2(out_pipe[1], STDOUT_FILENO);
     execvp(argv[0], argv.data());
     int error = errno;
@@ -125,16 +130,20 @@ core::Status ServerProcess::Start(std::chrono::milliseconds timeout) {
     }
     pollfd poll_fd{stdout_fd_, POLLIN, 0};
     int ready = poll(&poll_fd, 1, static_cast<int>(left.count()));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) continue;
+    if (ready < 0 && errno == EINTR)
+      continue;
+    if (ready <= 0)
+      continue;
     char chunk[4096];
     ssize_t bytes = read(stdout_fd_, chunk, sizeof(chunk));
-    if (bytes < 0 && errno == EINTR) continue;
+    if (bytes < 0 && errno == EINTR)
+      continue;
     if (bytes <= 0) {
       core::Result<ExitStatus> status = Wait(std::chrono::seconds(5));
-      std::string how = status.has_value() ? (status->exited ? "exit code " + std::to_string(status->code)
-                                                             : "signal " + std::to_string(status->signal))
-                                           : "closed stdout";
+      std::string how = status.has_value()
+                            ? (status->exited ? "exit code " + std::to_string(status->code)
+                                              : "signal " + std::to_string(status->signal))
+                            : "closed stdout";
       return core::Error::Unavailable(program_ + " ended before listening (" + how + ")");
     }
     {
@@ -161,14 +170,18 @@ void ServerProcess::StartDrain() {
     for (;;) {
       {
         std::lock_guard lock(output_mutex_);
-        if (stop_drain_) return;
+        if (stop_drain_)
+          return;
       }
       pollfd poll_fd{stdout_fd_, POLLIN, 0};
       int ready = poll(&poll_fd, 1, 50);
-      if (ready <= 0) continue;
+      if (ready <= 0)
+        continue;
       ssize_t bytes = read(stdout_fd_, chunk, sizeof(chunk));
-      if (bytes < 0 && errno == EINTR) continue;
-      if (bytes <= 0) return;
+      if (bytes < 0 && errno == EINTR)
+        continue;
+      if (bytes <= 0)
+        return;
       std::lock_guard lock(output_mutex_);
       output_.append(chunk, static_cast<size_t>(bytes));
     }
@@ -176,7 +189,8 @@ void ServerProcess::StartDrain() {
 }
 
 void ServerProcess::StopDrain() {
-  if (!drain_.joinable()) return;
+  if (!drain_.joinable())
+    return;
   {
     std::lock_guard lock(output_mutex_);
     stop_drain_ = true;
@@ -190,13 +204,16 @@ std::string ServerProcess::GetOutput() const {
 }
 
 bool ServerProcess::Kill(int signal) {
-  if (pid_ <= 0 || reaped_) return false;
+  if (pid_ <= 0 || reaped_)
+    return false;
   return kill(pid_, signal) == 0;
 }
 
 core::Result<ExitStatus> ServerProcess::Wait(std::chrono::milliseconds timeout) {
-  if (pid_ <= 0) return core::Error::Unavailable("no process started");
-  if (reaped_) return exit_status_;
+  if (pid_ <= 0)
+    return core::Error::Unavailable("no process started");
+  if (reaped_)
+    return exit_status_;
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     int status = 0;

@@ -8,8 +8,6 @@
 //
 // Thread-safety: use from one thread; GetOutput() may be called from any thread.
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -18,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include <sys/types.h>
+
 #include "core/result.h"
 
 namespace medalliance::test_support {
@@ -25,7 +25,7 @@ namespace medalliance::test_support {
 struct ExitStatus {
   bool exited = false;  // exited normally with `code`
   int code = -1;
-  int signal = 0;       // terminating signal when !exited
+  int signal = 0;  // terminating signal when !exited
 };
 
 class ServerProcess {

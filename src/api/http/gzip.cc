@@ -1,10 +1,10 @@
 #include "api/http/gzip.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <charconv>
 #include <optional>
+
+#include <zlib.h>
 
 #include "api/http/message.h"
 
@@ -12,8 +12,8 @@ namespace medalliance::api::http {
 
 namespace {
 
-constexpr int kGzipWindowBits = 15 + 16;      // 32 KiB window, gzip wrapper
-constexpr int kGunzipWindowBits = 15 + 16;    // gzip only
+constexpr int kGzipWindowBits = 15 + 16;    // 32 KiB window, gzip wrapper
+constexpr int kGunzipWindowBits = 15 + 16;  // gzip only
 constexpr size_t kChunk = 64 * 1024;
 
 std::string_view Trim(std::string_view text) {
@@ -33,7 +33,8 @@ double QValue(std::string_view params) {
       double value = 1.0;
       auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
       (void)end;
-      if (ec == std::errc()) return value;
+      if (ec == std::errc())
+        return value;
     }
   }
   return 1.0;
@@ -56,7 +57,8 @@ core::Result<std::string> GzipCompress(std::string_view data, int level) {
   int rc = deflate(&stream, Z_FINISH);
   size_t produced = stream.total_out;
   deflateEnd(&stream);
-  if (rc != Z_STREAM_END) return core::Error::Internal("deflate failed");
+  if (rc != Z_STREAM_END)
+    return core::Error::Internal("deflate failed");
   out.resize(produced);
   return out;
 }
@@ -74,9 +76,9 @@ core::Result<std::string> GzipDecompress(std::string_view data, size_t max_outpu
     size_t used = out.size();
     size_t grow = std::max(kChunk, data.size() * 4);
     if (used >= max_output_bytes + 1) {
-      error = core::Error(core::ErrorCode::kPayloadTooLarge,
-                          "decompressed body exceeds " + std::to_string(max_output_bytes) +
-                              " bytes");
+      error =
+          core::Error(core::ErrorCode::kPayloadTooLarge,
+                      "decompressed body exceeds " + std::to_string(max_output_bytes) + " bytes");
       break;
     }
     grow = std::min(grow, max_output_bytes + 1 - used);
@@ -86,7 +88,8 @@ core::Result<std::string> GzipDecompress(std::string_view data, size_t max_outpu
     int rc = inflate(&stream, Z_NO_FLUSH);
     out.resize(used + grow - stream.avail_out);
     if (rc == Z_STREAM_END) {
-      if (stream.avail_in == 0) break;
+      if (stream.avail_in == 0)
+        break;
       // Another gzip member follows (concatenated members are one valid gzip file).
       if (inflateReset(&stream) != Z_OK) {
         error = core::Error::BadRequest("corrupt gzip body");
@@ -104,7 +107,8 @@ core::Result<std::string> GzipDecompress(std::string_view data, size_t max_outpu
     }
   }
   inflateEnd(&stream);
-  if (error) return std::move(*error);
+  if (error)
+    return std::move(*error);
   if (out.size() > max_output_bytes) {
     return core::Error(core::ErrorCode::kPayloadTooLarge,
                        "decompressed body exceeds " + std::to_string(max_output_bytes) + " bytes");
@@ -118,8 +122,8 @@ bool AcceptsGzip(std::string_view accept_encoding) {
   while (!accept_encoding.empty()) {
     size_t comma = accept_encoding.find(',');
     std::string_view element = accept_encoding.substr(0, comma);
-    accept_encoding = comma == std::string_view::npos ? std::string_view{}
-                                                      : accept_encoding.substr(comma + 1);
+    accept_encoding =
+        comma == std::string_view::npos ? std::string_view{} : accept_encoding.substr(comma + 1);
     size_t semi = element.find(';');
     std::string_view coding = Trim(element.substr(0, semi));
     double q = semi == std::string_view::npos ? 1.0 : QValue(element.substr(semi + 1));
@@ -129,7 +133,8 @@ bool AcceptsGzip(std::string_view accept_encoding) {
       any_q = q;
     }
   }
-  if (gzip_q) return *gzip_q > 0;
+  if (gzip_q)
+    return *gzip_q > 0;
   return any_q && *any_q > 0;
 }
 

@@ -6,21 +6,26 @@ namespace medalliance::api::http {
 
 namespace {
 
-char LowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
+char LowerAscii(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
+}
 
 }  // namespace
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
+  if (a.size() != b.size())
+    return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (LowerAscii(a[i]) != LowerAscii(b[i])) return false;
+    if (LowerAscii(a[i]) != LowerAscii(b[i]))
+      return false;
   }
   return true;
 }
 
 std::string_view Headers::Get(std::string_view name) const {
   for (const Field& field : fields_) {
-    if (EqualsIgnoreCase(field.first, name)) return field.second;
+    if (EqualsIgnoreCase(field.first, name))
+      return field.second;
   }
   return {};
 }
@@ -33,7 +38,8 @@ bool Headers::Has(std::string_view name) const {
 std::vector<std::string_view> Headers::GetAll(std::string_view name) const {
   std::vector<std::string_view> values;
   for (const Field& field : fields_) {
-    if (EqualsIgnoreCase(field.first, name)) values.emplace_back(field.second);
+    if (EqualsIgnoreCase(field.first, name))
+      values.emplace_back(field.second);
   }
   return values;
 }

@@ -48,10 +48,10 @@ class Headers {
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
 struct Request {
-  std::string method;          // as sent: "GET", "POST", ...
-  std::string target;          // raw request-target: "/Patient?name=J%C3%BCrgen"
-  std::string path;            // percent-decoded path without the query: "/Patient"
-  std::string query;           // raw query string without '?': "name=J%C3%BCrgen"
+  std::string method;  // as sent: "GET", "POST", ...
+  std::string target;  // raw request-target: "/Patient?name=J%C3%BCrgen"
+  std::string path;    // percent-decoded path without the query: "/Patient"
+  std::string query;   // raw query string without '?': "name=J%C3%BCrgen"
   Headers headers;
   std::string body;            // already gunzipped when the client sent Content-Encoding: gzip
   std::string remote_address;  // peer IP address, e.g. "127.0.0.1"

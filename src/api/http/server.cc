@@ -63,9 +63,12 @@ struct Connection {
 };
 
 int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
   return -1;
 }
 
@@ -78,10 +81,12 @@ std::optional<std::string> DecodePath(std::string_view raw) {
       out.push_back(raw[i]);
       continue;
     }
-    if (i + 2 >= raw.size()) return std::nullopt;
+    if (i + 2 >= raw.size())
+      return std::nullopt;
     int high = HexValue(raw[i + 1]);
     int low = HexValue(raw[i + 2]);
-    if (high < 0 || low < 0) return std::nullopt;
+    if (high < 0 || low < 0)
+      return std::nullopt;
     out.push_back(static_cast<char>(high * 16 + low));
     i += 2;
   }
@@ -111,9 +116,8 @@ void AppendJsonEscaped(std::string& out, std::string_view text) {
 std::string_view HttpDate() {
   static constexpr std::array<const char*, 7> kDays = {"Sun", "Mon", "Tue", "Wed",
                                                        "Thu", "Fri", "Sat"};
-  static constexpr std::array<const char*, 12> kMonths = {"Jan", "Feb", "Mar", "Apr",
-                                                          "May", "Jun", "Jul", "Aug",
-                                                          "Sep", "Oct", "Nov", "Dec"};
+  static constexpr std::array<const char*, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   thread_local std::time_t cached_second = -1;
   thread_local std::string cached;
   std::time_t now = std::time(nullptr);
@@ -134,21 +138,28 @@ bool ContainsToken(std::string_view list, std::string_view token) {
     std::string_view item = list.substr(0, comma);
     while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
     while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (EqualsIgnoreCase(item, token)) return true;
+    if (EqualsIgnoreCase(item, token))
+      return true;
     list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
   }
   return false;
 }
 
-bool HasLineBreak(std::string_view text) { return text.find_first_of("\r\n") != text.npos; }
+bool HasLineBreak(std::string_view text) {
+  return text.find_first_of("\r\n") != text.npos;
+}
 
 // Maps a failed header/body read to the status to answer with, or 0 to close silently
 // (peer went away, timeout, shutdown).
 int StatusForReadError(const ErrorCodeT& ec) {
-  if (ec == bhttp::error::body_limit) return 413;
-  if (ec == bhttp::error::header_limit) return 431;
-  if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) return 0;
-  if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category()) return 400;
+  if (ec == bhttp::error::body_limit)
+    return 413;
+  if (ec == bhttp::error::header_limit)
+    return 431;
+  if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message)
+    return 0;
+  if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category())
+    return 400;
   return 0;
 }
 
@@ -203,7 +214,8 @@ class Server::Impl {
   void Unregister(const std::shared_ptr<Connection>& connection);
 
   static void LogCoroutineError(std::exception_ptr error) {
-    if (!error) return;
+    if (!error)
+      return;
     try {
       std::rethrow_exception(error);
     } catch (const std::exception& e) {
@@ -235,7 +247,8 @@ class Server::Impl {
 core::Status Server::Impl::Start() {
   {
     std::lock_guard lock(mutex_);
-    if (state_ != State::kNew) return core::Error::BadRequest("http server already started");
+    if (state_ != State::kNew)
+      return core::Error::BadRequest("http server already started");
   }
   ErrorCodeT ec;
   asio::ip::address address = asio::ip::make_address(options_.host, ec);
@@ -298,7 +311,8 @@ void Server::Impl::Stop() {
       changed_.wait(lock, [this] { return state_ == State::kStopped; });
       return;
     }
-    if (state_ == State::kStopped) return;
+    if (state_ == State::kStopped)
+      return;
     state_ = State::kStopping;
     stopping_ = true;
     snapshot.assign(live_.begin(), live_.end());
@@ -343,7 +357,8 @@ void Server::Impl::Wait() {
 
 bool Server::Impl::Register(const std::shared_ptr<Connection>& connection) {
   std::lock_guard lock(mutex_);
-  if (stopping_) return false;
+  if (stopping_)
+    return false;
   live_.insert(connection);
   connection_count_.store(static_cast<int>(live_.size()));
   return true;
@@ -361,9 +376,11 @@ void Server::Impl::Unregister(const std::shared_ptr<Connection>& connection) {
 asio::awaitable<void> Server::Impl::AcceptLoop() {
   for (;;) {
     auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(io_), kNoThrow);
-    if (stopping_) co_return;
+    if (stopping_)
+      co_return;
     if (ec) {
-      if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) co_return;
+      if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor)
+        co_return;
       // EMFILE and friends: back off instead of spinning.
       spdlog::warn("http: accept failed: {}", ec.message());
       asio::steady_timer timer(acceptor_strand_, std::chrono::milliseconds(20));
@@ -376,9 +393,9 @@ asio::awaitable<void> Server::Impl::AcceptLoop() {
       continue;
     }
     auto connection = std::make_shared<Connection>(std::move(socket));
-    if (!Register(connection)) co_return;
-    asio::co_spawn(connection->stream.get_executor(), Serve(connection),
-                   &Impl::LogCoroutineError);
+    if (!Register(connection))
+      co_return;
+    asio::co_spawn(connection->stream.get_executor(), Serve(connection), &Impl::LogCoroutineError);
   }
 }
 
@@ -432,7 +449,8 @@ Response Server::Impl::CallHandler(Request& request) {
 
 int Server::Impl::DecodeBody(Request& request, std::string& message) {
   std::string_view encoding = request.headers.Get("Content-Encoding");
-  if (encoding.empty() || EqualsIgnoreCase(encoding, "identity")) return 0;
+  if (encoding.empty() || EqualsIgnoreCase(encoding, "identity"))
+    return 0;
   if (!EqualsIgnoreCase(encoding, "gzip") && !EqualsIgnoreCase(encoding, "x-gzip")) {
     message = "unsupported Content-Encoding '" + std::string(encoding) + "'";
     return 415;
@@ -454,19 +472,21 @@ asio::awaitable<void> Server::Impl::Serve(std::shared_ptr<Connection> connection
   stream.socket().set_option(tcp::no_delay(true), ec);
   std::string remote;
   tcp::endpoint peer = stream.socket().remote_endpoint(ec);
-  if (!ec) remote = peer.address().to_string();
+  if (!ec)
+    remote = peer.address().to_string();
   beast::flat_buffer buffer;
   bool drain = false;
   for (;;) {
     connection->idle = true;
-    if (stopping_) break;
+    if (stopping_)
+      break;
     bhttp::request_parser<bhttp::string_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(
-        std::min<size_t>(options_.max_header_bytes, UINT32_MAX)));
+    parser.header_limit(
+        static_cast<std::uint32_t>(std::min<size_t>(options_.max_header_bytes, UINT32_MAX)));
     parser.body_limit(options_.max_body_bytes);
     stream.expires_after(options_.idle_timeout);
-    auto [header_ec, header_bytes] = co_await bhttp::async_read_header(stream, buffer, parser,
-                                                                        kNoThrow);
+    auto [header_ec, header_bytes] =
+        co_await bhttp::async_read_header(stream, buffer, parser, kNoThrow);
     connection->idle = false;
     auto start = std::chrono::steady_clock::now();
     ErrorCodeT read_ec = header_ec;
@@ -504,7 +524,8 @@ asio::awaitable<void> Server::Impl::Serve(std::shared_ptr<Connection> connection
     std::string_view target = request.target;
     size_t question = target.find('?');
     std::string_view raw_path = target.substr(0, question);
-    if (question != std::string_view::npos) request.query = std::string(target.substr(question + 1));
+    if (question != std::string_view::npos)
+      request.query = std::string(target.substr(question + 1));
     for (const auto& field : message) {
       request.headers.Add(std::string(field.name_string()), std::string(field.value()));
     }
@@ -527,7 +548,8 @@ asio::awaitable<void> Server::Impl::Serve(std::shared_ptr<Connection> connection
     bool keep_alive = co_await Send(stream, std::move(response), message.version(), head,
                                     message.keep_alive() && error_status == 0, accepts_gzip,
                                     request.method, request.path, remote, start);
-    if (!keep_alive) break;
+    if (!keep_alive)
+      break;
   }
   if (drain) {
     co_await DrainAndClose(stream);
@@ -567,8 +589,10 @@ asio::awaitable<bool> Server::Impl::Send(beast::tcp_stream& stream, Response res
     }
     res.insert(name, value);
   }
-  if (!response.headers.Has("Server")) res.set(bhttp::field::server, "medalliance");
-  if (!response.headers.Has("Date")) res.set(bhttp::field::date, HttpDate());
+  if (!response.headers.Has("Server"))
+    res.set(bhttp::field::server, "medalliance");
+  if (!response.headers.Has("Date"))
+    res.set(bhttp::field::date, HttpDate());
 
   bool bodyless_status = status < 200 || status == 204 || status == 304;
   std::string body = bodyless_status ? std::string() : std::move(response.body);
@@ -588,8 +612,10 @@ asio::awaitable<bool> Server::Impl::Send(beast::tcp_stream& stream, Response res
     }
   }
   size_t body_bytes = body.size();
-  if (!bodyless_status) res.content_length(body_bytes);
-  if (!head) res.body() = std::move(body);
+  if (!bodyless_status)
+    res.content_length(body_bytes);
+  if (!head)
+    res.body() = std::move(body);
   keep_alive = keep_alive && !close && !stopping_.load();
   res.keep_alive(keep_alive);
 
@@ -618,12 +644,20 @@ Server::Server(ServerOptions options, Handler handler)
 
 Server::~Server() = default;
 
-core::Status Server::Start() { return impl_->Start(); }
+core::Status Server::Start() {
+  return impl_->Start();
+}
 
-uint16_t Server::GetPort() const { return impl_->GetPort(); }
+uint16_t Server::GetPort() const {
+  return impl_->GetPort();
+}
 
-void Server::Stop() { impl_->Stop(); }
+void Server::Stop() {
+  impl_->Stop();
+}
 
-void Server::Wait() { impl_->Wait(); }
+void Server::Wait() {
+  impl_->Wait();
+}
 
 }  // namespace medalliance::api::http

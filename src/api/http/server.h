@@ -33,8 +33,8 @@ using ErrorResponder = std::function<Response(int status, std::string message)>;
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 8080;  // 0 = any free port; see Server::GetPort()
-  int threads = 0;       // 0 = std::thread::hardware_concurrency()
+  uint16_t port = 8080;                      // 0 = any free port; see Server::GetPort()
+  int threads = 0;                           // 0 = std::thread::hardware_concurrency()
   size_t max_body_bytes = 16 * 1024 * 1024;  // also applies to a gunzipped request body
   size_t max_header_bytes = 16 * 1024;       // request line + fields
   int max_connections = 10000;               // beyond it: 503 and close

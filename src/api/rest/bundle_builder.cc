@@ -82,8 +82,10 @@ std::string BuildSearchBundle(const std::string& base_url, const std::string& ty
   auto link = [&](const std::optional<std::string>& cursor, int offset) {
     search::Params params = page.applied;
     params.emplace_back("_count", std::to_string(page.count));
-    if (offset > 0) params.emplace_back("_offset", std::to_string(offset));
-    if (cursor.has_value()) params.emplace_back("_cursor", *cursor);
+    if (offset > 0)
+      params.emplace_back("_offset", std::to_string(offset));
+    if (cursor.has_value())
+      params.emplace_back("_cursor", *cursor);
     return path + JoinParams(params);
   };
   out += R"(,"link":[{"relation":"self","url":)";
@@ -108,7 +110,8 @@ std::string BuildSearchBundle(const std::string& base_url, const std::string& ty
   out += R"(,"entry":[)";
   bool first = true;
   auto entry = [&](const store::StoredResource& resource, std::string_view mode) {
-    if (!first) out += ',';
+    if (!first)
+      out += ',';
     first = false;
     out += R"({"fullUrl":)";
     AppendString(out, base_url + "/" + resource.type + "/" + resource.id);
@@ -121,7 +124,8 @@ std::string BuildSearchBundle(const std::string& base_url, const std::string& ty
   for (const store::StoredResource& match : page.matches) entry(match, "match");
   for (const store::StoredResource& include : page.includes) entry(include, "include");
   if (!page.ignored.empty() || !page.warnings.empty()) {
-    if (!first) out += ',';
+    if (!first)
+      out += ',';
     Json outcome = Json::MakeObject();
     outcome.Set("resourceType", Json::MakeString("OperationOutcome"));
     Json issues = Json::MakeArray();
@@ -129,8 +133,8 @@ std::string BuildSearchBundle(const std::string& base_url, const std::string& ty
       Json issue = Json::MakeObject();
       issue.Set("severity", Json::MakeString("warning"));
       issue.Set("code", Json::MakeString("not-supported"));
-      issue.Set("diagnostics",
-                Json::MakeString("search parameter '" + name + "' is not supported and was ignored"));
+      issue.Set("diagnostics", Json::MakeString("search parameter '" + name +
+                                                "' is not supported and was ignored"));
       Json expression = Json::MakeArray();
       expression.PushBack(Json::MakeString(name));
       issue.Set("expression", std::move(expression));
@@ -163,7 +167,8 @@ std::string BuildHistoryBundle(const std::string& base_url, const std::string& p
   out += std::to_string(total);
   QueryParams kept;
   for (const auto& param : params) {
-    if (param.first != "_before_sequence") kept.push_back(param);
+    if (param.first != "_before_sequence")
+      kept.push_back(param);
   }
   std::string self = base_url + path + JoinParams(params);
   std::string next;
@@ -171,7 +176,8 @@ std::string BuildHistoryBundle(const std::string& base_url, const std::string& p
     QueryParams next_params = kept;
     bool has_count = false;
     for (const auto& param : kept) has_count = has_count || param.first == "_count";
-    if (!has_count) next_params.emplace_back("_count", std::to_string(count));
+    if (!has_count)
+      next_params.emplace_back("_count", std::to_string(count));
     next_params.emplace_back("_before_sequence", std::to_string(entries.back().sequence));
     next = base_url + path + JoinParams(next_params);
   }
@@ -179,7 +185,8 @@ std::string BuildHistoryBundle(const std::string& base_url, const std::string& p
   out += R"(,"entry":[)";
   bool first = true;
   for (const store::StoredResource& entry : entries) {
-    if (!first) out += ',';
+    if (!first)
+      out += ',';
     first = false;
     std::string url = entry.type + "/" + entry.id;
     out += R"({"fullUrl":)";
@@ -188,8 +195,8 @@ std::string BuildHistoryBundle(const std::string& base_url, const std::string& p
       out += R"(,"resource":)";
       out += entry.json;
     }
-    std::string method = entry.method.empty() ? (entry.version == 1 ? "POST" : "PUT")
-                                              : entry.method;
+    std::string method =
+        entry.method.empty() ? (entry.version == 1 ? "POST" : "PUT") : entry.method;
     out += R"(,"request":{"method":")";
     out += method;
     out += R"(","url":)";

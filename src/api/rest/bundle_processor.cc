@@ -54,7 +54,9 @@ std::string StatusText(int status) {
   }
 }
 
-std::string EntryPath(size_t index) { return "Bundle.entry[" + std::to_string(index) + "]"; }
+std::string EntryPath(size_t index) {
+  return "Bundle.entry[" + std::to_string(index) + "]";
+}
 
 Error AtEntry(Error error, size_t index, std::string_view suffix = ".resource") {
   error.WithLocationPrefix(EntryPath(index) + std::string(suffix));
@@ -67,11 +69,16 @@ Error AtEntry(Error error, size_t index, std::string_view suffix = ".resource") 
 }
 
 int DecodeBase64Char(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+' || c == '-') return 62;
-  if (c == '/' || c == '_') return 63;
+  if (c >= 'A' && c <= 'Z')
+    return c - 'A';
+  if (c >= 'a' && c <= 'z')
+    return c - 'a' + 26;
+  if (c >= '0' && c <= '9')
+    return c - '0' + 52;
+  if (c == '+' || c == '-')
+    return 62;
+  if (c == '/' || c == '_')
+    return 63;
   return -1;
 }
 
@@ -80,9 +87,11 @@ std::optional<std::string> DecodeBase64(std::string_view text) {
   int buffer = 0;
   int bits = 0;
   for (char c : text) {
-    if (c == '=' || c == '\n' || c == '\r' || c == ' ') continue;
+    if (c == '=' || c == '\n' || c == '\r' || c == ' ')
+      continue;
     int value = DecodeBase64Char(c);
-    if (value < 0) return std::nullopt;
+    if (value < 0)
+      return std::nullopt;
     buffer = (buffer << 6) | value;
     bits += 6;
     if (bits >= 8) {
@@ -160,16 +169,19 @@ void RestService::PreparedBundleDeleter::operator()(PreparedBundle* bundle) cons
 // The importer prepares on its reading thread, so this work overlaps with the writes.
 void RestService::PrecomputeCreates(PreparedBundle& prepared) const {
   using EntryKind = PreparedBundle::EntryKind;
-  if (!prepared.transaction) return;
+  if (!prepared.transaction)
+    return;
   for (const PreparedBundle::Entry& entry : prepared.entries) {
-    bool conditional_target = (entry.kind == EntryKind::kUpdate || entry.kind == EntryKind::kDelete) &&
-                              entry.id.empty();
+    bool conditional_target =
+        (entry.kind == EntryKind::kUpdate || entry.kind == EntryKind::kDelete) && entry.id.empty();
     // A conditional create may resolve a fullUrl to an existing resource instead.
-    if (!entry.if_none_exist.empty() || conditional_target) return;
+    if (!entry.if_none_exist.empty() || conditional_target)
+      return;
   }
   core::EpochMillis now = config_.clock->Now();
   for (PreparedBundle::Entry& entry : prepared.entries) {
-    if (entry.kind != EntryKind::kCreate || writer_.HasHooksFor(entry.type)) continue;
+    if (entry.kind != EntryKind::kCreate || writer_.HasHooksFor(entry.type))
+      continue;
     bool conditional_reference = false;
     core::Status rewritten = ForEachReference(entry.resource, [&](Json& value) -> core::Status {
       const std::string& reference = value.GetString();
@@ -182,7 +194,8 @@ void RestService::PrecomputeCreates(PreparedBundle& prepared) const {
       }
       return {};
     });
-    if (!rewritten || conditional_reference) continue;
+    if (!rewritten || conditional_reference)
+      continue;
     entry.resource.Erase("id");
     ResourceWriter::Stamp(entry.resource, entry.id, 1, now);
     store::StoredResource stored;
@@ -212,13 +225,13 @@ Result<RestService::PreparedBundlePtr> RestService::PrepareBundle(
   }
   std::string bundle_type(bundle.GetStringMember("type"));
   if (bundle_type != "transaction" && bundle_type != "batch") {
-    return Error::BadRequest("the Bundle type must be transaction or batch, not '" +
-                                 bundle_type + "'",
-                             "Bundle.type");
+    return Error::BadRequest(
+        "the Bundle type must be transaction or batch, not '" + bundle_type + "'", "Bundle.type");
   }
   const bool transaction = bundle_type == "transaction";
   Json* entries_json = bundle.Find("entry");
-  size_t entry_count = entries_json != nullptr && entries_json->IsArray() ? entries_json->Size() : 0;
+  size_t entry_count =
+      entries_json != nullptr && entries_json->IsArray() ? entries_json->Size() : 0;
   if (entry_count > config_.max_bundle_entries) {
     return Error(core::ErrorCode::kPayloadTooLarge,
                  "the Bundle has " + std::to_string(entry_count) + " entries; the limit is " +
@@ -238,13 +251,15 @@ Result<RestService::PreparedBundlePtr> RestService::PrepareBundle(
     Entry& entry = entries[i];
     entry.index = i;
     auto fail = [&](Error error) -> std::optional<Error> {
-      if (transaction) return error;
+      if (transaction)
+        return error;
       batch_errors[i] = std::move(error);
       return std::nullopt;
     };
     const Json* request = entry_json.Find("request");
     if (request == nullptr || !request->IsObject()) {
-      if (auto error = fail(Error::BadRequest("the entry has no request", EntryPath(i) + ".request"))) {
+      if (auto error =
+              fail(Error::BadRequest("the entry has no request", EntryPath(i) + ".request"))) {
         return *error;
       }
       continue;
@@ -254,18 +269,23 @@ Result<RestService::PreparedBundlePtr> RestService::PrepareBundle(
     entry.full_url = std::string(entry_json.GetStringMember("fullUrl"));
     entry.if_none_exist = std::string(request->GetStringMember("ifNoneExist"));
     std::string_view if_match = request->GetStringMember("ifMatch");
-    if (!if_match.empty()) entry.if_match = ParseETagVersion(if_match);
-    if (Json* resource = entry_json.Find("resource")) entry.resource = std::move(*resource);
+    if (!if_match.empty())
+      entry.if_match = ParseETagVersion(if_match);
+    if (Json* resource = entry_json.Find("resource"))
+      entry.resource = std::move(*resource);
 
     std::string url = entry.url;
-    if (url.starts_with(base_url + "/")) url = url.substr(base_url.size() + 1);
+    if (url.starts_with(base_url + "/"))
+      url = url.substr(base_url.size() + 1);
     entry.url = url;
     size_t question = url.find('?');
     std::string path = url.substr(0, question);
-    if (question != std::string::npos) entry.params = ParseQueryString(url.substr(question + 1));
+    if (question != std::string::npos)
+      entry.params = ParseQueryString(url.substr(question + 1));
     size_t slash = path.find('/');
     entry.type = path.substr(0, slash);
-    if (slash != std::string::npos) entry.id = path.substr(slash + 1);
+    if (slash != std::string::npos)
+      entry.id = path.substr(slash + 1);
 
     std::string problem;
     if (entry.method == "POST") {
@@ -281,7 +301,8 @@ Result<RestService::PreparedBundlePtr> RestService::PrepareBundle(
     } else {
       problem = "unknown request method '" + entry.method + "'";
     }
-    if (problem.empty() && entry.url.empty()) problem = "the entry's request has no url";
+    if (problem.empty() && entry.url.empty())
+      problem = "the entry's request has no url";
     if (problem.empty() && entry.kind != EntryKind::kRead && !IsResourceType(entry.type)) {
       problem = "unknown resource type '" + entry.type + "' in request url";
     }
@@ -319,7 +340,8 @@ Result<RestService::PreparedBundlePtr> RestService::PrepareBundle(
       }
     }
     if (!problem.empty()) {
-      if (auto error = fail(Error::BadRequest(problem, EntryPath(i) + ".request"))) return *error;
+      if (auto error = fail(Error::BadRequest(problem, EntryPath(i) + ".request")))
+        return *error;
       continue;
     }
     if (entry.kind == EntryKind::kCreate || entry.kind == EntryKind::kUpdate) {
@@ -334,7 +356,8 @@ Result<RestService::PreparedBundlePtr> RestService::PrepareBundle(
         }
       }
       if (auto status = Validate(entry.resource); !status) {
-        if (auto error = fail(AtEntry(status.error(), i))) return *error;
+        if (auto error = fail(AtEntry(status.error(), i)))
+          return *error;
         continue;
       }
     }
@@ -396,7 +419,8 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
     resp.Set("status", Json::MakeString(StatusText(entry.status)));
     if (entry.stored.has_value()) {
       const StoredResource& stored = *entry.stored;
-      if (!entry.location.empty()) resp.Set("location", Json::MakeString(entry.location));
+      if (!entry.location.empty())
+        resp.Set("location", Json::MakeString(entry.location));
       resp.Set("etag", Json::MakeString("W/\"" + std::to_string(stored.version) + "\""));
       resp.Set("lastModified", Json::MakeString(core::FormatInstant(stored.last_updated)));
     }
@@ -435,7 +459,8 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
       if (entry.resource.IsObject() || entry.resource.IsArray()) {
         sub.body = fhir::WriteJson(entry.resource);
       }
-      if (!entry.if_none_exist.empty()) sub.headers.Set("If-None-Exist", entry.if_none_exist);
+      if (!entry.if_none_exist.empty())
+        sub.headers.Set("If-None-Exist", entry.if_none_exist);
       if (entry.if_match.has_value()) {
         sub.headers.Set("If-Match", "W/\"" + std::to_string(*entry.if_match) + "\"");
       }
@@ -444,17 +469,21 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
       Json out = Json::MakeObject();
       if (entry.kind == EntryKind::kRead && !result.body.empty() && result.status < 300) {
         Result<Json> resource = fhir::ParseJson(result.body);
-        if (resource) out.Set("resource", std::move(*resource));
+        if (resource)
+          out.Set("resource", std::move(*resource));
       }
       Json resp = Json::MakeObject();
       resp.Set("status", Json::MakeString(StatusText(result.status)));
       std::string_view location = result.headers.Get("Location");
-      if (!location.empty()) resp.Set("location", Json::MakeString(std::string(location)));
+      if (!location.empty())
+        resp.Set("location", Json::MakeString(std::string(location)));
       std::string_view etag = result.headers.Get("ETag");
-      if (!etag.empty()) resp.Set("etag", Json::MakeString(std::string(etag)));
+      if (!etag.empty())
+        resp.Set("etag", Json::MakeString(std::string(etag)));
       if (result.status >= 400 && !result.body.empty()) {
         Result<Json> outcome = fhir::ParseJson(result.body);
-        if (outcome) resp.Set("outcome", std::move(*outcome));
+        if (outcome)
+          resp.Set("outcome", std::move(*outcome));
       }
       out.Set("response", std::move(resp));
       response_entries.PushBack(std::move(out));
@@ -481,11 +510,14 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
     // Conditional creates resolve first: a match replaces the planned id.
     std::vector<bool> skip(entry_count, false);
     for (Entry& entry : entries) {
-      if (entry.kind != EntryKind::kCreate || entry.if_none_exist.empty()) continue;
+      if (entry.kind != EntryKind::kCreate || entry.if_none_exist.empty())
+        continue;
       std::string_view criteria = entry.if_none_exist;
-      if (criteria.starts_with(entry.type + "?")) criteria.remove_prefix(entry.type.size() + 1);
+      if (criteria.starts_with(entry.type + "?"))
+        criteria.remove_prefix(entry.type.size() + 1);
       auto matches = FindMatches(tx, entry.type, ParseQueryString(criteria));
-      if (!matches) return AtEntry(std::move(matches).error(), entry.index, ".request.ifNoneExist");
+      if (!matches)
+        return AtEntry(std::move(matches).error(), entry.index, ".request.ifNoneExist");
       if (matches->size() > 1) {
         return AtEntry(Error::PreconditionFailed("ifNoneExist matches more than one resource"),
                        entry.index, ".request.ifNoneExist");
@@ -506,7 +538,8 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
         continue;
       }
       auto matches = FindMatches(tx, entry.type, entry.params);
-      if (!matches) return AtEntry(std::move(matches).error(), entry.index, ".request.url");
+      if (!matches)
+        return AtEntry(std::move(matches).error(), entry.index, ".request.url");
       if (matches->size() > 1) {
         return AtEntry(Error::PreconditionFailed("the conditional url matches more than one "
                                                  "resource"),
@@ -526,10 +559,12 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
     std::unordered_map<std::string, std::string> conditional_cache;
     for (size_t position : order) {
       Entry& entry = entries[position];
-      if (skip[position]) continue;
+      if (skip[position])
+        continue;
       if (entry.precomputed.has_value()) {
         auto result = writer_.PutPrepared(tx, *entry.precomputed, entry.precomputed_index);
-        if (!result) return AtEntry(std::move(result).error(), entry.index);
+        if (!result)
+          return AtEntry(std::move(result).error(), entry.index);
         entry.status = 201;
         entry.stored = *entry.precomputed;
         entry.location = entry.stored->type + "/" + entry.stored->id + "/_history/1";
@@ -547,7 +582,8 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
           return {};
         }
         size_t question = reference.find('?');
-        if (question == std::string::npos || reference.find('/') < question) return {};
+        if (question == std::string::npos || reference.find('/') < question)
+          return {};
         auto cached = conditional_cache.find(reference);
         if (cached != conditional_cache.end()) {
           replace(value, cached->second);
@@ -558,8 +594,8 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
           return Error::Unprocessable("conditional reference '" + reference +
                                       "' names an unknown resource type");
         }
-        MA_ASSIGN_OR_RETURN(auto matches,
-                            FindMatches(tx, type, ParseQueryString(reference.substr(question + 1))));
+        MA_ASSIGN_OR_RETURN(
+            auto matches, FindMatches(tx, type, ParseQueryString(reference.substr(question + 1))));
         if (matches.size() != 1) {
           return Error::PreconditionFailed("conditional reference '" + reference + "' matches " +
                                            std::to_string(matches.size()) +
@@ -580,7 +616,8 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
         case EntryKind::kCreate: {
           resource.Erase("id");
           auto result = writer_.Create(tx, resource, entry.id, now, {nullptr, &entry.warnings});
-          if (!result) return AtEntry(std::move(result).error(), entry.index);
+          if (!result)
+            return AtEntry(std::move(result).error(), entry.index);
           entry.status = 201;
           entry.stored = std::move(result->stored);
           break;
@@ -588,7 +625,8 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
         case EntryKind::kUpdate: {
           auto result = writer_.Update(tx, resource, entry.id, entry.if_match, "PUT", now,
                                        {nullptr, &entry.warnings});
-          if (!result) return AtEntry(std::move(result).error(), entry.index);
+          if (!result)
+            return AtEntry(std::move(result).error(), entry.index);
           entry.status = result->created ? 201 : 200;
           entry.stored = std::move(result->stored);
           break;
@@ -599,7 +637,8 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
             return AtEntry(Error::NotFound(entry.type + "/" + entry.id + " is not known"),
                            entry.index, ".request.url");
           }
-          if (!config_.apply_json_patch) return Error::NotImplemented("JSON Patch unavailable");
+          if (!config_.apply_json_patch)
+            return Error::NotImplemented("JSON Patch unavailable");
           MA_ASSIGN_OR_RETURN(Json patched, fhir::ParseJson(current->json));
           if (auto status = config_.apply_json_patch(patched, entry.resource); !status) {
             return AtEntry(std::move(status).error(), entry.index);
@@ -607,21 +646,25 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
           if (auto status = Validate(patched); !status) {
             return AtEntry(std::move(status).error(), entry.index);
           }
-          std::optional<int64_t> expected =
-              entry.if_match.has_value() ? entry.if_match : std::optional<int64_t>(current->version);
+          std::optional<int64_t> expected = entry.if_match.has_value()
+                                                ? entry.if_match
+                                                : std::optional<int64_t>(current->version);
           auto result = writer_.Update(tx, patched, entry.id, expected, "PATCH", now,
                                        {nullptr, &entry.warnings});
-          if (!result) return AtEntry(std::move(result).error(), entry.index);
+          if (!result)
+            return AtEntry(std::move(result).error(), entry.index);
           entry.status = 200;
           entry.stored = std::move(result->stored);
           break;
         }
         case EntryKind::kDelete: {
           entry.status = 204;
-          if (entry.id.empty()) break;  // conditional delete that matched nothing
+          if (entry.id.empty())
+            break;  // conditional delete that matched nothing
           auto result = writer_.Delete(tx, entry.type, entry.id, entry.if_match, now,
                                        {nullptr, &entry.warnings});
-          if (!result) return AtEntry(std::move(result).error(), entry.index);
+          if (!result)
+            return AtEntry(std::move(result).error(), entry.index);
           break;
         }
         case EntryKind::kRead:
@@ -634,7 +677,8 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
     }
     return {};
   });
-  if (!committed) return std::move(committed).error();
+  if (!committed)
+    return std::move(committed).error();
 
   for (Entry& entry : entries) {
     if (entry.kind == EntryKind::kRead) {
@@ -647,7 +691,8 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
       Json out = Json::MakeObject();
       if (!result.body.empty() && result.status < 300) {
         Result<Json> body = fhir::ParseJson(result.body);
-        if (body) out.Set("resource", std::move(*body));
+        if (body)
+          out.Set("resource", std::move(*body));
       }
       Json resp = Json::MakeObject();
       resp.Set("status", Json::MakeString(StatusText(result.status)));

@@ -12,7 +12,9 @@ using fhir::Json;
 
 namespace {
 
-Json Code(std::string_view code) { return Json::MakeString(std::string(code)); }
+Json Code(std::string_view code) {
+  return Json::MakeString(std::string(code));
+}
 
 Json Interaction(std::string_view code) {
   Json json = Json::MakeObject();
@@ -23,7 +25,8 @@ Json Interaction(std::string_view code) {
 Json SearchParam(std::string_view name, std::string_view definition, std::string_view type) {
   Json json = Json::MakeObject();
   json.Set("name", Code(name));
-  if (!definition.empty()) json.Set("definition", Code(definition));
+  if (!definition.empty())
+    json.Set("definition", Code(definition));
   json.Set("type", Code(type));
   return json;
 }
@@ -93,10 +96,12 @@ FhirResponse RestService::Capabilities(const FhirRequest& request) const {
     Json operations = Json::MakeArray();
     for (const store::Operation* operation : config_.operations) {
       std::vector<std::string> types = operation->Types();
-      if (std::find(types.begin(), types.end(), type) == types.end()) continue;
+      if (std::find(types.begin(), types.end(), type) == types.end())
+        continue;
       operations.PushBack(OperationEntry(*operation));
     }
-    if (operations.Size() > 0) resource.Set("operation", std::move(operations));
+    if (operations.Size() > 0)
+      resource.Set("operation", std::move(operations));
     resources.PushBack(std::move(resource));
   }
   rest.Set("resource", std::move(resources));
@@ -107,9 +112,11 @@ FhirResponse RestService::Capabilities(const FhirRequest& request) const {
   rest.Set("interaction", std::move(system_interactions));
   Json system_operations = Json::MakeArray();
   for (const store::Operation* operation : config_.operations) {
-    if (operation->System()) system_operations.PushBack(OperationEntry(*operation));
+    if (operation->System())
+      system_operations.PushBack(OperationEntry(*operation));
   }
-  if (system_operations.Size() > 0) rest.Set("operation", std::move(system_operations));
+  if (system_operations.Size() > 0)
+    rest.Set("operation", std::move(system_operations));
   cs.Set("rest", Json::MakeArray()).PushBack(std::move(rest));
 
   FhirResponse response;

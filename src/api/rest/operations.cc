@@ -24,18 +24,19 @@ Json ParametersFromQuery(const QueryParams& params) {
     parameter.Set("valueString", Json::MakeString(value));
     list.PushBack(std::move(parameter));
   }
-  if (list.Size() > 0) parameters.Set("parameter", std::move(list));
+  if (list.Size() > 0)
+    parameters.Set("parameter", std::move(list));
   return parameters;
 }
 
 }  // namespace
 
 FhirResponse RestService::InvokeOperation(const FhirRequest& request, const std::string& type,
-                                          const std::string& id,
-                                          const std::string& name) const {
+                                          const std::string& id, const std::string& name) const {
   store::Operation* operation = nullptr;
   for (store::Operation* candidate : config_.operations) {
-    if (candidate->Name() != name) continue;
+    if (candidate->Name() != name)
+      continue;
     std::vector<std::string> types = candidate->Types();
     bool type_matches = std::find(types.begin(), types.end(), type) != types.end();
     bool level_ok = type.empty() ? candidate->System()
@@ -59,8 +60,8 @@ FhirResponse RestService::InvokeOperation(const FhirRequest& request, const std:
   call.is_get = request.method == "GET";
   if (call.is_get) {
     if (operation->AffectsState()) {
-      FhirResponse response = ErrorResponse(Error(core::ErrorCode::kMethodNotAllowed,
-                                                  "$" + name + " changes data: use POST"));
+      FhirResponse response = ErrorResponse(
+          Error(core::ErrorCode::kMethodNotAllowed, "$" + name + " changes data: use POST"));
       response.headers.Set("Allow", "POST");
       return response;
     }
@@ -70,8 +71,10 @@ FhirResponse RestService::InvokeOperation(const FhirRequest& request, const std:
       call.parameters = ParametersFromQuery(request.params);
     } else {
       core::Result<Json> body = fhir::ParseJson(request.body);
-      if (!body) return ErrorResponse(body.error());
-      if (!body->IsObject()) return ErrorResponse(Error::BadRequest("the body is not a resource"));
+      if (!body)
+        return ErrorResponse(body.error());
+      if (!body->IsObject())
+        return ErrorResponse(Error::BadRequest("the body is not a resource"));
       if (body->GetStringMember("resourceType") == "Parameters") {
         call.parameters = std::move(*body);
       } else {
@@ -83,20 +86,22 @@ FhirResponse RestService::InvokeOperation(const FhirRequest& request, const std:
         parameter.Set("resource", std::move(*body));
         call.parameters.Set("parameter", Json::MakeArray()).PushBack(std::move(parameter));
       }
-      if (auto status = Validate(call.parameters); !status) return ErrorResponse(status.error());
+      if (auto status = Validate(call.parameters); !status)
+        return ErrorResponse(status.error());
     }
   } else {
-    FhirResponse response =
-        ErrorResponse(Error(core::ErrorCode::kMethodNotAllowed,
-                            request.method + " is not allowed on $" + name));
+    FhirResponse response = ErrorResponse(
+        Error(core::ErrorCode::kMethodNotAllowed, request.method + " is not allowed on $" + name));
     response.headers.Set("Allow", operation->AffectsState() ? "POST" : "GET, POST");
     return response;
   }
   core::Result<store::OperationResponse> result = operation->Invoke(store_, call);
-  if (!result) return ErrorResponse(result.error());
+  if (!result)
+    return ErrorResponse(result.error());
   FhirResponse response;
   response.status = result->status;
-  if (!result->body.IsNull()) response.body = fhir::WriteJson(result->body);
+  if (!result->body.IsNull())
+    response.body = fhir::WriteJson(result->body);
   return response;
 }
 

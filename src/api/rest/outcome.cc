@@ -10,7 +10,8 @@ Json IssueJson(const core::Issue& issue) {
   Json json = Json::MakeObject();
   json.Set("severity", Json::MakeString(std::string(core::ToString(issue.severity))));
   json.Set("code", Json::MakeString(issue.code.empty() ? "processing" : issue.code));
-  if (!issue.diagnostics.empty()) json.Set("diagnostics", Json::MakeString(issue.diagnostics));
+  if (!issue.diagnostics.empty())
+    json.Set("diagnostics", Json::MakeString(issue.diagnostics));
   if (!issue.expression.empty()) {
     Json expressions = Json::MakeArray();
     expressions.PushBack(Json::MakeString(issue.expression));
@@ -39,16 +40,17 @@ Json MakeOutcome(core::Severity severity, std::string_view code, std::string_vie
   Json outcome = Json::MakeObject();
   outcome.Set("resourceType", Json::MakeString("OperationOutcome"));
   Json issues = Json::MakeArray();
-  issues.PushBack(
-      IssueJson(core::Issue{severity, std::string(code), std::string(message), ""}));
+  issues.PushBack(IssueJson(core::Issue{severity, std::string(code), std::string(message), ""}));
   outcome.Set("issue", std::move(issues));
   return outcome;
 }
 
 void AppendIssues(Json& outcome, const std::vector<core::Issue>& issues) {
-  if (issues.empty()) return;
+  if (issues.empty())
+    return;
   Json* list = outcome.Find("issue");
-  if (list == nullptr) list = &outcome.Set("issue", Json::MakeArray());
+  if (list == nullptr)
+    list = &outcome.Set("issue", Json::MakeArray());
   for (const core::Issue& issue : issues) list->PushBack(IssueJson(issue));
 }
 

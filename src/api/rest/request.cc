@@ -13,14 +13,16 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 
 std::string_view HeaderList::Get(std::string_view name) const {
   for (const auto& [key, value] : items) {
-    if (EqualsIgnoreCase(key, name)) return value;
+    if (EqualsIgnoreCase(key, name))
+      return value;
   }
   return {};
 }
 
 bool HeaderList::Has(std::string_view name) const {
   for (const auto& item : items) {
-    if (EqualsIgnoreCase(item.first, name)) return true;
+    if (EqualsIgnoreCase(item.first, name))
+      return true;
   }
   return false;
 }
@@ -37,7 +39,8 @@ void HeaderList::Set(std::string name, std::string value) {
 
 std::optional<std::string_view> FhirRequest::Param(std::string_view name) const {
   for (const auto& [key, value] : params) {
-    if (key == name) return std::string_view(value);
+    if (key == name)
+      return std::string_view(value);
   }
   return std::nullopt;
 }

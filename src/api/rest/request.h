@@ -28,7 +28,7 @@ struct FhirRequest {
   QueryParams params;
   HeaderList headers;
   std::string body;
-  std::string base_url;  // e.g. "http://127.0.0.1:8080", no trailing slash
+  std::string base_url;      // e.g. "http://127.0.0.1:8080", no trailing slash
   std::string content_type;  // media type only, lower case, no parameters
   store::Caller caller;      // who is calling (filled by the security layer)
 

@@ -35,7 +35,8 @@ core::Result<WriteResult> ResourceWriter::Put(store::WriteTx& tx, Json& resource
   stored.method = std::string(method);
   stored.json = fhir::WriteJson(resource);
   std::vector<store::IndexEntry> index;
-  if (index_) index = index_(resource);
+  if (index_)
+    index = index_(resource);
   MA_RETURN_IF_ERROR(tx.PutVersion(stored, index));
   return result;
 }
@@ -46,7 +47,8 @@ core::Status ResourceWriter::RunHooks(store::WriteTx& tx, store::WriteKind kind,
                                       const WriteContext& context) const {
   for (store::WriteHook* hook : hooks_) {
     std::vector<std::string> types = hook->Types();
-    if (!types.empty() && std::find(types.begin(), types.end(), type) == types.end()) continue;
+    if (!types.empty() && std::find(types.begin(), types.end(), type) == types.end())
+      continue;
     store::WriteEvent event;
     event.kind = kind;
     event.type = std::string(type);
@@ -63,14 +65,15 @@ core::Status ResourceWriter::RunHooks(store::WriteTx& tx, store::WriteKind kind,
 bool ResourceWriter::HasHooksFor(std::string_view type) const {
   for (store::WriteHook* hook : hooks_) {
     std::vector<std::string> types = hook->Types();
-    if (types.empty() || std::find(types.begin(), types.end(), type) != types.end()) return true;
+    if (types.empty() || std::find(types.begin(), types.end(), type) != types.end())
+      return true;
   }
   return false;
 }
 
-core::Result<WriteResult> ResourceWriter::PutPrepared(store::WriteTx& tx,
-                                                      store::StoredResource& stored,
-                                                      const std::vector<store::IndexEntry>& index) const {
+core::Result<WriteResult> ResourceWriter::PutPrepared(
+    store::WriteTx& tx, store::StoredResource& stored,
+    const std::vector<store::IndexEntry>& index) const {
   MA_RETURN_IF_ERROR(tx.PutVersion(stored, index));
   WriteResult result;
   result.stored = stored;
@@ -86,7 +89,8 @@ core::Result<WriteResult> ResourceWriter::Create(store::WriteTx& tx, Json& resou
       RunHooks(tx, store::WriteKind::kCreate, resource_type, id, &resource, nullptr, context));
   // New ids are fresh, so try version 1 first; the store refuses it if the id exists.
   core::Result<WriteResult> first = Put(tx, resource, id, 1, "POST", now);
-  if (first.has_value() || first.error().GetCode() != core::ErrorCode::kConflict) return first;
+  if (first.has_value() || first.error().GetCode() != core::ErrorCode::kConflict)
+    return first;
   std::string type(resource.GetStringMember("resourceType"));
   MA_ASSIGN_OR_RETURN(auto current, tx.ReadCurrent(type, id));
   if (!current.has_value() || !current->deleted) {
@@ -105,37 +109,38 @@ core::Result<WriteResult> ResourceWriter::Update(store::WriteTx& tx, Json& resou
   std::string type(resource.GetStringMember("resourceType"));
   MA_ASSIGN_OR_RETURN(auto current, tx.ReadCurrent(type, id));
   int64_t current_version = current.has_value() ? current->version : 0;
-  if (if_match.has_value() && (!current.has_value() || current->deleted ||
-                               *if_match != current_version)) {
+  if (if_match.has_value() &&
+      (!current.has_value() || current->deleted || *if_match != current_version)) {
     return Error::PreconditionFailed(
-        "version conflict: If-Match asks for version " + std::to_string(*if_match) + " of " +
-        type + "/" + id + ", the current version is " +
+        "version conflict: If-Match asks for version " + std::to_string(*if_match) + " of " + type +
+        "/" + id + ", the current version is " +
         (current.has_value() && !current->deleted ? std::to_string(current_version)
                                                   : std::string("none")));
   }
   bool exists = current.has_value() && !current->deleted;
   MA_RETURN_IF_ERROR(RunHooks(tx,
-                              !exists            ? store::WriteKind::kCreate
+                              !exists             ? store::WriteKind::kCreate
                               : method == "PATCH" ? store::WriteKind::kPatch
                                                   : store::WriteKind::kUpdate,
                               type, id, &resource, exists ? &*current : nullptr, context));
-  MA_ASSIGN_OR_RETURN(WriteResult result,
-                      Put(tx, resource, id, current_version + 1, method, now));
+  MA_ASSIGN_OR_RETURN(WriteResult result, Put(tx, resource, id, current_version + 1, method, now));
   result.created = !current.has_value() || current->deleted;
   return result;
 }
 
 core::Result<std::optional<store::StoredResource>> ResourceWriter::Delete(
-    store::WriteTx& tx, std::string_view type, std::string_view id,
-    std::optional<int64_t> if_match, core::EpochMillis now, const WriteContext& context) const {
+    store::WriteTx& tx, std::string_view type, std::string_view id, std::optional<int64_t> if_match,
+    core::EpochMillis now, const WriteContext& context) const {
   MA_ASSIGN_OR_RETURN(auto current, tx.ReadCurrent(type, id));
   if (if_match.has_value() &&
       (!current.has_value() || current->deleted || current->version != *if_match)) {
-    return Error::PreconditionFailed("version conflict: If-Match does not name the current "
-                                     "version of " +
-                                     std::string(type) + "/" + std::string(id));
+    return Error::PreconditionFailed(
+        "version conflict: If-Match does not name the current "
+        "version of " +
+        std::string(type) + "/" + std::string(id));
   }
-  if (!current.has_value() || current->deleted) return std::optional<store::StoredResource>();
+  if (!current.has_value() || current->deleted)
+    return std::optional<store::StoredResource>();
   MA_RETURN_IF_ERROR(
       RunHooks(tx, store::WriteKind::kDelete, type, id, nullptr, &*current, context));
   store::StoredResource marker;

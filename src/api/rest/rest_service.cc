@@ -19,9 +19,12 @@ using store::StoredResource;
 namespace {
 
 int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
   return -1;
 }
 
@@ -30,7 +33,8 @@ std::string PercentDecode(std::string_view text, bool plus_is_space) {
   out.reserve(text.size());
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
-    if (c == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 && HexValue(text[i + 2]) >= 0) {
+    if (c == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 &&
+        HexValue(text[i + 2]) >= 0) {
       out.push_back(static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2])));
       i += 2;
     } else if (c == '+' && plus_is_space) {
@@ -42,18 +46,20 @@ std::string PercentDecode(std::string_view text, bool plus_is_space) {
   return out;
 }
 
-std::string ETag(int64_t version) { return "W/\"" + std::to_string(version) + "\""; }
+std::string ETag(int64_t version) {
+  return "W/\"" + std::to_string(version) + "\"";
+}
 
 std::string VersionLocation(const std::string& base, const StoredResource& stored) {
-  return base + "/" + stored.type + "/" + stored.id + "/_history/" +
-         std::to_string(stored.version);
+  return base + "/" + stored.type + "/" + stored.id + "/_history/" + std::to_string(stored.version);
 }
 
 enum class PreferReturn { kRepresentation, kMinimal, kOperationOutcome };
 
 PreferReturn GetPreferReturn(const HeaderList& headers) {
   std::string_view prefer = headers.Get("Prefer");
-  if (prefer.find("return=minimal") != std::string_view::npos) return PreferReturn::kMinimal;
+  if (prefer.find("return=minimal") != std::string_view::npos)
+    return PreferReturn::kMinimal;
   if (prefer.find("return=OperationOutcome") != std::string_view::npos) {
     return PreferReturn::kOperationOutcome;
   }
@@ -81,8 +87,10 @@ void SplitPath(std::string_view raw_path, std::vector<std::string>& segments) {
     size_t slash = raw_path.find('/', start);
     std::string_view segment = raw_path.substr(
         start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
-    if (!segment.empty()) segments.push_back(PercentDecode(segment, false));
-    if (slash == std::string_view::npos) break;
+    if (!segment.empty())
+      segments.push_back(PercentDecode(segment, false));
+    if (slash == std::string_view::npos)
+      break;
     start = slash + 1;
   }
 }
@@ -92,8 +100,8 @@ QueryParams ParseQueryString(std::string_view query) {
   size_t start = 0;
   while (start < query.size()) {
     size_t amp = query.find('&', start);
-    std::string_view pair = query.substr(start, amp == std::string_view::npos ? query.npos
-                                                                               : amp - start);
+    std::string_view pair =
+        query.substr(start, amp == std::string_view::npos ? query.npos : amp - start);
     if (!pair.empty()) {
       size_t eq = pair.find('=');
       std::string name = PercentDecode(pair.substr(0, eq), true);
@@ -101,7 +109,8 @@ QueryParams ParseQueryString(std::string_view query) {
           eq == std::string_view::npos ? std::string() : PercentDecode(pair.substr(eq + 1), true);
       params.emplace_back(std::move(name), std::move(value));
     }
-    if (amp == std::string_view::npos) break;
+    if (amp == std::string_view::npos)
+      break;
     start = amp + 1;
   }
   return params;
@@ -110,7 +119,8 @@ QueryParams ParseQueryString(std::string_view query) {
 std::optional<int64_t> ParseETagVersion(std::string_view etag) {
   while (!etag.empty() && etag.front() == ' ') etag.remove_prefix(1);
   while (!etag.empty() && etag.back() == ' ') etag.remove_suffix(1);
-  if (etag.starts_with("W/")) etag.remove_prefix(2);
+  if (etag.starts_with("W/"))
+    etag.remove_prefix(2);
   if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
     etag = etag.substr(1, etag.size() - 2);
   }
@@ -125,10 +135,10 @@ std::optional<int64_t> ParseETagVersion(std::string_view etag) {
 RestService::RestService(store::Store& store, RestConfig config)
     : store_(store),
       config_(std::move(config)),
-      writer_([this](const Json& resource) { return searcher_.Index(resource); },
-              config_.hooks) {
+      writer_([this](const Json& resource) { return searcher_.Index(resource); }, config_.hooks) {
   std::sort(config_.resource_types.begin(), config_.resource_types.end());
-  if (config_.clock == nullptr) config_.clock = &core::SystemClock::Get();
+  if (config_.clock == nullptr)
+    config_.clock = &core::SystemClock::Get();
 }
 
 bool RestService::IsResourceType(std::string_view type) const {
@@ -144,23 +154,26 @@ FhirResponse RestService::Handle(const FhirRequest& request) const {
 }
 
 core::Status RestService::Validate(const Json& resource) const {
-  if (!config_.validate) return {};
+  if (!config_.validate)
+    return {};
   return config_.validate(resource);
 }
 
 Result<Json> RestService::ParseResourceBody(const FhirRequest& request,
                                             std::string_view expected_type) const {
-  if (request.body.empty()) return Error::BadRequest("the request has no body");
+  if (request.body.empty())
+    return Error::BadRequest("the request has no body");
   MA_ASSIGN_OR_RETURN(Json resource, fhir::ParseJson(request.body));
-  if (!resource.IsObject()) return Error::BadRequest("the body is not a JSON object");
+  if (!resource.IsObject())
+    return Error::BadRequest("the body is not a JSON object");
   std::string_view type = resource.GetStringMember("resourceType");
   if (type.empty()) {
     return Error::BadRequest("the body has no resourceType", "resourceType");
   }
   if (!expected_type.empty() && type != expected_type) {
-    return Error::BadRequest("the body is a " + std::string(type) + " but the URL names " +
-                             std::string(expected_type),
-                             "resourceType");
+    return Error::BadRequest(
+        "the body is a " + std::string(type) + " but the URL names " + std::string(expected_type),
+        "resourceType");
   }
   return resource;
 }
@@ -171,7 +184,8 @@ FhirResponse RestService::WriteResponse(const FhirRequest& request, const Stored
   FhirResponse response;
   response.status = status;
   SetVersionHeaders(response, stored);
-  if (status == 201) response.headers.Set("Location", VersionLocation(request.base_url, stored));
+  if (status == 201)
+    response.headers.Set("Location", VersionLocation(request.base_url, stored));
   switch (GetPreferReturn(request.headers)) {
     case PreferReturn::kMinimal:
       break;
@@ -196,7 +210,8 @@ FhirResponse RestService::Dispatch(const FhirRequest& request) const {
   bool is_get = method == "GET" || method == "HEAD";
 
   if (seg.empty()) {
-    if (method == "POST") return PostBundle(request);
+    if (method == "POST")
+      return PostBundle(request);
     if (is_get) {
       return ErrorResponse(Error::NotImplemented(
           "searching across all resource types is not supported; name a resource type"));
@@ -204,11 +219,13 @@ FhirResponse RestService::Dispatch(const FhirRequest& request) const {
     return MethodNotAllowed(method, "the base URL", "POST");
   }
   if (seg[0] == "metadata" && seg.size() == 1) {
-    if (is_get) return Capabilities(request);
+    if (is_get)
+      return Capabilities(request);
     return MethodNotAllowed(method, "/metadata", "GET");
   }
   if (seg[0] == "_history" && seg.size() == 1) {
-    if (is_get) return History(request, nullptr, nullptr);
+    if (is_get)
+      return History(request, nullptr, nullptr);
     return MethodNotAllowed(method, "/_history", "GET");
   }
   if (seg.size() == 3 && seg[0] == "Patient" && seg[2] == "$everything") {
@@ -229,15 +246,20 @@ FhirResponse RestService::Dispatch(const FhirRequest& request) const {
     return ErrorResponse(Error::NotFound("unknown resource type or path '" + type + "'"));
   }
   if (seg.size() == 1) {
-    if (is_get) return Search(request, type, request.params);
-    if (method == "POST") return Create(request, type);
-    if (method == "PUT") return ConditionalUpdate(request, type);
-    if (method == "DELETE") return ConditionalDelete(request, type);
+    if (is_get)
+      return Search(request, type, request.params);
+    if (method == "POST")
+      return Create(request, type);
+    if (method == "PUT")
+      return ConditionalUpdate(request, type);
+    if (method == "DELETE")
+      return ConditionalDelete(request, type);
     return MethodNotAllowed(method, type, "GET, POST, PUT, DELETE");
   }
   const std::string& second = seg[1];
   if (seg.size() == 2 && second == "_search") {
-    if (method != "POST") return MethodNotAllowed(method, type + "/_search", "POST");
+    if (method != "POST")
+      return MethodNotAllowed(method, type + "/_search", "POST");
     if (request.content_type != "application/x-www-form-urlencoded") {
       return ErrorResponse(Error(core::ErrorCode::kUnsupportedMediaType,
                                  "POST _search takes application/x-www-form-urlencoded"));
@@ -248,36 +270,46 @@ FhirResponse RestService::Dispatch(const FhirRequest& request) const {
     return Search(request, type, params);
   }
   if (seg.size() == 2 && second == "_history") {
-    if (is_get) return History(request, &type, nullptr);
+    if (is_get)
+      return History(request, &type, nullptr);
     return MethodNotAllowed(method, type + "/_history", "GET");
   }
   if (!core::IsValidId(second)) {
     return ErrorResponse(Error::BadRequest("'" + second + "' is not a valid resource id"));
   }
   if (seg.size() == 2) {
-    if (is_get) return Read(request, type, second);
-    if (method == "PUT") return Update(request, type, second);
-    if (method == "PATCH") return Patch(request, type, second);
-    if (method == "DELETE") return Delete(request, type, second);
+    if (is_get)
+      return Read(request, type, second);
+    if (method == "PUT")
+      return Update(request, type, second);
+    if (method == "PATCH")
+      return Patch(request, type, second);
+    if (method == "DELETE")
+      return Delete(request, type, second);
     return MethodNotAllowed(method, type + "/" + second, "GET, PUT, PATCH, DELETE");
   }
   if (seg.size() == 3 && IsResourceType(seg[2])) {
     return CompartmentSearch(request, type, second, seg[2]);  // search_routes.cc
   }
   if (seg[2] == "_history") {
-    if (!is_get) return MethodNotAllowed(method, "history", "GET");
-    if (seg.size() == 3) return History(request, &type, &second);
-    if (seg.size() == 4) return VersionRead(request, type, second, seg[3]);
+    if (!is_get)
+      return MethodNotAllowed(method, "history", "GET");
+    if (seg.size() == 3)
+      return History(request, &type, &second);
+    if (seg.size() == 4)
+      return VersionRead(request, type, second, seg[3]);
   }
   return ErrorResponse(Error::NotFound("unknown path"));
 }
 
 FhirResponse RestService::Create(const FhirRequest& request, const std::string& type) const {
   Result<Json> parsed = ParseResourceBody(request, type);
-  if (!parsed) return ErrorResponse(parsed.error());
+  if (!parsed)
+    return ErrorResponse(parsed.error());
   Json& resource = *parsed;
   resource.Erase("id");  // the server assigns the id of a created resource
-  if (auto status = Validate(resource); !status) return ErrorResponse(status.error());
+  if (auto status = Validate(resource); !status)
+    return ErrorResponse(status.error());
 
   std::string_view if_none_exist = request.headers.Get("If-None-Exist");
   std::string id = core::NewId();
@@ -290,13 +322,13 @@ FhirResponse RestService::Create(const FhirRequest& request, const std::string& 
     status_code = 201;
     warnings.clear();
     if (!if_none_exist.empty()) {
-      QueryParams params = ParseQueryString(
-          if_none_exist.starts_with(type + "?") ? if_none_exist.substr(type.size() + 1)
+      QueryParams params = ParseQueryString(if_none_exist.starts_with(type + "?")
+                                                ? if_none_exist.substr(type.size() + 1)
                                                 : if_none_exist);
       MA_ASSIGN_OR_RETURN(auto matches, FindMatches(tx, type, params));
       if (matches.size() > 1) {
-        return Error::PreconditionFailed("If-None-Exist matches " +
-                                         std::to_string(matches.size()) + " resources");
+        return Error::PreconditionFailed("If-None-Exist matches " + std::to_string(matches.size()) +
+                                         " resources");
       }
       if (matches.size() == 1) {
         stored = std::move(matches.front());
@@ -308,7 +340,8 @@ FhirResponse RestService::Create(const FhirRequest& request, const std::string& 
     stored = std::move(result.stored);
     return {};
   });
-  if (!status) return ErrorResponse(status.error());
+  if (!status)
+    return ErrorResponse(status.error());
   return WriteResponse(request, stored, status_code, warnings);
 }
 
@@ -319,14 +352,14 @@ FhirResponse RestService::Read(const FhirRequest& request, const std::string& ty
     MA_ASSIGN_OR_RETURN(current, tx.ReadCurrent(type, id));
     return {};
   });
-  if (!status) return ErrorResponse(status.error());
+  if (!status)
+    return ErrorResponse(status.error());
   if (!current.has_value()) {
     return ErrorResponse(Error::NotFound(type + "/" + id + " is not known"));
   }
   if (current->deleted) {
-    FhirResponse response =
-        ErrorResponse(Error::Gone(type + "/" + id + " was deleted (version " +
-                                  std::to_string(current->version) + ")"));
+    FhirResponse response = ErrorResponse(Error::Gone(type + "/" + id + " was deleted (version " +
+                                                      std::to_string(current->version) + ")"));
     SetVersionHeaders(response, *current);
     return response;
   }
@@ -358,18 +391,19 @@ FhirResponse RestService::VersionRead(const FhirRequest& /*request*/, const std:
   int64_t number = 0;
   auto [end, ec] = std::from_chars(version.data(), version.data() + version.size(), number);
   if (ec != std::errc() || end != version.data() + version.size() || number < 1) {
-    return ErrorResponse(Error::NotFound("version '" + version + "' of " + type + "/" + id +
-                                         " is not known"));
+    return ErrorResponse(
+        Error::NotFound("version '" + version + "' of " + type + "/" + id + " is not known"));
   }
   std::optional<StoredResource> stored;
   core::Status status = store_.Read([&](store::ReadTx& tx) -> core::Status {
     MA_ASSIGN_OR_RETURN(stored, tx.ReadVersion(type, id, number));
     return {};
   });
-  if (!status) return ErrorResponse(status.error());
+  if (!status)
+    return ErrorResponse(status.error());
   if (!stored.has_value()) {
-    return ErrorResponse(Error::NotFound("version " + version + " of " + type + "/" + id +
-                                         " is not known"));
+    return ErrorResponse(
+        Error::NotFound("version " + version + " of " + type + "/" + id + " is not known"));
   }
   if (stored->deleted) {
     FhirResponse response = ErrorResponse(
@@ -386,25 +420,28 @@ FhirResponse RestService::VersionRead(const FhirRequest& /*request*/, const std:
 FhirResponse RestService::Update(const FhirRequest& request, const std::string& type,
                                  const std::string& id) const {
   Result<Json> parsed = ParseResourceBody(request, type);
-  if (!parsed) return ErrorResponse(parsed.error());
+  if (!parsed)
+    return ErrorResponse(parsed.error());
   Json& resource = *parsed;
   std::string_view body_id = resource.GetStringMember("id");
   if (body_id.empty()) {
-    return ErrorResponse(Error::BadRequest("an update must carry the resource id in the body", "id"));
+    return ErrorResponse(
+        Error::BadRequest("an update must carry the resource id in the body", "id"));
   }
   if (body_id != id) {
     return ErrorResponse(Error::BadRequest(
         "the body's id '" + std::string(body_id) + "' differs from the URL's id '" + id + "'",
         type + ".id"));
   }
-  if (auto status = Validate(resource); !status) return ErrorResponse(status.error());
+  if (auto status = Validate(resource); !status)
+    return ErrorResponse(status.error());
   std::optional<int64_t> if_match;
   std::string_view if_match_header = request.headers.Get("If-Match");
   if (!if_match_header.empty()) {
     if_match = ParseETagVersion(if_match_header);
     if (!if_match.has_value()) {
-      return ErrorResponse(Error::BadRequest("malformed If-Match header '" +
-                                             std::string(if_match_header) + "'"));
+      return ErrorResponse(
+          Error::BadRequest("malformed If-Match header '" + std::string(if_match_header) + "'"));
     }
   }
   core::EpochMillis now = config_.clock->Now();
@@ -416,20 +453,22 @@ FhirResponse RestService::Update(const FhirRequest& request, const std::string& 
     MA_ASSIGN_OR_RETURN(result, writer_.Update(tx, resource, id, if_match, "PUT", now, context));
     return {};
   });
-  if (!status) return ErrorResponse(status.error());
+  if (!status)
+    return ErrorResponse(status.error());
   return WriteResponse(request, result.stored, result.created ? 201 : 200, warnings);
 }
 
 FhirResponse RestService::ConditionalUpdate(const FhirRequest& request,
                                             const std::string& type) const {
   if (request.params.empty()) {
-    return MethodNotAllowed("PUT", type + " without an id or search criteria",
-                            "GET, POST");
+    return MethodNotAllowed("PUT", type + " without an id or search criteria", "GET, POST");
   }
   Result<Json> parsed = ParseResourceBody(request, type);
-  if (!parsed) return ErrorResponse(parsed.error());
+  if (!parsed)
+    return ErrorResponse(parsed.error());
   Json& resource = *parsed;
-  if (auto status = Validate(resource); !status) return ErrorResponse(status.error());
+  if (auto status = Validate(resource); !status)
+    return ErrorResponse(status.error());
   std::string body_id(resource.GetStringMember("id"));
   core::EpochMillis now = config_.clock->Now();
   WriteResult result;
@@ -456,7 +495,8 @@ FhirResponse RestService::ConditionalUpdate(const FhirRequest& request,
                         writer_.Update(tx, resource, id, std::nullopt, "PUT", now, context));
     return {};
   });
-  if (!status) return ErrorResponse(status.error());
+  if (!status)
+    return ErrorResponse(status.error());
   return WriteResponse(request, result.stored, result.created ? 201 : 200, warnings);
 }
 
@@ -464,20 +504,22 @@ FhirResponse RestService::Patch(const FhirRequest& request, const std::string& t
                                 const std::string& id) const {
   // JSON Patch (application/json-patch+json) or FHIRPath Patch (a Parameters resource).
   const bool json_patch = request.content_type == "application/json-patch+json";
-  const bool fhirpath_patch = request.content_type == "application/fhir+json" ||
-                              request.content_type == "application/json";
+  const bool fhirpath_patch =
+      request.content_type == "application/fhir+json" || request.content_type == "application/json";
   if (!json_patch && !fhirpath_patch) {
     return ErrorResponse(Error(core::ErrorCode::kUnsupportedMediaType,
                                "PATCH takes a JSON Patch document (application/json-patch+json) "
                                "or a FHIRPath Patch Parameters resource (application/fhir+json)"));
   }
   const auto& apply = json_patch ? config_.apply_json_patch : config_.apply_fhirpath_patch;
-  if (!apply) return ErrorResponse(Error::NotImplemented("this patch format is not available"));
+  if (!apply)
+    return ErrorResponse(Error::NotImplemented("this patch format is not available"));
   Result<Json> patch = fhir::ParseJson(request.body);
-  if (!patch) return ErrorResponse(patch.error());
+  if (!patch)
+    return ErrorResponse(patch.error());
   if (fhirpath_patch && patch->GetStringMember("resourceType") != "Parameters") {
-    return ErrorResponse(Error::BadRequest(
-        "a FHIRPath Patch body must be a Parameters resource", "Parameters"));
+    return ErrorResponse(
+        Error::BadRequest("a FHIRPath Patch body must be a Parameters resource", "Parameters"));
   }
   std::optional<int64_t> if_match;
   std::string_view if_match_header = request.headers.Get("If-Match");
@@ -494,8 +536,10 @@ FhirResponse RestService::Patch(const FhirRequest& request, const std::string& t
   core::Status status = store_.Write([&](store::WriteTx& tx) -> core::Status {
     warnings.clear();
     MA_ASSIGN_OR_RETURN(auto current, tx.ReadCurrent(type, id));
-    if (!current.has_value()) return Error::NotFound(type + "/" + id + " is not known");
-    if (current->deleted) return Error::Gone(type + "/" + id + " was deleted");
+    if (!current.has_value())
+      return Error::NotFound(type + "/" + id + " is not known");
+    if (current->deleted)
+      return Error::Gone(type + "/" + id + " was deleted");
     if (if_match.has_value() && *if_match != current->version) {
       return Error::PreconditionFailed("version conflict: If-Match asks for version " +
                                        std::to_string(*if_match) + ", the current version is " +
@@ -503,16 +547,16 @@ FhirResponse RestService::Patch(const FhirRequest& request, const std::string& t
     }
     MA_ASSIGN_OR_RETURN(Json resource, fhir::ParseJson(current->json));
     MA_RETURN_IF_ERROR(apply(resource, *patch));
-    if (resource.GetStringMember("resourceType") != type ||
-        resource.GetStringMember("id") != id) {
+    if (resource.GetStringMember("resourceType") != type || resource.GetStringMember("id") != id) {
       return Error::Unprocessable("a patch may not change the resource type or id");
     }
     MA_RETURN_IF_ERROR(Validate(resource));
-    MA_ASSIGN_OR_RETURN(result, writer_.Update(tx, resource, id, current->version, "PATCH",
-                                               now, context));
+    MA_ASSIGN_OR_RETURN(result,
+                        writer_.Update(tx, resource, id, current->version, "PATCH", now, context));
     return {};
   });
-  if (!status) return ErrorResponse(status.error());
+  if (!status)
+    return ErrorResponse(status.error());
   return WriteResponse(request, result.stored, 200, warnings);
 }
 
@@ -522,7 +566,8 @@ FhirResponse RestService::Delete(const FhirRequest& request, const std::string& 
   std::string_view if_match_header = request.headers.Get("If-Match");
   if (!if_match_header.empty()) {
     if_match = ParseETagVersion(if_match_header);
-    if (!if_match.has_value()) return ErrorResponse(Error::BadRequest("malformed If-Match header"));
+    if (!if_match.has_value())
+      return ErrorResponse(Error::BadRequest("malformed If-Match header"));
   }
   core::EpochMillis now = config_.clock->Now();
   std::optional<StoredResource> marker;
@@ -531,10 +576,12 @@ FhirResponse RestService::Delete(const FhirRequest& request, const std::string& 
                                                WriteContext{&request.caller, nullptr}));
     return {};
   });
-  if (!status) return ErrorResponse(status.error());
+  if (!status)
+    return ErrorResponse(status.error());
   FhirResponse response;
   response.status = 204;
-  if (marker.has_value()) response.headers.Set("ETag", ETag(marker->version));
+  if (marker.has_value())
+    response.headers.Set("ETag", ETag(marker->version));
   if (GetPreferReturn(request.headers) == PreferReturn::kOperationOutcome) {
     response.status = 200;
     response.body = fhir::WriteJson(
@@ -561,14 +608,15 @@ FhirResponse RestService::ConditionalDelete(const FhirRequest& request,
                                        " resources; only single deletes are supported");
     }
     for (const StoredResource& match : matches) {
-      MA_ASSIGN_OR_RETURN(auto marker,
-                          writer_.Delete(tx, type, match.id, std::nullopt, now,
-                                         WriteContext{&request.caller, nullptr}));
-      if (marker.has_value()) ++deleted;
+      MA_ASSIGN_OR_RETURN(auto marker, writer_.Delete(tx, type, match.id, std::nullopt, now,
+                                                      WriteContext{&request.caller, nullptr}));
+      if (marker.has_value())
+        ++deleted;
     }
     return {};
   });
-  if (!status) return ErrorResponse(status.error());
+  if (!status)
+    return ErrorResponse(status.error());
   FhirResponse response;
   response.status = 204;
   return response;
@@ -608,7 +656,8 @@ FhirResponse RestService::RunSearch(const FhirRequest& request,
     MA_ASSIGN_OR_RETURN(page, searcher_.Search(tx, search_request));
     return {};
   });
-  if (!status) return ErrorResponse(status.error());
+  if (!status)
+    return ErrorResponse(status.error());
   FhirResponse response;
   response.body =
       BuildSearchBundle(request.base_url, search_request.type, page, config_.clock->Now());
@@ -623,8 +672,10 @@ FhirResponse RestService::Search(const FhirRequest& request, const std::string& 
 FhirResponse RestService::History(const FhirRequest& request, const std::string* type,
                                   const std::string* id) const {
   store::HistoryQuery query;
-  if (type != nullptr) query.type = *type;
-  if (id != nullptr) query.id = *id;
+  if (type != nullptr)
+    query.type = *type;
+  if (id != nullptr)
+    query.id = *id;
   query.count = config_.default_page_size;
   for (const auto& [name, value] : request.params) {
     if (name == "_since" || name == "_at") {
@@ -668,7 +719,8 @@ FhirResponse RestService::History(const FhirRequest& request, const std::string*
     if (id != nullptr) {
       MA_ASSIGN_OR_RETURN(auto current, tx.ReadCurrent(*type, *id));
       exists = current.has_value();
-      if (!exists) return {};
+      if (!exists)
+        return {};
     }
     MA_ASSIGN_OR_RETURN(entries, tx.History(page_query));
     store::HistoryQuery count_query = query;
@@ -676,13 +728,18 @@ FhirResponse RestService::History(const FhirRequest& request, const std::string*
     MA_ASSIGN_OR_RETURN(total, tx.CountHistory(count_query));
     return {};
   });
-  if (!status) return ErrorResponse(status.error());
-  if (!exists) return ErrorResponse(Error::NotFound(*type + "/" + *id + " is not known"));
+  if (!status)
+    return ErrorResponse(status.error());
+  if (!exists)
+    return ErrorResponse(Error::NotFound(*type + "/" + *id + " is not known"));
   bool has_more = entries.size() > static_cast<size_t>(query.count);
-  if (has_more) entries.resize(static_cast<size_t>(query.count));
+  if (has_more)
+    entries.resize(static_cast<size_t>(query.count));
   std::string path;
-  if (type != nullptr) path += "/" + *type;
-  if (id != nullptr) path += "/" + *id;
+  if (type != nullptr)
+    path += "/" + *type;
+  if (id != nullptr)
+    path += "/" + *id;
   path += "/_history";
   FhirResponse response;
   response.body = BuildHistoryBundle(request.base_url, path, request.params, entries, total,
@@ -692,9 +749,11 @@ FhirResponse RestService::History(const FhirRequest& request, const std::string*
 
 FhirResponse RestService::PostBundle(const FhirRequest& request) const {
   Result<Json> parsed = ParseResourceBody(request, "Bundle");
-  if (!parsed) return ErrorResponse(parsed.error());
+  if (!parsed)
+    return ErrorResponse(parsed.error());
   Result<Json> result = ProcessBundle(std::move(*parsed), request.base_url);
-  if (!result) return ErrorResponse(result.error());
+  if (!result)
+    return ErrorResponse(result.error());
   FhirResponse response;
   response.body = fhir::WriteJson(*result);
   return response;

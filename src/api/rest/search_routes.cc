@@ -13,9 +13,9 @@ FhirResponse RestService::CompartmentSearch(const FhirRequest& request,
                                             const std::string& compartment, const std::string& id,
                                             const std::string& type) const {
   if (request.method != "GET" && request.method != "HEAD") {
-    FhirResponse response = ErrorResponse(Error(core::ErrorCode::kMethodNotAllowed,
-                                                request.method + " is not allowed on " +
-                                                    compartment + "/" + id + "/" + type));
+    FhirResponse response = ErrorResponse(
+        Error(core::ErrorCode::kMethodNotAllowed,
+              request.method + " is not allowed on " + compartment + "/" + id + "/" + type));
     response.headers.Set("Allow", "GET");
     return response;
   }
@@ -50,7 +50,8 @@ FhirResponse RestService::PatientEverything(const FhirRequest& request,
     MA_ASSIGN_OR_RETURN(page, searcher_.Everything(tx, everything));
     return {};
   });
-  if (!status) return ErrorResponse(status.error());
+  if (!status)
+    return ErrorResponse(status.error());
   FhirResponse response;
   response.body = BuildSearchBundle(request.base_url, "Patient", page, config_.clock->Now());
   return response;

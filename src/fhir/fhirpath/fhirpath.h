@@ -68,7 +68,15 @@ struct Quantity {
 // evaluation made, kept alive by `owner`) or a computed System value.
 struct Item {
   enum class Kind : uint8_t {
-    kNode, kBoolean, kInteger, kDecimal, kString, kDate, kDateTime, kTime, kQuantity
+    kNode,
+    kBoolean,
+    kInteger,
+    kDecimal,
+    kString,
+    kDate,
+    kDateTime,
+    kTime,
+    kQuantity
   };
   Kind kind = Kind::kNode;
   // kNode: the element's JSON value; null when a primitive has only an id/extension.
@@ -85,7 +93,7 @@ struct Item {
   bool boolean = false;
   int64_t integer = 0;
   Decimal decimal;
-  std::string string;  // kString
+  std::string string;       // kString
   DateTimeValue date_time;  // kDate, kDateTime, kTime
   Quantity quantity;
 
@@ -112,7 +120,7 @@ class ModelInfo {
   virtual ~ModelInfo() = default;
 
   struct Child {
-    std::string_view type;           // "HumanName", "string", "Quantity"; empty if unknown
+    std::string_view type;             // "HumanName", "string", "Quantity"; empty if unknown
     const void* definition = nullptr;  // handle passed back as Item::definition
     bool is_choice = false;            // the key is one type of a choice element (value[x])
     std::string_view choice_name;      // "value" for valueQuantity when is_choice

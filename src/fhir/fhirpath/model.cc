@@ -11,9 +11,11 @@ class R4Model final : public ModelInfo {
   bool FindChild(std::string_view type, const void* definition, std::string_view key,
                  Child* out) const override {
     const r4::ElementDefinition* element = Element(type, definition);
-    if (element == nullptr) return false;
+    if (element == nullptr)
+      return false;
     const r4::ChildMatch* match = element->FindChild(key);
-    if (match == nullptr || match->element == nullptr) return false;
+    if (match == nullptr || match->element == nullptr)
+      return false;
     out->type = match->type;
     out->definition = match->children;
     out->is_choice = match->element->is_choice;
@@ -38,13 +40,12 @@ class R4Model final : public ModelInfo {
   }
 
   bool IsA(std::string_view type, std::string_view ancestor) const override {
-    if (type == ancestor) return true;
+    if (type == ancestor)
+      return true;
     return r4::IsA(type, ancestor);
   }
 
-  bool IsKnownType(std::string_view name) const override {
-    return r4::FindType(name) != nullptr;
-  }
+  bool IsKnownType(std::string_view name) const override { return r4::FindType(name) != nullptr; }
 
   std::string_view CanonicalTypeName(std::string_view name) const override {
     const r4::TypeDefinition* type = r4::FindType(name);
@@ -53,8 +54,10 @@ class R4Model final : public ModelInfo {
 
  private:
   static const r4::ElementDefinition* Element(std::string_view type, const void* definition) {
-    if (definition != nullptr) return static_cast<const r4::ElementDefinition*>(definition);
-    if (type.empty()) return nullptr;
+    if (definition != nullptr)
+      return static_cast<const r4::ElementDefinition*>(definition);
+    if (type.empty())
+      return nullptr;
     const r4::TypeDefinition* type_definition = r4::FindType(type);
     return type_definition == nullptr ? nullptr : type_definition->root;
   }

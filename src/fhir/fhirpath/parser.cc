@@ -21,9 +21,17 @@ using NodePtr = std::unique_ptr<Node>;
 
 struct Token {
   enum class Kind : uint8_t {
-    kEnd, kIdentifier, kDelimitedIdentifier, kString, kNumber, kDate, kDateTime, kTime,
-    kSymbol, kSpecial,  // $this / $index / $total
-    kExternal,          // %name (text holds the name)
+    kEnd,
+    kIdentifier,
+    kDelimitedIdentifier,
+    kString,
+    kNumber,
+    kDate,
+    kDateTime,
+    kTime,
+    kSymbol,
+    kSpecial,   // $this / $index / $total
+    kExternal,  // %name (text holds the name)
   };
   Kind kind = Kind::kEnd;
   std::string text;
@@ -31,13 +39,19 @@ struct Token {
 };
 
 Error SyntaxError(size_t position, std::string_view message) {
-  return Error::BadRequest("FHIRPath syntax error at position " + std::to_string(position) +
-                           ": " + std::string(message));
+  return Error::BadRequest("FHIRPath syntax error at position " + std::to_string(position) + ": " +
+                           std::string(message));
 }
 
-bool IsIdentStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
-bool IsIdentChar(char c) { return IsIdentStart(c) || (c >= '0' && c <= '9'); }
-bool IsDigitChar(char c) { return c >= '0' && c <= '9'; }
+bool IsIdentStart(char c) {
+  return std::isalpha(static_cast<unsigned char>(c)) || c == '_';
+}
+bool IsIdentChar(char c) {
+  return IsIdentStart(c) || (c >= '0' && c <= '9');
+}
+bool IsDigitChar(char c) {
+  return c >= '0' && c <= '9';
+}
 
 void AppendUtf8(std::string& out, uint32_t cp) {
   if (cp < 0x80) {
@@ -112,9 +126,8 @@ class Lexer {
           return SyntaxError(token.position, "expected a name after %");
         }
       } else {
-        static const char* kSymbols[] = {"<=", ">=", "!=", "!~", "(", ")", "[", "]", "{", "}",
-                                         ".", ",", "+", "-", "*", "/", "&", "|", "=", "~",
-                                         "<", ">"};
+        static const char* kSymbols[] = {"<=", ">=", "!=", "!~", "(", ")", "[", "]", "{", "}", ".",
+                                         ",",  "+",  "-",  "*",  "/", "&", "|", "=", "~", "<", ">"};
         bool matched = false;
         for (const char* symbol : kSymbols) {
           std::string_view s = symbol;
@@ -144,7 +157,8 @@ class Lexer {
         while (pos_ < text_.size() && text_[pos_] != '\n') ++pos_;
       } else if (text_.substr(pos_, 2) == "/*") {
         size_t end = text_.find("*/", pos_ + 2);
-        if (end == std::string_view::npos) return SyntaxError(pos_, "unterminated comment");
+        if (end == std::string_view::npos)
+          return SyntaxError(pos_, "unterminated comment");
         pos_ = end + 2;
       } else {
         break;
@@ -162,15 +176,25 @@ class Lexer {
         out.push_back(c);
         continue;
       }
-      if (pos_ >= text_.size()) break;
+      if (pos_ >= text_.size())
+        break;
       char e = text_[pos_++];
       switch (e) {
-        case 'n': out.push_back('\n'); break;
-        case 'r': out.push_back('\r'); break;
-        case 't': out.push_back('\t'); break;
-        case 'f': out.push_back('\f'); break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
+        case 'f':
+          out.push_back('\f');
+          break;
         case 'u': {
-          if (pos_ + 4 > text_.size()) return SyntaxError(pos_, "bad \\u escape");
+          if (pos_ + 4 > text_.size())
+            return SyntaxError(pos_, "bad \\u escape");
           uint32_t cp = 0;
           for (int i = 0; i < 4; ++i) {
             char h = text_[pos_++];
@@ -188,10 +212,13 @@ class Lexer {
           AppendUtf8(out, cp);
           break;
         }
-        default: out.push_back(e); break;  // \\ \/ \' \" \`
+        default:
+          out.push_back(e);
+          break;  // \\ \/ \' \" \`
       }
     }
-    if (pos_ >= text_.size()) return SyntaxError(start, "unterminated quoted text");
+    if (pos_ >= text_.size())
+      return SyntaxError(start, "unterminated quoted text");
     ++pos_;
     return out;
   }
@@ -200,7 +227,8 @@ class Lexer {
     size_t start = ++pos_;
     auto digits = [&](size_t count) {
       for (size_t i = 0; i < count; ++i) {
-        if (pos_ >= text_.size() || !IsDigitChar(text_[pos_])) return false;
+        if (pos_ >= text_.size() || !IsDigitChar(text_[pos_]))
+          return false;
         ++pos_;
       }
       return true;
@@ -209,13 +237,16 @@ class Lexer {
       return pos_ + offset < text_.size() && IsDigitChar(text_[pos_ + offset]);
     };
     auto time_part = [&]() -> bool {
-      if (!digits(2)) return false;
+      if (!digits(2))
+        return false;
       if (pos_ < text_.size() && text_[pos_] == ':' && peek_digit(1)) {
         ++pos_;
-        if (!digits(2)) return false;
+        if (!digits(2))
+          return false;
         if (pos_ < text_.size() && text_[pos_] == ':' && peek_digit(1)) {
           ++pos_;
-          if (!digits(2)) return false;
+          if (!digits(2))
+            return false;
           if (pos_ < text_.size() && text_[pos_] == '.' && peek_digit(1)) {
             ++pos_;
             while (peek_digit(0)) ++pos_;
@@ -231,8 +262,10 @@ class Lexer {
       }
       if (pos_ < text_.size() && (text_[pos_] == '+' || text_[pos_] == '-') && peek_digit(1)) {
         ++pos_;
-        if (!digits(2)) return false;
-        if (pos_ >= text_.size() || text_[pos_] != ':') return false;
+        if (!digits(2))
+          return false;
+        if (pos_ >= text_.size() || text_[pos_] != ':')
+          return false;
         ++pos_;
         return digits(2);
       }
@@ -240,7 +273,8 @@ class Lexer {
     };
     if (pos_ < text_.size() && text_[pos_] == 'T') {
       ++pos_;
-      if (!time_part()) return SyntaxError(token.position, "malformed time literal");
+      if (!time_part())
+        return SyntaxError(token.position, "malformed time literal");
       if (pos_ < text_.size() &&
           (text_[pos_] == 'Z' || ((text_[pos_] == '+' || text_[pos_] == '-') && peek_digit(1)))) {
         return SyntaxError(token.position, "a time literal cannot have a time zone");
@@ -249,14 +283,17 @@ class Lexer {
       token.text = std::string(text_.substr(start + 1, pos_ - start - 1));
       return core::Ok{};
     }
-    if (!digits(4)) return SyntaxError(token.position, "malformed date literal");
+    if (!digits(4))
+      return SyntaxError(token.position, "malformed date literal");
     bool date_time = false;
     if (pos_ < text_.size() && text_[pos_] == '-' && peek_digit(1)) {
       ++pos_;
-      if (!digits(2)) return SyntaxError(token.position, "malformed date literal");
+      if (!digits(2))
+        return SyntaxError(token.position, "malformed date literal");
       if (pos_ < text_.size() && text_[pos_] == '-' && peek_digit(1)) {
         ++pos_;
-        if (!digits(2)) return SyntaxError(token.position, "malformed date literal");
+        if (!digits(2))
+          return SyntaxError(token.position, "malformed date literal");
       }
     }
     if (pos_ < text_.size() && text_[pos_] == 'T') {
@@ -294,21 +331,33 @@ class Parser {
   static int LevelOf(const Token& token) {
     if (token.kind == Token::Kind::kIdentifier) {
       const std::string& t = token.text;
-      if (t == "implies") return 1;
-      if (t == "or" || t == "xor") return 2;
-      if (t == "and") return 3;
-      if (t == "in" || t == "contains") return 4;
-      if (t == "is" || t == "as") return 8;
-      if (t == "div" || t == "mod") return 10;
+      if (t == "implies")
+        return 1;
+      if (t == "or" || t == "xor")
+        return 2;
+      if (t == "and")
+        return 3;
+      if (t == "in" || t == "contains")
+        return 4;
+      if (t == "is" || t == "as")
+        return 8;
+      if (t == "div" || t == "mod")
+        return 10;
       return 0;
     }
-    if (token.kind != Token::Kind::kSymbol) return 0;
+    if (token.kind != Token::Kind::kSymbol)
+      return 0;
     const std::string& t = token.text;
-    if (t == "=" || t == "~" || t == "!=" || t == "!~") return 5;
-    if (t == "<" || t == ">" || t == "<=" || t == ">=") return 6;
-    if (t == "|") return 7;
-    if (t == "+" || t == "-" || t == "&") return 9;
-    if (t == "*" || t == "/") return 10;
+    if (t == "=" || t == "~" || t == "!=" || t == "!~")
+      return 5;
+    if (t == "<" || t == ">" || t == "<=" || t == ">=")
+      return 6;
+    if (t == "|")
+      return 7;
+    if (t == "+" || t == "-" || t == "&")
+      return 9;
+    if (t == "*" || t == "/")
+      return 10;
     return 0;
   }
 
@@ -318,7 +367,8 @@ class Parser {
   }
   const Token& Next() {
     const Token& token = tokens_[index_];
-    if (index_ + 1 < tokens_.size()) ++index_;
+    if (index_ + 1 < tokens_.size())
+      ++index_;
     return token;
   }
   bool IsSymbol(std::string_view symbol, size_t ahead = 0) const {
@@ -340,7 +390,8 @@ class Parser {
     while (true) {
       const Token& op = Peek();
       int level = LevelOf(op);
-      if (level == 0 || level <= min_level) break;
+      if (level == 0 || level <= min_level)
+        break;
       size_t position = op.position;
       std::string name = op.text;
       Next();
@@ -450,7 +501,8 @@ class Parser {
       return node;
     }
     node->kind = Node::Kind::kMember;
-    if (target) node->children.push_back(std::move(target));
+    if (target)
+      node->children.push_back(std::move(target));
     return node;
   }
 
@@ -467,8 +519,8 @@ class Parser {
       case Token::Kind::kNumber: {
         std::string text = Next().text;
         // A quantity: number followed by a unit string or a calendar keyword.
-        if (Peek().kind == Token::Kind::kString ||
-            (Peek().kind == Token::Kind::kIdentifier && !internal::CalendarUnit(Peek().text).empty())) {
+        if (Peek().kind == Token::Kind::kString || (Peek().kind == Token::Kind::kIdentifier &&
+                                                    !internal::CalendarUnit(Peek().text).empty())) {
           Quantity quantity;
           quantity.value = *internal::ParseDecimal(text);
           if (Peek().kind == Token::Kind::kString) {
@@ -494,21 +546,24 @@ class Parser {
       }
       case Token::Kind::kDate: {
         auto value = internal::ParseDate(token.text);
-        if (!value) return SyntaxError(token.position, "invalid date @" + token.text);
+        if (!value)
+          return SyntaxError(token.position, "invalid date @" + token.text);
         Next();
         node->literal = Item::Date(*value);
         return node;
       }
       case Token::Kind::kDateTime: {
         auto value = internal::ParseDateTime(token.text);
-        if (!value) return SyntaxError(token.position, "invalid dateTime @" + token.text);
+        if (!value)
+          return SyntaxError(token.position, "invalid dateTime @" + token.text);
         Next();
         node->literal = Item::DateTime(*value);
         return node;
       }
       case Token::Kind::kTime: {
         auto value = internal::ParseTime(token.text);
-        if (!value) return SyntaxError(token.position, "invalid time @T" + token.text);
+        if (!value)
+          return SyntaxError(token.position, "invalid time @T" + token.text);
         Next();
         node->literal = Item::Time(*value);
         return node;

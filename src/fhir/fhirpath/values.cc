@@ -10,15 +10,19 @@ namespace {
 
 using Precision = DateTimeValue::Precision;
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsDigit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // Reads exactly `count` digits at text[*pos].
 bool ReadDigits(std::string_view text, size_t* pos, size_t count, int* out) {
-  if (*pos + count > text.size()) return false;
+  if (*pos + count > text.size())
+    return false;
   int value = 0;
   for (size_t i = 0; i < count; ++i) {
     char c = text[*pos + i];
-    if (!IsDigit(c)) return false;
+    if (!IsDigit(c))
+      return false;
     value = value * 10 + (c - '0');
   }
   *pos += count;
@@ -75,15 +79,18 @@ void FromMillis(int64_t millis, DateTimeValue* v) {
 }
 
 bool ParseTimePart(std::string_view text, size_t* pos, DateTimeValue* v) {
-  if (!ReadDigits(text, pos, 2, &v->hour) || v->hour > 23) return false;
+  if (!ReadDigits(text, pos, 2, &v->hour) || v->hour > 23)
+    return false;
   v->precision = Precision::kHour;
   if (*pos < text.size() && text[*pos] == ':') {
     ++*pos;
-    if (!ReadDigits(text, pos, 2, &v->minute) || v->minute > 59) return false;
+    if (!ReadDigits(text, pos, 2, &v->minute) || v->minute > 59)
+      return false;
     v->precision = Precision::kMinute;
     if (*pos < text.size() && text[*pos] == ':') {
       ++*pos;
-      if (!ReadDigits(text, pos, 2, &v->second) || v->second > 59) return false;
+      if (!ReadDigits(text, pos, 2, &v->second) || v->second > 59)
+        return false;
       v->precision = Precision::kSecond;
       if (*pos < text.size() && text[*pos] == '.') {
         ++*pos;
@@ -97,7 +104,8 @@ bool ParseTimePart(std::string_view text, size_t* pos, DateTimeValue* v) {
           }
           ++*pos;
         }
-        if (*pos == start) return false;
+        if (*pos == start)
+          return false;
         while (digits < 3) {
           millis *= 10;
           ++digits;
@@ -111,7 +119,8 @@ bool ParseTimePart(std::string_view text, size_t* pos, DateTimeValue* v) {
 }
 
 bool ParseTimezone(std::string_view text, size_t* pos, DateTimeValue* v) {
-  if (*pos >= text.size()) return true;
+  if (*pos >= text.size())
+    return true;
   if (text[*pos] == 'Z') {
     ++*pos;
     v->has_timezone = true;
@@ -127,7 +136,8 @@ bool ParseTimezone(std::string_view text, size_t* pos, DateTimeValue* v) {
       return false;
     }
     ++*pos;
-    if (!ReadDigits(text, pos, 2, &minutes) || hours > 14 || minutes > 59) return false;
+    if (!ReadDigits(text, pos, 2, &minutes) || hours > 14 || minutes > 59)
+      return false;
     v->has_timezone = true;
     v->timezone_minutes = sign * (hours * 60 + minutes);
     return true;
@@ -136,11 +146,13 @@ bool ParseTimezone(std::string_view text, size_t* pos, DateTimeValue* v) {
 }
 
 bool ParseDatePart(std::string_view text, size_t* pos, DateTimeValue* v) {
-  if (!ReadDigits(text, pos, 4, &v->year)) return false;
+  if (!ReadDigits(text, pos, 4, &v->year))
+    return false;
   v->precision = Precision::kYear;
   if (*pos < text.size() && text[*pos] == '-') {
     ++*pos;
-    if (!ReadDigits(text, pos, 2, &v->month) || v->month < 1 || v->month > 12) return false;
+    if (!ReadDigits(text, pos, 2, &v->month) || v->month < 1 || v->month > 12)
+      return false;
     v->precision = Precision::kMonth;
     if (*pos < text.size() && text[*pos] == '-') {
       ++*pos;
@@ -162,9 +174,12 @@ std::string Pad(int value, int width) {
 
 std::string FormatTimeOfDay(const DateTimeValue& v) {
   std::string out = Pad(v.hour, 2);
-  if (v.precision >= Precision::kMinute) out.append(":").append(Pad(v.minute, 2));
-  if (v.precision >= Precision::kSecond) out.append(":").append(Pad(v.second, 2));
-  if (v.precision >= Precision::kMillisecond) out.append(".").append(Pad(v.millisecond, 3));
+  if (v.precision >= Precision::kMinute)
+    out.append(":").append(Pad(v.minute, 2));
+  if (v.precision >= Precision::kSecond)
+    out.append(":").append(Pad(v.second, 2));
+  if (v.precision >= Precision::kMillisecond)
+    out.append(".").append(Pad(v.millisecond, 3));
   return out;
 }
 
@@ -217,13 +232,14 @@ struct Prefix {
   const char* code;
   long double factor;
 };
-const Prefix kPrefixes[] = {{"da", 10},    {"k", 1e3L},   {"M", 1e6L},   {"G", 1e9L},
-                            {"h", 100},    {"d", 0.1L},   {"c", 0.01L},  {"m", 0.001L},
-                            {"u", 1e-6L},  {"n", 1e-9L},  {"p", 1e-12L}, {"f", 1e-15L}};
+const Prefix kPrefixes[] = {{"da", 10},   {"k", 1e3L},  {"M", 1e6L},   {"G", 1e9L},
+                            {"h", 100},   {"d", 0.1L},  {"c", 0.01L},  {"m", 0.001L},
+                            {"u", 1e-6L}, {"n", 1e-9L}, {"p", 1e-12L}, {"f", 1e-15L}};
 
 const Atom* FindAtom(std::string_view code) {
   for (const Atom& atom : kAtoms) {
-    if (code == atom.code) return &atom;
+    if (code == atom.code)
+      return &atom;
   }
   return nullptr;
 }
@@ -242,18 +258,21 @@ bool ParseTerm(std::string_view term, CanonicalQuantity* out, int sign) {
       text.push_back(c);
     }
   }
-  if (text.empty()) return true;  // pure annotation: unity
+  if (text.empty())
+    return true;  // pure annotation: unity
   // Split a trailing (signed) exponent, unless the whole term is a number.
   size_t end = text.size();
   while (end > 0 && IsDigit(text[end - 1])) --end;
-  if (end > 0 && (text[end - 1] == '-' || text[end - 1] == '+')) --end;
+  if (end > 0 && (text[end - 1] == '-' || text[end - 1] == '+'))
+    --end;
   int exponent = 1;
   std::string atom_text = text;
   if (end == 0) {
     // A pure number like "10" (or "1").
     char* stop = nullptr;
     long double factor = std::strtold(text.c_str(), &stop);
-    if (stop == nullptr || *stop != '\0') return false;
+    if (stop == nullptr || *stop != '\0')
+      return false;
     out->value = sign > 0 ? out->value * factor : out->value / factor;
     return true;
   }
@@ -276,7 +295,8 @@ bool ParseTerm(std::string_view term, CanonicalQuantity* out, int sign) {
       }
     }
   }
-  if (atom == nullptr) return false;
+  if (atom == nullptr)
+    return false;
   factor *= atom->factor;
   int power = exponent * sign;
   out->value *= std::pow(factor, static_cast<long double>(power));
@@ -288,19 +308,23 @@ bool ParseTerm(std::string_view term, CanonicalQuantity* out, int sign) {
 
 std::optional<Decimal> ParseDecimal(std::string_view text) {
   size_t i = 0;
-  if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
+  if (i < text.size() && (text[i] == '+' || text[i] == '-'))
+    ++i;
   size_t digits_start = i;
   while (i < text.size() && IsDigit(text[i])) ++i;
-  if (i == digits_start) return std::nullopt;
+  if (i == digits_start)
+    return std::nullopt;
   int scale = 0;
   if (i < text.size() && text[i] == '.') {
     ++i;
     size_t fraction_start = i;
     while (i < text.size() && IsDigit(text[i])) ++i;
-    if (i == fraction_start) return std::nullopt;
+    if (i == fraction_start)
+      return std::nullopt;
     scale = static_cast<int>(i - fraction_start);
   }
-  if (i != text.size()) return std::nullopt;
+  if (i != text.size())
+    return std::nullopt;
   std::string copy(text);
   return Decimal{std::strtold(copy.c_str(), nullptr), scale};
 }
@@ -312,10 +336,12 @@ std::optional<int64_t> ParseInteger(std::string_view text) {
     negative = text[i] == '-';
     ++i;
   }
-  if (i == text.size() || text.size() - i > 18) return std::nullopt;
+  if (i == text.size() || text.size() - i > 18)
+    return std::nullopt;
   int64_t value = 0;
   for (; i < text.size(); ++i) {
-    if (!IsDigit(text[i])) return std::nullopt;
+    if (!IsDigit(text[i]))
+      return std::nullopt;
     value = value * 10 + (text[i] - '0');
   }
   return negative ? -value : value;
@@ -335,8 +361,7 @@ std::string FormatDecimal(const Decimal& value) {
     std::string out = buffer;
     // Keep "-0.0" only for a true negative zero (lowBoundary of a tiny negative value);
     // rounding noise below the printed precision prints unsigned.
-    if (out[0] == '-' && out.find_first_not_of("-0.") == std::string::npos &&
-        value.value != 0) {
+    if (out[0] == '-' && out.find_first_not_of("-0.") == std::string::npos && value.value != 0) {
       out.erase(0, 1);
     }
     return out;
@@ -350,48 +375,60 @@ std::string FormatDecimal(const Decimal& value) {
     std::snprintf(buffer, sizeof(buffer), "%.14Lf", value.value);
     out = buffer;
     while (!out.empty() && out.back() == '0') out.pop_back();
-    if (!out.empty() && out.back() == '.') out.pop_back();
+    if (!out.empty() && out.back() == '.')
+      out.pop_back();
   }
-  if (out == "-0") out = "0";
+  if (out == "-0")
+    out = "0";
   return out;
 }
 
 std::optional<DateTimeValue> ParseDate(std::string_view text) {
   DateTimeValue v;
   size_t pos = 0;
-  if (!ParseDatePart(text, &pos, &v) || pos != text.size()) return std::nullopt;
+  if (!ParseDatePart(text, &pos, &v) || pos != text.size())
+    return std::nullopt;
   return v;
 }
 
 std::optional<DateTimeValue> ParseDateTime(std::string_view text, bool allow_bare_t) {
   DateTimeValue v;
   size_t pos = 0;
-  if (!ParseDatePart(text, &pos, &v)) return std::nullopt;
+  if (!ParseDatePart(text, &pos, &v))
+    return std::nullopt;
   if (pos < text.size() && text[pos] == 'T') {
     ++pos;
     if (pos == text.size()) {
-      if (!allow_bare_t) return std::nullopt;
+      if (!allow_bare_t)
+        return std::nullopt;
       return v;
     }
-    if (v.precision != Precision::kDay) return std::nullopt;
-    if (!ParseTimePart(text, &pos, &v)) return std::nullopt;
-    if (!ParseTimezone(text, &pos, &v)) return std::nullopt;
+    if (v.precision != Precision::kDay)
+      return std::nullopt;
+    if (!ParseTimePart(text, &pos, &v))
+      return std::nullopt;
+    if (!ParseTimezone(text, &pos, &v))
+      return std::nullopt;
   }
-  if (pos != text.size()) return std::nullopt;
+  if (pos != text.size())
+    return std::nullopt;
   return v;
 }
 
 std::optional<DateTimeValue> ParseTime(std::string_view text) {
   DateTimeValue v;
   size_t pos = 0;
-  if (!ParseTimePart(text, &pos, &v) || pos != text.size()) return std::nullopt;
+  if (!ParseTimePart(text, &pos, &v) || pos != text.size())
+    return std::nullopt;
   return v;
 }
 
 std::string FormatDate(const DateTimeValue& v) {
   std::string out = Pad(v.year, 4);
-  if (v.precision >= Precision::kMonth) out.append("-").append(Pad(v.month, 2));
-  if (v.precision >= Precision::kDay) out.append("-").append(Pad(v.day, 2));
+  if (v.precision >= Precision::kMonth)
+    out.append("-").append(Pad(v.month, 2));
+  if (v.precision >= Precision::kDay)
+    out.append("-").append(Pad(v.day, 2));
   return out;
 }
 
@@ -412,14 +449,17 @@ std::string FormatDateTime(const DateTimeValue& v) {
   return out;
 }
 
-std::string FormatTime(const DateTimeValue& v) { return FormatTimeOfDay(v); }
+std::string FormatTime(const DateTimeValue& v) {
+  return FormatTimeOfDay(v);
+}
 
 std::optional<int> CompareDateTimes(const DateTimeValue& a_in, const DateTimeValue& b_in,
                                     bool is_time) {
   DateTimeValue a = a_in;
   DateTimeValue b = b_in;
   if (!is_time && a.precision >= Precision::kHour && b.precision >= Precision::kHour) {
-    if (a.has_timezone != b.has_timezone) return std::nullopt;
+    if (a.has_timezone != b.has_timezone)
+      return std::nullopt;
     if (a.has_timezone) {
       Precision pa = a.precision;
       Precision pb = b.precision;
@@ -441,26 +481,45 @@ std::optional<int> CompareDateTimes(const DateTimeValue& a_in, const DateTimeVal
     int x = 0;
     int y = 0;
     switch (static_cast<Precision>(p)) {
-      case Precision::kYear: x = a.year; y = b.year; break;
-      case Precision::kMonth: x = a.month; y = b.month; break;
-      case Precision::kDay: x = a.day; y = b.day; break;
-      case Precision::kHour: x = a.hour; y = b.hour; break;
-      case Precision::kMinute: x = a.minute; y = b.minute; break;
+      case Precision::kYear:
+        x = a.year;
+        y = b.year;
+        break;
+      case Precision::kMonth:
+        x = a.month;
+        y = b.month;
+        break;
+      case Precision::kDay:
+        x = a.day;
+        y = b.day;
+        break;
+      case Precision::kHour:
+        x = a.hour;
+        y = b.hour;
+        break;
+      case Precision::kMinute:
+        x = a.minute;
+        y = b.minute;
+        break;
       case Precision::kSecond:
         x = a.second * 1000 + a.millisecond;
         y = b.second * 1000 + b.millisecond;
         break;
-      case Precision::kMillisecond: break;
+      case Precision::kMillisecond:
+        break;
     }
-    if (x != y) return x < y ? -1 : 1;
+    if (x != y)
+      return x < y ? -1 : 1;
   }
-  if (la != lb) return std::nullopt;
+  if (la != lb)
+    return std::nullopt;
   return 0;
 }
 
 bool AddDuration(DateTimeValue& v, bool is_time, std::string_view unit, int64_t amount) {
   if (unit == "year" || unit == "month") {
-    if (is_time) return true;
+    if (is_time)
+      return true;
     int64_t months = unit == "year" ? amount * 12 : amount;
     int64_t total = int64_t{v.year} * 12 + (v.month - 1) + months;
     v.year = static_cast<int>(total / 12);
@@ -486,8 +545,7 @@ bool AddDuration(DateTimeValue& v, bool is_time, std::string_view unit, int64_t 
   }
   Precision precision = v.precision;
   if (is_time) {
-    int64_t day_millis = ((int64_t{v.hour} * 60 + v.minute) * 60 + v.second) * 1000 +
-                         v.millisecond;
+    int64_t day_millis = ((int64_t{v.hour} * 60 + v.minute) * 60 + v.second) * 1000 + v.millisecond;
     day_millis = ((day_millis + millis) % 86400000 + 86400000) % 86400000;
     v.hour = static_cast<int>(day_millis / 3600000);
     v.minute = static_cast<int>(day_millis / 60000 % 60);
@@ -499,8 +557,10 @@ bool AddDuration(DateTimeValue& v, bool is_time, std::string_view unit, int64_t 
     millis = millis / 86400000 * 86400000;  // a date moves by whole days only
   }
   DateTimeValue copy = v;
-  if (copy.precision < Precision::kMonth) copy.month = 1;
-  if (copy.precision < Precision::kDay) copy.day = 1;
+  if (copy.precision < Precision::kMonth)
+    copy.month = 1;
+  if (copy.precision < Precision::kDay)
+    copy.day = 1;
   FromMillis(ToMillis(copy) + millis, &copy);
   copy.precision = precision;
   v = copy;
@@ -508,12 +568,12 @@ bool AddDuration(DateTimeValue& v, bool is_time, std::string_view unit, int64_t 
 }
 
 std::string_view CalendarUnit(std::string_view word) {
-  static const char* kUnits[] = {"year", "month", "week", "day",
+  static const char* kUnits[] = {"year", "month",  "week",   "day",
                                  "hour", "minute", "second", "millisecond"};
   for (const char* unit : kUnits) {
     std::string_view u = unit;
-    if (word == u || (word.size() == u.size() + 1 && word.substr(0, u.size()) == u &&
-                      word.back() == 's')) {
+    if (word == u ||
+        (word.size() == u.size() + 1 && word.substr(0, u.size()) == u && word.back() == 's')) {
       return u;
     }
   }
@@ -526,16 +586,19 @@ std::optional<CanonicalQuantity> Canonicalize(const Quantity& quantity) {
   std::string_view unit = quantity.unit;
   if (quantity.calendar) {
     static const std::pair<const char*, const char*> kMap[] = {
-        {"week", "wk"}, {"day", "d"},    {"hour", "h"},
+        {"week", "wk"},    {"day", "d"},    {"hour", "h"},
         {"minute", "min"}, {"second", "s"}, {"millisecond", "ms"}};
     std::string_view mapped;
     for (const auto& [word, code] : kMap) {
-      if (unit == word) mapped = code;
+      if (unit == word)
+        mapped = code;
     }
-    if (mapped.empty()) return std::nullopt;
+    if (mapped.empty())
+      return std::nullopt;
     unit = mapped;
   }
-  if (unit.empty() || unit == "1") return out;
+  if (unit.empty() || unit == "1")
+    return out;
   // Terms separated by '.' (multiply) and '/' (divide); a leading '/' divides unity.
   int sign = 1;
   size_t start = 0;
@@ -543,8 +606,10 @@ std::optional<CanonicalQuantity> Canonicalize(const Quantity& quantity) {
     if (i == unit.size() || unit[i] == '.' || unit[i] == '/') {
       // A '.' inside brackets or braces is part of the atom; none of ours have one.
       std::string_view term = unit.substr(start, i - start);
-      if (!term.empty() && !ParseTerm(term, &out, sign)) return std::nullopt;
-      if (i < unit.size() && unit[i] == '/') sign = -1;
+      if (!term.empty() && !ParseTerm(term, &out, sign))
+        return std::nullopt;
+      if (i < unit.size() && unit[i] == '/')
+        sign = -1;
       start = i + 1;
     }
   }
@@ -553,7 +618,8 @@ std::optional<CanonicalQuantity> Canonicalize(const Quantity& quantity) {
 
 bool SameDimensions(const CanonicalQuantity& a, const CanonicalQuantity& b) {
   for (int i = 0; i < 7; ++i) {
-    if (a.dims[i] != b.dims[i]) return false;
+    if (a.dims[i] != b.dims[i])
+      return false;
   }
   return true;
 }
@@ -564,10 +630,13 @@ Quantity FromCanonical(const CanonicalQuantity& value) {
   out.value = Decimal{value.value, -1};
   std::string unit;
   for (int i = 0; i < 7; ++i) {
-    if (value.dims[i] == 0) continue;
-    if (!unit.empty()) unit += ".";
+    if (value.dims[i] == 0)
+      continue;
+    if (!unit.empty())
+      unit += ".";
     unit += kBase[i];
-    if (value.dims[i] != 1) unit += std::to_string(value.dims[i]);
+    if (value.dims[i] != 1)
+      unit += std::to_string(value.dims[i]);
   }
   out.unit = unit.empty() ? "1" : unit;
   return out;

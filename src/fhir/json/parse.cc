@@ -1,10 +1,10 @@
 // ParseJson: simdjson On-Demand into our Json tree, keeping numbers' source text.
 
-#include <simdjson.h>
-
 #include <algorithm>
 #include <cctype>
 #include <string>
+
+#include <simdjson.h>
 
 #include "fhir/json/json.h"
 
@@ -16,10 +16,13 @@ using core::Error;
 using core::Result;
 
 // raw_json_token() is a plain string_view on values and a simdjson_result on documents.
-inline std::string_view RawToken(od::value& value) { return value.raw_json_token(); }
+inline std::string_view RawToken(od::value& value) {
+  return value.raw_json_token();
+}
 inline std::string_view RawToken(od::document& doc) {
   std::string_view raw;
-  if (doc.raw_json_token().get(raw) != simdjson::SUCCESS) return {};
+  if (doc.raw_json_token().get(raw) != simdjson::SUCCESS)
+    return {};
   return raw;
 }
 
@@ -30,23 +33,27 @@ class Builder {
   template <typename V>
   Result<Json> Build(V& value, int depth) {
     if (depth > options_.max_depth) {
-      return Error::BadRequest("JSON nesting is deeper than " +
-                               std::to_string(options_.max_depth) + " levels");
+      return Error::BadRequest("JSON nesting is deeper than " + std::to_string(options_.max_depth) +
+                               " levels");
     }
     od::json_type type;
-    if (auto error = value.type().get(type)) return Fail(error);
+    if (auto error = value.type().get(type))
+      return Fail(error);
     switch (type) {
       case od::json_type::object: {
         od::object object;
-        if (auto error = value.get_object().get(object)) return Fail(error);
+        if (auto error = value.get_object().get(object))
+          return Fail(error);
         Json out = Json::MakeObject();
         Json::Object& members = out.Members();
         for (auto field : object) {
           std::string_view key;
-          if (auto error = field.unescaped_key().get(key)) return Fail(error);
+          if (auto error = field.unescaped_key().get(key))
+            return Fail(error);
           std::string key_copy(key);
           od::value child;
-          if (auto error = field.value().get(child)) return Fail(error);
+          if (auto error = field.value().get(child))
+            return Fail(error);
           MA_ASSIGN_OR_RETURN(Json child_json, Build(child, depth + 1));
           members.emplace_back(std::move(key_copy), std::move(child_json));
         }
@@ -55,11 +62,13 @@ class Builder {
       }
       case od::json_type::array: {
         od::array array;
-        if (auto error = value.get_array().get(array)) return Fail(error);
+        if (auto error = value.get_array().get(array))
+          return Fail(error);
         Json out = Json::MakeArray();
         for (auto element : array) {
           od::value child;
-          if (auto error = element.get(child)) return Fail(error);
+          if (auto error = element.get(child))
+            return Fail(error);
           MA_ASSIGN_OR_RETURN(Json child_json, Build(child, depth + 1));
           out.Items().push_back(std::move(child_json));
         }
@@ -75,7 +84,8 @@ class Builder {
     switch (type) {
       case od::json_type::string: {
         std::string_view text;
-        if (auto error = value.get_string().get(text)) return Fail(error);
+        if (auto error = value.get_string().get(text))
+          return Fail(error);
         return Json::MakeString(std::string(text));
       }
       case od::json_type::number: {
@@ -91,13 +101,16 @@ class Builder {
       }
       case od::json_type::boolean: {
         bool flag = false;
-        if (auto error = value.get_bool().get(flag)) return Fail(error);
+        if (auto error = value.get_bool().get(flag))
+          return Fail(error);
         return Json::MakeBool(flag);
       }
       case od::json_type::null: {
         bool is_null = false;
-        if (auto error = value.is_null().get(is_null)) return Fail(error);
-        if (!is_null) return Error::BadRequest("invalid JSON literal");
+        if (auto error = value.is_null().get(is_null))
+          return Fail(error);
+        if (!is_null)
+          return Error::BadRequest("invalid JSON literal");
         return Json();
       }
       default:
@@ -111,7 +124,8 @@ class Builder {
   }
 
   static core::Status CheckDuplicateKeys(const Json::Object& members) {
-    if (members.size() < 2) return {};
+    if (members.size() < 2)
+      return {};
     if (members.size() <= 16) {
       for (size_t i = 1; i < members.size(); ++i) {
         for (size_t j = 0; j < i; ++j) {
@@ -127,7 +141,8 @@ class Builder {
     for (const auto& member : members) keys.push_back(member.first);
     std::sort(keys.begin(), keys.end());
     auto dup = std::adjacent_find(keys.begin(), keys.end());
-    if (dup != keys.end()) return Error::BadRequest("duplicate JSON key '" + std::string(*dup) + "'");
+    if (dup != keys.end())
+      return Error::BadRequest("duplicate JSON key '" + std::string(*dup) + "'");
     return {};
   }
 
@@ -139,7 +154,9 @@ class Builder {
 #define MA_STRINGIFY_INNER(x) #x
 #define MA_STRINGIFY(x) MA_STRINGIFY_INNER(x)
 // The kernel compiled into this file's inline On-Demand code (not the shared library's).
-std::string_view JsonParserKernel() { return MA_STRINGIFY(SIMDJSON_BUILTIN_IMPLEMENTATION); }
+std::string_view JsonParserKernel() {
+  return MA_STRINGIFY(SIMDJSON_BUILTIN_IMPLEMENTATION);
+}
 
 Result<Json> ParseJson(std::string_view text, const ParseOptions& options) {
   thread_local od::parser parser;
@@ -167,7 +184,8 @@ Result<Json> ParseJson(std::string_view text, const ParseOptions& options) {
     }
     result = builder.Build(root, 1);
   }
-  if (!result.has_value()) return result;
+  if (!result.has_value())
+    return result;
   const char* trailing = nullptr;
   bool has_trailing = false;
   if (scalar) {

@@ -21,19 +21,26 @@ size_t Utf8SequenceLength(std::string_view text, size_t i) {
     length = 2;
   } else if (lead >= 0xE0 && lead <= 0xEF) {
     length = 3;
-    if (lead == 0xE0) low = 0xA0;   // no overlong forms
-    if (lead == 0xED) high = 0x9F;  // no surrogates
+    if (lead == 0xE0)
+      low = 0xA0;  // no overlong forms
+    if (lead == 0xED)
+      high = 0x9F;  // no surrogates
   } else if (lead >= 0xF0 && lead <= 0xF4) {
     length = 4;
-    if (lead == 0xF0) low = 0x90;
-    if (lead == 0xF4) high = 0x8F;  // nothing above U+10FFFF
+    if (lead == 0xF0)
+      low = 0x90;
+    if (lead == 0xF4)
+      high = 0x8F;  // nothing above U+10FFFF
   } else {
     return 0;
   }
-  if (i + length > text.size()) return 0;
-  if (byte(i + 1) < low || byte(i + 1) > high) return 0;
+  if (i + length > text.size())
+    return 0;
+  if (byte(i + 1) < low || byte(i + 1) > high)
+    return 0;
   for (size_t k = 2; k < length; ++k) {
-    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF)
+      return 0;
   }
   return length;
 }
@@ -47,7 +54,8 @@ void AppendQuoted(std::string_view text, std::string& out) {
   size_t run = 0;
   for (size_t i = 0; i < text.size(); ++i) {
     auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') continue;
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\')
+      continue;
     if (c >= 0x80) {
       size_t length = Utf8SequenceLength(text, i);
       if (length > 0) {
@@ -116,11 +124,14 @@ void Emit(const Json& value, std::string& out, bool pretty, int depth) {
       const Json::Array& items = value.Items();
       out.push_back('[');
       for (size_t i = 0; i < items.size(); ++i) {
-        if (i > 0) out.push_back(',');
-        if (pretty) Indent(out, depth + 1);
+        if (i > 0)
+          out.push_back(',');
+        if (pretty)
+          Indent(out, depth + 1);
         Emit(items[i], out, pretty, depth + 1);
       }
-      if (pretty && !items.empty()) Indent(out, depth);
+      if (pretty && !items.empty())
+        Indent(out, depth);
       out.push_back(']');
       break;
     }
@@ -128,13 +139,16 @@ void Emit(const Json& value, std::string& out, bool pretty, int depth) {
       const Json::Object& members = value.Members();
       out.push_back('{');
       for (size_t i = 0; i < members.size(); ++i) {
-        if (i > 0) out.push_back(',');
-        if (pretty) Indent(out, depth + 1);
+        if (i > 0)
+          out.push_back(',');
+        if (pretty)
+          Indent(out, depth + 1);
         AppendQuoted(members[i].first, out);
         out.append(pretty ? ": " : ":");
         Emit(members[i].second, out, pretty, depth + 1);
       }
-      if (pretty && !members.empty()) Indent(out, depth);
+      if (pretty && !members.empty())
+        Indent(out, depth);
       out.push_back('}');
       break;
     }

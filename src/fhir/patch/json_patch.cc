@@ -38,7 +38,8 @@ CanonicalNumber Canonicalize(std::string_view text) {
       continue;
     }
     digits.push_back(text[i]);
-    if (fraction) --exponent;
+    if (fraction)
+      --exponent;
   }
   if (i < text.size()) {
     ++i;
@@ -49,12 +50,14 @@ CanonicalNumber Canonicalize(std::string_view text) {
     }
     int64_t value = 0;
     for (; i < text.size(); ++i) {
-      if (value < 1000000000) value = value * 10 + (text[i] - '0');
+      if (value < 1000000000)
+        value = value * 10 + (text[i] - '0');
     }
     exponent += negative_exponent ? -value : value;
   }
   size_t first = digits.find_first_not_of('0');
-  if (first == std::string::npos) return CanonicalNumber{};  // zero, whatever the sign
+  if (first == std::string::npos)
+    return CanonicalNumber{};  // zero, whatever the sign
   digits.erase(0, first);
   while (!digits.empty() && digits.back() == '0') {
     digits.pop_back();
@@ -79,11 +82,14 @@ std::string OpPrefix(size_t index, std::string_view op) {
 
 // Parses an array index token per RFC 6901: "0" or digits without a leading zero.
 bool ParseIndex(const std::string& token, size_t* out) {
-  if (token.empty() || token.size() > 18) return false;
-  if (token.size() > 1 && token[0] == '0') return false;
+  if (token.empty() || token.size() > 18)
+    return false;
+  if (token.size() > 1 && token[0] == '0')
+    return false;
   size_t value = 0;
   for (char c : token) {
-    if (c < '0' || c > '9') return false;
+    if (c < '0' || c > '9')
+      return false;
     value = value * 10 + static_cast<size_t>(c - '0');
   }
   *out = value;
@@ -98,12 +104,14 @@ Json* Walk(Json& root, const std::vector<std::string>& tokens, size_t count) {
       node = node->Find(token);
     } else if (node->IsArray()) {
       size_t index = 0;
-      if (!ParseIndex(token, &index) || index >= node->Items().size()) return nullptr;
+      if (!ParseIndex(token, &index) || index >= node->Items().size())
+        return nullptr;
       node = &node->Items()[index];
     } else {
       return nullptr;
     }
-    if (node == nullptr) return nullptr;
+    if (node == nullptr)
+      return nullptr;
   }
   return node;
 }
@@ -122,14 +130,16 @@ class Patcher {
 
   Result<std::vector<std::string>> Tokens(std::string_view pointer) const {
     auto tokens = ParseJsonPointer(pointer);
-    if (!tokens) return BadRequest("invalid JSON Pointer '" + std::string(pointer) + "'");
+    if (!tokens)
+      return BadRequest("invalid JSON Pointer '" + std::string(pointer) + "'");
     return tokens;
   }
 
   Result<Json*> Get(std::string_view pointer) {
     MA_ASSIGN_OR_RETURN(std::vector<std::string> tokens, Tokens(pointer));
     Json* node = Walk(document_, tokens, tokens.size());
-    if (node == nullptr) return Unprocessable("path '" + std::string(pointer) + "' does not exist");
+    if (node == nullptr)
+      return Unprocessable("path '" + std::string(pointer) + "' does not exist");
     return node;
   }
 
@@ -206,8 +216,10 @@ Result<std::string_view> StringMember(const Json& op, std::string_view name, con
   const Json* member = op.Find(name);
   std::string quoted = "\"";
   quoted.append(name).append("\"");
-  if (member == nullptr) return p.BadRequest("missing " + quoted);
-  if (!member->IsString()) return p.BadRequest(quoted + " must be a string");
+  if (member == nullptr)
+    return p.BadRequest("missing " + quoted);
+  if (!member->IsString())
+    return p.BadRequest(quoted + " must be a string");
   return std::string_view(member->GetString());
 }
 
@@ -219,12 +231,14 @@ size_t CopyCost(const Json& value, size_t limit) {
     cost += value.GetString().size();
   } else if (value.IsArray()) {
     for (const Json& item : value.Items()) {
-      if (cost >= limit) break;
+      if (cost >= limit)
+        break;
       cost += CopyCost(item, limit - cost);
     }
   } else if (value.IsObject()) {
     for (const auto& member : value.Members()) {
-      if (cost >= limit) break;
+      if (cost >= limit)
+        break;
       cost += member.first.size() + CopyCost(member.second, limit - cost);
     }
   }
@@ -238,7 +252,8 @@ size_t CopyCost(const Json& value, size_t limit) {
 constexpr size_t kCopyBudgetBytes = size_t{64} << 20;
 
 Status ApplyOne(Json& document, const Json& op, size_t index, size_t& copy_budget) {
-  if (!op.IsObject()) return Patcher(document, index, "").BadRequest("not a JSON object");
+  if (!op.IsObject())
+    return Patcher(document, index, "").BadRequest("not a JSON object");
   const Json* op_name_node = op.Find("op");
   if (op_name_node == nullptr || !op_name_node->IsString()) {
     return Patcher(document, index, "").BadRequest("missing or non-string \"op\"");
@@ -250,7 +265,8 @@ Status ApplyOne(Json& document, const Json& op, size_t index, size_t& copy_budge
 
   auto value_of = [&]() -> Result<const Json*> {
     const Json* value = op.Find("value");
-    if (value == nullptr) return patcher.BadRequest("missing \"value\"");
+    if (value == nullptr)
+      return patcher.BadRequest("missing \"value\"");
     return value;
   };
 
@@ -310,7 +326,8 @@ Status ApplyOne(Json& document, const Json& op, size_t index, size_t& copy_budge
 
 Result<std::vector<std::string>> ParseJsonPointer(std::string_view pointer) {
   std::vector<std::string> tokens;
-  if (pointer.empty()) return tokens;
+  if (pointer.empty())
+    return tokens;
   if (pointer[0] != '/') {
     return Error::BadRequest("JSON Pointer must start with '/': '" + std::string(pointer) + "'");
   }
@@ -340,12 +357,14 @@ Result<std::vector<std::string>> ParseJsonPointer(std::string_view pointer) {
 
 const Json* ResolveJsonPointer(const Json& document, std::string_view pointer) {
   auto tokens = ParseJsonPointer(pointer);
-  if (!tokens) return nullptr;
+  if (!tokens)
+    return nullptr;
   return Walk(const_cast<Json&>(document), *tokens, tokens->size());  // NOLINT: read only
 }
 
 bool JsonValuesEqual(const Json& a, const Json& b) {
-  if (a.GetKind() != b.GetKind()) return false;
+  if (a.GetKind() != b.GetKind())
+    return false;
   switch (a.GetKind()) {
     case Json::Kind::kNull:
       return true;
@@ -359,17 +378,21 @@ bool JsonValuesEqual(const Json& a, const Json& b) {
     case Json::Kind::kArray: {
       const Json::Array& x = a.Items();
       const Json::Array& y = b.Items();
-      if (x.size() != y.size()) return false;
+      if (x.size() != y.size())
+        return false;
       for (size_t i = 0; i < x.size(); ++i) {
-        if (!JsonValuesEqual(x[i], y[i])) return false;
+        if (!JsonValuesEqual(x[i], y[i]))
+          return false;
       }
       return true;
     }
     case Json::Kind::kObject: {
-      if (a.Members().size() != b.Members().size()) return false;
+      if (a.Members().size() != b.Members().size())
+        return false;
       for (const auto& [key, value] : a.Members()) {
         const Json* other = b.Find(key);
-        if (other == nullptr || !JsonValuesEqual(value, *other)) return false;
+        if (other == nullptr || !JsonValuesEqual(value, *other))
+          return false;
       }
       return true;
     }

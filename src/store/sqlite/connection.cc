@@ -42,10 +42,11 @@ int ToLength(std::string_view text) {
 
 void SqliteStatement::BindText(int index, std::string_view text) {
   const int length = ToLength(text);
-  const int rc = length < 0 ? SQLITE_TOOBIG
-                            // A null pointer would bind NULL; empty text stays text.
-                            : sqlite3_bind_text(stmt_, index, text.data() != nullptr ? text.data() : "",
-                                                length, SQLITE_STATIC);
+  const int rc = length < 0
+                     ? SQLITE_TOOBIG
+                     // A null pointer would bind NULL; empty text stays text.
+                     : sqlite3_bind_text(stmt_, index, text.data() != nullptr ? text.data() : "",
+                                         length, SQLITE_STATIC);
   if (rc != SQLITE_OK && bind_error_ == SQLITE_OK) {
     bind_error_ = rc;
   }
@@ -109,7 +110,9 @@ core::Status SqliteStatement::Run() {
   }
 }
 
-int SqliteStatement::ColumnCount() const { return sqlite3_column_count(stmt_); }
+int SqliteStatement::ColumnCount() const {
+  return sqlite3_column_count(stmt_);
+}
 int64_t SqliteStatement::ColumnInt(int column) const {
   return sqlite3_column_int64(stmt_, column);
 }
@@ -129,11 +132,12 @@ bool SqliteStatement::ColumnIsNull(int column) const {
 
 // --- SqliteConnection ---
 
-core::Result<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(
-    const std::string& filename, bool create, int busy_timeout_ms, int cache_size_kib) {
+core::Result<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(const std::string& filename,
+                                                                       bool create,
+                                                                       int busy_timeout_ms,
+                                                                       int cache_size_kib) {
   sqlite3* db = nullptr;
-  const int flags =
-      SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
   const int rc = sqlite3_open_v2(filename.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = "cannot open database " + filename + ": " +
@@ -194,9 +198,13 @@ core::Result<SqliteStatement> SqliteConnection::Prepare(std::string_view sql) {
   return SqliteStatement(this, stmt, /*owned=*/false);
 }
 
-int64_t SqliteConnection::LastInsertRowid() const { return sqlite3_last_insert_rowid(db_); }
+int64_t SqliteConnection::LastInsertRowid() const {
+  return sqlite3_last_insert_rowid(db_);
+}
 
-bool SqliteConnection::InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
+bool SqliteConnection::InTransaction() const {
+  return sqlite3_get_autocommit(db_) == 0;
+}
 
 void SqliteConnection::RollbackQuietly() {
   if (InTransaction()) {

@@ -64,8 +64,8 @@ class SqliteConnection {
   // Opens `filename` (a path or ":memory:"); `create` allows creating the file.
   // Sets the busy timeout and cache size; the caller sets the remaining pragmas.
   static core::Result<std::unique_ptr<SqliteConnection>> Open(const std::string& filename,
-                                                               bool create, int busy_timeout_ms,
-                                                               int cache_size_kib);
+                                                              bool create, int busy_timeout_ms,
+                                                              int cache_size_kib);
   ~SqliteConnection();
   SqliteConnection(const SqliteConnection&) = delete;
   SqliteConnection& operator=(const SqliteConnection&) = delete;

@@ -193,8 +193,7 @@ class SqliteTxImpl : public Base {
   core::Result<std::vector<StoredResource>> QueryResources(const SqlQuery& query) override {
     MA_ASSIGN_OR_RETURN(SqliteStatement stmt, PrepareQuery(query));
     if (stmt.ColumnCount() != sql::kResourceColumnCount) {
-      return core::Error::Internal("a resource query must select kResourceColumns: " +
-                                   query.sql);
+      return core::Error::Internal("a resource query must select kResourceColumns: " + query.sql);
     }
     std::vector<StoredResource> resources;
     for (;;) {
@@ -244,8 +243,7 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
  public:
   using SqliteTxImpl<WriteTx>::SqliteTxImpl;
 
-  core::Status PutVersion(StoredResource& resource,
-                          const std::vector<IndexEntry>& index) override {
+  core::Status PutVersion(StoredResource& resource, const std::vector<IndexEntry>& index) override {
     if (resource.type.empty() || resource.id.empty()) {
       return core::Error::Internal("PutVersion needs a type and an id");
     }
@@ -303,8 +301,8 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
 
  private:
   static constexpr std::array<std::string_view, 7> kIndexTables = {
-      sql::kTokenIndexTable,  sql::kStringIndexTable,   sql::kReferenceIndexTable,
-      sql::kDateIndexTable,   sql::kNumberIndexTable,   sql::kQuantityIndexTable,
+      sql::kTokenIndexTable, sql::kStringIndexTable, sql::kReferenceIndexTable,
+      sql::kDateIndexTable,  sql::kNumberIndexTable, sql::kQuantityIndexTable,
       sql::kUriIndexTable};
 
   core::Result<int64_t> CurrentVersion(std::string_view type, std::string_view id) {
@@ -336,8 +334,9 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
 
   // The columns of each index table after (type, id, param), by IndexKind.
   static constexpr std::array<std::string_view, 7> kIndexColumns = {
-      "system, value", "value, raw", "value", "low, high", "number, raw",
-      "number, system, code, raw", "value"};
+      "system, value", "value, raw",  "value",
+      "low, high",     "number, raw", "number, system, code, raw",
+      "value"};
   static constexpr std::array<int, 7> kIndexColumnCount = {5, 5, 4, 5, 5, 7, 4};
   static constexpr size_t kMaxRowsPerInsert = 16;  // statements for 1, 2, 4, 8, 16 rows
 
@@ -401,7 +400,8 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
     std::array<std::vector<const IndexEntry*>, 7> by_kind;
     for (const IndexEntry& entry : index) {
       auto kind = static_cast<size_t>(entry.kind);
-      if (kind >= by_kind.size()) return core::Error::Internal("unknown index kind");
+      if (kind >= by_kind.size())
+        return core::Error::Internal("unknown index kind");
       by_kind[kind].push_back(&entry);
     }
     for (size_t kind = 0; kind < by_kind.size(); ++kind) {
@@ -450,8 +450,9 @@ core::Result<int> Migrate(SqliteConnection& connection, const core::Clock& clock
     MA_RETURN_IF_ERROR(connection.Exec(sql::kSqliteSchemaVersionTable));
     int current = 0;
     {
-      MA_ASSIGN_OR_RETURN(SqliteStatement stmt,
-                          connection.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_version"));
+      MA_ASSIGN_OR_RETURN(
+          SqliteStatement stmt,
+          connection.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_version"));
       MA_ASSIGN_OR_RETURN(const bool row, stmt.Step());
       current = row ? static_cast<int>(stmt.ColumnInt(0)) : 0;
     }
@@ -501,8 +502,8 @@ core::Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions
     MA_RETURN_IF_ERROR(EnsureParentDirectory(options.path));
   }
   MA_ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> writer,
-                      SqliteConnection::Open(options.path, /*create=*/true,
-                                             options.busy_timeout_ms, options.cache_size_kib));
+                      SqliteConnection::Open(options.path, /*create=*/true, options.busy_timeout_ms,
+                                             options.cache_size_kib));
   if (!memory) {
     // journal_mode returns the mode in effect; WAL is what makes readers and the writer
     // independent, so refuse to run without it.
@@ -512,12 +513,10 @@ core::Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions
       return core::Error::Unavailable("cannot switch " + options.path + " to WAL mode");
     }
   }
-  const std::string synchronous =
-      options.synchronous == SqliteSync::kFull ? "FULL" : "NORMAL";
-  MA_RETURN_IF_ERROR(writer->Exec("PRAGMA synchronous = " + synchronous +
-                                  "; PRAGMA foreign_keys = ON;"));
-  const core::Clock& clock =
-      options.clock != nullptr ? *options.clock : core::SystemClock::Get();
+  const std::string synchronous = options.synchronous == SqliteSync::kFull ? "FULL" : "NORMAL";
+  MA_RETURN_IF_ERROR(
+      writer->Exec("PRAGMA synchronous = " + synchronous + "; PRAGMA foreign_keys = ON;"));
+  const core::Clock& clock = options.clock != nullptr ? *options.clock : core::SystemClock::Get();
   MA_ASSIGN_OR_RETURN(const int schema_version, Migrate(*writer, clock));
 
   std::vector<std::unique_ptr<SqliteConnection>> readers;
@@ -536,8 +535,7 @@ core::Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions
 }
 
 SqliteStore::SqliteStore(SqliteOptions options, std::unique_ptr<SqliteConnection> writer,
-                         std::vector<std::unique_ptr<SqliteConnection>> readers,
-                         int schema_version)
+                         std::vector<std::unique_ptr<SqliteConnection>> readers, int schema_version)
     : options_(std::move(options)),
       schema_version_(schema_version),
       writer_(std::move(writer)),
@@ -578,8 +576,8 @@ core::Status SqliteStore::Read(const std::function<core::Status(ReadTx&)>& fn) {
 
 core::Status SqliteStore::Write(const std::function<core::Status(WriteTx&)>& fn) {
   std::lock_guard lock(writer_mutex_);
-  return RunTransaction<SqliteWriteTx>(*writer_, kBeginWrite,
-                                       std::max(1, options_.max_attempts), fn);
+  return RunTransaction<SqliteWriteTx>(*writer_, kBeginWrite, std::max(1, options_.max_attempts),
+                                       fn);
 }
 
 }  // namespace medalliance::store

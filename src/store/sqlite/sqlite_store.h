@@ -70,8 +70,7 @@ class SqliteStore final : public Store {
 
  private:
   SqliteStore(SqliteOptions options, std::unique_ptr<internal::SqliteConnection> writer,
-              std::vector<std::unique_ptr<internal::SqliteConnection>> readers,
-              int schema_version);
+              std::vector<std::unique_ptr<internal::SqliteConnection>> readers, int schema_version);
 
   std::unique_ptr<internal::SqliteConnection> AcquireReader();
   void ReleaseReader(std::unique_ptr<internal::SqliteConnection> reader);

@@ -1,8 +1,8 @@
 #include "api/http/gzip.h"
 
-#include <gtest/gtest.h>
-
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "api/http/message.h"
 
@@ -36,8 +36,7 @@ TEST(GzipTest, DecompressRejectsCorruptTruncatedAndEmptyInput) {
   ASSERT_TRUE(compressed.has_value());
   std::string truncated = compressed->substr(0, compressed->size() / 2);
   EXPECT_EQ(GzipDecompress(truncated, 1 << 20).error().GetCode(), core::ErrorCode::kBadRequest);
-  EXPECT_EQ(GzipDecompress("plain text", 1 << 20).error().GetCode(),
-            core::ErrorCode::kBadRequest);
+  EXPECT_EQ(GzipDecompress("plain text", 1 << 20).error().GetCode(), core::ErrorCode::kBadRequest);
   EXPECT_FALSE(GzipDecompress("", 1 << 20).has_value());
 }
 

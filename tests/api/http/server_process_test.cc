@@ -1,15 +1,16 @@
 #include "support/server_process.h"
 
-#include <gtest/gtest.h>
-
 #include <csignal>
+
+#include <gtest/gtest.h>
 
 namespace medalliance::test_support {
 namespace {
 
 TEST(ServerProcessTest, ReadsThePortFromTheListeningLine) {
-  ServerProcess process("/bin/sh", {"-c", "echo starting; echo 'listening on 127.0.0.1:43210';"
-                                          " echo after; exec sleep 30"});
+  ServerProcess process("/bin/sh", {"-c",
+                                    "echo starting; echo 'listening on 127.0.0.1:43210';"
+                                    " echo after; exec sleep 30"});
   core::Status started = process.Start(std::chrono::seconds(5));
   ASSERT_TRUE(started.has_value()) << started.error().GetMessage();
   EXPECT_EQ(process.GetPort(), 43210);

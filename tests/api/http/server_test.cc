@@ -1,9 +1,5 @@
 #include "api/http/server.h"
 
-#include <gtest/gtest.h>
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
-
 #include <atomic>
 #include <chrono>
 #include <future>
@@ -11,6 +7,10 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include "api/http/gzip.h"
 #include "support/http_client.h"
@@ -43,22 +43,27 @@ class ServerTest : public ::testing::Test {
   void StartServer(ServerOptions options = {}) {
     options.port = 0;
     options.log_requests = log_requests_;
-    if (options.threads == 0) options.threads = 2;
-    if (!options.error_responder) options.error_responder = JsonErrorResponder;
-    server_ = std::make_unique<Server>(options, [this](Request& request) { return Handle(request); });
+    if (options.threads == 0)
+      options.threads = 2;
+    if (!options.error_responder)
+      options.error_responder = JsonErrorResponder;
+    server_ =
+        std::make_unique<Server>(options, [this](Request& request) { return Handle(request); });
     core::Status status = server_->Start();
     ASSERT_TRUE(status.has_value()) << status.error().GetMessage();
     ASSERT_NE(server_->GetPort(), 0);
   }
 
   void TearDown() override {
-    if (server_) server_->Stop();
+    if (server_)
+      server_->Stop();
   }
 
   Response Handle(Request& request) {
     ++calls_;
     Response response;
-    if (request.path == "/throw") throw std::runtime_error("boom");
+    if (request.path == "/throw")
+      throw std::runtime_error("boom");
     if (request.path == "/big") {
       response.headers.Set("Content-Type", "application/fhir+json");
       response.body = BigBody();
@@ -95,8 +100,8 @@ class ServerTest : public ::testing::Test {
 TEST_F(ServerTest, GetAndPostRoundTrip) {
   StartServer();
   HttpClient client = MakeClient();
-  auto get = client.Send("GET", "/Patient/a%20b?name=J%C3%BCrgen&_count=10", {},
-                         {{"X-Test", "hello"}});
+  auto get =
+      client.Send("GET", "/Patient/a%20b?name=J%C3%BCrgen&_count=10", {}, {{"X-Test", "hello"}});
   ASSERT_EQ(get.status, 200) << get.error;
   EXPECT_EQ(get.body, "GET /Patient/a b q=name=J%C3%BCrgen&_count=10 body= x=hello ce=");
   EXPECT_EQ(get.headers.Get("server"), "medalliance");
@@ -157,9 +162,8 @@ TEST_F(ServerTest, ChunkedBodyOverLimitIs413) {
   StartServer(options);
   HttpClient client = MakeClient();
   std::string chunk(80, 'b');
-  std::string raw =
-      "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n50\r\n" + chunk +
-      "\r\n50\r\n" + chunk + "\r\n0\r\n\r\n";
+  std::string raw = "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n50\r\n" +
+                    chunk + "\r\n50\r\n" + chunk + "\r\n0\r\n\r\n";
   auto response = client.SendRaw(raw);
   EXPECT_EQ(response.status, 413) << response.error;
   EXPECT_EQ(calls_.load(), 0);
@@ -225,8 +229,8 @@ TEST_F(ServerTest, AcceptsGzipRequestBodies) {
   std::string body = "{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"Chalmers\"}]}";
   auto compressed = GzipCompress(body);
   ASSERT_TRUE(compressed.has_value());
-  auto response = client.Send("POST", "/Patient", compressed.value(),
-                              {{"Content-Encoding", "gzip"}});
+  auto response =
+      client.Send("POST", "/Patient", compressed.value(), {{"Content-Encoding", "gzip"}});
   ASSERT_EQ(response.status, 200) << response.error;
   EXPECT_EQ(response.body, "POST /Patient q= body=" + body + " x= ce=");
 
@@ -272,9 +276,8 @@ TEST_F(ServerTest, HandlerExceptionBecomes500FromTheErrorResponder) {
 }
 
 TEST_F(ServerTest, DefaultErrorResponderAnswersPlainText) {
-  server_ = std::make_unique<Server>(
-      ServerOptions{.port = 0, .threads = 1, .log_requests = false},
-      [](Request&) -> Response { throw 42; });
+  server_ = std::make_unique<Server>(ServerOptions{.port = 0, .threads = 1, .log_requests = false},
+                                     [](Request&) -> Response { throw 42; });
   ASSERT_TRUE(server_->Start().has_value());
   HttpClient client = MakeClient();
   auto response = client.Send("GET", "/");

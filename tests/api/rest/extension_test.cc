@@ -21,7 +21,8 @@ class TagHook : public store::WriteHook {
     if (event.kind == store::WriteKind::kDelete && event.id == "keep") {
       return core::Error::Unprocessable("Patient/keep may not be deleted");
     }
-    if (event.resource != nullptr) event.resource->Set("active", Json::MakeBool(true));
+    if (event.resource != nullptr)
+      event.resource->Set("active", Json::MakeBool(true));
     if (event.warnings != nullptr && event.id == "warn") {
       event.warnings->push_back(core::Issue{core::Severity::kWarning, "business-rule",
                                             "a reusable result exists", "Patient"});
@@ -36,7 +37,9 @@ class TagHook : public store::WriteHook {
 class EchoOperation : public store::Operation {
  public:
   std::string Name() const override { return "echo"; }
-  std::string Definition() const override { return "https://fhir.medalliance.cn/OperationDefinition/echo"; }
+  std::string Definition() const override {
+    return "https://fhir.medalliance.cn/OperationDefinition/echo";
+  }
   bool System() const override { return true; }
   std::vector<std::string> Types() const override { return {"Patient"}; }
   bool Instance() const override { return true; }
@@ -54,7 +57,8 @@ class ExtensionTest : public ::testing::Test {
   void SetUp() override {
     store_ = store::SqliteStore::Open({}).value();
     RestConfig config;
-    for (std::string_view type : fhir::r4::ResourceTypeNames()) config.resource_types.emplace_back(type);
+    for (std::string_view type : fhir::r4::ResourceTypeNames())
+      config.resource_types.emplace_back(type);
     config.hooks = {&hook_};
     config.operations = {&echo_};
     service_ = std::make_unique<RestService>(*store_, std::move(config));
@@ -63,11 +67,13 @@ class ExtensionTest : public ::testing::Test {
   FhirResponse Send(std::string method, std::string url, std::string body = {},
                     std::string prefer = {}) {
     FhirRequest request;
-    if (!prefer.empty()) request.headers.Set("Prefer", prefer);
+    if (!prefer.empty())
+      request.headers.Set("Prefer", prefer);
     request.method = std::move(method);
     size_t question = url.find('?');
     SplitPath(url.substr(0, question), request.segments);
-    if (question != std::string::npos) request.params = ParseQueryString(url.substr(question + 1));
+    if (question != std::string::npos)
+      request.params = ParseQueryString(url.substr(question + 1));
     request.body = std::move(body);
     request.content_type = "application/fhir+json";
     return service_->Handle(request);
@@ -84,7 +90,10 @@ TEST_F(ExtensionTest, HooksSeeAndAmendWritesOfTheirTypes) {
   ASSERT_EQ(created.status, 201) << created.body;
   EXPECT_NE(created.body.find(R"("active":true)"), std::string::npos);
   EXPECT_EQ(hook_.last_kind, store::WriteKind::kCreate);
-  EXPECT_EQ(Send("POST", "Observation", R"({"resourceType":"Observation","status":"final","code":{"text":"x"}})").status, 201);
+  EXPECT_EQ(Send("POST", "Observation",
+                 R"({"resourceType":"Observation","status":"final","code":{"text":"x"}})")
+                .status,
+            201);
   EXPECT_EQ(hook_.calls, 1);  // not called for other types
   FhirResponse refused = Send("DELETE", "Patient/keep");
   EXPECT_EQ(refused.status, 422);
@@ -110,7 +119,8 @@ TEST_F(ExtensionTest, HookWarningsReachTheClient) {
       R"({"resource":{"resourceType":"Patient","id":"warn"},"request":{"method":"PUT","url":"Patient/warn"}}]})";
   FhirResponse response = Send("POST", "", bundle);
   ASSERT_EQ(response.status, 200) << response.body;
-  EXPECT_NE(response.body.find(R"("outcome":{"resourceType":"OperationOutcome")"), std::string::npos)
+  EXPECT_NE(response.body.find(R"("outcome":{"resourceType":"OperationOutcome")"),
+            std::string::npos)
       << response.body;
   EXPECT_NE(response.body.find("a reusable result exists"), std::string::npos);
 }

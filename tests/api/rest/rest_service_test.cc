@@ -40,7 +40,8 @@ class RestServiceTest : public ::testing::Test {
     request.base_url = "http://test";
     size_t question = url.find('?');
     SplitPath(url.substr(0, question), request.segments);
-    if (question != std::string::npos) request.params = ParseQueryString(url.substr(question + 1));
+    if (question != std::string::npos)
+      request.params = ParseQueryString(url.substr(question + 1));
     request.body = std::move(body);
     request.content_type = std::move(content_type);
     return service_->Handle(request);
@@ -88,8 +89,9 @@ TEST_F(RestServiceTest, LastUpdatedComesFromTheClock) {
 }
 
 TEST_F(RestServiceTest, HistoryAtReturnsTheVersionCurrentThen) {
-  std::string id = std::string(Body(Send("POST", "Patient", R"({"resourceType":"Patient","gender":"male"})"))
-                                   .GetStringMember("id"));
+  std::string id =
+      std::string(Body(Send("POST", "Patient", R"({"resourceType":"Patient","gender":"male"})"))
+                      .GetStringMember("id"));
   clock_.Advance(60'000);
   ASSERT_EQ(Send("PUT", "Patient/" + id,
                  R"({"resourceType":"Patient","id":")" + id + R"(","gender":"female"})")
@@ -105,13 +107,14 @@ TEST_F(RestServiceTest, HistoryAtReturnsTheVersionCurrentThen) {
 }
 
 TEST_F(RestServiceTest, TransactionPatchEntryCarriesBinaryJsonPatch) {
-  std::string id = std::string(Body(Send("POST", "Patient", R"({"resourceType":"Patient"})"))
-                                   .GetStringMember("id"));
+  std::string id = std::string(
+      Body(Send("POST", "Patient", R"({"resourceType":"Patient"})")).GetStringMember("id"));
   // base64 of [{"op":"add","path":"/active","value":true}]
   std::string bundle = R"({"resourceType":"Bundle","type":"transaction","entry":[{"resource":)"
                        R"({"resourceType":"Binary","contentType":"application/json-patch+json",)"
                        R"("data":"W3sib3AiOiJhZGQiLCJwYXRoIjoiL2FjdGl2ZSIsInZhbHVlIjp0cnVlfV0="},)"
-                       R"("request":{"method":"PATCH","url":"Patient/)" + id + R"("}}]})";
+                       R"("request":{"method":"PATCH","url":"Patient/)" +
+                       id + R"("}}]})";
   FhirResponse response = Send("POST", "", bundle);
   ASSERT_EQ(response.status, 200) << response.body;
   Json patient = Body(Send("GET", "Patient/" + id));

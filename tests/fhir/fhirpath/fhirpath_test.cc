@@ -28,11 +28,14 @@ Json MustParse(std::string_view text) {
 }
 
 std::string Show(const core::Result<Collection>& result) {
-  if (!result.has_value()) return "ERROR";
-  if (result->empty()) return "{}";
+  if (!result.has_value())
+    return "ERROR";
+  if (result->empty())
+    return "{}";
   std::string out;
   for (const Item& item : *result) {
-    if (!out.empty()) out += " ; ";
+    if (!out.empty())
+      out += " ; ";
     out += ToDisplayString(item);
   }
   return out;
@@ -53,7 +56,8 @@ TEST(FhirPathCaseFileTest, AllCasesPass) {
   std::string line;
   int cases = 0;
   while (std::getline(in, line)) {
-    if (Trim(line).empty() || Trim(line)[0] == '#') continue;
+    if (Trim(line).empty() || Trim(line)[0] == '#')
+      continue;
     size_t arrow = line.find("==>");
     ASSERT_NE(arrow, std::string::npos) << line;
     std::string left = line.substr(0, arrow);
@@ -64,7 +68,8 @@ TEST(FhirPathCaseFileTest, AllCasesPass) {
       input = Trim(left.substr(0, bar + 5));
       left = left.substr(bar + 7);
     }
-    if (!inputs.count(input)) inputs[input] = MustParse(ReadFile(resources + input));
+    if (!inputs.count(input))
+      inputs[input] = MustParse(ReadFile(resources + input));
     std::string expression = Trim(left);
     EXPECT_EQ(Show(Evaluate(expression, inputs[input])), expected) << expression;
     ++cases;
@@ -116,9 +121,9 @@ TEST_F(FhirPathTest, ResolveUsesContainedAndCallback) {
   options.resolver = [&](std::string_view reference) -> const Json* {
     return reference == "Organization/o1" ? &organization : nullptr;
   };
-  EXPECT_EQ(Show(Evaluate("generalPractitioner.resolve().ofType(Organization).name", patient_,
-                          options)),
-            "'Clinic'");
+  EXPECT_EQ(
+      Show(Evaluate("generalPractitioner.resolve().ofType(Organization).name", patient_, options)),
+      "'Clinic'");
   EXPECT_EQ(Show(Evaluate("generalPractitioner.resolve() is Practitioner", patient_)), "true");
 }
 
@@ -167,7 +172,8 @@ TEST_F(FhirPathTest, SharedExpressionEvaluatesConcurrently) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 200; ++i) {
         auto result = Evaluate(*expression, patient_);
-        if (result.has_value() && result->size() == 1 && result->front().integer == 4) ++ok[t];
+        if (result.has_value() && result->size() == 1 && result->front().integer == 4)
+          ++ok[t];
       }
     });
   }

@@ -126,7 +126,8 @@ class XmlReader {
       char quote = s_[pos_++];
       size_t value_start = pos_;
       while (s_[pos_] != quote) ++pos_;
-      element->attributes[key] = Decode(std::string_view(s_).substr(value_start, pos_ - value_start));
+      element->attributes[key] =
+          Decode(std::string_view(s_).substr(value_start, pos_ - value_start));
       ++pos_;
     }
     while (pos_ < s_.size()) {
@@ -163,7 +164,8 @@ std::string ReadFile(const std::string& path) {
 
 std::string Trim(const std::string& s) {
   size_t begin = s.find_first_not_of(" \t\r\n");
-  if (begin == std::string::npos) return "";
+  if (begin == std::string::npos)
+    return "";
   size_t end = s.find_last_not_of(" \t\r\n");
   return s.substr(begin, end - begin + 1);
 }
@@ -173,16 +175,20 @@ bool OutputMatches(const Item& raw, const std::string& type, const std::string& 
                    std::string* got) {
   Item item = ToSystemValue(raw);
   auto text = ToStringValue(item);
-  *got = text ? (item.kind == Item::Kind::kString ? "'" + *text + "'" : *text)
-              : ToDisplayString(item);
-  if (!text) return false;
+  *got =
+      text ? (item.kind == Item::Kind::kString ? "'" + *text + "'" : *text) : ToDisplayString(item);
+  if (!text)
+    return false;
   using Kind = Item::Kind;
-  if (type == "boolean") return item.kind == Kind::kBoolean && *text == expected;
-  if (type == "integer") return item.kind == Kind::kInteger && *text == expected;
+  if (type == "boolean")
+    return item.kind == Kind::kBoolean && *text == expected;
+  if (type == "integer")
+    return item.kind == Kind::kInteger && *text == expected;
   if (type == "decimal") {
-    if (item.kind != Kind::kDecimal && item.kind != Kind::kInteger) return false;
-    long double value = item.kind == Kind::kInteger ? static_cast<long double>(item.integer)
-                                                    : item.decimal.value;
+    if (item.kind != Kind::kDecimal && item.kind != Kind::kInteger)
+      return false;
+    long double value =
+        item.kind == Kind::kInteger ? static_cast<long double>(item.integer) : item.decimal.value;
     return std::fabs(value - std::stold(expected)) < 1e-12L;
   }
   if (type == "date" || type == "dateTime" || type == "time") {
@@ -190,14 +196,18 @@ bool OutputMatches(const Item& raw, const std::string& type, const std::string& 
     std::string prefix = type == "time" ? "@T" : "@";
     return item.kind == want && prefix + *text == expected;
   }
-  if (type == "Quantity") return item.kind == Kind::kQuantity && *text == expected;
+  if (type == "Quantity")
+    return item.kind == Kind::kQuantity && *text == expected;
   if (type.empty()) {
-    if (item.kind == Kind::kDate || item.kind == Kind::kDateTime) return "@" + *text == expected;
-    if (item.kind == Kind::kTime) return "@T" + *text == expected;
+    if (item.kind == Kind::kDate || item.kind == Kind::kDateTime)
+      return "@" + *text == expected;
+    if (item.kind == Kind::kTime)
+      return "@T" + *text == expected;
     return *text == expected;
   }
   // string, code, id, uri, ...: string-valued; the FHIR type must agree when it is known.
-  if (item.kind != Kind::kString) return false;
+  if (item.kind != Kind::kString)
+    return false;
   if (raw.kind == Kind::kNode && !raw.type.empty() && type != "string" && raw.type != type) {
     *got += " (type " + std::string(raw.type) + ")";
     return false;
@@ -218,7 +228,8 @@ TEST(FhirPathOfficialSuiteTest, PassRateDoesNotDrop) {
   std::vector<std::string> failures;
   for (const auto& group : root->children) {
     for (const auto& test : group->children) {
-      if (test->name != "test") continue;
+      if (test->name != "test")
+        continue;
       ++total;
       std::string name = group->Attr("name") + "/" + test->Attr("name");
       std::string input_file = test->Attr("inputfile");
@@ -234,18 +245,21 @@ TEST(FhirPathOfficialSuiteTest, PassRateDoesNotDrop) {
       const XmlElement* expression = nullptr;
       std::vector<const XmlElement*> outputs;
       for (const auto& child : test->children) {
-        if (child->name == "expression") expression = child.get();
-        if (child->name == "output") outputs.push_back(child.get());
+        if (child->name == "expression")
+          expression = child.get();
+        if (child->name == "output")
+          outputs.push_back(child.get());
       }
-      if (expression == nullptr) continue;
+      if (expression == nullptr)
+        continue;
       std::string text = expression->text;
       bool invalid = !expression->Attr("invalid").empty();
       EvalOptions options;
       options.strict = test->Attr("mode") == "strict";
       auto parsed = Parse(text);
-      core::Result<Collection> result =
-          parsed.has_value() ? Evaluate(*parsed, resource, options)
-                             : core::Result<Collection>(parsed.error());
+      core::Result<Collection> result = parsed.has_value()
+                                            ? Evaluate(*parsed, resource, options)
+                                            : core::Result<Collection>(parsed.error());
       std::string reason;
       if (invalid) {
         if (result.has_value()) {
@@ -280,7 +294,8 @@ TEST(FhirPathOfficialSuiteTest, PassRateDoesNotDrop) {
       } else {
         std::string one_line = text;
         for (char& c : one_line) {
-          if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+          if (c == '\n' || c == '\r' || c == '\t')
+            c = ' ';
         }
         failures.push_back(name + " | " + one_line + " | " + reason);
       }

@@ -18,7 +18,9 @@ TEST(JsonTest, RoundTripKeepsDecimalsOrderAndChinese) {
 
 TEST(JsonTest, EscapesControlCharactersQuotesAndBackslashes) {
   Json value = Json::MakeObject();
-  value.Set("k\"ey", Json::MakeString(std::string("a\x01" "b\tc\\d\"e\u00e9", 11)));
+  value.Set("k\"ey", Json::MakeString(std::string("a\x01"
+                                                  "b\tc\\d\"e\u00e9",
+                                                  11)));
   std::string text = WriteJson(value);
   EXPECT_EQ(text, R"({"k\"ey":"a\u0001b\tc\\d\"eé"})");
   EXPECT_EQ(ParseJson(text).value(), value);
@@ -26,10 +28,18 @@ TEST(JsonTest, EscapesControlCharactersQuotesAndBackslashes) {
 
 TEST(JsonTest, WritesInvalidUtf8AsReplacementCharacter) {
   // Found by rest_fuzz: GET /%FF echoed the raw byte into an OperationOutcome.
-  Json value = Json::MakeString("a\xFF" "b\xC3" "\xA9" "c\xED\xA0\x80" "d\xE4\xBD");
+  Json value = Json::MakeString(
+      "a\xFF"
+      "b\xC3"
+      "\xA9"
+      "c\xED\xA0\x80"
+      "d\xE4\xBD");
   std::string text = WriteJson(value);
-  EXPECT_EQ(text, "\"a\xEF\xBF\xBD" "b\xC3\xA9" "c\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
-                  "d\xEF\xBF\xBD\xEF\xBF\xBD\"");
+  EXPECT_EQ(text,
+            "\"a\xEF\xBF\xBD"
+            "b\xC3\xA9"
+            "c\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
+            "d\xEF\xBF\xBD\xEF\xBF\xBD\"");
   EXPECT_TRUE(ParseJson(text).has_value());
 }
 
@@ -40,8 +50,8 @@ TEST(JsonTest, RejectsDuplicateKeys) {
 }
 
 TEST(JsonTest, RejectsMalformedInput) {
-  for (const char* text : {"{", R"({"a":})", R"({"a":1} x)", R"({"a":01})", "[1,]", R"({"a":tru})",
-                           "\"\xff\""}) {
+  for (const char* text :
+       {"{", R"({"a":})", R"({"a":1} x)", R"({"a":01})", "[1,]", R"({"a":tru})", "\"\xff\""}) {
     EXPECT_FALSE(ParseJson(text).has_value()) << text;
   }
 }

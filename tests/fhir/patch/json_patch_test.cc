@@ -44,13 +44,15 @@ TEST(JsonPatchSuiteTest, AllSharedCasesPass) {
       EXPECT_TRUE(status.has_value()) << name << ": " << status.error().GetMessage();
       EXPECT_TRUE(JsonValuesEqual(document, *expected))
           << name << ": got " << WriteJson(document) << " want " << WriteJson(*expected);
-      if (status.has_value() && JsonValuesEqual(document, *expected)) ++passed;
+      if (status.has_value() && JsonValuesEqual(document, *expected))
+        ++passed;
     } else {
       ASSERT_NE(test_case.Find("error"), nullptr) << name;
       EXPECT_FALSE(status.has_value()) << name << ": expected an error";
       // Atomic: a failed patch leaves the document unchanged.
       EXPECT_EQ(document, *doc) << name;
-      if (!status.has_value()) ++passed;
+      if (!status.has_value())
+        ++passed;
     }
   }
   EXPECT_EQ(passed, 16);
@@ -92,8 +94,8 @@ TEST_F(JsonPatchTest, MoveArrayElementToEnd) {
 
 TEST_F(JsonPatchTest, FailedTestIsUnprocessableAndAtomic) {
   Json before = doc_;
-  core::Status status = Apply(
-      R"([{"op":"remove","path":"/c"},{"op":"test","path":"/a/b/0","value":2}])");
+  core::Status status =
+      Apply(R"([{"op":"remove","path":"/c"},{"op":"test","path":"/a/b/0","value":2}])");
   ASSERT_FALSE(status.has_value());
   EXPECT_EQ(status.error().GetCode(), core::ErrorCode::kUnprocessable);
   EXPECT_NE(status.error().GetMessage().find("operation 1"), std::string::npos)
@@ -172,7 +174,8 @@ TEST(JsonPatchLimitsTest, DoublingCopiesAreRefusedBeforeMemoryRunsOut) {
   Json document = ParseJson(R"({"a":[1,2,3,4,5,6,7,8]})").value();
   std::string ops = "[";
   for (int i = 0; i < 40; ++i) {
-    if (i > 0) ops += ",";
+    if (i > 0)
+      ops += ",";
     ops += R"({"op":"copy","from":"","path":"/c)" + std::to_string(i) + R"("})";
   }
   ops += "]";
@@ -187,8 +190,10 @@ TEST(JsonPatchLimitsTest, CopiesOfLongStringsCountTheirBytes) {
   // Found by reviewing the node budget: 18 copies of a 7,000-character string stayed under a
   // million nodes while taking 1.8 GB.
   Json document = ParseJson(R"({"a":1})").value();
-  std::string ops = R"([{"op":"add","path":"/x","value":{"s":")" + std::string(7000, 'x') + R"("}})";
-  for (int i = 0; i < 19; ++i) ops += R"(,{"op":"copy","from":"/x","path":"/x/c)" + std::to_string(i) + R"("})";
+  std::string ops =
+      R"([{"op":"add","path":"/x","value":{"s":")" + std::string(7000, 'x') + R"("}})";
+  for (int i = 0; i < 19; ++i)
+    ops += R"(,{"op":"copy","from":"/x","path":"/x/c)" + std::to_string(i) + R"("})";
   ops += "]";
   Json before = document;
   core::Status status = ApplyJsonPatch(document, ParseJson(ops).value());

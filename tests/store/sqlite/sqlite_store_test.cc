@@ -3,11 +3,6 @@
 
 #include "store/sqlite/sqlite_store.h"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -18,8 +13,12 @@
 #include <thread>
 #include <vector>
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "store/store_test_util.h"
 
@@ -301,8 +300,9 @@ TEST_F(SqliteStoreTest, SigkillKeepsEveryAcknowledgedWriteAndNoPartialTransactio
     ASSERT_NE(store, nullptr);
     const int64_t a_count = Count(*store, "SELECT COUNT(*) FROM resources WHERE id LIKE 'a-%'");
     const int64_t b_count = Count(*store, "SELECT COUNT(*) FROM resources WHERE id LIKE 'b-%'");
-    const int64_t max_a = Count(
-        *store, "SELECT COALESCE(MAX(CAST(substr(id, 3) AS INTEGER)), 0) FROM resources WHERE id LIKE 'a-%'");
+    const int64_t max_a = Count(*store,
+                                "SELECT COALESCE(MAX(CAST(substr(id, 3) AS INTEGER)), 0) FROM "
+                                "resources WHERE id LIKE 'a-%'");
     const int64_t index_rows = Count(*store, "SELECT COUNT(*) FROM index_token WHERE param = 'n'");
     EXPECT_GT(acknowledged, 0) << "the child never committed";
     EXPECT_GE(max_a, acknowledged) << "an acknowledged transaction was lost";

@@ -12,18 +12,18 @@ namespace medalliance::fhir::fhirpath::internal {
 
 struct Node {
   enum class Kind : uint8_t {
-    kLiteral,     // literal
-    kEmpty,       // {}
-    kMember,      // children[0] (or the focus when absent) . name
-    kFunction,    // children[0] (target or null) . name ( children[1..] )
-    kIndexer,     // children[0] [ children[1] ]
-    kUnary,       // op children[0]
-    kBinary,      // children[0] op children[1]
-    kTypeOp,      // children[0] is|as type_name
-    kThis,        // $this
-    kIndex,       // $index
-    kTotal,       // $total
-    kVariable,    // %name
+    kLiteral,   // literal
+    kEmpty,     // {}
+    kMember,    // children[0] (or the focus when absent) . name
+    kFunction,  // children[0] (target or null) . name ( children[1..] )
+    kIndexer,   // children[0] [ children[1] ]
+    kUnary,     // op children[0]
+    kBinary,    // children[0] op children[1]
+    kTypeOp,    // children[0] is|as type_name
+    kThis,      // $this
+    kIndex,     // $index
+    kTotal,     // $total
+    kVariable,  // %name
   };
   Kind kind = Kind::kLiteral;
   std::string name;  // member/function/variable name, operator text, or type name (kTypeOp: op)

@@ -127,6 +127,8 @@ constexpr std::array kMigrations = {
 
 }  // namespace
 
-std::span<const Migration> SqliteMigrations() { return kMigrations; }
+std::span<const Migration> SqliteMigrations() {
+  return kMigrations;
+}
 
 }  // namespace medalliance::store::sql
