@@ -7,6 +7,13 @@
 #include "store/sqlite/sqlite_store.h"
 
 namespace medalliance::cli {
+namespace {
+
+std::function<core::Status(const fhir::Json&)> ResourceValidator() {
+  return [](const fhir::Json& resource) { return fhir::validation::ValidateResource(resource); };
+}
+
+}  // namespace
 
 const char kVersion[] = "0.1.0";
 
@@ -23,8 +30,9 @@ core::Result<App> BuildApp(const StoreSettings& settings, bool validate) {
   App app;
   app.store = std::move(sqlite);
   api::rest::RestConfig config;
-  if (validate)
+  if (validate) {
     config.validate = ResourceValidator();
+  }
   config.apply_json_patch = [](fhir::Json& document, const fhir::Json& patch) {
     return fhir::ApplyJsonPatch(document, patch);
   };
@@ -43,10 +51,6 @@ core::Result<App> BuildApp(const StoreSettings& settings, bool validate) {
   config.operations.push_back(app.match_operation.get());
   app.service = std::make_unique<api::rest::RestService>(*app.store, std::move(config));
   return app;
-}
-
-std::function<core::Status(const fhir::Json&)> ResourceValidator() {
-  return [](const fhir::Json& resource) { return fhir::validation::ValidateResource(resource); };
 }
 
 core::Result<bool> StoreIsEmpty(store::Store& store) {

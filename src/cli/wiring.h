@@ -2,7 +2,6 @@
 // The one place that chooses concrete classes: opens the store and builds the REST service
 // with the R4 validator and JSON Patch.
 
-#include <functional>
 #include <memory>
 #include <string>
 
@@ -31,9 +30,6 @@ struct App {
 };
 
 core::Result<App> BuildApp(const StoreSettings& settings, bool validate = true);
-
-// The R4 resource validator as a function (the REST service and the importer use it).
-std::function<core::Status(const fhir::Json&)> ResourceValidator();
 
 // True when the store holds no resources yet.
 core::Result<bool> StoreIsEmpty(store::Store& store);
