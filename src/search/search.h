@@ -52,7 +52,7 @@ struct SearchPage {
   std::optional<int64_t> total;
   std::vector<std::string> ignored;   // unknown or unsupported parameters
   std::vector<std::string> warnings;  // other notes for the OperationOutcome entry
-  int offset = 0;  // _offset paging (legacy; the cursor is preferred)
+  int offset = 0;                     // _offset paging (legacy; the cursor is preferred)
   int count = 0;
   bool has_more = false;
   // The parameters that were applied, in canonical order, for self/next links

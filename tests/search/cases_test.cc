@@ -46,7 +46,8 @@ std::vector<std::string> Words(std::string_view text) {
   std::istringstream in{std::string(text)};
   std::string word;
   while (in >> word) {
-    if (word != "(none)") out.push_back(word);
+    if (word != "(none)")
+      out.push_back(word);
   }
   return out;
 }
@@ -121,7 +122,8 @@ class CaseRunner {
           request.params.emplace_back(Decode(pair.substr(0, eq)),
                                       eq == std::string::npos ? "" : Decode(pair.substr(eq + 1)));
         }
-        if (amp == std::string::npos) break;
+        if (amp == std::string::npos)
+          break;
         start = amp + 1;
       }
     }
@@ -176,7 +178,8 @@ std::vector<std::filesystem::path> CaseFiles() {
   std::vector<std::filesystem::path> out;
   std::filesystem::path dir = std::filesystem::path(__FILE__).parent_path();
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    if (entry.path().extension() == ".test") out.push_back(entry.path());
+    if (entry.path().extension() == ".test")
+      out.push_back(entry.path());
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -203,7 +206,8 @@ TEST_P(CaseFileTest, Passes) {
   while (std::getline(in, line)) {
     ++number;
     std::string trimmed = Trim(line);
-    if (trimmed.empty() || trimmed[0] == '#') continue;
+    if (trimmed.empty() || trimmed[0] == '#')
+      continue;
     size_t colon = trimmed.find(':');
     ASSERT_NE(colon, std::string::npos) << name << ":" << number << " expected 'key: value'";
     std::string key = trimmed.substr(0, colon);
@@ -218,8 +222,8 @@ TEST_P(CaseFileTest, Passes) {
       flush();
       pending = Case{name, number, value, strict};
     } else {
-      ASSERT_TRUE(pending.has_value()) << name << ":" << number << " '" << key
-                                       << "' before any 'search:'";
+      ASSERT_TRUE(pending.has_value())
+          << name << ":" << number << " '" << key << "' before any 'search:'";
       if (key == "expect" || key == "expect-ordered") {
         pending->expect = Words(value);
         pending->ordered = key == "expect-ordered";

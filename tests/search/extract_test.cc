@@ -42,7 +42,8 @@ Json Parse(std::string_view text) {
 std::vector<IndexEntry> Rows(const std::vector<IndexEntry>& all, std::string_view param) {
   std::vector<IndexEntry> out;
   for (const IndexEntry& e : all) {
-    if (e.param == param) out.push_back(e);
+    if (e.param == param)
+      out.push_back(e);
   }
   return out;
 }
@@ -56,7 +57,8 @@ std::map<std::string, std::vector<Json>> Examples() {
   if (std::filesystem::exists(dir)) {
     for (const auto& file : std::filesystem::directory_iterator(dir)) {
       auto json = fhir::ParseJson(ReadFile(file.path()));
-      if (!json || !json->IsObject()) continue;
+      if (!json || !json->IsObject())
+        continue;
       std::string type(json->GetStringMember("resourceType"));
       out[type].push_back(std::move(*json));
     }
@@ -401,7 +403,15 @@ TEST(ExtractTest, ObservationQuantityDatePeriodAndComposite) {
     "subject":{"reference":"Patient/p1"},
     "effectivePeriod":{"start":"2024-01-01","end":"2024-01-03T12:00:00Z"},
     "valueQuantity":{"value":13.5,"unit":"g/dL","system":"http://unitsofmeasure.org","code":"g/dL"}})");
-  std::vector<IndexEntry> rows = Searcher().Index(observation);
+  // Every parameter's rows, derived ones included (what extraction computes).
+  std::vector<IndexEntry> rows = Extractor::Get().Index(observation);
+  // What is stored leaves out the derived parameters.
+  std::vector<IndexEntry> stored = Searcher().Index(observation);
+  EXPECT_TRUE(Rows(stored, "patient").empty());
+  EXPECT_TRUE(Rows(stored, "code-value-quantity#0#0").empty());
+  EXPECT_TRUE(Rows(stored, "combo-code").empty());
+  EXPECT_EQ(Rows(stored, "subject").size(), 1u);
+  EXPECT_EQ(Rows(stored, "code").size(), 1u);
   auto code = Rows(rows, "code");
   ASSERT_EQ(code.size(), 1u);
   EXPECT_EQ(code[0].system, "http://loinc.org");

@@ -66,7 +66,8 @@ TEST_F(PagingTest, CursorPagesDoNotSkipOrRepeatWhileDataChanges) {
   for (std::string sort : {"", "-birthdate", "family,-_lastUpdated"}) {
     std::multiset<std::string> seen;
     Params base = {{"_count", "3"}};
-    if (!sort.empty()) base.emplace_back("_sort", sort);
+    if (!sort.empty())
+      base.emplace_back("_sort", sort);
     SearchPage page = Search(base);
     int pages = 0;
     while (true) {
@@ -75,7 +76,8 @@ TEST_F(PagingTest, CursorPagesDoNotSkipOrRepeatWhileDataChanges) {
       // Changes between pages: a new resource, an update of one already seen, a delete of none.
       Put("n" + std::to_string(pages) + sort, "Fam9", "2001");
       Put("p0", "Fam0", "1970");
-      if (!page.has_more) break;
+      if (!page.has_more)
+        break;
       ASSERT_TRUE(page.next_cursor.has_value());
       Params next = base;
       next.emplace_back("_cursor", *page.next_cursor);

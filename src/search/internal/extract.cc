@@ -48,7 +48,8 @@ std::string_view NormalisedView(std::string_view reference) {
 }
 
 bool Skipped(const r4::SearchParamDefinition& def) {
-  if (def.expression.empty() || def.type == r4::SearchParamType::kSpecial) return true;
+  if (def.expression.empty() || def.type == r4::SearchParamType::kSpecial)
+    return true;
   return def.code == "_id" || def.code == "_lastUpdated";
 }
 
@@ -61,7 +62,8 @@ class Sink {
       : param_(param), out_(out), start_(out.size()), companions_(companions) {}
 
   void Token(std::string_view system, std::string_view code) {
-    if (code.empty() && system.empty()) return;
+    if (code.empty() && system.empty())
+      return;
     IndexEntry& entry = Add(IndexKind::kToken, param_);
     entry.system.assign(system);
     entry.value.assign(code);
@@ -76,7 +78,8 @@ class Sink {
   void String(std::string_view text, std::string_view suffix = {}) {
     if (text.empty() || (!suffix.empty() && !companions_))
       return;
-    if (text.size() > kMaxStringLength) text = text.substr(0, kMaxStringLength);
+    if (text.size() > kMaxStringLength)
+      text = text.substr(0, kMaxStringLength);
     std::string_view param = suffix.empty() ? param_ : std::string_view(Suffixed(suffix));
     // Names repeat (text, family), and so do display texts: an equal raw text folds to an
     // equal value, so it is skipped before folding.
@@ -100,7 +103,8 @@ class Sink {
     entry.raw.assign(text);
   }
   void Reference(std::string_view value) {
-    if (value.empty()) return;
+    if (value.empty())
+      return;
     IndexEntry& entry = Add(IndexKind::kReference, param_);
     entry.value.assign(value);
   }
@@ -123,7 +127,8 @@ class Sink {
     entry.raw.assign(unit);
   }
   void Uri(std::string_view value) {
-    if (value.empty()) return;
+    if (value.empty())
+      return;
     IndexEntry& entry = Add(IndexKind::kUri, param_);
     entry.value.assign(value);
   }
@@ -151,11 +156,13 @@ class Sink {
 };
 
 std::optional<double> ParseNumber(std::string_view text) {
-  if (text.empty()) return std::nullopt;
+  if (text.empty())
+    return std::nullopt;
   std::string copy(text);
   char* end = nullptr;
   double value = std::strtod(copy.c_str(), &end);
-  if (end != copy.c_str() + copy.size()) return std::nullopt;
+  if (end != copy.c_str() + copy.size())
+    return std::nullopt;
   return value;
 }
 
@@ -186,12 +193,14 @@ std::optional<std::string_view> NodeText(const Json& node) {
 
 template <typename Fn>
 void ForEachString(const Json* node, const Fn& fn) {
-  if (node == nullptr) return;
+  if (node == nullptr)
+    return;
   if (node->IsString()) {
     fn(node->GetString());
   } else if (node->IsArray()) {
     for (const Json& item : node->Items()) {
-      if (item.IsString()) fn(item.GetString());
+      if (item.IsString())
+        fn(item.GetString());
     }
   }
 }
@@ -212,7 +221,8 @@ void IndexStringNode(const Json& node, Sink& sink) {
     return;
   // HumanName, Address and other complex values: every string part, searched separately.
   for (const auto& [key, value] : node.Members()) {
-    if (key == "use" || key == "type" || key == "id" || key == "system" || key == "url") continue;
+    if (key == "use" || key == "type" || key == "id" || key == "system" || key == "url")
+      continue;
     ForEachString(&value, [&](std::string_view text) { sink.String(text); });
   }
 }
@@ -230,8 +240,8 @@ void IndexTokenNode(const Json& node, std::string_view type, Sink& sink) {
     sink.String(node.GetStringMember("text"), kTextSuffix);
     return;
   }
-  if (type == "Identifier" || (type.empty() && node.Find("value") != nullptr &&
-                               node.Find("code") == nullptr)) {
+  if (type == "Identifier" ||
+      (type.empty() && node.Find("value") != nullptr && node.Find("code") == nullptr)) {
     std::string_view value = node.GetStringMember("value");
     if (type == "ContactPoint") {
       sink.Token(node.GetStringMember("system"), value);
@@ -286,7 +296,8 @@ void IndexReferenceNode(const Json& node, Sink& sink) {
 
 bool AddDate(std::string_view text, int64_t& low, int64_t& high) {
   core::Result<core::DateRange> range = core::ParseFhirDateTime(text);
-  if (!range) return false;
+  if (!range)
+    return false;
   low = range->low;
   high = range->high;
   return true;
@@ -317,7 +328,8 @@ void IndexDateNode(const Json& node, Sink& sink) {
     if (std::string_view e = p.GetStringMember("end"); !e.empty()) {
       any = AddDate(e, ignored, end) || any;
     }
-    if (any) sink.Date(start, end);
+    if (any)
+      sink.Date(start, end);
   };
   if (node.Find("start") != nullptr || node.Find("end") != nullptr) {
     period(node);
@@ -334,15 +346,18 @@ void IndexDateNode(const Json& node, Sink& sink) {
       max_high = std::max(max_high, high);
     }
   });
-  if (min_low <= max_high) sink.Date(min_low, max_high);
+  if (min_low <= max_high)
+    sink.Date(min_low, max_high);
   if (const Json* repeat = node.Find("repeat")) {
-    if (const Json* bounds = repeat->Find("boundsPeriod")) period(*bounds);
+    if (const Json* bounds = repeat->Find("boundsPeriod"))
+      period(*bounds);
   }
 }
 
 void IndexNumberNode(const Json& node, Sink& sink) {
   if (auto text = NodeText(node)) {
-    if (auto number = ParseNumber(*text)) sink.Number(*number, *text);
+    if (auto number = ParseNumber(*text))
+      sink.Number(*number, *text);
     return;
   }
   if (!node.IsObject())
@@ -360,14 +375,18 @@ void IndexQuantityNode(const Json& node, Sink& sink) {
       sink.Quantity(*number, "", "", "");
     return;
   }
-  if (!node.IsObject()) return;
+  if (!node.IsObject())
+    return;
   auto quantity = [&](const Json& q) {
     const Json* value = q.Find("value");
-    if (value == nullptr || !value->IsNumber()) return;
+    if (value == nullptr || !value->IsNumber())
+      return;
     auto number = ParseJsonNumber(value->GetString());
-    if (!number) return;
+    if (!number)
+      return;
     std::string_view code = q.GetStringMember("code");
-    if (code.empty()) code = q.GetStringMember("currency");  // Money
+    if (code.empty())
+      code = q.GetStringMember("currency");  // Money
     std::string_view unit = q.GetStringMember("unit");
     sink.Quantity(*number, q.GetStringMember("system"), code, unit);
   };
@@ -1214,7 +1233,223 @@ class FastCompiler {
   StaticType result_;
 };
 
+// ---- Derived parameters ----------------------------------------------------------------
+
+// Top-level operands of a union ("A | (B as T)" -> "A", "(B as T)"), trimmed, outer
+// parentheses removed, "X as T" written "X.as(T)". Empty when the text is not understood.
+std::vector<std::string> UnionOperands(std::string_view text) {
+  std::vector<std::string> out;
+  std::string current;
+  int depth = 0;
+  char quote = 0;
+  auto flush = [&]() {
+    std::string_view op = current;
+    while (!op.empty() && op.front() == ' ') op.remove_prefix(1);
+    while (!op.empty() && op.back() == ' ') op.remove_suffix(1);
+    // Outer parentheses spanning the whole operand.
+    while (op.size() >= 2 && op.front() == '(' && op.back() == ')') {
+      int d = 0;
+      bool spans = true;
+      for (size_t i = 0; i < op.size(); ++i) {
+        if (op[i] == '(')
+          ++d;
+        if (op[i] == ')')
+          --d;
+        if (d == 0 && i + 1 < op.size()) {
+          spans = false;
+          break;
+        }
+      }
+      if (!spans)
+        break;
+      op = op.substr(1, op.size() - 2);
+    }
+    static const std::regex kAs(R"(^([A-Za-z0-9_.]+) as ([A-Za-z]+)$)");
+    std::string normal = std::regex_replace(std::string(op), kAs, "$1.as($2)");
+    out.push_back(std::move(normal));
+    current.clear();
+  };
+  for (char c : text) {
+    if (quote != 0) {
+      if (c == quote)
+        quote = 0;
+    } else if (c == '\'' || c == '"' || c == '`') {
+      quote = c;
+    } else if (c == '(') {
+      ++depth;
+    } else if (c == ')') {
+      --depth;
+    } else if (c == '|' && depth == 0) {
+      flush();
+      continue;
+    }
+    current.push_back(c);
+  }
+  if (quote != 0 || depth != 0)
+    return {};
+  flush();
+  for (const std::string& op : out) {
+    if (op.empty())
+      return {};
+  }
+  return out;
+}
+
+// FHIR types whose items never give rows for a parameter type (structurally: SampledData has
+// no value/low/high, so IndexQuantity gives nothing).
+bool NeverIndexed(r4::SearchParamType type, std::string_view fhir_type) {
+  return type == r4::SearchParamType::kQuantity && fhir_type == "SampledData";
+}
+
 }  // namespace
+
+void Extractor::FindDerivations(std::string_view type, std::vector<ParamPlan>& plans) {
+  using Derivation = ParamPlan::Derivation;
+  std::vector<std::vector<std::string>> operands;
+  operands.reserve(plans.size());
+  for (const ParamPlan& plan : plans)
+    operands.push_back(UnionOperands(plan.definition->expression));
+  auto plain = [&](const ParamPlan& p) {
+    return p.parsed && p.derivation == Derivation::kNone &&
+           p.definition->type != r4::SearchParamType::kComposite;
+  };
+  // Decisions use only plain (kNone) sources; derived parameters are decided after every
+  // source candidate has been looked at, so order does not matter: a parameter that is a
+  // source is itself only derived when its own rule holds, checked below.
+  std::vector<Derivation> decided(plans.size(), Derivation::kNone);
+  std::vector<std::vector<std::string>> sources(plans.size());
+  std::vector<std::string> resolve_types(plans.size());
+  static const std::regex kResolve(R"(^(.+)\.where\(resolve\(\) is ([A-Za-z]+)\)$)");
+  for (size_t i = 0; i < plans.size(); ++i) {
+    const ParamPlan& plan = plans[i];
+    const r4::SearchParamDefinition& def = *plan.definition;
+    if (!plan.parsed || operands[i].empty())
+      continue;
+    if (def.type == r4::SearchParamType::kComposite) {
+      // (3) A composite over the resource itself.
+      if (def.expression != type || plan.components.size() < 2)
+        continue;
+      std::vector<std::string> found;
+      for (size_t k = 0; k < plan.components.size(); ++k) {
+        const ParamPlan::Component& component = plan.components[k];
+        if (!component.parsed || k >= def.components.size())
+          break;
+        const ParamPlan* source = nullptr;
+        for (const ParamPlan& p : plans) {
+          if (p.definition == component.definition)
+            source = &p;
+        }
+        if (source == nullptr || !plain(*source) ||
+            source->definition->type != component.definition->type) {
+          break;
+        }
+        // The component, evaluated on the resource, must be one operand of the source; the
+        // other operands must be the same choice element as types that give no rows.
+        std::vector<std::string> mine = UnionOperands(def.components[k].expression);
+        if (mine.size() != 1)
+          break;
+        std::string wanted = std::string(type) + "." + mine[0];
+        std::vector<std::string> theirs = UnionOperands(source->definition->expression);
+        bool matched = false;
+        bool ok = !theirs.empty();
+        static const std::regex kAsCall(R"(^(.+)\.as\(([A-Za-z]+)\)$)");
+        std::smatch want_as;
+        bool wanted_is_as = std::regex_match(wanted, want_as, kAsCall);
+        for (const std::string& op : theirs) {
+          if (op == wanted) {
+            matched = true;
+            continue;
+          }
+          std::smatch other;
+          if (wanted_is_as && std::regex_match(op, other, kAsCall) &&
+              other[1].str() == want_as[1].str() &&
+              NeverIndexed(source->definition->type, other[2].str())) {
+            continue;
+          }
+          ok = false;
+        }
+        if (!ok || !matched)
+          break;
+        found.push_back(std::string(source->definition->code));
+      }
+      if (found.size() == plan.components.size()) {
+        decided[i] = Derivation::kRootComposite;
+        sources[i] = std::move(found);
+      }
+      continue;
+    }
+    // (2) X.where(resolve() is T) where another reference parameter is X.
+    std::smatch match;
+    std::string expression(def.expression);
+    if (def.type == r4::SearchParamType::kReference && operands[i].size() == 1 &&
+        std::regex_match(expression, match, kResolve)) {
+      for (size_t j = 0; j < plans.size(); ++j) {
+        if (j == i || !plain(plans[j]) ||
+            plans[j].definition->type != r4::SearchParamType::kReference ||
+            plans[j].definition->expression != match[1].str()) {
+          continue;
+        }
+        decided[i] = Derivation::kResolveFilter;
+        sources[i] = {std::string(plans[j].definition->code)};
+        resolve_types[i] = match[2].str();
+        break;
+      }
+      continue;
+    }
+    // (1) A union of whole expressions of other parameters of the same type. Not for string
+    // parameters: their rows keep the first raw text of equal folded values (:exact).
+    if (operands[i].size() < 2 || def.type == r4::SearchParamType::kString)
+      continue;
+    std::vector<bool> covered(operands[i].size(), false);
+    std::vector<std::string> used;
+    for (size_t j = 0; j < plans.size(); ++j) {
+      if (j == i || !plain(plans[j]) || plans[j].definition->type != def.type ||
+          operands[j].empty() || operands[j].size() >= operands[i].size()) {
+        continue;
+      }
+      std::vector<size_t> at;
+      for (const std::string& op : operands[j]) {
+        auto it = std::find(operands[i].begin(), operands[i].end(), op);
+        if (it == operands[i].end())
+          break;
+        at.push_back(static_cast<size_t>(it - operands[i].begin()));
+      }
+      if (at.size() != operands[j].size())
+        continue;
+      for (size_t k : at) covered[k] = true;
+      used.push_back(std::string(plans[j].definition->code));
+    }
+    if (!used.empty() && std::all_of(covered.begin(), covered.end(), [](bool b) { return b; })) {
+      decided[i] = Derivation::kUnion;
+      sources[i] = std::move(used);
+    }
+  }
+  // A source must itself stay stored: drop derivations whose sources were derived.
+  for (size_t i = 0; i < plans.size(); ++i) {
+    if (decided[i] == Derivation::kNone)
+      continue;
+    bool ok = true;
+    for (const std::string& code : sources[i]) {
+      for (size_t j = 0; j < plans.size(); ++j) {
+        if (plans[j].definition->code == code && decided[j] != Derivation::kNone)
+          ok = false;
+      }
+    }
+    if (!ok)
+      continue;
+    plans[i].derivation = decided[i];
+    plans[i].sources = std::move(sources[i]);
+    plans[i].resolve_type = std::move(resolve_types[i]);
+  }
+}
+
+std::string_view ReferenceType(std::string_view normalised) {
+  return ReferencedType(normalised);
+}
+
+std::vector<IndexEntry> Extractor::IndexStored(const Json& resource) const {
+  return IndexImpl(resource, true);
+}
 
 std::string NormaliseReference(std::string_view reference) {
   return std::string(NormalisedView(reference));
@@ -1252,7 +1487,8 @@ void Extractor::Build(std::string_view type, TypePlans& entry) const {
   std::unordered_map<std::string_view, std::pair<fhirpath::Expression, std::string>> parsed;
   auto parse = [&](std::string_view text) -> const std::pair<fhirpath::Expression, std::string>& {
     auto it = parsed.find(text);
-    if (it != parsed.end()) return it->second;
+    if (it != parsed.end())
+      return it->second;
     // The R4 expressions apply `as` to collections ("(Medication.ingredient.item as
     // CodeableConcept)"), which FHIRPath N1 makes an error for several items; evaluate them
     // as the item-wise filter they mean.
@@ -1356,6 +1592,7 @@ void Extractor::Build(std::string_view type, TypePlans& entry) const {
     if (!usable || !in_range)
       plan.root_ids.clear();  // not pre-checked by Index()
   }
+  FindDerivations(type, plans);
 }
 
 const std::vector<ParamPlan>& Extractor::Plans(std::string_view type) const {
@@ -1366,7 +1603,8 @@ const std::vector<ParamPlan>& Extractor::Plans(std::string_view type) const {
 
 const ParamPlan* Extractor::Find(std::string_view type, std::string_view code) const {
   for (const ParamPlan& plan : Plans(type)) {
-    if (plan.definition->code == code) return &plan;
+    if (plan.definition->code == code)
+      return &plan;
   }
   return nullptr;
 }
@@ -1538,7 +1776,8 @@ bool Extractor::Run(const Json& resource, const ParamPlan& plan, std::vector<Ind
 bool Extractor::IndexParam(const Json& resource, const ParamPlan& plan,
                            std::vector<IndexEntry>& out, std::string* error) const {
   if (!plan.parsed) {
-    if (error != nullptr) *error = plan.parse_error;
+    if (error != nullptr)
+      *error = plan.parse_error;
     return false;
   }
   if (!RootsPresent(resource, plan))
@@ -1561,10 +1800,11 @@ bool Extractor::IndexParamWithEvaluatorForTest(const Json& resource, const Param
 
 bool Extractor::Evaluate(const Json& resource, const ParamPlan& plan, std::vector<IndexEntry>& out,
                          std::string* error) const {
-  core::Result<fhirpath::Collection> values = fhirpath::Evaluate(plan.expression, resource,
-                                                                 options_);
+  core::Result<fhirpath::Collection> values =
+      fhirpath::Evaluate(plan.expression, resource, options_);
   if (!values) {
-    if (error != nullptr) *error = values.error().GetMessage();
+    if (error != nullptr)
+      *error = values.error().GetMessage();
     return false;
   }
   const r4::SearchParamDefinition& def = *plan.definition;
@@ -1589,7 +1829,8 @@ bool Extractor::Evaluate(const Json& resource, const ParamPlan& plan, std::vecto
       core::Result<fhirpath::Collection> parts =
           fhirpath::EvaluateOn(component.expression, {item}, resource, options_);
       if (!parts) {
-        if (error != nullptr) *error = parts.error().GetMessage();
+        if (error != nullptr)
+          *error = parts.error().GetMessage();
         ok = false;
         complete = false;
         break;
@@ -1616,6 +1857,10 @@ bool Extractor::Evaluate(const Json& resource, const ParamPlan& plan, std::vecto
 }
 
 std::vector<IndexEntry> Extractor::Index(const Json& resource) const {
+  return IndexImpl(resource, false);
+}
+
+std::vector<IndexEntry> Extractor::IndexImpl(const Json& resource, bool stored_only) const {
   std::vector<IndexEntry> out;
   std::string_view type = resource.GetStringMember("resourceType");
   const TypePlans* entry = GetTypePlans(type);
@@ -1658,7 +1903,18 @@ std::vector<IndexEntry> Extractor::Index(const Json& resource) const {
     } else if (plan.root_ids.empty() && !RootsPresent(resource, plan)) {
       continue;
     }
-    Run(resource, plan, out, nullptr);
+    if (!stored_only || plan.derivation == ParamPlan::Derivation::kNone) {
+      Run(resource, plan, out, nullptr);
+    } else if (plan.derivation == ParamPlan::Derivation::kResolveFilter) {
+      // Only the :identifier rows (Reference.identifier cannot be tied to the source's
+      // reference rows).
+      size_t before = out.size();
+      Run(resource, plan, out, nullptr);
+      out.erase(
+          std::remove_if(out.begin() + static_cast<std::ptrdiff_t>(before), out.end(),
+                         [&](const IndexEntry& e) { return e.param == plan.definition->code; }),
+          out.end());
+    }  // kUnion, kRootComposite: no rows of their own
   }
   return out;
 }

@@ -32,8 +32,8 @@
 namespace medalliance::search::internal {
 
 // Suffixes of derived index rows (stored under "<code><suffix>").
-inline constexpr std::string_view kTextSuffix = ":text";          // token display text (string)
-inline constexpr std::string_view kOfTypeSuffix = ":of-type";     // identifier type|value (token)
+inline constexpr std::string_view kTextSuffix = ":text";       // token display text (string)
+inline constexpr std::string_view kOfTypeSuffix = ":of-type";  // identifier type|value (token)
 inline constexpr std::string_view kIdentifierSuffix = ":identifier";  // Reference.identifier
 // Composite rows: "<code>#<group>#<component>", one group per composite value.
 inline constexpr char kCompositeSeparator = '#';
@@ -60,6 +60,26 @@ struct ParamPlan {
   // shape the walk does not handle.
   std::shared_ptr<const FastExpression> fast;
   std::vector<uint16_t> root_ids;  // `roots` as indices into the type's root table
+
+  // Derived parameters (doc/search.md, "Derived parameters"): their rows equal rows of other
+  // parameters of the same type, so the store need not hold them and the planner reads the
+  // sources instead. Set when the type's plans are built, from the R4 expressions.
+  enum class Derivation {
+    kNone,
+    // The expression is a union of other parameters' expressions ("Observation.code |
+    // Observation.component.code"): the rows (and :text/:of-type/:identifier rows) are the
+    // union of theirs. `sources`: those parameters.
+    kUnion,
+    // "X.where(resolve() is T)" where `sources[0]` has expression X: the rows of sources[0]
+    // whose reference resolves to type T (`resolve_type`). The :identifier rows stay stored.
+    kResolveFilter,
+    // A composite over the resource itself ("Observation", components code and
+    // value.as(Quantity)): one group, whose component i rows are those of `sources[i]`.
+    kRootComposite,
+  };
+  Derivation derivation = Derivation::kNone;
+  std::vector<std::string> sources;
+  std::string resolve_type;
 };
 
 class Extractor {
@@ -72,6 +92,9 @@ class Extractor {
 
   // Every index row of `resource` (its resourceType picks the parameters).
   std::vector<store::IndexEntry> Index(const fhir::Json& resource) const;
+  // The rows the store keeps: Index() without the rows of derived parameters (they are
+  // answered from their sources' rows; see ParamPlan::Derivation).
+  std::vector<store::IndexEntry> IndexStored(const fhir::Json& resource) const;
   // The rows of one parameter. Returns false (with `error`) when the expression failed.
   bool IndexParam(const fhir::Json& resource, const ParamPlan& plan,
                   std::vector<store::IndexEntry>& out, std::string* error = nullptr) const;
@@ -103,6 +126,10 @@ class Extractor {
 
   Extractor();
   const TypePlans* GetTypePlans(std::string_view type) const;
+  // Sets ParamPlan::derivation/sources for the parameters of `type`.
+  static void FindDerivations(std::string_view type, std::vector<ParamPlan>& plans);
+  // Index() and IndexStored().
+  std::vector<store::IndexEntry> IndexImpl(const fhir::Json& resource, bool stored_only) const;
   void Build(std::string_view type, TypePlans& entry) const;
   // The compiled walk when the plan has one and it is sure of the result, else the evaluator.
   bool Run(const fhir::Json& resource, const ParamPlan& plan, std::vector<store::IndexEntry>& out,
@@ -121,5 +148,9 @@ class Extractor {
 // Normalises a reference for the index: "Patient/1/_history/2" -> "Patient/1"; absolute URLs
 // ending in Type/id keep the URL. Empty for contained ("#x") references.
 std::string NormaliseReference(std::string_view reference);
+
+// The type a reference resolves to for `resolve() is T` (the path segment before the id of
+// the normalised reference); empty when none.
+std::string_view ReferenceType(std::string_view normalised);
 
 }  // namespace medalliance::search::internal

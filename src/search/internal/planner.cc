@@ -1,5 +1,6 @@
 #include "search/internal/planner.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 
@@ -19,8 +20,7 @@ namespace {
 constexpr int kMaxChainDepth = 4;
 
 Error BadValue(std::string_view name, const std::string& why) {
-  return Error::BadRequest("invalid value for search parameter '" + std::string(name) +
-                               "': " + why,
+  return Error::BadRequest("invalid value for search parameter '" + std::string(name) + "': " + why,
                            std::string(name));
 }
 
@@ -60,7 +60,8 @@ Result<Prefixed> SplitPrefix(std::string_view name, std::string_view value) {
                                                      "le", "sa", "eb", "ap"};
     bool known = false;
     for (std::string_view p : kPrefixes) known = known || p == prefix;
-    if (!known) return BadValue(name, "unknown prefix '" + std::string(prefix) + "'");
+    if (!known)
+      return BadValue(name, "unknown prefix '" + std::string(prefix) + "'");
     out.prefix = prefix;
     out.value = value.substr(2);
   }
@@ -153,13 +154,15 @@ void DateCondition(Fragment& cond, std::string_view low_column, std::string_view
 
 Result<core::DateRange> ParseDate(std::string_view name, std::string_view text) {
   Result<core::DateRange> range = core::ParseFhirDateTime(text);
-  if (!range) return BadValue(name, range.error().GetMessage());
+  if (!range)
+    return BadValue(name, range.error().GetMessage());
   return range;
 }
 
 std::pair<std::optional<std::string>, std::string> SplitSystem(std::string_view value) {
   std::vector<std::string> parts = SplitUnescaped(value, '|');
-  if (parts.size() == 1) return {std::nullopt, Unescape(parts[0])};
+  if (parts.size() == 1)
+    return {std::nullopt, Unescape(parts[0])};
   std::string rest;
   for (size_t i = 1; i < parts.size(); ++i) rest += (i > 1 ? "|" : "") + parts[i];
   return {Unescape(parts[0]), Unescape(rest)};
@@ -199,19 +202,68 @@ std::string StripBase(std::string_view value, const std::string& base_url) {
   return NormaliseReference(value);
 }
 
-// Builds the id set of rows in `table` for `param` satisfying the OR of `conditions`.
-Fragment RowSet(std::string_view table, std::string_view type, std::string_view param,
+// `alias.param = code` (or `alias.param || '' = code` to keep SQLite off the value index).
+void ParamEquals(Fragment& out, std::string_view alias, bool no_index, std::string code) {
+  out.Text(alias).Text(no_index ? ".param || '' = " : ".param = ").Bind(std::move(code));
+}
+
+Fragment ParamRowsImpl(const ParamPlan& plan, std::string_view suffix, std::string_view alias,
+                       bool no_index) {
+  Fragment out;
+  std::string a(alias);
+  switch (plan.derivation) {
+    case ParamPlan::Derivation::kUnion:
+      if (plan.sources.size() == 1) {
+        ParamEquals(out, alias, no_index, plan.sources[0] + std::string(suffix));
+        return out;
+      }
+      out.Text(a).Text(no_index ? ".param || '' IN (" : ".param IN (");
+      for (size_t i = 0; i < plan.sources.size(); ++i) {
+        if (i > 0)
+          out.Text(", ");
+        out.Bind(plan.sources[i] + std::string(suffix));
+      }
+      out.Text(")");
+      return out;
+    case ParamPlan::Derivation::kResolveFilter: {
+      if (!suffix.empty())
+        break;  // :identifier rows are stored under the parameter itself
+      // The source's rows whose reference resolves to the type: the path segment before the
+      // id (ReferenceType), i.e. everything up to the last '/' is "T/" or ends in "/T/".
+      std::string head = "rtrim(" + a + ".value, replace(" + a + ".value, '/', ''))";
+      out.Text("(");
+      ParamEquals(out, alias, no_index, plan.sources[0]);
+      out.Text(" AND (" + head + " = ").Bind(plan.resolve_type + "/");
+      out.Text(" OR " + head + " GLOB ").Bind("*/" + plan.resolve_type + "/").Text("))");
+      return out;
+    }
+    case ParamPlan::Derivation::kNone:
+    case ParamPlan::Derivation::kRootComposite:
+      break;
+  }
+  ParamEquals(out, alias, no_index, std::string(plan.definition->code) + std::string(suffix));
+  return out;
+}
+
+// Builds the id set of rows in `table` for the rows selected by `param` (x.param = ...)
+// satisfying the OR of `conditions`.
+Fragment RowSet(std::string_view table, std::string_view type, const Fragment& param,
                 const Fragment& conditions) {
   Fragment set;
-  set.Text("SELECT x.id AS id FROM ").Text(table).Text(" x WHERE x.type = ").Bind(std::string(type));
-  set.Text(" AND x.param = ").Bind(std::string(param));
-  if (!conditions.Empty()) set.Text(" AND (").Append(conditions).Text(")");
+  set.Text("SELECT x.id AS id FROM ")
+      .Text(table)
+      .Text(" x WHERE x.type = ")
+      .Bind(std::string(type));
+  set.Text(" AND ").Append(param);
+  if (!conditions.Empty())
+    set.Text(" AND (").Append(conditions).Text(")");
   return set;
 }
 
 // A positive id set for a planned parameter (wrapping a negated one).
 Fragment Positive(std::string_view type, const IdSet& set) {
-  if (!set.negate) return set.select;
+  if (!set.negate)
+    return set.select;
   Fragment out;
   out.Text("SELECT n.id AS id FROM current_resources n WHERE n.type = ").Bind(std::string(type));
   out.Text(" AND n.deleted = 0 AND n.id NOT IN (").Append(set.select).Text(")");
@@ -224,11 +276,13 @@ Result<std::optional<IdSet>> PlanHas(std::string_view type, std::string_view nam
   // _has:Observation:patient:code=... (the rest may be another _has).
   std::string_view rest = name.substr(5);
   size_t first = rest.find(':');
-  if (first == std::string_view::npos) return BadValue(name, "expected _has:Type:param:param");
+  if (first == std::string_view::npos)
+    return BadValue(name, "expected _has:Type:param:param");
   std::string_view source = rest.substr(0, first);
   rest.remove_prefix(first + 1);
   size_t second = rest.find(':');
-  if (second == std::string_view::npos) return BadValue(name, "expected _has:Type:param:param");
+  if (second == std::string_view::npos)
+    return BadValue(name, "expected _has:Type:param:param");
   std::string_view reference = rest.substr(0, second);
   std::string_view inner_name = rest.substr(second + 1);
   const r4::SearchParamDefinition* def = r4::FindSearchParam(source, reference);
@@ -238,12 +292,13 @@ Result<std::optional<IdSet>> PlanHas(std::string_view type, std::string_view nam
   }
   MA_ASSIGN_OR_RETURN(std::optional<IdSet> inner,
                       PlanParameter(source, inner_name, value, options, depth + 1));
-  if (!inner) return std::optional<IdSet>();
+  if (!inner)
+    return std::optional<IdSet>();
   std::string prefix = std::string(type) + "/";
   IdSet set;
   set.select.Text("SELECT substr(x.value, ").Bind(static_cast<int64_t>(prefix.size() + 1));
   set.select.Text(") AS id FROM index_reference x WHERE x.type = ").Bind(std::string(source));
-  set.select.Text(" AND x.param = ").Bind(std::string(reference));
+  set.select.Text(" AND ").Append(ParamRowsIn(source, {reference}));
   set.select.Text(" AND x.value >= ").Bind(prefix).Text(" AND x.value < ");
   set.select.Bind(PrefixUpperBound(prefix)).Text(" AND x.id IN (");
   set.select.Append(Positive(source, *inner)).Text(")");
@@ -260,7 +315,8 @@ Result<std::optional<IdSet>> PlanChain(std::string_view type, std::string_view n
   if (size_t colon = head.find(':'); colon != std::string_view::npos) {
     target_type = head.substr(colon + 1);
     head = head.substr(0, colon);
-    if (!r4::IsResourceType(target_type)) return std::optional<IdSet>();
+    if (!r4::IsResourceType(target_type))
+      return std::optional<IdSet>();
   }
   const r4::SearchParamDefinition* def = r4::FindSearchParam(type, head);
   if (def == nullptr || def->type != r4::SearchParamType::kReference) {
@@ -283,15 +339,18 @@ Result<std::optional<IdSet>> PlanChain(std::string_view type, std::string_view n
     }
     MA_ASSIGN_OR_RETURN(std::optional<IdSet> inner,
                         PlanParameter(target, rest, value, options, depth + 1));
-    if (!inner) continue;
-    if (any) set.select.Text(" UNION ");
+    if (!inner)
+      continue;
+    if (any)
+      set.select.Text(" UNION ");
     any = true;
     set.select.Text("SELECT x.id AS id FROM index_reference x WHERE x.type = ");
-    set.select.Bind(std::string(type)).Text(" AND x.param = ").Bind(std::string(head));
+    set.select.Bind(std::string(type)).Text(" AND ").Append(ParamRowsIn(type, {head}));
     set.select.Text(" AND x.value IN (SELECT ").Bind(std::string(target) + "/");
     set.select.Text(" || s.id FROM (").Append(Positive(target, *inner)).Text(") s)");
   }
-  if (!any) return std::optional<IdSet>();
+  if (!any)
+    return std::optional<IdSet>();
   return std::optional<IdSet>(std::move(set));
 }
 
@@ -326,6 +385,66 @@ std::string Unescape(std::string_view value) {
   return out;
 }
 
+Fragment ParamRows(const ParamPlan& plan, std::string_view suffix, std::string_view alias) {
+  return ParamRowsImpl(plan, suffix, alias, false);
+}
+
+Fragment ParamRowsIn(std::string_view type, const std::vector<std::string_view>& codes,
+                     std::string_view alias) {
+  // `alias.param IN (<stored codes>)`, plus for sources read through `resolve() is T`
+  // filters (and not also wanted whole) `AND (alias.param <> src OR <resolves to T> ...)`;
+  // the IN list keeps SQLite on the (type, param, value) index.
+  std::vector<std::string> in;
+  std::vector<std::pair<std::string, std::vector<std::string>>> filtered;  // src -> types
+  auto add = [&](const std::string& code) {
+    if (std::find(in.begin(), in.end(), code) == in.end())
+      in.push_back(code);
+  };
+  for (std::string_view code : codes) {
+    const ParamPlan* plan = Extractor::Get().Find(type, code);
+    if (plan == nullptr || plan->derivation == ParamPlan::Derivation::kNone ||
+        plan->derivation == ParamPlan::Derivation::kRootComposite) {
+      add(std::string(code));
+    } else if (plan->derivation == ParamPlan::Derivation::kUnion) {
+      for (const std::string& source : plan->sources) add(source);
+    } else {
+      auto it = std::find_if(filtered.begin(), filtered.end(),
+                             [&](const auto& f) { return f.first == plan->sources[0]; });
+      if (it == filtered.end()) {
+        filtered.push_back({plan->sources[0], {}});
+        it = filtered.end() - 1;
+      }
+      it->second.push_back(plan->resolve_type);
+    }
+  }
+  std::vector<std::pair<std::string, std::vector<std::string>>> residual;
+  for (auto& [source, types] : filtered) {
+    if (std::find(in.begin(), in.end(), source) != in.end())
+      continue;  // wanted whole
+    in.push_back(source);
+    residual.push_back({source, types});
+  }
+  Fragment out;
+  std::string a(alias);
+  out.Text(a).Text(".param IN (");
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (i > 0)
+      out.Text(", ");
+    out.Bind(in[i]);
+  }
+  out.Text(")");
+  std::string head = "rtrim(" + a + ".value, replace(" + a + ".value, '/', ''))";
+  for (const auto& [source, types] : residual) {
+    out.Text(" AND (" + a + ".param <> ").Bind(source);
+    for (const std::string& t : types) {
+      out.Text(" OR " + head + " = ").Bind(t + "/").Text(" OR " + head + " GLOB ");
+      out.Bind("*/" + t + "/");
+    }
+    out.Text(")");
+  }
+  return out;
+}
+
 Fragment Membership(std::string_view alias, const IdSet& set) {
   Fragment out;
   if (set.exists.has_value() && alias == "c") {
@@ -339,8 +458,10 @@ Fragment Membership(std::string_view alias, const IdSet& set) {
 Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_view name,
                                            std::string_view value, const PlannerOptions& options,
                                            int depth) {
-  if (depth > kMaxChainDepth) return BadValue(name, "chains are limited to 4 levels");
-  if (name.starts_with("_has:")) return PlanHas(type, name, value, options, depth);
+  if (depth > kMaxChainDepth)
+    return BadValue(name, "chains are limited to 4 levels");
+  if (name.starts_with("_has:"))
+    return PlanHas(type, name, value, options, depth);
   if (name.find('.') != std::string_view::npos) {
     return PlanChain(type, name, value, options, depth);
   }
@@ -354,7 +475,8 @@ Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_vi
   IdSet set;
 
   if (code == "_id") {
-    if (!modifier.empty() && modifier != "not") return std::optional<IdSet>();
+    if (!modifier.empty() && modifier != "not")
+      return std::optional<IdSet>();
     set.negate = modifier == "not";
     set.select.Text("SELECT column1 AS id FROM (VALUES ");
     for (size_t i = 0; i < values.size(); ++i) {
@@ -364,12 +486,14 @@ Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_vi
     return std::optional<IdSet>(std::move(set));
   }
   if (code == "_lastUpdated") {
-    if (!modifier.empty()) return std::optional<IdSet>();
+    if (!modifier.empty())
+      return std::optional<IdSet>();
     Fragment any;
     for (const std::string& part : values) {
       MA_ASSIGN_OR_RETURN(Prefixed prefixed, SplitPrefix(name, part));
       MA_ASSIGN_OR_RETURN(core::DateRange range, ParseDate(name, prefixed.value));
-      if (!any.Empty()) any.Text(" OR ");
+      if (!any.Empty())
+        any.Text(" OR ");
       DateCondition(any, "r2.last_updated", "(r2.last_updated + 1)", prefixed.prefix, range,
                     options.now_millis);
     }
@@ -379,7 +503,8 @@ Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_vi
     return std::optional<IdSet>(std::move(set));
   }
   if (code == "_list") {
-    if (!modifier.empty()) return std::optional<IdSet>();
+    if (!modifier.empty())
+      return std::optional<IdSet>();
     std::string prefix = std::string(type) + "/";
     set.select.Text("SELECT substr(x.value, ").Bind(static_cast<int64_t>(prefix.size() + 1));
     set.select.Text(") AS id FROM index_reference x WHERE x.type = 'List' AND x.param = 'item'");
@@ -393,23 +518,30 @@ Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_vi
   }
 
   const ParamPlan* plan = Extractor::Get().Find(type, code);
-  if (plan == nullptr) return std::optional<IdSet>();
+  if (plan == nullptr)
+    return std::optional<IdSet>();
   const r4::SearchParamDefinition& def = *plan->definition;
   std::string param(code);
 
   if (modifier == "missing") {
-    if (value != "true" && value != "false") return BadValue(name, "expected true or false");
+    if (value != "true" && value != "false")
+      return BadValue(name, "expected true or false");
     std::string_view table = TableFor(def.type);
-    if (table.empty()) return std::optional<IdSet>();
-    set.select = RowSet(table, type, param, {});
+    if (table.empty())
+      return std::optional<IdSet>();
+    if (plan->derivation == ParamPlan::Derivation::kRootComposite)
+      return std::optional<IdSet>();
+    set.select = RowSet(table, type, ParamRows(*plan, "", "x"), {});
     set.negate = value == "true";
     return std::optional<IdSet>(std::move(set));
   }
 
   Fragment any;
   std::string_view table = TableFor(def.type);
+  std::string_view suffix;  // of the rows read (":text", ...)
   auto next = [&]() -> Fragment& {
-    if (!any.Empty()) any.Text(" OR ");
+    if (!any.Empty())
+      any.Text(" OR ");
     return any;
   };
 
@@ -424,12 +556,15 @@ Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_vi
       if (modifier == "text") {
         table = "index_string";
         param += kTextSuffix;
+        suffix = kTextSuffix;
         for (const std::string& part : values) StringCondition(next(), "contains", part);
       } else if (modifier == "of-type") {
         param += kOfTypeSuffix;
+        suffix = kOfTypeSuffix;
         for (const std::string& part : values) {
           std::vector<std::string> pieces = SplitUnescaped(part, '|');
-          if (pieces.size() != 3) return BadValue(name, "expected system|code|value");
+          if (pieces.size() != 3)
+            return BadValue(name, "expected system|code|value");
           next().Text("(x.system = ").Bind(Unescape(pieces[0])).Text(" AND x.value = ");
           any.Bind(Unescape(pieces[1]) + "|" + Unescape(pieces[2])).Text(")");
         }
@@ -444,16 +579,20 @@ Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_vi
       if (modifier == "identifier") {
         table = "index_token";
         param += kIdentifierSuffix;
+        suffix = kIdentifierSuffix;
         for (const std::string& part : values) TokenCondition(next(), part);
         break;
       }
-      if (!modifier.empty() && !r4::IsResourceType(modifier)) return std::optional<IdSet>();
+      if (!modifier.empty() && !r4::IsResourceType(modifier))
+        return std::optional<IdSet>();
       for (const std::string& escaped : values) {
         std::string part = Unescape(escaped);
-        if (part.empty()) return BadValue(name, "empty reference");
+        if (part.empty())
+          return BadValue(name, "empty reference");
         std::vector<std::string> candidates;  // relative "Type/id" or absolute URLs
         if (!modifier.empty()) {
-          if (part.find('/') == std::string::npos) part = std::string(modifier) + "/" + part;
+          if (part.find('/') == std::string::npos)
+            part = std::string(modifier) + "/" + part;
           candidates.push_back(StripBase(part, options.base_url));
         } else if (part.find('/') == std::string::npos && part.find(':') == std::string::npos) {
           // A bare id: any of the parameter's target types.
@@ -479,14 +618,16 @@ Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_vi
         Fragment& cond = next();
         cond.Text("x.value IN (");
         for (size_t i = 0; i < candidates.size(); ++i) {
-          if (i > 0) cond.Text(", ");
+          if (i > 0)
+            cond.Text(", ");
           cond.Bind(candidates[i]);
         }
         cond.Text(")");
       }
       break;
     case r4::SearchParamType::kDate:
-      if (!modifier.empty()) return std::optional<IdSet>();
+      if (!modifier.empty())
+        return std::optional<IdSet>();
       for (const std::string& part : values) {
         MA_ASSIGN_OR_RETURN(Prefixed prefixed, SplitPrefix(name, part));
         MA_ASSIGN_OR_RETURN(core::DateRange range, ParseDate(name, prefixed.value));
@@ -494,7 +635,8 @@ Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_vi
       }
       break;
     case r4::SearchParamType::kNumber:
-      if (!modifier.empty()) return std::optional<IdSet>();
+      if (!modifier.empty())
+        return std::optional<IdSet>();
       for (const std::string& part : values) {
         MA_ASSIGN_OR_RETURN(Prefixed prefixed, SplitPrefix(name, part));
         MA_ASSIGN_OR_RETURN(Decimal number, ParseDecimal(name, prefixed.value));
@@ -502,7 +644,8 @@ Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_vi
       }
       break;
     case r4::SearchParamType::kQuantity:
-      if (!modifier.empty()) return std::optional<IdSet>();
+      if (!modifier.empty())
+        return std::optional<IdSet>();
       for (const std::string& part : values) {
         std::vector<std::string> pieces = SplitUnescaped(part, '|');
         if (pieces.size() != 1 && pieces.size() != 3) {
@@ -516,7 +659,8 @@ Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_vi
         if (pieces.size() == 3) {
           std::string system = Unescape(pieces[1]);
           std::string unit = Unescape(pieces[2]);
-          if (!system.empty()) cond.Text(" AND x.system = ").Bind(system);
+          if (!system.empty())
+            cond.Text(" AND x.system = ").Bind(system);
           if (!unit.empty()) {
             if (system.empty()) {
               cond.Text(" AND (x.code = ").Bind(unit).Text(" OR x.raw = ").Bind(unit).Text(")");
@@ -544,37 +688,51 @@ Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_vi
       }
       break;
     case r4::SearchParamType::kComposite: {
-      if (!modifier.empty() || plan->components.size() < 2) return std::optional<IdSet>();
+      if (!modifier.empty() || plan->components.size() < 2)
+        return std::optional<IdSet>();
       for (const ParamPlan::Component& component : plan->components) {
-        if (!component.parsed) return std::optional<IdSet>();
+        if (!component.parsed)
+          return std::optional<IdSet>();
       }
       bool first = true;
+      const bool root = plan->derivation == ParamPlan::Derivation::kRootComposite;
       for (const std::string& part : values) {
         std::vector<std::string> pieces = SplitUnescaped(part, '$');
         if (pieces.size() != plan->components.size()) {
           return BadValue(name, "expected " + std::to_string(plan->components.size()) +
                                     " components separated by $");
         }
-        if (!first) set.select.Text(" UNION ");
+        if (!first)
+          set.select.Text(" UNION ");
         first = false;
         // Rows of one composite value share "<code>#<group>#"; component i ends in "#i".
         set.select.Text("SELECT x0.id AS id FROM ");
         for (size_t i = 0; i < pieces.size(); ++i) {
           const r4::SearchParamDefinition& cdef = *plan->components[i].definition;
           std::string alias = "x" + std::to_string(i);
-          if (i > 0) set.select.Text(" JOIN ");
+          if (i > 0)
+            set.select.Text(" JOIN ");
           set.select.Text(TableFor(cdef.type)).Text(" " + alias);
-          if (i > 0) {
+          if (i > 0 && root) {
+            // One group (the resource): component i's rows are those of its source.
+            set.select.Text(" ON " + alias + ".type = x0.type AND " + alias + ".id = x0.id AND " +
+                            alias + ".param = ");
+            set.select.Bind(plan->sources[i]);
+          } else if (i > 0) {
             set.select.Text(" ON " + alias + ".type = x0.type AND " + alias + ".id = x0.id AND " +
                             alias + ".param = substr(x0.param, 1, length(x0.param) - 1) || ");
             set.select.Bind(std::to_string(i));
           }
         }
-        std::string lower = param + kCompositeSeparator;
         set.select.Text(" WHERE x0.type = ").Bind(std::string(type));
-        set.select.Text(" AND x0.param > ").Bind(lower).Text(" AND x0.param < ");
-        set.select.Bind(param + static_cast<char>(kCompositeSeparator + 1));
-        set.select.Text(" AND x0.param LIKE '%#0'");
+        if (root) {
+          set.select.Text(" AND x0.param = ").Bind(plan->sources[0]);
+        } else {
+          std::string lower = param + kCompositeSeparator;
+          set.select.Text(" AND x0.param > ").Bind(lower).Text(" AND x0.param < ");
+          set.select.Bind(param + static_cast<char>(kCompositeSeparator + 1));
+          set.select.Text(" AND x0.param LIKE '%#0'");
+        }
         for (size_t i = 0; i < pieces.size(); ++i) {
           const r4::SearchParamDefinition& cdef = *plan->components[i].definition;
           Fragment cond;
@@ -606,7 +764,8 @@ Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_vi
               cond.Text("(");
               NumberCondition(cond, "x.number", prefixed.prefix, number);
               if (q.size() == 3 && cdef.type == r4::SearchParamType::kQuantity) {
-                if (!q[1].empty()) cond.Text(" AND x.system = ").Bind(Unescape(q[1]));
+                if (!q[1].empty())
+                  cond.Text(" AND x.system = ").Bind(Unescape(q[1]));
                 if (!q[2].empty()) {
                   cond.Text(" AND (x.code = ").Bind(Unescape(q[2])).Text(" OR x.raw = ");
                   cond.Bind(Unescape(q[2])).Text(")");
@@ -639,8 +798,9 @@ Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_vi
     case r4::SearchParamType::kSpecial:
       return std::optional<IdSet>();
   }
-  if (table.empty()) return std::optional<IdSet>();
-  set.select = RowSet(table, type, param, any);
+  if (table.empty())
+    return std::optional<IdSet>();
+  set.select = RowSet(table, type, ParamRows(*plan, suffix, "x"), any);
   switch (def.type) {
     case r4::SearchParamType::kReference:
       set.rank = 0;
@@ -660,7 +820,8 @@ Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_vi
     exists.Text("EXISTS (SELECT 1 FROM ").Text(table).Text(" x WHERE x.type = c.type AND ");
     // `x.param || ''` keeps the planner on the (type, id, param) index: with a plain
     // `x.param = ?` SQLite prefers the value index and scans every row of that value.
-    exists.Text("x.id = c.id AND x.param || '' = ").Bind(param).Text(" AND (").Append(any);
+    exists.Text("x.id = c.id AND ").Append(ParamRowsImpl(*plan, suffix, "x", true));
+    exists.Text(" AND (").Append(any);
     exists.Text("))");
     set.exists = std::move(exists);
   }

@@ -36,6 +36,17 @@ core::Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::str
                                                  std::string_view value,
                                                  const PlannerOptions& options, int depth = 0);
 
+struct ParamPlan;
+
+// The condition selecting the index rows of parameter `plan` (with `suffix`, e.g. ":text")
+// on the row alias `alias`: `alias.param = code`, or for a derived parameter the rows of its
+// sources (ParamPlan::Derivation), e.g. `(s.param = 'subject' AND <resolves to Patient>)`.
+// Not for composites.
+Fragment ParamRows(const ParamPlan& plan, std::string_view suffix, std::string_view alias);
+// Rows of any of `codes` (reference parameters of `type`; unknown codes are used as is).
+Fragment ParamRowsIn(std::string_view type, const std::vector<std::string_view>& codes,
+                     std::string_view alias = "x");
+
 // `alias.id IN (...)` / `NOT IN` for a set, on resources of `alias` (current_resources).
 Fragment Membership(std::string_view alias, const IdSet& set);
 

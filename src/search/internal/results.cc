@@ -56,10 +56,12 @@ std::string Base64Url(std::string_view in) {
   }
   if (i < in.size()) {
     uint32_t n = static_cast<uint8_t>(in[i]) << 16;
-    if (i + 1 < in.size()) n |= static_cast<uint8_t>(in[i + 1]) << 8;
+    if (i + 1 < in.size())
+      n |= static_cast<uint8_t>(in[i + 1]) << 8;
     out.push_back(kAlphabet[(n >> 18) & 63]);
     out.push_back(kAlphabet[(n >> 12) & 63]);
-    if (i + 1 < in.size()) out.push_back(kAlphabet[(n >> 6) & 63]);
+    if (i + 1 < in.size())
+      out.push_back(kAlphabet[(n >> 6) & 63]);
   }
   return out;
 }
@@ -70,7 +72,8 @@ std::optional<std::string> UnBase64Url(std::string_view in) {
   int bits = 0;
   for (char c : in) {
     const char* p = std::strchr(kAlphabet, c);
-    if (p == nullptr || c == '\0') return std::nullopt;
+    if (p == nullptr || c == '\0')
+      return std::nullopt;
     buffer = (buffer << 6) | static_cast<uint32_t>(p - kAlphabet);
     bits += 6;
     if (bits >= 8) {
@@ -87,7 +90,8 @@ struct Cursor {
 };
 
 Json ValueToJson(const SqlValue& value) {
-  if (const auto* i = std::get_if<int64_t>(&value)) return Json::MakeNumber(*i);
+  if (const auto* i = std::get_if<int64_t>(&value))
+    return Json::MakeNumber(*i);
   if (const auto* d = std::get_if<double>(&value)) {
     char buffer[64];
     std::snprintf(buffer, sizeof(buffer), "%.17g", *d);
@@ -95,7 +99,8 @@ Json ValueToJson(const SqlValue& value) {
     object.Set("r", Json::MakeString(buffer));
     return object;
   }
-  if (const auto* s = std::get_if<std::string>(&value)) return Json::MakeString(*s);
+  if (const auto* s = std::get_if<std::string>(&value))
+    return Json::MakeString(*s);
   return Json();
 }
 
@@ -109,12 +114,15 @@ std::string EncodeCursor(const Cursor& cursor) {
 Result<Cursor> DecodeCursor(std::string_view text, size_t expected_keys) {
   Error bad = Error::BadRequest("malformed or outdated _cursor", "_cursor");
   std::optional<std::string> decoded = UnBase64Url(text);
-  if (!decoded) return bad;
+  if (!decoded)
+    return bad;
   Result<Json> parsed = fhir::ParseJson(*decoded);
-  if (!parsed || !parsed->IsArray() || parsed->Items().size() != expected_keys + 1) return bad;
+  if (!parsed || !parsed->IsArray() || parsed->Items().size() != expected_keys + 1)
+    return bad;
   Cursor cursor;
   const Json::Array& items = parsed->Items();
-  if (!items[0].IsString()) return bad;
+  if (!items[0].IsString())
+    return bad;
   cursor.backward = items[0].GetString() == "b";
   for (size_t i = 1; i < items.size(); ++i) {
     const Json& item = items[i];
@@ -162,7 +170,7 @@ Fragment KeyExpression(const SortKey& key) {
       f.Text("COALESCE((SELECT ").Text(key.descending ? "MAX(s." : "MIN(s.").Text(key.column);
       f.Text(key.value_type == SortKey::ValueType::kText ? " || ''" : " + 0");
       f.Text(") FROM ").Text(key.table).Text(" s WHERE s.type = c.type AND s.id = c.id AND ");
-      f.Text("s.param = ").Bind(std::string(key.plan->definition->code)).Text("), ");
+      f.Append(ParamRows(*key.plan, "", "s")).Text("), ");
       f.Bind(Sentinel(key)).Text(")");
       break;
   }
@@ -192,7 +200,8 @@ std::vector<SqlValue> RowKeys(const std::vector<SortKey>& keys, const StoredReso
     Extractor::Get().IndexParam(*parsed, *key.plan, entries);
     std::optional<SqlValue> best;
     for (const IndexEntry& entry : entries) {
-      if (entry.param != key.plan->definition->code) continue;
+      if (entry.param != key.plan->definition->code)
+        continue;
       SqlValue value;
       if (key.column == "low") {
         value = entry.low;
@@ -201,8 +210,10 @@ std::vector<SqlValue> RowKeys(const std::vector<SortKey>& keys, const StoredReso
       } else {
         value = entry.value;
       }
-      if (entry.kind == store::IndexKind::kToken && key.table != "index_token") continue;
-      if (!best || (key.descending ? value > *best : value < *best)) best = value;
+      if (entry.kind == store::IndexKind::kToken && key.table != "index_token")
+        continue;
+      if (!best || (key.descending ? value > *best : value < *best))
+        best = value;
     }
     out.push_back(best ? *best : Sentinel(key));
   }
@@ -215,7 +226,8 @@ Fragment CursorCondition(const std::vector<Fragment>& expressions,
   Fragment f;
   f.Text("(");
   for (size_t i = 0; i < expressions.size(); ++i) {
-    if (i > 0) f.Text(" OR ");
+    if (i > 0)
+      f.Text(" OR ");
     f.Text("(");
     for (size_t k = 0; k < i; ++k) {
       f.Append(expressions[k]).Text(" = ").Bind(cursor.keys[k]).Text(" AND ");
@@ -229,7 +241,9 @@ Fragment CursorCondition(const std::vector<Fragment>& expressions,
 
 // ---- includes ----
 
-std::string RefKey(const StoredResource& r) { return r.type + "/" + r.id; }
+std::string RefKey(const StoredResource& r) {
+  return r.type + "/" + r.id;
+}
 
 core::Status FetchByIds(store::ReadTx& tx, const std::string& type,
                         const std::vector<std::string>& ids, std::vector<StoredResource>& out) {
@@ -237,7 +251,8 @@ core::Status FetchByIds(store::ReadTx& tx, const std::string& type,
     Fragment f = Select();
     f.Text(" WHERE c.type = ").Bind(type).Text(" AND c.deleted = 0 AND c.id IN (");
     for (size_t i = start; i < std::min(ids.size(), start + kChunk); ++i) {
-      if (i > start) f.Text(", ");
+      if (i > start)
+        f.Text(", ");
       f.Bind(ids[i]);
     }
     f.Text(")");
@@ -263,30 +278,39 @@ core::Status ApplyIncludes(store::ReadTx& tx, const std::vector<const IncludeSpe
                            std::unordered_set<std::string>& seen,
                            std::vector<StoredResource>& added) {
   for (const IncludeSpec* spec : specs) {
-    if (static_cast<int>(added.size()) >= budget) break;
+    if (static_cast<int>(added.size()) >= budget)
+      break;
     if (!spec->reverse) {
       std::map<std::string, std::vector<std::string>> wanted;  // type -> ids
       for (const StoredResource* source : sources) {
-        if (source->type != spec->source_type) continue;
+        if (source->type != spec->source_type)
+          continue;
         Result<Json> json = fhir::ParseJson(source->json);
-        if (!json) continue;
+        if (!json)
+          continue;
         std::vector<IndexEntry> entries;
         for (const ParamPlan& plan : Extractor::Get().Plans(source->type)) {
-          if (plan.definition->type != r4::SearchParamType::kReference) continue;
-          if (!spec->param.empty() && plan.definition->code != spec->param) continue;
+          if (plan.definition->type != r4::SearchParamType::kReference)
+            continue;
+          if (!spec->param.empty() && plan.definition->code != spec->param)
+            continue;
           Extractor::Get().IndexParam(*json, plan, entries);
         }
         for (const IndexEntry& entry : entries) {
-          if (entry.kind != store::IndexKind::kReference) continue;
+          if (entry.kind != store::IndexKind::kReference)
+            continue;
           std::string reference = StripBase(entry.value, base_url);
           size_t slash = reference.find('/');
           if (slash == std::string::npos || reference.find('/', slash + 1) != std::string::npos) {
             continue;
           }
           std::string type = reference.substr(0, slash);
-          if (!r4::IsResourceType(type)) continue;
-          if (!spec->target.empty() && type != spec->target) continue;
-          if (!seen.insert(reference).second) continue;
+          if (!r4::IsResourceType(type))
+            continue;
+          if (!spec->target.empty() && type != spec->target)
+            continue;
+          if (!seen.insert(reference).second)
+            continue;
           wanted[type].push_back(reference.substr(slash + 1));
         }
       }
@@ -296,24 +320,28 @@ core::Status ApplyIncludes(store::ReadTx& tx, const std::vector<const IncludeSpe
     } else {
       std::vector<std::string> references;
       for (const StoredResource* source : sources) {
-        if (!spec->target.empty() && source->type != spec->target) continue;
+        if (!spec->target.empty() && source->type != spec->target)
+          continue;
         references.push_back(RefKey(*source));
       }
       for (size_t start = 0; start < references.size(); start += kChunk) {
         Fragment f = Select();
         f.Text(" WHERE c.type = ").Bind(spec->source_type).Text(" AND c.deleted = 0");
         f.Text(" AND c.id IN (SELECT x.id FROM index_reference x WHERE x.type = ");
-        f.Bind(spec->source_type).Text(" AND x.param = ").Bind(spec->param);
+        f.Bind(spec->source_type).Text(" AND ");
+        f.Append(ParamRowsIn(spec->source_type, {std::string_view(spec->param)}));
         f.Text(" AND x.value IN (");
         for (size_t i = start; i < std::min(references.size(), start + kChunk); ++i) {
-          if (i > start) f.Text(", ");
+          if (i > start)
+            f.Text(", ");
           f.Bind(references[i]);
         }
         f.Text(")) LIMIT ").Bind(static_cast<int64_t>(budget + 1));
         MA_ASSIGN_OR_RETURN(std::vector<StoredResource> rows,
                             tx.QueryResources(Number(f, tx.GetDialect())));
         for (StoredResource& row : rows) {
-          if (seen.insert(RefKey(row)).second) added.push_back(std::move(row));
+          if (seen.insert(RefKey(row)).second)
+            added.push_back(std::move(row));
         }
       }
     }
@@ -323,14 +351,16 @@ core::Status ApplyIncludes(store::ReadTx& tx, const std::vector<const IncludeSpe
 
 core::Status RunIncludes(store::ReadTx& tx, const SearchRequest& request,
                          const ResultOptions& options, SearchPage& page) {
-  if (options.includes.empty() || page.matches.empty()) return {};
+  if (options.includes.empty() || page.matches.empty())
+    return {};
   std::unordered_set<std::string> seen;
   for (const StoredResource& match : page.matches) seen.insert(RefKey(match));
   std::vector<const IncludeSpec*> all;
   std::vector<const IncludeSpec*> iterating;
   for (const IncludeSpec& spec : options.includes) {
     all.push_back(&spec);
-    if (spec.iterate) iterating.push_back(&spec);
+    if (spec.iterate)
+      iterating.push_back(&spec);
   }
   std::vector<const StoredResource*> sources;
   for (const StoredResource& match : page.matches) sources.push_back(&match);
@@ -339,7 +369,8 @@ core::Status RunIncludes(store::ReadTx& tx, const SearchRequest& request,
       ApplyIncludes(tx, all, sources, request.base_url, request.max_includes, seen, added));
   size_t done = 0;
   for (int round = 0; round < kMaxIterations && !iterating.empty(); ++round) {
-    if (added.size() == done || static_cast<int>(added.size()) >= request.max_includes) break;
+    if (added.size() == done || static_cast<int>(added.size()) >= request.max_includes)
+      break;
     std::vector<StoredResource> fresh(added.begin() + static_cast<std::ptrdiff_t>(done),
                                       added.end());
     done = added.size();
@@ -427,7 +458,8 @@ core::Status ParseResultParameter(std::string_view type, const std::string& name
         }
       }
       options.sort.push_back(key);
-      if (key.kind == SortKey::Kind::kId) break;  // ids are unique: later keys never apply
+      if (key.kind == SortKey::Kind::kId)
+        break;  // ids are unique: later keys never apply
     }
     return {};
   }
@@ -445,8 +477,10 @@ core::Status ParseResultParameter(std::string_view type, const std::string& name
   }
   if (code == "_summary") {
     static const std::map<std::string, ResultOptions::Summary, std::less<>> kModes = {
-        {"true", ResultOptions::Summary::kTrue},   {"false", ResultOptions::Summary::kFalse},
-        {"text", ResultOptions::Summary::kText},   {"data", ResultOptions::Summary::kData},
+        {"true", ResultOptions::Summary::kTrue},
+        {"false", ResultOptions::Summary::kFalse},
+        {"text", ResultOptions::Summary::kText},
+        {"data", ResultOptions::Summary::kData},
         {"count", ResultOptions::Summary::kCount}};
     auto it = kModes.find(value);
     if (it == kModes.end()) {
@@ -458,8 +492,10 @@ core::Status ParseResultParameter(std::string_view type, const std::string& name
   if (code == "_elements") {
     for (std::string& element : SplitUnescaped(value, ',')) {
       size_t dot = element.find('.');  // "Patient.name" -> "name"
-      if (dot != std::string::npos) element = element.substr(dot + 1);
-      if (!element.empty()) options.elements.push_back(std::move(element));
+      if (dot != std::string::npos)
+        element = element.substr(dot + 1);
+      if (!element.empty())
+        options.elements.push_back(std::move(element));
     }
     return {};
   }
@@ -471,7 +507,8 @@ core::Status ParseResultParameter(std::string_view type, const std::string& name
     }
     spec.iterate = !modifier.empty();
     if (value == "*") {
-      if (spec.reverse) return Error::BadRequest("_revinclude=* is not supported", name);
+      if (spec.reverse)
+        return Error::BadRequest("_revinclude=* is not supported", name);
       spec.source_type = std::string(type);
       options.includes.push_back(std::move(spec));
       return {};
@@ -486,8 +523,8 @@ core::Status ParseResultParameter(std::string_view type, const std::string& name
     } else {
       const r4::SearchParamDefinition* def = r4::FindSearchParam(parts[0], parts[1]);
       if (def == nullptr || def->type != r4::SearchParamType::kReference) {
-        return Error::BadRequest(name + ": '" + parts[1] + "' is not a reference parameter of " + parts[0],
-                                 name);
+        return Error::BadRequest(
+            name + ": '" + parts[1] + "' is not a reference parameter of " + parts[0], name);
       }
       spec.param = parts[1];
     }
@@ -526,24 +563,30 @@ core::Status RunPagedQuery(store::ReadTx& tx, const SearchRequest& request, cons
     cursor = std::move(decoded);
     page.cursor = *cursor_text;
   }
-  if (options.summary == ResultOptions::Summary::kCount) page.count = 0;
+  if (options.summary == ResultOptions::Summary::kCount)
+    page.count = 0;
 
   if (page.count > 0) {
     Fragment query = Select();
     query.Text(" WHERE ").Append(where);
-    if (cursor) query.Text(" AND ").Append(CursorCondition(expressions, descending, *cursor));
+    if (cursor)
+      query.Text(" AND ").Append(CursorCondition(expressions, descending, *cursor));
     query.Text(" ORDER BY ");
     bool backward = cursor && cursor->backward;
     for (size_t i = 0; i < expressions.size(); ++i) {
-      if (i > 0) query.Text(", ");
+      if (i > 0)
+        query.Text(", ");
       query.Append(expressions[i]).Text(descending[i] != backward ? " DESC" : " ASC");
     }
     query.Text(" LIMIT ").Bind(static_cast<int64_t>(page.count) + 1);
-    if (page.offset > 0 && !cursor) query.Text(" OFFSET ").Bind(static_cast<int64_t>(page.offset));
+    if (page.offset > 0 && !cursor)
+      query.Text(" OFFSET ").Bind(static_cast<int64_t>(page.offset));
     MA_ASSIGN_OR_RETURN(page.matches, tx.QueryResources(Number(query, tx.GetDialect())));
     bool more = page.matches.size() > static_cast<size_t>(page.count);
-    if (more) page.matches.resize(static_cast<size_t>(page.count));
-    if (backward) std::reverse(page.matches.begin(), page.matches.end());
+    if (more)
+      page.matches.resize(static_cast<size_t>(page.count));
+    if (backward)
+      std::reverse(page.matches.begin(), page.matches.end());
     page.has_more = backward ? true : more;
     bool has_previous = backward ? more : (cursor.has_value() || page.offset > 0);
     if (!page.matches.empty()) {
@@ -599,8 +642,10 @@ core::Status RunEverythingQuery(store::ReadTx& tx, const Fragment& where,
     query.Text(" LIMIT ").Bind(static_cast<int64_t>(page.count) + 1);
     MA_ASSIGN_OR_RETURN(page.matches, tx.QueryResources(Number(query, tx.GetDialect())));
     bool more = page.matches.size() > static_cast<size_t>(page.count);
-    if (more) page.matches.resize(static_cast<size_t>(page.count));
-    if (backward) std::reverse(page.matches.begin(), page.matches.end());
+    if (more)
+      page.matches.resize(static_cast<size_t>(page.count));
+    if (backward)
+      std::reverse(page.matches.begin(), page.matches.end());
     page.has_more = backward ? true : more;
     bool has_previous = backward ? more : cursor.has_value();
     if (!page.matches.empty()) {
@@ -614,7 +659,8 @@ core::Status RunEverythingQuery(store::ReadTx& tx, const Fragment& where,
       }
     }
   }
-  if (!page.has_more && !cursor) page.total = static_cast<int64_t>(page.matches.size());
+  if (!page.has_more && !cursor)
+    page.total = static_cast<int64_t>(page.matches.size());
   if (page.count == 0) {
     Fragment count;
     count.Text("SELECT COUNT(*) FROM current_resources c JOIN resources r ON ");
@@ -628,12 +674,14 @@ core::Status RunEverythingQuery(store::ReadTx& tx, const Fragment& where,
 std::string Subset(const std::string& json, ResultOptions::Summary summary,
                    const std::vector<std::string>& elements) {
   Result<Json> parsed = fhir::ParseJson(json);
-  if (!parsed || !parsed->IsObject()) return json;
+  if (!parsed || !parsed->IsObject())
+    return json;
   std::string type(parsed->GetStringMember("resourceType"));
   Json out = Json::MakeObject();
   for (const auto& [key, value] : parsed->Members()) {
     std::string_view base = key;
-    if (base.starts_with("_")) base.remove_prefix(1);
+    if (base.starts_with("_"))
+      base.remove_prefix(1);
     bool keep = base == "resourceType" || base == "id" || base == "meta";
     if (!keep) {
       const r4::ChildMatch* child = r4::FindChild(type, base);
@@ -655,12 +703,15 @@ std::string Subset(const std::string& json, ResultOptions::Summary summary,
         keep = true;
       }
     }
-    if (keep) out.Set(key, value);
+    if (keep)
+      out.Set(key, value);
   }
   Json* meta = out.Find("meta");
-  if (meta == nullptr) meta = &out.Set("meta", Json::MakeObject());
+  if (meta == nullptr)
+    meta = &out.Set("meta", Json::MakeObject());
   Json* tags = meta->Find("tag");
-  if (tags == nullptr || !tags->IsArray()) tags = &meta->Set("tag", Json::MakeArray());
+  if (tags == nullptr || !tags->IsArray())
+    tags = &meta->Set("tag", Json::MakeArray());
   Json tag = Json::MakeObject();
   tag.Set("system", Json::MakeString("http://terminology.hl7.org/CodeSystem/v3-ObservationValue"));
   tag.Set("code", Json::MakeString("SUBSETTED"));

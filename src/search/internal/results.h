@@ -45,9 +45,9 @@ core::Status ParseResultParameter(std::string_view type, const std::string& name
                                   const std::string& value, ResultOptions& options);
 
 // Runs the page query (sorting, cursor or offset, total), then includes and subsetting.
-core::Status RunPagedQuery(store::ReadTx& tx, const SearchRequest& request,
-                           const Fragment& where, const ResultOptions& options,
-                           const std::optional<std::string>& cursor, SearchPage& page);
+core::Status RunPagedQuery(store::ReadTx& tx, const SearchRequest& request, const Fragment& where,
+                           const ResultOptions& options, const std::optional<std::string>& cursor,
+                           SearchPage& page);
 
 // Patient/$everything paging: `where` filters c/r; ordered by (type, id).
 core::Status RunEverythingQuery(store::ReadTx& tx, const Fragment& where,

@@ -54,9 +54,9 @@ void Encode(int32_t cp, std::string& out) {
 
 // U+00C0..U+00FF; "" keeps the character (multiplication and division signs).
 constexpr std::array<const char*, 64> kLatin1 = {
-    "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i", "i",
+    "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i",  "i",
     "d", "n", "o", "o", "o", "o", "o",  "",  "o", "u", "u", "u", "u", "y", "th", "ss",
-    "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i", "i",
+    "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i",  "i",
     "d", "n", "o", "o", "o", "o", "o",  "",  "o", "u", "u", "u", "u", "y", "th", "y"};
 
 struct Range {
@@ -66,12 +66,12 @@ struct Range {
 };
 // Latin Extended-A (U+0100..U+017F) by runs of one base letter.
 constexpr std::array<Range, 26> kLatinExtendedA = {{
-    {0x100, 0x105, "a"}, {0x106, 0x10D, "c"}, {0x10E, 0x111, "d"}, {0x112, 0x11B, "e"},
-    {0x11C, 0x123, "g"}, {0x124, 0x127, "h"}, {0x128, 0x131, "i"}, {0x132, 0x133, "ij"},
-    {0x134, 0x135, "j"}, {0x136, 0x138, "k"}, {0x139, 0x142, "l"}, {0x143, 0x14B, "n"},
+    {0x100, 0x105, "a"}, {0x106, 0x10D, "c"},  {0x10E, 0x111, "d"}, {0x112, 0x11B, "e"},
+    {0x11C, 0x123, "g"}, {0x124, 0x127, "h"},  {0x128, 0x131, "i"}, {0x132, 0x133, "ij"},
+    {0x134, 0x135, "j"}, {0x136, 0x138, "k"},  {0x139, 0x142, "l"}, {0x143, 0x14B, "n"},
     {0x14C, 0x151, "o"}, {0x152, 0x153, "oe"}, {0x154, 0x159, "r"}, {0x15A, 0x161, "s"},
-    {0x162, 0x167, "t"}, {0x168, 0x173, "u"}, {0x174, 0x175, "w"}, {0x176, 0x178, "y"},
-    {0x179, 0x17E, "z"}, {0x17F, 0x17F, "s"}, {0x180, 0x180, "b"}, {0x1CD, 0x1CE, "a"},
+    {0x162, 0x167, "t"}, {0x168, 0x173, "u"},  {0x174, 0x175, "w"}, {0x176, 0x178, "y"},
+    {0x179, 0x17E, "z"}, {0x17F, 0x17F, "s"},  {0x180, 0x180, "b"}, {0x1CD, 0x1CE, "a"},
     {0x1CF, 0x1D0, "i"}, {0x1D1, 0x1D2, "o"},
 }};
 
@@ -117,14 +117,15 @@ std::string FoldText(std::string_view text) {
           break;
         }
       }
-      if (mapped) continue;
+      if (mapped)
+        continue;
     } else if (cp >= 0x300 && cp <= 0x36F) {
       continue;  // combining diacritical marks
     } else if (cp >= 0x391 && cp <= 0x3A9) {
       cp += 0x20;  // Greek capitals
     } else if (cp >= 0x386 && cp <= 0x38F) {
       static constexpr std::array<int32_t, 10> kGreekTonos = {0x3B1, 0x387, 0x3B5, 0x3B7, 0x3B9,
-                                                            0x38B, 0x3BF, 0x38D, 0x3C5, 0x3C9};
+                                                              0x38B, 0x3BF, 0x38D, 0x3C5, 0x3C9};
       cp = kGreekTonos[static_cast<size_t>(cp - 0x386)];
     } else if (cp >= 0x3AC && cp <= 0x3AF) {
       static constexpr std::array<int32_t, 4> kGreekAccented = {0x3B1, 0x3B5, 0x3B7, 0x3B9};
@@ -135,7 +136,8 @@ std::string FoldText(std::string_view text) {
       cp += 0x50;
     } else if (cp >= 0xFF01 && cp <= 0xFF5E) {
       cp -= 0xFEE0;  // full-width ASCII
-      if (cp >= 'A' && cp <= 'Z') cp += 32;
+      if (cp >= 'A' && cp <= 'Z')
+        cp += 32;
     } else if (cp == 0x3000) {
       cp = ' ';
     }

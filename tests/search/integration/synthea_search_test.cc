@@ -5,8 +5,10 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <iomanip>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -24,7 +26,8 @@ std::string Decompress(const std::filesystem::path& path) {
   std::string command = "zstd -dc '" + path.string() + "'";
   FILE* pipe = popen(command.c_str(), "r");
   std::string out;
-  if (pipe == nullptr) return out;
+  if (pipe == nullptr)
+    return out;
   char buffer[65536];
   size_t n = 0;
   while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
@@ -48,7 +51,8 @@ class SyntheaSearchTest : public ::testing::Test {
                                 "synthea-r4-smart-generated-sample-data" / "bundles";
     std::vector<std::filesystem::path> files;
     for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-      if (entry.path().string().ends_with(".json.zst")) files.push_back(entry.path());
+      if (entry.path().string().ends_with(".json.zst"))
+        files.push_back(entry.path());
     }
     std::sort(files.begin(), files.end());
     files.resize(std::min<size_t>(files.size(), 6));
@@ -73,7 +77,8 @@ class SyntheaSearchTest : public ::testing::Test {
           const json& r = entry["resource"];
           resources_.push_back(r);
           auto parsed = fhir::ParseJson(r.dump());
-          if (!parsed) return parsed.error();
+          if (!parsed)
+            return parsed.error();
           store::StoredResource stored;
           stored.type = r["resourceType"];
           stored.id = r["id"];
@@ -97,7 +102,8 @@ class SyntheaSearchTest : public ::testing::Test {
   static std::vector<json> OfType(const std::string& type) {
     std::vector<json> out;
     for (const json& r : resources_) {
-      if (r["resourceType"] == type) out.push_back(r);
+      if (r["resourceType"] == type)
+        out.push_back(r);
     }
     return out;
   }
@@ -116,7 +122,8 @@ class SyntheaSearchTest : public ::testing::Test {
     EXPECT_TRUE(status.has_value()) << status.error().GetMessage();
     std::vector<std::string> ids;
     for (const auto& m : page.matches) ids.push_back(m.id);
-    if (out != nullptr) *out = page;
+    if (out != nullptr)
+      *out = page;
     return ids;
   }
 
@@ -154,9 +161,11 @@ int64_t Epoch(const std::string& text) {
 }
 
 bool HasCoding(const json& codeable, const std::string& system, const std::string& code) {
-  if (!codeable.contains("coding")) return false;
+  if (!codeable.contains("coding"))
+    return false;
   for (const json& c : codeable["coding"]) {
-    if (c.value("system", "") == system && c.value("code", "") == code) return true;
+    if (c.value("system", "") == system && c.value("code", "") == code)
+      return true;
   }
   return false;
 }
@@ -169,7 +178,8 @@ TEST_F(SyntheaSearchTest, ObservationsByPatientAndCode) {
     std::string ref = "Patient/" + patient["id"].get<std::string>();
     std::map<std::string, std::vector<std::string>> by_code;
     for (const json& o : OfType("Observation")) {
-      if (o["subject"]["reference"] != ref) continue;
+      if (o["subject"]["reference"] != ref)
+        continue;
       for (const json& c : o["code"]["coding"]) {
         if (c.value("system", "") == "http://loinc.org") {
           by_code[c["code"]].push_back(o["id"]);
@@ -177,10 +187,12 @@ TEST_F(SyntheaSearchTest, ObservationsByPatientAndCode) {
       }
     }
     for (const auto& [code, expected] : by_code) {
-      EXPECT_EQ(Sorted(Ids("Observation", {{"patient", ref}, {"code", "http://loinc.org|" + code}})),
-                Sorted(expected))
+      EXPECT_EQ(
+          Sorted(Ids("Observation", {{"patient", ref}, {"code", "http://loinc.org|" + code}})),
+          Sorted(expected))
           << ref << " " << code;
-      if (++checked > 60) return;
+      if (++checked > 60)
+        return;
     }
   }
   EXPECT_GT(checked, 10);
@@ -203,7 +215,8 @@ TEST_F(SyntheaSearchTest, PatientsByFamilyPrefixAndGender) {
     std::string gender = patient["gender"];
     std::vector<std::string> same_gender;
     for (const json& p : OfType("Patient")) {
-      if (p["gender"] == gender) same_gender.push_back(p["id"]);
+      if (p["gender"] == gender)
+        same_gender.push_back(p["id"]);
     }
     EXPECT_EQ(Sorted(Ids("Patient", {{"gender", gender}})), Sorted(same_gender));
   }
@@ -219,12 +232,14 @@ TEST_F(SyntheaSearchTest, EncountersByDateRangeAndSortDescending) {
   for (const json& e : OfType("Encounter")) {
     int64_t start = Epoch(e["period"]["start"]);
     int64_t end = e["period"].contains("end") ? Epoch(e["period"]["end"]) : start;
-    if (start >= y2015 && end < y2016) within.push_back(e["id"]);  // end is second precision
-    if (end >= y2015 && start < y2016) overlap.push_back(e["id"]);
+    if (start >= y2015 && end < y2016)
+      within.push_back(e["id"]);  // end is second precision
+    if (end >= y2015 && start < y2016)
+      overlap.push_back(e["id"]);
   }
   EXPECT_FALSE(within.empty());
-  EXPECT_EQ(Sorted(Ids("Encounter", {{"date", "ge2015-01-01T00:00:00Z"},
-                                     {"date", "lt2016-01-01T00:00:00Z"}})),
+  EXPECT_EQ(Sorted(Ids("Encounter",
+                       {{"date", "ge2015-01-01T00:00:00Z"}, {"date", "lt2016-01-01T00:00:00Z"}})),
             Sorted(overlap));
   EXPECT_EQ(Sorted(Ids("Encounter", {{"date", "2015"}})), Sorted(within));
   std::string patient = OfType("Patient")[0]["id"];
@@ -242,6 +257,85 @@ TEST_F(SyntheaSearchTest, EncountersByDateRangeAndSortDescending) {
   EXPECT_EQ(Ids("Encounter", {{"patient", patient}, {"_sort", "-date"}}), expected);
 }
 
+// Derived parameters (combo-code, combo-value-quantity, code-value-quantity, patient) are
+// answered from their sources' rows; the answers follow the R4 definitions on the raw data.
+TEST_F(SyntheaSearchTest, DerivedParametersFollowTheirDefinitions) {
+  std::map<std::string, std::set<std::string>> combo;                         // loinc code -> ids
+  std::map<std::string, std::vector<std::pair<double, std::string>>> valued;  // code -> (value, id)
+  std::set<std::string> over_100;  // value or component value > 100
+  for (const json& o : OfType("Observation")) {
+    std::string id = o["id"];
+    auto codes = [&](const json& codeable, bool own) {
+      if (!codeable.contains("coding"))
+        return;
+      for (const json& c : codeable["coding"]) {
+        if (c.value("system", "") != "http://loinc.org")
+          continue;
+        combo[c["code"]].insert(id);
+        if (own && o.contains("valueQuantity") && o["valueQuantity"].contains("value")) {
+          valued[c["code"]].emplace_back(o["valueQuantity"]["value"].get<double>(), id);
+        }
+      }
+    };
+    codes(o["code"], true);
+    if (o.contains("valueQuantity") && o["valueQuantity"].value("value", 0.0) > 100) {
+      over_100.insert(id);
+    }
+    if (o.contains("component")) {
+      for (const json& component : o["component"]) {
+        codes(component["code"], false);
+        if (component.contains("valueQuantity") &&
+            component["valueQuantity"].value("value", 0.0) > 100) {
+          over_100.insert(id);
+        }
+      }
+    }
+  }
+  int checked = 0;
+  for (const auto& [code, ids] : combo) {
+    EXPECT_EQ(Sorted(Ids("Observation", {{"combo-code", "http://loinc.org|" + code}})),
+              std::vector<std::string>(ids.begin(), ids.end()))
+        << code;
+    if (++checked > 40)
+      break;
+  }
+  EXPECT_EQ(Sorted(Ids("Observation", {{"combo-value-quantity", "gt100"}})),
+            std::vector<std::string>(over_100.begin(), over_100.end()));
+  checked = 0;
+  for (auto& [code, values] : valued) {
+    std::sort(values.begin(), values.end());
+    double middle = values[values.size() / 2].first;
+    std::vector<std::string> expected;
+    for (const auto& [value, id] : values) {
+      if (value > middle)
+        expected.push_back(id);
+    }
+    std::ostringstream number;
+    number << std::setprecision(17) << middle;
+    EXPECT_EQ(Sorted(Ids("Observation", {{"code-value-quantity",
+                                          "http://loinc.org|" + code + "$gt" + number.str()}})),
+              Sorted(expected))
+        << code;
+    if (++checked > 30)
+      break;
+  }
+  EXPECT_GT(checked, 5);
+  for (const json& patient : OfType("Patient")) {
+    std::string ref = "Patient/" + patient["id"].get<std::string>();
+    std::vector<std::string> encounters;
+    for (const json& e : OfType("Encounter")) {
+      if (e["subject"]["reference"] == ref)
+        encounters.push_back(e["id"]);
+    }
+    EXPECT_EQ(Sorted(Ids("Encounter", {{"patient", ref}})), Sorted(encounters));
+    SearchPage page;
+    Ids("Patient", {{"_id", patient["id"]}, {"_revinclude", "Encounter:patient"}}, &page);
+    std::vector<std::string> included;
+    for (const auto& r : page.includes) included.push_back(r.id);
+    EXPECT_EQ(Sorted(included), Sorted(encounters)) << ref;
+  }
+}
+
 TEST_F(SyntheaSearchTest, ChainsIncludesAndQuantities) {
   const json patient = OfType("Patient")[0];
   std::string id = patient["id"];
@@ -256,19 +350,21 @@ TEST_F(SyntheaSearchTest, ChainsIncludesAndQuantities) {
   }
   std::vector<std::string> expected;
   for (const json& o : OfType("Observation")) {
-    if (o["subject"]["reference"] == "Patient/" + id) expected.push_back(o["id"]);
+    if (o["subject"]["reference"] == "Patient/" + id)
+      expected.push_back(o["id"]);
   }
   EXPECT_EQ(Sorted(Ids("Observation", {{"subject.identifier", system + "|" + value}})),
             Sorted(expected));
 
   SearchPage page;
   std::vector<std::string> reports =
-      Ids("DiagnosticReport", {{"subject", "Patient/" + id}, {"_include", "DiagnosticReport:result"}},
-          &page);
+      Ids("DiagnosticReport",
+          {{"subject", "Patient/" + id}, {"_include", "DiagnosticReport:result"}}, &page);
   std::set<std::string> results;
   std::vector<std::string> expected_reports;
   for (const json& d : OfType("DiagnosticReport")) {
-    if (d["subject"]["reference"] != "Patient/" + id) continue;
+    if (d["subject"]["reference"] != "Patient/" + id)
+      continue;
     expected_reports.push_back(d["id"]);
     if (d.contains("result")) {
       for (const json& r : d["result"]) results.insert(r["reference"]);
@@ -287,8 +383,8 @@ TEST_F(SyntheaSearchTest, ChainsIncludesAndQuantities) {
       heavy.push_back(o["id"]);
     }
   }
-  EXPECT_EQ(Sorted(Ids("Observation", {{"code", "http://loinc.org|29463-7"},
-                                       {"value-quantity", "gt70"}})),
+  EXPECT_EQ(Sorted(Ids("Observation",
+                       {{"code", "http://loinc.org|29463-7"}, {"value-quantity", "gt70"}})),
             Sorted(heavy));
 }
 
