@@ -1,8 +1,10 @@
 // The `medalliance` program: serve, import, demo. The only place that wires concrete classes.
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -14,6 +16,7 @@
 #include "api/http_adapter.h"
 #include "cli/fhirpath_command.h"
 #include "cli/import.h"
+#include "cli/reindex.h"
 #include "cli/wiring.h"
 #include "core/config.h"
 
@@ -143,6 +146,23 @@ int Serve(const ServeFlags& flags) {
   return 0;
 }
 
+int RunReindex(const std::string& db, const std::optional<std::string>& type, size_t batch_size) {
+  StoreSettings settings;
+  settings.db_path = db;
+  auto app = BuildApp(settings, false);
+  if (!app)
+    return Fail(app.error());
+  auto start = std::chrono::steady_clock::now();
+  auto stats = Reindex(*app->store, search::Searcher(), type, batch_size);
+  if (!stats)
+    return Fail(stats.error());
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("reindexed %lld resources (%lld index rows) in %.2f s\n",
+              static_cast<long long>(stats->resources), static_cast<long long>(stats->rows),
+              seconds);
+  return 0;
+}
+
 int Import(const std::string& db, const std::string& synchronous,
            const std::vector<std::string>& paths, size_t batch_size, bool no_validate) {
   StoreSettings settings;
@@ -216,6 +236,15 @@ int main(int argc, char** argv) {
   demo->add_option("--db", demo_db, "SQLite database file");
   demo->add_option("--demo-dir", demo_dir, "Folder of demo data");
 
+  std::string reindex_db = "var/medalliance.db";
+  std::string reindex_type;
+  size_t reindex_batch = 500;
+  CLI::App* reindex = app.add_subcommand(
+      "reindex", "Recompute the search index of every resource (after a search change)");
+  reindex->add_option("--db", reindex_db, "SQLite database file");
+  reindex->add_option("--type", reindex_type, "Only this resource type");
+  reindex->add_option("--batch-size", reindex_batch, "Resources per transaction");
+
   FhirPathFlags fhirpath_flags;
   CLI::App* fhirpath = app.add_subcommand(
       "fhirpath", "Evaluate a FHIRPath expression on a resource (FILE or stdin)");
@@ -233,5 +262,10 @@ int main(int argc, char** argv) {
     return Import(demo_db, "full", {demo_dir}, 1000, false);
   if (*fhirpath)
     return RunFhirPath(fhirpath_flags);
+  if (*reindex) {
+    return RunReindex(
+        reindex_db, reindex_type.empty() ? std::nullopt : std::optional<std::string>(reindex_type),
+        std::max<size_t>(1, reindex_batch));
+  }
   return 0;
 }

@@ -117,6 +117,10 @@ class WriteTx : public ReadTx {
   // Sets resource.sequence.
   virtual core::Status PutVersion(StoredResource& resource,
                                   const std::vector<IndexEntry>& index) = 0;
+  // Replaces the index rows of the current version of (type, id) without a new version: for
+  // reindexing after the search parameters or their extraction changed.
+  virtual core::Status ReplaceIndex(std::string_view type, std::string_view id,
+                                    const std::vector<IndexEntry>& index) = 0;
 };
 
 class Store {

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -114,6 +115,39 @@ TEST(ProgramTest, VersionAndHelpOnEverySubcommand) {
     EXPECT_NE(output.find("Usage:"), std::string::npos) << command << ": " << output;
   }
   EXPECT_NE(RunProgram({"no-such-command"}, &output), 0);
+}
+
+TEST(ReindexTest, RebuildsLostIndexRows) {
+  TempDir dir;
+  std::filesystem::path db = dir.Path() / "reindex.db";
+  std::string output;
+  std::string demo_dir = std::string(MA_SOURCE_DIR) + "/data/demo";
+  ASSERT_EQ(RunProgram({"import", "--db", db.string(), demo_dir}, &output), 0) << output;
+  const std::string query = "/Observation?code=http://loinc.org|2345-7&_total=accurate&_count=0";
+  int before = 0;
+  {
+    TestServer server(db);
+    HttpClient client("127.0.0.1", server.Port());
+    before = ParseBody(client.Get(query))["total"].get<int>();
+  }
+  ASSERT_GT(before, 0);
+  // Lose every token row, as an index change or damage would.
+  std::string command = "sqlite3 '" + db.string() + "' 'DELETE FROM index_token'";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  {
+    TestServer server(db);
+    HttpClient client("127.0.0.1", server.Port());
+    EXPECT_EQ(ParseBody(client.Get(query))["total"], 0);
+  }
+  ASSERT_EQ(RunProgram({"reindex", "--db", db.string(), "--batch-size", "7"}, &output), 0)
+      << output;
+  // The 91 demo resources plus the Persons the master patient index made for them.
+  int reindexed = 0;
+  ASSERT_EQ(std::sscanf(output.c_str(), "reindexed %d resources", &reindexed), 1) << output;
+  EXPECT_GE(reindexed, 91);
+  TestServer server(db);
+  HttpClient client("127.0.0.1", server.Port());
+  EXPECT_EQ(ParseBody(client.Get(query))["total"], before);
 }
 
 }  // namespace

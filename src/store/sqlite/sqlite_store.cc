@@ -243,6 +243,12 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
  public:
   using SqliteTxImpl<WriteTx>::SqliteTxImpl;
 
+  core::Status ReplaceIndex(std::string_view type, std::string_view id,
+                            const std::vector<IndexEntry>& index) override {
+    MA_RETURN_IF_ERROR(DeleteIndexRows(type, id));
+    return InsertIndexRows(type, id, index);
+  }
+
   core::Status PutVersion(StoredResource& resource, const std::vector<IndexEntry>& index) override {
     if (resource.type.empty() || resource.id.empty()) {
       return core::Error::Internal("PutVersion needs a type and an id");
