@@ -11,6 +11,7 @@
 
 #include "api/rest/outcome.h"
 #include "api/rest/rest_service.h"
+#include "core/base64.h"
 #include "core/ids.h"
 #include "core/time.h"
 
@@ -66,40 +67,6 @@ Error AtEntry(Error error, size_t index, std::string_view suffix = ".resource") 
     }
   }
   return error;
-}
-
-int DecodeBase64Char(char c) {
-  if (c >= 'A' && c <= 'Z')
-    return c - 'A';
-  if (c >= 'a' && c <= 'z')
-    return c - 'a' + 26;
-  if (c >= '0' && c <= '9')
-    return c - '0' + 52;
-  if (c == '+' || c == '-')
-    return 62;
-  if (c == '/' || c == '_')
-    return 63;
-  return -1;
-}
-
-std::optional<std::string> DecodeBase64(std::string_view text) {
-  std::string out;
-  int buffer = 0;
-  int bits = 0;
-  for (char c : text) {
-    if (c == '=' || c == '\n' || c == '\r' || c == ' ')
-      continue;
-    int value = DecodeBase64Char(c);
-    if (value < 0)
-      return std::nullopt;
-    buffer = (buffer << 6) | value;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
-    }
-  }
-  return out;
 }
 
 // Visits every "reference" string below the root of a resource tree. A resource's root is
@@ -328,7 +295,8 @@ Result<RestService::PreparedBundlePtr> RestService::PrepareBundle(
           entry.resource.GetStringMember("contentType") != "application/json-patch+json") {
         problem = "a PATCH entry must carry a Binary with contentType application/json-patch+json";
       } else {
-        std::optional<std::string> text = DecodeBase64(entry.resource.GetStringMember("data"));
+        std::optional<std::string> text =
+            core::Base64Decode(entry.resource.GetStringMember("data"), /*skip_whitespace=*/true);
         Result<Json> patch = text.has_value() ? fhir::ParseJson(*text)
                                               : Result<Json>(Error::BadRequest("bad base64"));
         if (!patch) {

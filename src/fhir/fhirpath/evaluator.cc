@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "core/base64.h"
 #include "fhir/fhirpath/fhirpath.h"
 #include "fhir/fhirpath/internal/ast.h"
 #include "fhir/fhirpath/internal/values.h"
@@ -1479,66 +1480,6 @@ Result<Collection> Evaluator::ConversionFunction(const Node& node, const Collect
   return Collection{*result};
 }
 
-std::string Base64Encode(std::string_view in, bool url) {
-  const char* alphabet = url ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-                             : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  while (i + 2 < in.size()) {
-    uint32_t n = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8) |
-                 static_cast<uint8_t>(in[i + 2]);
-    out += alphabet[(n >> 18) & 63];
-    out += alphabet[(n >> 12) & 63];
-    out += alphabet[(n >> 6) & 63];
-    out += alphabet[n & 63];
-    i += 3;
-  }
-  if (i + 1 == in.size()) {
-    uint32_t n = static_cast<uint8_t>(in[i]) << 16;
-    out += alphabet[(n >> 18) & 63];
-    out += alphabet[(n >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    uint32_t n = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8);
-    out += alphabet[(n >> 18) & 63];
-    out += alphabet[(n >> 12) & 63];
-    out += alphabet[(n >> 6) & 63];
-    out += "=";
-  }
-  return out;
-}
-
-std::optional<std::string> Base64Decode(std::string_view in) {
-  std::string out;
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (char c : in) {
-    int value;
-    if (c >= 'A' && c <= 'Z') {
-      value = c - 'A';
-    } else if (c >= 'a' && c <= 'z') {
-      value = c - 'a' + 26;
-    } else if (c >= '0' && c <= '9') {
-      value = c - '0' + 52;
-    } else if (c == '+' || c == '-') {
-      value = 62;
-    } else if (c == '/' || c == '_') {
-      value = 63;
-    } else if (c == '=') {
-      break;
-    } else {
-      return std::nullopt;
-    }
-    buffer = (buffer << 6) | static_cast<uint32_t>(value);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
-    }
-  }
-  return out;
-}
-
 Result<Collection> Evaluator::StringFunction(const Node& node, const Collection& input,
                                              const Collection& focus, const Frame& frame,
                                              bool* handled) {
@@ -1641,7 +1582,9 @@ Result<Collection> Evaluator::StringFunction(const Node& node, const Collection&
   if (name == "encode" || name == "decode") {
     if (name == "encode") {
       if (a == "base64" || a == "urlbase64")
-        return Collection{Item::String(Base64Encode(s, a == "urlbase64"))};
+        return Collection{Item::String(core::Base64Encode(
+            s, a == "urlbase64" ? core::Base64Alphabet::kUrl : core::Base64Alphabet::kStandard,
+            /*pad=*/true))};
       if (a == "hex") {
         static const char* kHex = "0123456789abcdef";
         std::string out;
@@ -1654,7 +1597,7 @@ Result<Collection> Evaluator::StringFunction(const Node& node, const Collection&
       return Collection{};
     }
     if (a == "base64" || a == "urlbase64") {
-      auto out = Base64Decode(s);
+      auto out = core::Base64Decode(s);
       if (!out)
         return Collection{};
       return Collection{Item::String(*out)};

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/base64.h"
 #include "fhir/r4/definitions.h"
 #include "search/internal/planner.h"
 #include "search/internal/text.h"
@@ -43,47 +44,6 @@ Fragment Select() {
 
 // ---- cursor encoding: base64url(JSON) ----
 
-constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-std::string Base64Url(std::string_view in) {
-  std::string out;
-  size_t i = 0;
-  while (i + 2 < in.size()) {
-    uint32_t n = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8) |
-                 static_cast<uint8_t>(in[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out.push_back(kAlphabet[(n >> s) & 63]);
-    i += 3;
-  }
-  if (i < in.size()) {
-    uint32_t n = static_cast<uint8_t>(in[i]) << 16;
-    if (i + 1 < in.size())
-      n |= static_cast<uint8_t>(in[i + 1]) << 8;
-    out.push_back(kAlphabet[(n >> 18) & 63]);
-    out.push_back(kAlphabet[(n >> 12) & 63]);
-    if (i + 1 < in.size())
-      out.push_back(kAlphabet[(n >> 6) & 63]);
-  }
-  return out;
-}
-
-std::optional<std::string> UnBase64Url(std::string_view in) {
-  std::string out;
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (char c : in) {
-    const char* p = std::strchr(kAlphabet, c);
-    if (p == nullptr || c == '\0')
-      return std::nullopt;
-    buffer = (buffer << 6) | static_cast<uint32_t>(p - kAlphabet);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
-    }
-  }
-  return out;
-}
-
 struct Cursor {
   bool backward = false;
   std::vector<SqlValue> keys;  // one per sort key, then the id (or type, id)
@@ -108,12 +68,12 @@ std::string EncodeCursor(const Cursor& cursor) {
   Json array = Json::MakeArray();
   array.PushBack(Json::MakeString(cursor.backward ? "b" : "f"));
   for (const SqlValue& key : cursor.keys) array.PushBack(ValueToJson(key));
-  return Base64Url(fhir::WriteJson(array));
+  return core::Base64Encode(fhir::WriteJson(array), core::Base64Alphabet::kUrl, false);
 }
 
 Result<Cursor> DecodeCursor(std::string_view text, size_t expected_keys) {
   Error bad = Error::BadRequest("malformed or outdated _cursor", "_cursor");
-  std::optional<std::string> decoded = UnBase64Url(text);
+  std::optional<std::string> decoded = core::Base64Decode(text);
   if (!decoded)
     return bad;
   Result<Json> parsed = fhir::ParseJson(*decoded);
