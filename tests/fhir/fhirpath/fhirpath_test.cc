@@ -10,22 +10,13 @@
 #include <gtest/gtest.h>
 
 #include "fhir/json/json.h"
+#include "fhir/test_util.h"
 
 namespace medalliance::fhir::fhirpath {
 namespace {
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-Json MustParse(std::string_view text) {
-  auto parsed = ParseJson(text);
-  EXPECT_TRUE(parsed.has_value());
-  return parsed.has_value() ? std::move(parsed).value() : Json();
-}
+using test_util::MustParse;
+using test_util::ReadFile;
 
 std::string Show(const core::Result<Collection>& result) {
   if (!result.has_value())

@@ -16,9 +16,12 @@
 
 #include "fhir/fhirpath/fhirpath.h"
 #include "fhir/json/json.h"
+#include "fhir/test_util.h"
 
 namespace medalliance::fhir::fhirpath {
 namespace {
+
+using test_util::ReadFile;
 
 // Raise when the engine improves; the test fails when the pass count drops below it.
 constexpr int kMinPassed = 930;  // of 935 (see doc/fhirpath.md for the 5 failures)
@@ -154,13 +157,6 @@ class XmlReader {
   std::string s_;
   size_t pos_ = 0;
 };
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
 
 std::string Trim(const std::string& s) {
   size_t begin = s.find_first_not_of(" \t\r\n");

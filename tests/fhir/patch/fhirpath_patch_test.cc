@@ -9,22 +9,13 @@
 
 #include "fhir/json/json.h"
 #include "fhir/patch/json_patch.h"
+#include "fhir/test_util.h"
 
 namespace medalliance::fhir {
 namespace {
 
-Json MustParse(std::string_view text) {
-  auto parsed = ParseJson(text);
-  EXPECT_TRUE(parsed.has_value()) << text;
-  return parsed.has_value() ? std::move(parsed).value() : Json();
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+using test_util::MustParse;
+using test_util::ReadFile;
 
 // The official cases (fhir-test-cases r4/patch/fhir-patch-tests.xml), converted to JSON by
 // tools/fhirpatch/convert_fhir_patch_tests.py. Every case must pass; none is excepted.

@@ -7,22 +7,13 @@
 #include <gtest/gtest.h>
 
 #include "fhir/json/json.h"
+#include "fhir/test_util.h"
 
 namespace medalliance::fhir {
 namespace {
 
-Json MustParse(std::string_view text) {
-  auto parsed = ParseJson(text);
-  EXPECT_TRUE(parsed.has_value()) << text;
-  return parsed.has_value() ? std::move(parsed).value() : Json();
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+using test_util::MustParse;
+using test_util::ReadFile;
 
 TEST(JsonPatchSuiteTest, AllSharedCasesPass) {
   std::string text =
