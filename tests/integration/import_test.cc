@@ -150,5 +150,23 @@ TEST(ReindexTest, RebuildsLostIndexRows) {
   EXPECT_EQ(ParseBody(client.Get(query))["total"], before);
 }
 
+TEST(ImportTest, ShowsAProgressBarWithRateAndEtaOnATerminal) {
+  // script(1) (bsdutils, essential in Debian) gives the importer a pseudo-terminal.
+  TempDir dir;
+  std::string demo_dir = std::string(MA_SOURCE_DIR) + "/data/demo";
+  std::string command = "script -qec \"'" + std::string(MA_BINARY) + "' import --db '" +
+                        (dir.Path() / "tty.db").string() + "' '" + demo_dir + "'\" /dev/null";
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  std::array<char, 4096> buffer{};
+  size_t n = 0;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.append(buffer.data(), n);
+  EXPECT_EQ(pclose(pipe), 0) << output;
+  EXPECT_NE(output.find("[##############################] 100%"), std::string::npos) << output;
+  EXPECT_NE(output.find("resources, "), std::string::npos) << output;
+  EXPECT_NE(output.find("/s, ETA"), std::string::npos) << output;
+}
+
 }  // namespace
 }  // namespace medalliance::integration
