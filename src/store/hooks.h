@@ -15,13 +15,21 @@
 
 namespace medalliance::store {
 
-// Who is calling. The security issue fills it from the access token; empty for local tools
-// and when authentication is off.
+// Who is calling. api/ fills it from the access token; empty (authenticated = false) for
+// local tools (import, demo) and when authentication is off, and then no access rule applies.
 struct Caller {
+  bool authenticated = false;
   std::string client_id;        // SMART backend client, when a system calls
   std::string organization_id;  // the member Organization the caller acts for
   std::string practitioner_id;  // the person, when a person calls
+  // clinician, referral-coordinator, alliance-admin, data-steward, researcher; "system" for
+  // a hospital system (SMART backend client).
   std::vector<std::string> roles;
+  // Granted SMART scopes as issued in the token (v1 or v2 syntax, e.g. "system/*.read",
+  // "system/Observation.rs").
+  std::vector<std::string> scopes;
+  // Break-glass: set when the request carries an emergency override with its reason.
+  std::optional<std::string> break_glass_reason;
 };
 
 enum class WriteKind { kCreate, kUpdate, kPatch, kDelete };
