@@ -52,6 +52,8 @@ core::Result<App> BuildApp(const StoreSettings& settings, bool validate) {
   config.hooks.push_back(app.member_reference_hook.get());
   config.hooks.push_back(app.patient_hook.get());
   config.operations.push_back(app.match_operation.get());
+  app.members_operation = std::make_unique<registry::MembersOperation>();
+  config.operations.push_back(app.members_operation.get());
   app.service = std::make_unique<api::rest::RestService>(*app.store, std::move(config));
   return app;
 }

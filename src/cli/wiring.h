@@ -11,6 +11,7 @@
 #include "mpi/patient_hook.h"
 #include "mpi/patient_index.h"
 #include "registry/member_reference_hook.h"
+#include "registry/members_operation.h"
 #include "store/store.h"
 
 namespace medalliance::cli {
@@ -29,6 +30,7 @@ struct App {
   std::unique_ptr<mpi::MatchOperation> match_operation;
   // Alliance registry (issue 5): writes naming a member are checked against it.
   std::unique_ptr<registry::MemberReferenceHook> member_reference_hook;
+  std::unique_ptr<registry::MembersOperation> members_operation;
   std::unique_ptr<api::rest::RestService> service;
 };
 

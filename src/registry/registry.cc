@@ -83,7 +83,9 @@ bool AffiliationInForce(const Json& affiliation, core::EpochMillis at, std::stri
       return false;
     }
   }
-  if (ActiveFlagFalse(affiliation)) {
+  // active=false without an end is a suspension, in force at no time; with an end, it only
+  // says that the membership is over, and the period answers for the past.
+  if (ActiveFlagFalse(affiliation) && end.empty()) {
     if (reason != nullptr)
       *reason = "成员资格已停用 (OrganizationAffiliation.active = false) / membership is inactive";
     return false;

@@ -6,9 +6,8 @@
 //     kOrganizationTypeSystem|alliance;
 //   - a member: an Organization (the hospital) named as participatingOrganization by an
 //     OrganizationAffiliation whose organization is an alliance Organization. The member is
-//     current at time `at` when the affiliation is not active=false, its period covers `at`
-//     (start <= at, no end or at before the end of the end date) and the Organization is not
-//     active=false;
+//     current at time `at` when the affiliation is in force (AffiliationInForce: its period
+//     covers `at` and it is not suspended) and the Organization is not active=false;
 //   - city: Organization.address.city; grade: the extension kGradeExtension
 //     (valueCodeableConcept in kGradeSystem), searchable as Organization?grade=;
 //   - a department: an Organization whose partOf is a member (or a department of one);
@@ -107,8 +106,10 @@ class Registry {
   std::optional<std::vector<std::string>> alliance_ids_;  // within this transaction only
 };
 
-// True when `affiliation` (an OrganizationAffiliation) is in force at `at`: not active=false and
-// its period covers `at`. A period end that is a date covers that whole day (UTC+8). When not in
+// True when `affiliation` (an OrganizationAffiliation) is in force at `at`: its period covers
+// `at` and it is not a suspension (active=false without period.end). A departed member's
+// affiliation (active=false with an end) is in force before its end, so questions about the
+// past are answered. A period end that is a date covers that whole day (UTC+8). When not in
 // force, `reason` (if not null) says why, Chinese then English.
 bool AffiliationInForce(const fhir::Json& affiliation, core::EpochMillis at,
                         std::string* reason = nullptr);

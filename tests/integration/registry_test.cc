@@ -68,6 +68,15 @@ TEST_F(RegistryDemoTest, NineCurrentMembersInEachCity) {
       "&_has:OrganizationAffiliation:participating-organization:active=true&_total=accurate";
   EXPECT_EQ(Get("/Organization?address-city=%E5%B9%BF%E5%B7%9E%E5%B8%82" + members)["total"], 9);
   EXPECT_EQ(Get("/Organization?address-city=%E6%B7%B1%E5%9C%B3%E5%B8%82" + members)["total"], 9);
+  // The same through the registry, which also follows the affiliation periods.
+  Json guangzhou = Get("/Organization/$members?city=%E5%B9%BF%E5%B7%9E%E5%B8%82");
+  EXPECT_EQ(guangzhou["parameter"][0]["valueInteger"], 9);
+  Json shenzhen = Get("/Organization/$members?city=%E6%B7%B1%E5%9C%B3%E5%B8%82");
+  EXPECT_EQ(shenzhen["parameter"][0]["valueInteger"], 9);
+  // In 2024 the former member (left 2025-06-30) was one of them.
+  EXPECT_EQ(Get("/Organization/$members?city=%E6%B7%B1%E5%9C%B3%E5%B8%82&date=2024-01-01")
+                ["parameter"][0]["valueInteger"],
+            10);
   // The former member is still on record, with its affiliation inactive.
   EXPECT_EQ(Get("/OrganizationAffiliation?primary-organization=Organization/alliance"
                 "&_total=accurate&_count=0")["total"],

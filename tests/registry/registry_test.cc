@@ -11,6 +11,7 @@
 #include "fhir/r4/definitions.h"
 #include "fhir/validation/validator.h"
 #include "registry/member_reference_hook.h"
+#include "registry/members_operation.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace medalliance::registry {
@@ -67,6 +68,7 @@ class RegistryTest : public ::testing::Test {
   void SetUp() override {
     store_ = store::SqliteStore::Open({}).value();
     hook_ = std::make_unique<MemberReferenceHook>(MemberReferenceHookOptions{&clock_});
+    members_ = std::make_unique<MembersOperation>(&clock_);
     api::rest::RestConfig config;
     for (std::string_view type : fhir::r4::ResourceTypeNames()) {
       config.resource_types.emplace_back(type);
@@ -76,6 +78,7 @@ class RegistryTest : public ::testing::Test {
     };
     config.clock = &clock_;
     config.hooks = {hook_.get()};
+    config.operations = {members_.get()};
     service_ = std::make_unique<api::rest::RestService>(*store_, std::move(config));
   }
 
@@ -187,6 +190,7 @@ class RegistryTest : public ::testing::Test {
   core::FakeClock clock_{1795651200000};  // 2026-11-26T00:00:00Z
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<MemberReferenceHook> hook_;
+  std::unique_ptr<MembersOperation> members_;
   std::unique_ptr<api::rest::RestService> service_;
 };
 
@@ -397,6 +401,29 @@ TEST_F(RegistryTest, GradeIsAnAllianceSearchParameter) {
   std::vector<std::string> ids;
   for (const Json& entry : bundle["entry"]) ids.push_back(entry["resource"]["id"]);
   EXPECT_EQ(ids, (std::vector<std::string>{"gz-a", "outsider", "sz-a"}));
+}
+
+TEST_F(RegistryTest, MembersOperationListsCurrentMembersOfACity) {
+  MakeAlliance();
+  // %E6%B7%B1%E5%9C%B3%E5%B8%82 = 深圳市
+  FhirResponse response = Send("GET", "Organization/$members?city=%E6%B7%B1%E5%9C%B3%E5%B8%82");
+  ASSERT_EQ(response.status, 200) << response.body;
+  Json out = Json::parse(response.body);
+  EXPECT_EQ(out["resourceType"], "Parameters");
+  EXPECT_EQ(out["parameter"][0]["name"], "total");
+  EXPECT_EQ(out["parameter"][0]["valueInteger"], 1);
+  const Json& parts = out["parameter"][1]["part"];
+  EXPECT_EQ(parts[0]["valueReference"]["reference"], "Organization/sz-a");
+  EXPECT_EQ(parts[1]["valueReference"]["reference"], "OrganizationAffiliation/m-sz-a");
+  EXPECT_EQ(parts[2]["valueString"], "深圳市");
+  EXPECT_EQ(parts[3]["valueCoding"]["code"], "level3-a");
+  // In 2024 the former member was still one; in 2027 the future one has joined.
+  response = Send("GET", "Organization/$members?date=2024-05-01");
+  ASSERT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(Json::parse(response.body)["parameter"][0]["valueInteger"], 4);  // + sz-old
+  response = Send("GET", "Organization/$members?date=2027-02-01");
+  EXPECT_EQ(Json::parse(response.body)["parameter"][0]["valueInteger"], 4);  // + gz-future
+  EXPECT_EQ(Send("GET", "Organization/$members?date=yesterday").status, 400);
 }
 
 }  // namespace
