@@ -149,6 +149,8 @@ class Checker {
  public:
   Checker(store::WriteTx& tx, core::EpochMillis now) : tx_(tx), registry_(tx), now_(now) {}
 
+  Registry& GetRegistry() { return registry_; }
+
   core::Result<std::optional<Problem>> Check(const Named& named, const Json& resource) {
     if (named.reference[0] == '#')
       return CheckContained(named.reference.substr(1), resource);
@@ -305,8 +307,7 @@ core::Status MemberReferenceHook::BeforeWrite(store::WriteTx& tx, store::WriteEv
   }
   Checker checker(tx, options_.clock->Now());
   // Off on a server without an alliance (see the header).
-  Registry registry(tx);
-  MA_ASSIGN_OR_RETURN(std::vector<std::string> alliances, registry.AllianceIds());
+  MA_ASSIGN_OR_RETURN(std::vector<std::string> alliances, checker.GetRegistry().AllianceIds());
   if (alliances.empty())
     return {};
   std::vector<core::Issue> issues;

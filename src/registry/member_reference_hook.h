@@ -1,8 +1,8 @@
 #pragma once
 // MemberReferenceHook: writes that name a member are checked against the registry (issue 5).
 //
-// Checked elements (literal references only; a Reference with only an identifier or display
-// is not checked):
+// Checked elements (literal references only, relative or absolute: an absolute URL is read by
+// its trailing Type/id; a Reference with only an identifier or display is not checked):
 //
 //   ServiceRequest     requester, performer
 //   DiagnosticReport   performer, resultsInterpreter
