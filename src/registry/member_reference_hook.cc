@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string_view>
 #include <utility>
 
 #include "fhir/json/json.h"
+#include "registry/internal/parse_cache.h"
 #include "registry/registry.h"
 #include "store/sql/schema.h"
 
@@ -216,8 +218,8 @@ class Checker {
           "not-found",
           "未知执业角色 " + who + " / unknown " + who + ": it does not exist on this server"});
     }
-    MA_ASSIGN_OR_RETURN(Json role, fhir::ParseJson(stored->json));
-    return RoleProblem(id, role);
+    MA_ASSIGN_OR_RETURN(std::shared_ptr<const Json> role, internal::ParseCached(stored->json));
+    return RoleProblem(id, *role);
   }
 
   core::Result<std::optional<Problem>> CheckPractitioner(std::string_view id) {
@@ -235,8 +237,8 @@ class Checker {
     query.params = {who};
     MA_ASSIGN_OR_RETURN(std::vector<store::StoredResource> roles, tx_.QueryResources(query));
     for (const store::StoredResource& stored : roles) {
-      MA_ASSIGN_OR_RETURN(Json role, fhir::ParseJson(stored.json));
-      MA_ASSIGN_OR_RETURN(std::optional<Problem> problem, RoleProblem(stored.id, role));
+      MA_ASSIGN_OR_RETURN(std::shared_ptr<const Json> role, internal::ParseCached(stored.json));
+      MA_ASSIGN_OR_RETURN(std::optional<Problem> problem, RoleProblem(stored.id, *role));
       if (!problem.has_value())
         return std::optional<Problem>();
     }

@@ -28,9 +28,10 @@
 // everything. Deletes are never checked. On an update, a reference already in the previous
 // version is not checked again, so a departed member's old records stay correctable.
 //
-// Nothing is cached: every check reads through the write transaction, so a registry change in
-// the same transaction (a Bundle that adds a member and its reports) is seen at once.
-// Thread-safe: no mutable state.
+// Nothing that can go stale is cached: every check reads through the write transaction, so a
+// registry change in the same transaction (a Bundle that adds a member and its reports) is seen
+// at once; only parsed trees are shared, keyed by their exact JSON text (internal/parse_cache.h).
+// Thread-safe: no mutable state of its own.
 
 #include <string>
 #include <vector>

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "core/time.h"
+#include "registry/internal/parse_cache.h"
 #include "store/sql/schema.h"
 
 namespace medalliance::registry {
@@ -159,15 +160,17 @@ core::Result<std::vector<std::string>> Registry::AllianceIds() {
   return ids;
 }
 
-core::Result<std::vector<Json>> Registry::AffiliationsOf(std::string_view organization_id) {
+core::Result<std::vector<std::shared_ptr<const Json>>> Registry::AffiliationsOf(
+    std::string_view organization_id) {
   MA_ASSIGN_OR_RETURN(std::vector<std::string> alliances, AllianceIds());
   MA_ASSIGN_OR_RETURN(std::vector<store::StoredResource> found,
                       Referencing("OrganizationAffiliation", "participating-organization",
                                   std::string(kOrganizationPrefix) + std::string(organization_id)));
-  std::vector<Json> out;
+  std::vector<std::shared_ptr<const Json>> out;
   for (const store::StoredResource& stored : found) {
-    MA_ASSIGN_OR_RETURN(Json affiliation, fhir::ParseJson(stored.json));
-    std::string_view alliance = OrganizationIdOf(affiliation.Find("organization"));
+    MA_ASSIGN_OR_RETURN(std::shared_ptr<const Json> affiliation,
+                        internal::ParseCached(stored.json));
+    std::string_view alliance = OrganizationIdOf(affiliation->Find("organization"));
     if (std::find(alliances.begin(), alliances.end(), alliance) != alliances.end())
       out.push_back(std::move(affiliation));
   }
@@ -187,16 +190,18 @@ core::Result<OrganizationStanding> Registry::CheckDepth(std::string_view organiz
                       tx_.ReadCurrent("Organization", organization_id));
   if (!stored.has_value() || stored->deleted)
     return out;  // kUnknown
-  MA_ASSIGN_OR_RETURN(Json organization, fhir::ParseJson(stored->json));
+  MA_ASSIGN_OR_RETURN(std::shared_ptr<const Json> parsed, internal::ParseCached(stored->json));
+  const Json& organization = *parsed;
   out.name = NameOf(organization);
   const bool organization_inactive = ActiveFlagFalse(organization);
 
-  MA_ASSIGN_OR_RETURN(std::vector<Json> affiliations, AffiliationsOf(organization_id));
+  MA_ASSIGN_OR_RETURN(std::vector<std::shared_ptr<const Json>> affiliations,
+                      AffiliationsOf(organization_id));
   if (!affiliations.empty()) {
     out.member_id = out.organization_id;
     std::string reason;
-    for (const Json& affiliation : affiliations) {
-      if (AffiliationInForce(affiliation, at, &reason)) {
+    for (const std::shared_ptr<const Json>& affiliation : affiliations) {
+      if (AffiliationInForce(*affiliation, at, &reason)) {
         if (organization_inactive) {
           out.standing = Standing::kInactive;
           out.reason = "机构已停用 (Organization.active = false) / organization is inactive";

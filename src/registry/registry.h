@@ -14,10 +14,11 @@
 //   - services: HealthcareService with providedBy = the member (specialty, type).
 //
 // Registry is a view over one transaction: it reads through the ReadTx it is given and keeps
-// nothing, so it never goes stale. Create one per transaction; not thread-safe (neither is
-// the transaction).
-// Errors: the store's (kUnavailable, kInternal).
+// no registry data, so it never goes stale (parsed resources are shared by their exact JSON
+// text, see internal/parse_cache.h, which cannot go stale either). Create one per transaction; not
+// thread-safe (neither is the transaction). Errors: the store's (kUnavailable, kInternal).
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -94,7 +95,8 @@ class Registry {
 
  private:
   // Affiliations naming Organization/<id> as participatingOrganization.
-  core::Result<std::vector<fhir::Json>> AffiliationsOf(std::string_view organization_id);
+  core::Result<std::vector<std::shared_ptr<const fhir::Json>>> AffiliationsOf(
+      std::string_view organization_id);
   core::Result<OrganizationStanding> CheckDepth(std::string_view organization_id,
                                                 core::EpochMillis at, int depth);
   // Ids of current resources of `type` with a reference-index row (param, value).

@@ -10,6 +10,7 @@
 #include "core/time.h"
 #include "fhir/r4/definitions.h"
 #include "fhir/validation/validator.h"
+#include "registry/internal/parse_cache.h"
 #include "registry/member_reference_hook.h"
 #include "registry/members_operation.h"
 #include "store/sqlite/sqlite_store.h"
@@ -424,6 +425,27 @@ TEST_F(RegistryTest, MembersOperationListsCurrentMembersOfACity) {
   response = Send("GET", "Organization/$members?date=2027-02-01");
   EXPECT_EQ(Json::parse(response.body)["parameter"][0]["valueInteger"], 4);  // + gz-future
   EXPECT_EQ(Send("GET", "Organization/$members?date=yesterday").status, 400);
+}
+
+TEST(ParseCacheTest, SharesTreesOfIdenticalTextOnly) {
+  std::string v1 = R"({"resourceType":"Organization","id":"x","name":"甲","active":true})";
+  std::string v2 = R"({"resourceType":"Organization","id":"x","name":"甲","active":false})";
+  auto first = internal::ParseCached(v1).value();
+  EXPECT_EQ(internal::ParseCached(v1).value(), first);  // the same tree
+  auto second = internal::ParseCached(v2).value();
+  EXPECT_NE(second, first);
+  EXPECT_FALSE(second->Find("active")->GetBool());
+  EXPECT_TRUE(first->Find("active")->GetBool());
+  EXPECT_FALSE(internal::ParseCached("{not json").has_value());
+}
+
+TEST_F(RegistryTest, ANewVersionOfAnAffiliationIsSeenAtOnce) {
+  MakeAlliance();
+  EXPECT_EQ(Post(Report(Ref("Organization/gz-a"))).status, 201);
+  Put(Affiliation("m-gz-a", "gz-a", "2020-10-01", "2026-01-31"));
+  EXPECT_EQ(Post(Report(Ref("Organization/gz-a"))).status, 422);
+  Put(Affiliation("m-gz-a", "gz-a", "2020-10-01"));
+  EXPECT_EQ(Post(Report(Ref("Organization/gz-a"))).status, 201);
 }
 
 }  // namespace
