@@ -47,8 +47,13 @@ core::Result<App> BuildApp(const StoreSettings& settings, bool validate) {
   MA_RETURN_IF_ERROR(app.patient_index->Load(*app.store));
   app.patient_hook = std::make_unique<mpi::PatientHook>(*app.patient_index);
   app.match_operation = std::make_unique<mpi::MatchOperation>(*app.patient_index);
+  // The registry check first: it is cheap and has no effects when it refuses.
+  app.member_reference_hook = std::make_unique<registry::MemberReferenceHook>();
+  config.hooks.push_back(app.member_reference_hook.get());
   config.hooks.push_back(app.patient_hook.get());
   config.operations.push_back(app.match_operation.get());
+  app.members_operation = std::make_unique<registry::MembersOperation>();
+  config.operations.push_back(app.members_operation.get());
   app.service = std::make_unique<api::rest::RestService>(*app.store, std::move(config));
   return app;
 }

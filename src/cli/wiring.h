@@ -10,6 +10,8 @@
 #include "mpi/match_operation.h"
 #include "mpi/patient_hook.h"
 #include "mpi/patient_index.h"
+#include "registry/member_reference_hook.h"
+#include "registry/members_operation.h"
 #include "store/store.h"
 
 namespace medalliance::cli {
@@ -26,6 +28,9 @@ struct App {
   std::unique_ptr<mpi::PatientIndex> patient_index;
   std::unique_ptr<mpi::PatientHook> patient_hook;
   std::unique_ptr<mpi::MatchOperation> match_operation;
+  // Alliance registry (issue 5): writes naming a member are checked against it.
+  std::unique_ptr<registry::MemberReferenceHook> member_reference_hook;
+  std::unique_ptr<registry::MembersOperation> members_operation;
   std::unique_ptr<api::rest::RestService> service;
 };
 

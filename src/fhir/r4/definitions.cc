@@ -299,10 +299,14 @@ class Definitions {
   }
 
   void LoadSearchParams() {
-    params_.resize(internal::kSearchParamRowCount);
+    // The R4 rows, then the alliance's own (alliance_search_params.cc).
+    params_.resize(internal::kSearchParamRowCount + internal::kAllianceSearchParamRowCount);
     std::unordered_map<std::string_view, std::vector<const SearchParamDefinition*>> own;
-    for (size_t i = 0; i < internal::kSearchParamRowCount; ++i) {
-      const internal::SearchParamRow& row = internal::kSearchParamRows[i];
+    for (size_t i = 0; i < params_.size(); ++i) {
+      const internal::SearchParamRow& row =
+          i < internal::kSearchParamRowCount
+              ? internal::kSearchParamRows[i]
+              : internal::kAllianceSearchParamRows[i - internal::kSearchParamRowCount];
       SearchParamDefinition& param = params_[i];
       param.base = row.base;
       param.code = row.code;

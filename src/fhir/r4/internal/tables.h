@@ -63,5 +63,8 @@ extern const UnexpandedValueSetRow kUnexpandedValueSetRows[];
 extern const size_t kUnexpandedValueSetRowCount;
 extern const SearchParamRow kSearchParamRows[];
 extern const size_t kSearchParamRowCount;
+// Hand-written (alliance_search_params.cc): the alliance's own SearchParameters.
+extern const SearchParamRow kAllianceSearchParamRows[];
+extern const size_t kAllianceSearchParamRowCount;
 
 }  // namespace medalliance::fhir::r4::internal
