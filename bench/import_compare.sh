@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# A/B import benchmark of two medalliance binaries on the same data, back to back.
+# A/B import benchmark of two (or more) medalliance binaries on the same data, back to back.
 #
 # Runs `import --db <fresh db> --synchronous full DATA` (validation on: mode validate+full of
-# bench/import.sh) with binary A, then B, RUNS times, alternating so that machine noise spreads
-# over both. Reports per run the wall rate (resources/s) and the rate per CPU-second (user+sys
-# of the import process, the steadier figure on a shared machine), then the medians and the
-# ratio B/A of both.
+# bench/import.sh) with binary A, then B (then C ...), RUNS times, alternating so that machine
+# noise spreads over all of them. Reports per run the wall rate (resources/s) and the rate per
+# CPU-second (user+sys of the import process, the steadier figure on a shared machine), then
+# the medians and the ratio of each binary to the first (A), wall and per CPU-second.
 #
-# Usage: bench/import_compare.sh A_BIN B_BIN [--patients N] [--per-bundle K] [--runs R]
-#                                [--names A,B]
+# Usage: bench/import_compare.sh A_BIN B_BIN [C_BIN ...] [--patients N] [--per-bundle K]
+#                                [--runs R] [--names A,B,...]
 #   e.g. the foundation against HEAD (issue 3: HEAD >= 70 % of the foundation):
 #     git -C /work/main worktree add /work/wt-found 6e389b9 --detach
 #     (cd /work/wt-found && cmake -S . -B build -DCMAKE_BUILD_TYPE=Release \
@@ -24,7 +24,7 @@ PATIENTS=2000
 PER_BUNDLE=10
 RUNS=3
 SEED=1
-NAMES="A,B"
+NAMES=""
 BINS=()
 
 while [[ $# -gt 0 ]]; do
@@ -38,14 +38,17 @@ while [[ $# -gt 0 ]]; do
     *) BINS+=("$1"); shift ;;
   esac
 done
-if [[ ${#BINS[@]} -ne 2 ]]; then
-  echo "import_compare.sh: need two binaries (A_BIN B_BIN); --help for usage" >&2
+if [[ ${#BINS[@]} -lt 2 ]]; then
+  echo "import_compare.sh: need two binaries or more (A_BIN B_BIN ...); --help for usage" >&2
   exit 64
 fi
 for bin in "${BINS[@]}"; do
   [[ -x "$bin" ]] || { echo "import_compare.sh: no binary at $bin" >&2; exit 1; }
 done
-IFS=',' read -r -a LABELS <<< "$NAMES"
+LABELS=()
+[[ -n "$NAMES" ]] && IFS=',' read -r -a LABELS <<< "$NAMES"
+COUNT=${#BINS[@]}
+for ((i = ${#LABELS[@]}; i < COUNT; i++)); do LABELS[i]=$(printf "\\x$(printf %x $((65 + i)))"); done
 
 DATA="$BENCH_DIR/data-p${PATIENTS}-b${PER_BUNDLE}-s${SEED}"
 if [[ ! -f "$DATA/.complete" ]]; then
@@ -59,13 +62,13 @@ SCRATCH="$(mktemp -d "$BENCH_DIR/compare.XXXXXX")"
 trap 'rm -rf "$SCRATCH"' EXIT
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
-echo "== import A/B: $PATIENTS patients, $PER_BUNDLE per Bundle ($DATA), validate+full"
-for i in 0 1; do echo "   ${LABELS[$i]}: ${BINS[$i]}"; done
+echo "== import comparison: $PATIENTS patients, $PER_BUNDLE per Bundle ($DATA), validate+full"
+for ((i = 0; i < COUNT; i++)); do echo "   ${LABELS[$i]}: ${BINS[$i]}"; done
 echo "   $(nproc) cores; load average at start: $(load)"
 
 declare -A WALL CPU
 for ((run = 1; run <= RUNS; run++)); do
-  for i in 0 1; do
+  for ((i = 0; i < COUNT; i++)); do
     db="$SCRATCH/run.db"
     rm -f "$db" "$db-wal" "$db-shm"
     load_before=$(load)
@@ -93,13 +96,14 @@ for ((run = 1; run <= RUNS; run++)); do
 done
 
 median() { tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
-wa=$(echo "${WALL[0]}" | median); wb=$(echo "${WALL[1]}" | median)
-ca=$(echo "${CPU[0]}" | median); cb=$(echo "${CPU[1]}" | median)
 echo
-echo "| binary | wall resources/s (runs) | median | per cpu-s (runs) | median |"
-echo "| --- | --- | ---: | --- | ---: |"
-echo "| ${LABELS[0]} |$(echo ${WALL[0]} | sed 's/ / · /g; s/^/ /') | $wa |$(echo ${CPU[0]} | sed 's/ / · /g; s/^/ /') | $ca |"
-echo "| ${LABELS[1]} |$(echo ${WALL[1]} | sed 's/ / · /g; s/^/ /') | $wb |$(echo ${CPU[1]} | sed 's/ / · /g; s/^/ /') | $cb |"
-awk -v wa="$wa" -v wb="$wb" -v ca="$ca" -v cb="$cb" -v a="${LABELS[0]}" -v b="${LABELS[1]}" \
-  'BEGIN {printf "ratio %s/%s: wall %.0f %%, per cpu-s %.0f %%\n", b, a, 100 * wb / wa, 100 * cb / ca}'
+echo "| binary | wall resources/s (runs) | median | per cpu-s (runs) | median | vs ${LABELS[0]}: wall | per cpu-s |"
+echo "| --- | --- | ---: | --- | ---: | ---: | ---: |"
+wa=$(echo "${WALL[0]}" | median); ca=$(echo "${CPU[0]}" | median)
+for ((i = 0; i < COUNT; i++)); do
+  w=$(echo "${WALL[$i]}" | median); c=$(echo "${CPU[$i]}" | median)
+  ratios=$(awk -v wa="$wa" -v w="$w" -v ca="$ca" -v c="$c" \
+    'BEGIN {printf "%.0f %% | %.0f %%", 100 * w / wa, 100 * c / ca}')
+  echo "| ${LABELS[$i]} | $(echo ${WALL[$i]} | sed 's/ / · /g') | $w | $(echo ${CPU[$i]} | sed 's/ / · /g') | $c | $ratios |"
+done
 echo "load average at end: $(load)"
