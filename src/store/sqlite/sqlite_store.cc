@@ -527,8 +527,8 @@ core::Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions
                                     std::to_string(options.writer_cache_size_kib) + ";"));
   }
   if (!memory && options.wal_autocheckpoint_pages != 1000) {
-    MA_RETURN_IF_ERROR(writer->Exec("PRAGMA wal_autocheckpoint = " +
-                                    std::to_string(options.wal_autocheckpoint_pages) + ";"));
+    MA_RETURN_IF_ERROR(writer->Exec(
+        "PRAGMA wal_autocheckpoint = " + std::to_string(options.wal_autocheckpoint_pages) + ";"));
   }
   const core::Clock& clock = options.clock != nullptr ? *options.clock : core::SystemClock::Get();
   MA_ASSIGN_OR_RETURN(const int schema_version, Migrate(*writer, clock));
