@@ -135,12 +135,28 @@ class UnitQueue {
     not_empty_.notify_all();
   }
 
+  // The writing thread hands back a committed Bundle, and the reading thread frees it in
+  // FreeSpent(): freeing a Bundle's JSON trees was 2 % of the writing thread (perf).
+  void GiveBack(api::rest::RestService::PreparedBundlePtr bundle) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    spent_.push_back(std::move(bundle));
+  }
+
+  void FreeSpent() {
+    std::vector<api::rest::RestService::PreparedBundlePtr> spent;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      spent.swap(spent_);
+    }
+  }
+
  private:
   size_t capacity_;
   std::mutex mutex_;
   std::condition_variable not_empty_;
   std::condition_variable not_full_;
   std::deque<Unit> units_;
+  std::vector<api::rest::RestService::PreparedBundlePtr> spent_;
   bool closed_ = false;
 };
 
@@ -164,6 +180,7 @@ void ReadFile(const api::rest::RestService& service, size_t file_index, const st
     MA_ASSIGN_OR_RETURN(unit.bundle, service.PrepareBundle(std::move(bundle), ""));
     unit.end_of_file = end_of_file;
     queue.Push(std::move(unit));
+    queue.FreeSpent();
     return {};
   };
   Result<std::string> text = ReadFileContents(path);
@@ -322,6 +339,7 @@ ImportStats ImportPaths(const api::rest::RestService& service,
       } else {
         stats.resources += unit->transaction ? unit->entries : CountBatchSuccesses(*response);
       }
+      queue.GiveBack(std::move(unit->bundle));
     }
     if (error.has_value() && !file_failed) {
       file_failed = true;

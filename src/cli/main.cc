@@ -168,6 +168,7 @@ int Import(const std::string& db, const std::string& synchronous,
   StoreSettings settings;
   settings.db_path = db;
   settings.synchronous = synchronous;
+  settings.bulk_load = true;
   auto app = BuildApp(settings, !no_validate);
   if (!app)
     return Fail(app.error());

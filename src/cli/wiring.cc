@@ -26,6 +26,10 @@ core::Result<App> BuildApp(const StoreSettings& settings, bool validate) {
     return core::Error::BadRequest("synchronous must be 'full' or 'normal', not '" +
                                    settings.synchronous + "'");
   }
+  if (settings.bulk_load) {
+    options.writer_cache_size_kib = 256 * 1024;
+    options.wal_autocheckpoint_pages = 8000;
+  }
   MA_ASSIGN_OR_RETURN(auto sqlite, store::SqliteStore::Open(options));
   App app;
   app.store = std::move(sqlite);

@@ -19,6 +19,7 @@ namespace medalliance::cli {
 struct StoreSettings {
   std::string db_path = "var/medalliance.db";
   std::string synchronous = "full";  // full | normal
+  bool bulk_load = false;            // `import`: a larger writer page cache, fewer WAL checkpoints
 };
 
 struct App {

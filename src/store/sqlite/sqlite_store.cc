@@ -522,6 +522,14 @@ core::Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions
   const std::string synchronous = options.synchronous == SqliteSync::kFull ? "FULL" : "NORMAL";
   MA_RETURN_IF_ERROR(
       writer->Exec("PRAGMA synchronous = " + synchronous + "; PRAGMA foreign_keys = ON;"));
+  if (options.writer_cache_size_kib > options.cache_size_kib) {
+    MA_RETURN_IF_ERROR(writer->Exec("PRAGMA cache_size = -" +
+                                    std::to_string(options.writer_cache_size_kib) + ";"));
+  }
+  if (!memory && options.wal_autocheckpoint_pages != 1000) {
+    MA_RETURN_IF_ERROR(writer->Exec(
+        "PRAGMA wal_autocheckpoint = " + std::to_string(options.wal_autocheckpoint_pages) + ";"));
+  }
   const core::Clock& clock = options.clock != nullptr ? *options.clock : core::SystemClock::Get();
   MA_ASSIGN_OR_RETURN(const int schema_version, Migrate(*writer, clock));
 

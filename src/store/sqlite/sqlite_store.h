@@ -47,6 +47,12 @@ struct SqliteOptions {
   int busy_timeout_ms = 5000;      // wait for another process's lock before SQLITE_BUSY
   int reader_pool_size = 4;        // read connections (file databases only); at least 1
   int max_attempts = 5;            // runs of a transaction that meets SQLITE_BUSY
+  // The writer's page cache, when larger than cache_size_kib (a bulk load's B-tree pages).
+  int writer_cache_size_kib = 0;
+  // WAL pages after which a commit copies the WAL back into the database (SQLite's
+  // wal_autocheckpoint; 1000 is SQLite's default). A bulk load checkpoints less often: a page
+  // rewritten by many commits is copied back once per checkpoint.
+  int wal_autocheckpoint_pages = 1000;
   // Stamps schema_version.applied_at; nullptr means the system clock. Not owned.
   const core::Clock* clock = nullptr;
 };

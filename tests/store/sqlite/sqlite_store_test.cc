@@ -3,6 +3,7 @@
 
 #include "store/sqlite/sqlite_store.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -94,6 +95,56 @@ TEST_F(SqliteStoreTest, CommittedWriteIsVisibleAfterReopen) {
   std::optional<StoredResource> found = Current(*reopened, "Patient", "p1");
   ASSERT_TRUE(found.has_value());
   EXPECT_EQ(found->json, R"({"x":1})");
+}
+
+// The bulk-load settings of `medalliance import` apply to the writer only: its page cache is
+// larger, the readers keep the shared size, and the WAL grows past SQLite's default 1000 pages
+// before a commit copies it back. Left alone, the options keep SQLite's behaviour.
+TEST_F(SqliteStoreTest, WriterCacheAndCheckpointIntervalApplyToTheWriterOnly) {
+  auto cache_size = [](Store& store, bool write) {
+    int64_t value = 0;
+    auto fn = [&](ReadTx& tx) -> core::Status {
+      MA_ASSIGN_OR_RETURN(value, tx.QueryCount({"SELECT * FROM pragma_cache_size()", {}}));
+      return core::Ok{};
+    };
+    core::Status status = write ? store.Write([&](WriteTx& tx) { return fn(tx); }) : store.Read(fn);
+    EXPECT_TRUE(status.has_value()) << status.error().GetMessage();
+    return value;
+  };
+  // Writes about 1,500 pages of 4 KiB, 50 per transaction; returns the WAL's largest size.
+  auto write_pages = [](Store& store, const std::string& wal) {
+    const std::string big(3500, 'x');
+    uintmax_t largest = 0;
+    for (int t = 0; t < 30; ++t) {
+      EXPECT_TRUE(store.Write([&](WriteTx& tx) -> core::Status {
+        for (int i = 0; i < 50; ++i) {
+          StoredResource resource = MakeResource("Patient", std::to_string(t * 50 + i), 1, 1000,
+                                                 R"({"x":")" + big + R"("})");
+          MA_RETURN_IF_ERROR(tx.PutVersion(resource, {}));
+        }
+        return core::Ok{};
+      }));
+      largest = std::max(largest, std::filesystem::file_size(wal));
+    }
+    return largest;
+  };
+  constexpr uintmax_t kFrame = 4096 + 24;
+  SqliteOptions options = FileOptions();
+  {
+    auto store = OpenOrDie(options);
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(cache_size(*store, true), -options.cache_size_kib);
+    EXPECT_LT(write_pages(*store, options.path + "-wal"), 1200 * kFrame);
+  }
+  std::filesystem::remove_all(dir_.Path() + "/a");
+  options.writer_cache_size_kib = 4 * options.cache_size_kib;
+  options.wal_autocheckpoint_pages = 8000;
+  auto store = OpenOrDie(options);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(cache_size(*store, true), -options.writer_cache_size_kib);
+  EXPECT_EQ(cache_size(*store, false), -options.cache_size_kib);
+  EXPECT_GT(write_pages(*store, options.path + "-wal"), 1400 * kFrame);
+  EXPECT_EQ(Count(*store, "SELECT COUNT(*) FROM resources"), 1500);
 }
 
 TEST_F(SqliteStoreTest, FailedTransactionLeavesNothingAfterReopen) {
