@@ -304,53 +304,70 @@ core::Result<std::string> Engine::Issuer(store::ReadTx& tx, const Json& resource
   return std::string();
 }
 
+core::Result<OrganizationRules> Engine::LoadOrganization(store::ReadTx& tx,
+                                                         const std::string& organization) const {
+  OrganizationRules rules;
+  MA_ASSIGN_OR_RETURN(
+      auto qualifications,
+      Find(tx, "Basic",
+           {{"subject", organization},
+            {"code", std::string(kRecognitionSystem) + "|" + std::string(kQualificationCode)}}));
+  for (const store::StoredResource& stored : qualifications) {
+    MA_ASSIGN_OR_RETURN(Json json, fhir::ParseJson(stored.json));
+    const Json* extensions = json.Find("extension");
+    if (extensions == nullptr || !extensions->IsArray())
+      continue;
+    for (const Json& extension : extensions->Items()) {
+      if (extension.GetStringMember("url") != kQualificationExtension)
+        continue;
+      Qualification qualification{"", INT64_MIN, INT64_MAX};
+      const Json* parts = extension.Find("extension");
+      if (parts == nullptr || !parts->IsArray())
+        continue;
+      for (const Json& part : parts->Items()) {
+        if (part.GetStringMember("url") == "scope") {
+          qualification.scope = std::string(part.GetStringMember("valueCode"));
+        } else if (const Json* period = part.Find("valuePeriod");
+                   period != nullptr && part.GetStringMember("url") == "period") {
+          if (auto start = core::ParseFhirDateTime(period->GetStringMember("start"), 480))
+            qualification.low = start->low;
+          if (auto end = core::ParseFhirDateTime(period->GetStringMember("end"), 480))
+            qualification.high = end->high;
+        }
+      }
+      if (!qualification.scope.empty())
+        rules.qualifications.push_back(std::move(qualification));
+    }
+  }
+  MA_ASSIGN_OR_RETURN(auto stored, tx.ReadCurrent("Organization", organization.substr(13)));
+  if (stored.has_value() && !stored->deleted) {
+    MA_ASSIGN_OR_RETURN(Json json, fhir::ParseJson(stored->json));
+    if (const Json* part_of = json.Find("partOf"); part_of != nullptr)
+      rules.parent = std::string(part_of->GetStringMember("reference"));
+  }
+  return rules;
+}
+
 core::Result<bool> Engine::Qualified(store::ReadTx& tx, const std::string& organization,
-                                     const Item& item, core::EpochMillis when) const {
+                                     const Item& item, core::EpochMillis when,
+                                     OrganizationCache* cache) const {
+  OrganizationCache local;
+  if (cache == nullptr)
+    cache = &local;
   std::string current = organization;
   for (int level = 0; level < 5 && current.rfind("Organization/", 0) == 0; ++level) {
-    MA_ASSIGN_OR_RETURN(
-        auto qualifications,
-        Find(tx, "Basic",
-             {{"subject", current},
-              {"code", std::string(kRecognitionSystem) + "|" + std::string(kQualificationCode)}}));
-    for (const store::StoredResource& stored : qualifications) {
-      MA_ASSIGN_OR_RETURN(Json json, fhir::ParseJson(stored.json));
-      const Json* extensions = json.Find("extension");
-      if (extensions == nullptr || !extensions->IsArray())
-        continue;
-      for (const Json& extension : extensions->Items()) {
-        if (extension.GetStringMember("url") != kQualificationExtension)
-          continue;
-        std::string scope;
-        const Json* period = nullptr;
-        if (const Json* parts = extension.Find("extension"); parts != nullptr && parts->IsArray()) {
-          for (const Json& part : parts->Items()) {
-            if (part.GetStringMember("url") == "scope")
-              scope = std::string(part.GetStringMember("valueCode"));
-            else if (part.GetStringMember("url") == "period")
-              period = part.Find("valuePeriod");
-          }
-        }
-        if (scope != item.code && scope != item.qc_group && scope != item.CategoryCode())
-          continue;
-        core::EpochMillis low = INT64_MIN;
-        core::EpochMillis high = INT64_MAX;
-        if (period != nullptr) {
-          if (auto start = core::ParseFhirDateTime(period->GetStringMember("start"), 480))
-            low = start->low;
-          if (auto end = core::ParseFhirDateTime(period->GetStringMember("end"), 480))
-            high = end->high;
-        }
-        if (when >= low && when < high)
-          return true;
-      }
+    auto found = cache->find(current);
+    if (found == cache->end()) {
+      MA_ASSIGN_OR_RETURN(OrganizationRules rules, LoadOrganization(tx, current));
+      found = cache->emplace(current, std::move(rules)).first;
     }
-    MA_ASSIGN_OR_RETURN(auto stored, tx.ReadCurrent("Organization", current.substr(13)));
-    if (!stored.has_value() || stored->deleted)
-      break;
-    MA_ASSIGN_OR_RETURN(Json json, fhir::ParseJson(stored->json));
-    const Json* part_of = json.Find("partOf");
-    current = part_of != nullptr ? std::string(part_of->GetStringMember("reference")) : "";
+    for (const Qualification& qualification : found->second.qualifications) {
+      bool covers = qualification.scope == item.code || qualification.scope == item.qc_group ||
+                    qualification.scope == item.CategoryCode();
+      if (covers && when >= qualification.low && when < qualification.high)
+        return true;
+    }
+    current = found->second.parent;
   }
   return false;
 }
@@ -385,7 +402,8 @@ const Item* Engine::ItemOf(const Catalogue& catalogue, const Json& resource) {
 
 core::Result<std::vector<Finding>> Engine::IntrinsicFindings(store::ReadTx& tx,
                                                              const Json& resource, const Item& item,
-                                                             Prior& prior) const {
+                                                             Prior& prior,
+                                                             OrganizationCache* cache) const {
   std::vector<Finding> findings;
   std::string_view type = resource.GetStringMember("resourceType");
   if (auto status = StatusFinding(type, resource.GetStringMember("status")))
@@ -458,7 +476,7 @@ core::Result<std::vector<Finding>> Engine::IntrinsicFindings(store::ReadTx& tx,
   MA_ASSIGN_OR_RETURN(prior.issuer, Issuer(tx, resource));
   bool qualified = false;
   if (!prior.issuer.empty() && prior.issued != 0) {
-    MA_ASSIGN_OR_RETURN(qualified, Qualified(tx, prior.issuer, item, prior.issued));
+    MA_ASSIGN_OR_RETURN(qualified, Qualified(tx, prior.issuer, item, prior.issued, cache));
   }
   if (!qualified) {
     std::string who =
@@ -479,6 +497,7 @@ core::Result<Answer> Engine::Evaluate(store::ReadTx& tx, const std::vector<std::
   answer.patients = patients;
   const Catalogue& catalogue = *answer.catalogue;
   const int64_t today = ShanghaiDay(at);
+  OrganizationCache organizations;
   std::string subjects = Join(patients);
   if (patients.empty())
     subjects.clear();
@@ -556,7 +575,8 @@ core::Result<Answer> Engine::Evaluate(store::ReadTx& tx, const std::vector<std::
             {Reason::kNotInCatalogue, std::string(ReasonDisplay(Reason::kNotInCatalogue)), 0});
         MA_ASSIGN_OR_RETURN(prior.issuer, Issuer(tx, json));
       } else {
-        MA_ASSIGN_OR_RETURN(auto intrinsic, IntrinsicFindings(tx, json, *item, prior));
+        MA_ASSIGN_OR_RETURN(auto intrinsic,
+                            IntrinsicFindings(tx, json, *item, prior, &organizations));
         for (Finding& finding : intrinsic) prior.findings.push_back(std::move(finding));
         if (issued.has_value()) {
           int64_t last_valid = ShanghaiDay(*issued) + item->validity_days;

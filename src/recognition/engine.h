@@ -98,6 +98,18 @@ struct Answer {
   std::vector<ItemAnswer> items;
 };
 
+// The qualifications of one Organization and its parent, read once per evaluation.
+struct Qualification {
+  std::string scope;  // item code, qc-group or category
+  core::EpochMillis low = 0;
+  core::EpochMillis high = 0;  // exclusive
+};
+struct OrganizationRules {
+  std::vector<Qualification> qualifications;
+  std::string parent;  // Organization.partOf, "Organization/<id>" or empty
+};
+using OrganizationCache = std::unordered_map<std::string, OrganizationRules>;
+
 struct RequestedItem {
   std::string system;
   std::string code;
@@ -134,7 +146,8 @@ class Engine {
   // issue time. Empty means the result carries the recognition mark. Errors: the store's.
   core::Result<std::vector<Finding>> IntrinsicFindings(store::ReadTx& tx,
                                                        const fhir::Json& resource, const Item& item,
-                                                       Prior& prior) const;
+                                                       Prior& prior,
+                                                       OrganizationCache* cache = nullptr) const;
 
   // The issuing Organization of a result ("Organization/<id>"): the first Organization
   // performer (ImagingStudy: series.performer.actor), or a PractitionerRole performer's
@@ -147,9 +160,11 @@ class Engine {
   // True when `organization` (or a parent through partOf, up to 4 levels) held a
   // qualification covering `item` at `when`.
   core::Result<bool> Qualified(store::ReadTx& tx, const std::string& organization, const Item& item,
-                               core::EpochMillis when) const;
+                               core::EpochMillis when, OrganizationCache* cache = nullptr) const;
 
  private:
+  core::Result<OrganizationRules> LoadOrganization(store::ReadTx& tx,
+                                                   const std::string& organization) const;
   core::Result<std::vector<store::StoredResource>> Find(store::ReadTx& tx, const std::string& type,
                                                         search::Params params) const;
 
