@@ -518,44 +518,86 @@ core::Result<Answer> Engine::Evaluate(store::ReadTx& tx, const std::vector<std::
     }
   }
 
+  // One search per resource type for all items: resolve the items, then fetch every
+  // candidate once and hand it to the items whose codings it carries.
+  std::vector<const Item*> resolved;
+  std::vector<std::vector<std::string>> item_tokens;
+  std::vector<std::string> all_tokens;
+  bool any_exam = false;
   for (const RequestedItem& requested : items) {
-    ItemAnswer item_answer;
-    item_answer.system = requested.system;
-    item_answer.code = requested.code;
-    item_answer.item = catalogue.Find(requested.system, requested.code);
-    if (item_answer.item == nullptr && requested.system.empty()) {
-      item_answer.item = catalogue.Find(kItemSystem, requested.code);
-      if (item_answer.item == nullptr)
-        item_answer.item = catalogue.Find(kLoincSystem, requested.code);
-    }
-    const Item* item = item_answer.item;
-    if (patients.empty()) {
-      answer.items.push_back(std::move(item_answer));
-      continue;
+    const Item* item = catalogue.Find(requested.system, requested.code);
+    if (item == nullptr && requested.system.empty()) {
+      item = catalogue.Find(kItemSystem, requested.code);
+      if (item == nullptr)
+        item = catalogue.Find(kLoincSystem, requested.code);
     }
     std::vector<std::string> tokens;
     if (item != nullptr) {
       for (const auto& [system, code] : item->Codings()) tokens.push_back(system + "|" + code);
+      any_exam = any_exam || item->category == Category::kExam;
     } else {
       tokens.push_back(requested.system.empty() ? requested.code
                                                 : requested.system + "|" + requested.code);
     }
-    std::string code_param = Join(tokens);
+    all_tokens.insert(all_tokens.end(), tokens.begin(), tokens.end());
+    resolved.push_back(item);
+    item_tokens.push_back(std::move(tokens));
+  }
+  struct Candidate {
+    store::StoredResource stored;
+    Json json;
+    std::set<std::string> tokens;  // "system|code" and "|code" of its code
+  };
+  std::vector<Candidate> candidates;
+  if (!patients.empty()) {
+    std::sort(all_tokens.begin(), all_tokens.end());
+    all_tokens.erase(std::unique(all_tokens.begin(), all_tokens.end()), all_tokens.end());
+    std::string code_param = Join(all_tokens);
     std::vector<store::StoredResource> found;
     for (const char* type : {"Observation", "DiagnosticReport"}) {
       MA_ASSIGN_OR_RETURN(auto matches,
                           Find(tx, type, {{"subject", subjects}, {"code", code_param}}));
       for (auto& match : matches) found.push_back(std::move(match));
     }
-    if (item != nullptr && item->category == Category::kExam) {
+    if (any_exam) {
       MA_ASSIGN_OR_RETURN(auto studies, Find(tx, "ImagingStudy", {{"subject", subjects}}));
       for (auto& study : studies) found.push_back(std::move(study));
     }
+    for (store::StoredResource& stored : found) {
+      Candidate candidate;
+      MA_ASSIGN_OR_RETURN(candidate.json, fhir::ParseJson(stored.json));
+      if (const Json* code = candidate.json.Find("code"); code != nullptr) {
+        if (const Json* codings = code->Find("coding"); codings != nullptr && codings->IsArray()) {
+          for (const Json& coding : codings->Items()) {
+            std::string value(coding.GetStringMember("code"));
+            candidate.tokens.insert(std::string(coding.GetStringMember("system")) + "|" + value);
+            candidate.tokens.insert(value);
+          }
+        }
+      }
+      candidate.stored = std::move(stored);
+      candidates.push_back(std::move(candidate));
+    }
+  }
 
-    for (const store::StoredResource& stored : found) {
-      MA_ASSIGN_OR_RETURN(Json json, fhir::ParseJson(stored.json));
-      if (stored.type == "ImagingStudy" && !StudyShows(json, *item))
+  for (size_t index = 0; index < items.size(); ++index) {
+    const RequestedItem& requested = items[index];
+    ItemAnswer item_answer;
+    item_answer.system = requested.system;
+    item_answer.code = requested.code;
+    item_answer.item = resolved[index];
+    const Item* item = item_answer.item;
+    for (const Candidate& candidate : candidates) {
+      const store::StoredResource& stored = candidate.stored;
+      const Json& json = candidate.json;
+      if (stored.type == "ImagingStudy") {
+        if (item == nullptr || !StudyShows(json, *item))
+          continue;
+      } else if (std::none_of(
+                     item_tokens[index].begin(), item_tokens[index].end(),
+                     [&](const std::string& token) { return candidate.tokens.count(token) > 0; })) {
         continue;
+      }
       Prior prior;
       prior.reference = stored.type + "/" + stored.id;
       const Json* subject = json.Find("subject");
