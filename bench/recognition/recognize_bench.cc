@@ -83,16 +83,19 @@ int main(int argc, char** argv) {
     std::mt19937_64 rng(7);
     core::Status status = db->Write([&](store::WriteTx& tx) -> core::Status {
       for (const char* member : kMembers) {
-        core::Status put = Put(tx, searcher,
-                               Parse(std::string(R"({"resourceType":"Organization","name":")") +
-                                     member + "\"}"),
-                               "Organization", member);
+        core::Status put =
+            Put(tx, searcher,
+                Parse(std::string(R"({"resourceType":"Organization","name":")") + member + "\"}"),
+                "Organization", member);
         if (!put)
           return put;
-        put = Put(tx, searcher,
-                  Parse(std::string(R"({"resourceType":"Basic","extension":[{"url":"https://fhir.medalliance.cn/StructureDefinition/recognition-qualification","extension":[{"url":"scope","valueCode":"lab"},{"url":"period","valuePeriod":{"start":"2020-01-01"}}]}],"code":{"coding":[{"system":"https://fhir.medalliance.cn/CodeSystem/recognition","code":"qualification"}]},"subject":{"reference":"Organization/)") +
-                        member + "\"}}"),
-                  "Basic", std::string("q-") + member);
+        put = Put(
+            tx, searcher,
+            Parse(
+                std::string(
+                    R"({"resourceType":"Basic","extension":[{"url":"https://fhir.medalliance.cn/StructureDefinition/recognition-qualification","extension":[{"url":"scope","valueCode":"lab"},{"url":"period","valuePeriod":{"start":"2020-01-01"}}]}],"code":{"coding":[{"system":"https://fhir.medalliance.cn/CodeSystem/recognition","code":"qualification"}]},"subject":{"reference":"Organization/)") +
+                member + "\"}}"),
+            "Basic", std::string("q-") + member);
         if (!put)
           return put;
       }
@@ -108,8 +111,8 @@ int main(int argc, char** argv) {
         for (long p = first; p < std::min(patients, first + kBatchPatients); ++p) {
           std::string patient = "p" + std::to_string(p);
           core::Status put =
-              Put(tx, searcher, Parse(R"({"resourceType":"Patient","gender":"female"})"),
-                  "Patient", patient);
+              Put(tx, searcher, Parse(R"({"resourceType":"Patient","gender":"female"})"), "Patient",
+                  patient);
           if (!put)
             return put;
           for (int o = 0; o < 100; ++o) {
@@ -118,13 +121,13 @@ int main(int argc, char** argv) {
                 kAt - static_cast<core::EpochMillis>(rng() % static_cast<uint64_t>(kFiveYears));
             std::string issued = core::FormatInstant(when);
             std::string text =
-                std::string(R"({"resourceType":"Observation","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}],"code":{"coding":[{"system":"http://loinc.org","code":")") +
+                std::string(
+                    R"({"resourceType":"Observation","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}],"code":{"coding":[{"system":"http://loinc.org","code":")") +
                 code + R"("}]},"subject":{"reference":"Patient/)" + patient +
                 R"("},"effectiveDateTime":")" + issued + R"(","issued":")" + issued +
                 R"(","performer":[{"reference":"Organization/)" + kMembers[rng() % 4] +
                 R"("}],"valueQuantity":{"value":4.1,"unit":"mmol/L"}})";
-            put = Put(tx, searcher, Parse(text), "Observation",
-                      patient + "-o" + std::to_string(o));
+            put = Put(tx, searcher, Parse(text), "Observation", patient + "-o" + std::to_string(o));
             if (!put)
               return put;
           }
@@ -149,12 +152,14 @@ int main(int argc, char** argv) {
   std::vector<double> micros;
   size_t reusable = 0;
   for (int q = 0; q < queries + 20; ++q) {
-    std::string text = R"({"resourceType":"Parameters","parameter":[{"name":"patient","valueReference":{"reference":"Patient/p)" +
-                       std::to_string(rng() % static_cast<uint64_t>(patients)) +
-                       R"("}},{"name":"orderer","valueReference":{"reference":"Organization/gz-central"}})";
+    std::string text =
+        R"({"resourceType":"Parameters","parameter":[{"name":"patient","valueReference":{"reference":"Patient/p)" +
+        std::to_string(rng() % static_cast<uint64_t>(patients)) +
+        R"("}},{"name":"orderer","valueReference":{"reference":"Organization/gz-central"}})";
     for (const char* code : kItems) {
-      text += std::string(R"(,{"name":"item","valueCoding":{"system":"http://loinc.org","code":")") +
-              code + "\"}}";
+      text +=
+          std::string(R"(,{"name":"item","valueCoding":{"system":"http://loinc.org","code":")") +
+          code + "\"}}";
     }
     text += "]}";
     store::OperationRequest request;
