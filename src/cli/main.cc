@@ -118,6 +118,8 @@ int Serve(const ServeFlags& flags) {
         return Fail(loaded.error());
     }
   }
+  if (auto seeded = SeedReferenceData(*app); !seeded)
+    return Fail(seeded.error());
 
   // Block the shutdown signals before the server starts its threads, so that they all
   // inherit the mask and the signal reaches the sigwait below. Other commands keep the

@@ -58,8 +58,29 @@ core::Result<App> BuildApp(const StoreSettings& settings, bool validate) {
   config.operations.push_back(app.match_operation.get());
   app.members_operation = std::make_unique<registry::MembersOperation>();
   config.operations.push_back(app.members_operation.get());
+  app.recognition_catalogue = std::make_unique<recognition::CatalogueCache>();
+  app.recognition_engine = std::make_unique<recognition::Engine>(*app.recognition_catalogue);
+  app.recognition_mark_hook =
+      std::make_unique<recognition::MarkHook>(*app.recognition_engine, recognition::HookOptions{});
+  app.recognition_order_hook = std::make_unique<recognition::OrderAlertHook>(
+      *app.recognition_engine, recognition::HookOptions{});
+  app.recognition_decision_hook = std::make_unique<recognition::DecisionHook>();
+  app.recognize_operation =
+      std::make_unique<recognition::RecognizeOperation>(*app.recognition_engine);
+  config.hooks.push_back(app.recognition_mark_hook.get());
+  config.hooks.push_back(app.recognition_order_hook.get());
+  config.hooks.push_back(app.recognition_decision_hook.get());
+  config.operations.push_back(app.recognize_operation.get());
   app.service = std::make_unique<api::rest::RestService>(*app.store, std::move(config));
   return app;
+}
+
+core::Status SeedReferenceData(App& app) {
+  search::Searcher searcher;
+  MA_ASSIGN_OR_RETURN(int written, recognition::SeedRecognitionData(
+                                       *app.store, searcher, core::SystemClock::Get().Now()));
+  (void)written;
+  return {};
 }
 
 core::Result<bool> StoreIsEmpty(store::Store& store) {

@@ -12,6 +12,10 @@
 #include "mpi/patient_index.h"
 #include "registry/member_reference_hook.h"
 #include "registry/members_operation.h"
+#include "recognition/catalogue.h"
+#include "recognition/engine.h"
+#include "recognition/hooks.h"
+#include "recognition/recognize_operation.h"
 #include "store/store.h"
 
 namespace medalliance::cli {
@@ -32,10 +36,21 @@ struct App {
   // Alliance registry (issue 5): writes naming a member are checked against it.
   std::unique_ptr<registry::MemberReferenceHook> member_reference_hook;
   std::unique_ptr<registry::MembersOperation> members_operation;
+  // Mutual recognition of results (issue 6): catalogue cache, engine, hooks and $recognize.
+  std::unique_ptr<recognition::CatalogueCache> recognition_catalogue;
+  std::unique_ptr<recognition::Engine> recognition_engine;
+  std::unique_ptr<recognition::MarkHook> recognition_mark_hook;
+  std::unique_ptr<recognition::OrderAlertHook> recognition_order_hook;
+  std::unique_ptr<recognition::DecisionHook> recognition_decision_hook;
+  std::unique_ptr<recognition::RecognizeOperation> recognize_operation;
   std::unique_ptr<api::rest::RestService> service;
 };
 
 core::Result<App> BuildApp(const StoreSettings& settings, bool validate = true);
+
+// Writes the reference data domain modules need when the store lacks it (the recognition
+// catalogue and OperationDefinitions); run by `serve` after the demo check.
+core::Status SeedReferenceData(App& app);
 
 // True when the store holds no resources yet.
 core::Result<bool> StoreIsEmpty(store::Store& store);

@@ -1,0 +1,653 @@
+#include "recognition/engine.h"
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+#include "core/time.h"
+
+namespace medalliance::recognition {
+namespace {
+
+using fhir::Json;
+
+constexpr int kMaxResults = 1000;
+
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string Join(const std::vector<std::string>& values) {
+  std::string out;
+  for (const std::string& value : values) {
+    if (!out.empty())
+      out += ',';
+    // A comma inside a value is escaped for the search parser.
+    for (char c : value) {
+      if (c == ',' || c == '\\')
+        out += '\\';
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::optional<core::EpochMillis> ParseInstant(std::string_view text) {
+  core::Result<core::DateRange> range = core::ParseFhirDateTime(text, 480);
+  if (!range)
+    return std::nullopt;
+  return range->low;
+}
+
+std::string Days(int64_t days) {
+  return std::to_string(days);
+}
+
+// The reference text of every element of `list` (an array of References) of the given type.
+void CollectReferences(const Json* list, std::string_view prefix, std::vector<std::string>& out) {
+  if (list == nullptr || !list->IsArray())
+    return;
+  for (const Json& reference : list->Items()) {
+    std::string_view text = reference.GetStringMember("reference");
+    if (text.rfind(prefix, 0) == 0)
+      out.emplace_back(text);
+  }
+}
+
+// The status findings of a result.
+std::optional<Finding> StatusFinding(std::string_view type, std::string_view status) {
+  auto finding = [](Reason reason, std::string_view status_text) {
+    return Finding{
+        reason, std::string(ReasonDisplay(reason)) + " (status " + std::string(status_text) + ")",
+        0};
+  };
+  if (type == "ImagingStudy") {
+    if (status == "available")
+      return std::nullopt;
+    if (status == "cancelled" || status == "entered-in-error")
+      return finding(Reason::kEnteredInError, status);
+    return finding(Reason::kPreliminary, status.empty() ? "unknown" : status);
+  }
+  if (status == "final")
+    return std::nullopt;
+  if (status == "amended" || status == "corrected" || status == "appended")
+    return finding(Reason::kAmended, status);
+  if (status == "cancelled" || status == "entered-in-error")
+    return finding(Reason::kEnteredInError, status);
+  return finding(Reason::kPreliminary, status.empty() ? "unknown" : status);
+}
+
+bool CodesAny(const Json* concept_json,
+              const std::vector<std::pair<std::string, std::string>>& codings) {
+  if (concept_json == nullptr)
+    return false;
+  const Json* list = concept_json->Find("coding");
+  if (list == nullptr || !list->IsArray())
+    return false;
+  for (const Json& coding : list->Items()) {
+    for (const auto& [system, code] : codings) {
+      if (coding.GetStringMember("system") == system && coding.GetStringMember("code") == code)
+        return true;
+    }
+  }
+  return false;
+}
+
+// True when an ImagingStudy shows `item`: its procedureCode names it, or one series has the
+// item's modality and body site.
+bool StudyShows(const Json& study, const Item& item) {
+  auto codings = item.Codings();
+  if (const Json* procedures = study.Find("procedureCode");
+      procedures != nullptr && procedures->IsArray()) {
+    for (const Json& procedure : procedures->Items()) {
+      if (CodesAny(&procedure, codings))
+        return true;
+    }
+  }
+  if (item.category != Category::kExam)
+    return false;
+  const Json* series = study.Find("series");
+  if (series == nullptr || !series->IsArray())
+    return false;
+  for (const Json& one : series->Items()) {
+    const Json* modality = one.Find("modality");
+    const Json* site = one.Find("bodySite");
+    if (modality != nullptr && site != nullptr &&
+        modality->GetStringMember("code") == item.modality &&
+        site->GetStringMember("code") == item.body_site) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+int64_t ShanghaiDay(core::EpochMillis millis) {
+  int64_t shifted = millis + kShanghaiOffsetMillis;
+  int64_t day = shifted / kDayMillis;
+  if (shifted % kDayMillis < 0)
+    --day;
+  return day;
+}
+
+std::string FormatDay(int64_t day) {
+  return core::FormatInstant(day * kDayMillis).substr(0, 10);
+}
+
+std::string_view ReasonCode(Reason reason) {
+  switch (reason) {
+    case Reason::kExpired:
+      return "expired";
+    case Reason::kIssuerNotQualified:
+      return "issuer-not-qualified";
+    case Reason::kNotInCatalogue:
+      return "not-in-catalogue";
+    case Reason::kDifferentSpecimen:
+      return "different-specimen";
+    case Reason::kDifferentMethod:
+      return "different-method";
+    case Reason::kPreliminary:
+      return "preliminary";
+    case Reason::kAmended:
+      return "amended";
+    case Reason::kEnteredInError:
+      return "entered-in-error";
+    case Reason::kConclusionOnly:
+      return "conclusion-only";
+    case Reason::kConsentRefused:
+      return "consent-refused";
+  }
+  return "unknown";
+}
+
+std::string_view ReasonDisplay(Reason reason) {
+  switch (reason) {
+    case Reason::kExpired:
+      return "已超过互认有效期 / expired";
+    case Reason::kIssuerNotQualified:
+      return "出具机构出具时未通过该项目室间质评 / issuer not qualified for this item at issue "
+             "time";
+    case Reason::kNotInCatalogue:
+      return "不在互认项目目录中 / not in the recognition catalogue";
+    case Reason::kDifferentSpecimen:
+      return "标本类型不同 / different specimen";
+    case Reason::kDifferentMethod:
+      return "检测方法不同 / different method";
+    case Reason::kPreliminary:
+      return "初步报告，尚未最终审核 / preliminary, not final";
+    case Reason::kAmended:
+      return "报告已修改或更正 / amended or corrected";
+    case Reason::kEnteredInError:
+      return "报告已作废或录入错误 / cancelled or entered in error";
+    case Reason::kConclusionOnly:
+      return "仅有诊断结论，无结果或影像 / a diagnostic conclusion only, no results or images";
+    case Reason::kConsentRefused:
+      return "患者拒绝共享该结果 / the patient refused sharing";
+  }
+  return "";
+}
+
+core::Result<std::vector<store::StoredResource>> Engine::Find(store::ReadTx& tx,
+                                                              const std::string& type,
+                                                              search::Params params) const {
+  search::SearchRequest request;
+  request.type = type;
+  request.params = std::move(params);
+  request.params.emplace_back("_count", std::to_string(kMaxResults));
+  request.max_count = kMaxResults;
+  request.default_count = kMaxResults;
+  MA_ASSIGN_OR_RETURN(search::SearchPage page, searcher_.Search(tx, request));
+  return std::move(page.matches);
+}
+
+core::Result<std::vector<std::string>> Engine::LinkedPatients(store::ReadTx& tx,
+                                                              std::string_view patient) const {
+  std::set<std::string> out{std::string(patient)};
+  MA_ASSIGN_OR_RETURN(auto persons, Find(tx, "Person", {{"link", std::string(patient)}}));
+  for (const store::StoredResource& person : persons) {
+    MA_ASSIGN_OR_RETURN(Json json, fhir::ParseJson(person.json));
+    const Json* links = json.Find("link");
+    if (links == nullptr || !links->IsArray())
+      continue;
+    for (const Json& link : links->Items()) {
+      const Json* target = link.Find("target");
+      std::string_view reference = target != nullptr ? target->GetStringMember("reference") : "";
+      if (reference.rfind("Patient/", 0) == 0)
+        out.emplace(reference);
+    }
+  }
+  return std::vector<std::string>(out.begin(), out.end());
+}
+
+core::Result<std::vector<std::string>> Engine::PatientsByIdentifier(store::ReadTx& tx,
+                                                                    std::string_view system,
+                                                                    std::string_view value) const {
+  std::string token =
+      system.empty() ? std::string(value) : std::string(system) + "|" + std::string(value);
+  MA_ASSIGN_OR_RETURN(auto patients, Find(tx, "Patient", {{"identifier", token}}));
+  std::set<std::string> out;
+  for (const store::StoredResource& patient : patients) {
+    MA_ASSIGN_OR_RETURN(auto linked, LinkedPatients(tx, "Patient/" + patient.id));
+    out.insert(linked.begin(), linked.end());
+  }
+  return std::vector<std::string>(out.begin(), out.end());
+}
+
+std::optional<core::EpochMillis> Engine::IssuedAt(const Json& resource, std::string* text) {
+  std::string_view type = resource.GetStringMember("resourceType");
+  std::vector<std::string_view> keys;
+  if (type == "ImagingStudy") {
+    keys = {"started"};
+  } else {
+    keys = {"issued", "effectiveDateTime", "effectiveInstant"};
+  }
+  for (std::string_view key : keys) {
+    std::string_view value = resource.GetStringMember(key);
+    if (value.empty())
+      continue;
+    if (auto millis = ParseInstant(value)) {
+      if (text != nullptr)
+        *text = std::string(value);
+      return millis;
+    }
+  }
+  if (const Json* period = resource.Find("effectivePeriod"); period != nullptr) {
+    std::string_view start = period->GetStringMember("start");
+    if (auto millis = ParseInstant(start)) {
+      if (text != nullptr)
+        *text = std::string(start);
+      return millis;
+    }
+  }
+  return std::nullopt;
+}
+
+core::Result<std::string> Engine::Issuer(store::ReadTx& tx, const Json& resource) const {
+  std::vector<std::string> organizations;
+  std::vector<std::string> roles;
+  if (resource.GetStringMember("resourceType") == "ImagingStudy") {
+    if (const Json* series = resource.Find("series"); series != nullptr && series->IsArray()) {
+      for (const Json& one : series->Items()) {
+        const Json* performers = one.Find("performer");
+        if (performers == nullptr || !performers->IsArray())
+          continue;
+        for (const Json& performer : performers->Items()) {
+          const Json* actor = performer.Find("actor");
+          std::string_view reference = actor != nullptr ? actor->GetStringMember("reference") : "";
+          if (reference.rfind("Organization/", 0) == 0)
+            organizations.emplace_back(reference);
+          else if (reference.rfind("PractitionerRole/", 0) == 0)
+            roles.emplace_back(reference);
+        }
+      }
+    }
+  } else {
+    CollectReferences(resource.Find("performer"), "Organization/", organizations);
+    CollectReferences(resource.Find("performer"), "PractitionerRole/", roles);
+  }
+  if (!organizations.empty())
+    return organizations.front();
+  for (const std::string& role : roles) {
+    MA_ASSIGN_OR_RETURN(auto stored, tx.ReadCurrent("PractitionerRole", role.substr(17)));
+    if (!stored.has_value() || stored->deleted)
+      continue;
+    MA_ASSIGN_OR_RETURN(Json json, fhir::ParseJson(stored->json));
+    const Json* organization = json.Find("organization");
+    std::string_view reference =
+        organization != nullptr ? organization->GetStringMember("reference") : "";
+    if (reference.rfind("Organization/", 0) == 0)
+      return std::string(reference);
+  }
+  return std::string();
+}
+
+core::Result<OrganizationRules> Engine::LoadOrganization(store::ReadTx& tx,
+                                                         const std::string& organization) const {
+  OrganizationRules rules;
+  MA_ASSIGN_OR_RETURN(
+      auto qualifications,
+      Find(tx, "Basic",
+           {{"subject", organization},
+            {"code", std::string(kRecognitionSystem) + "|" + std::string(kQualificationCode)}}));
+  for (const store::StoredResource& stored : qualifications) {
+    MA_ASSIGN_OR_RETURN(Json json, fhir::ParseJson(stored.json));
+    const Json* extensions = json.Find("extension");
+    if (extensions == nullptr || !extensions->IsArray())
+      continue;
+    for (const Json& extension : extensions->Items()) {
+      if (extension.GetStringMember("url") != kQualificationExtension)
+        continue;
+      Qualification qualification{"", INT64_MIN, INT64_MAX};
+      const Json* parts = extension.Find("extension");
+      if (parts == nullptr || !parts->IsArray())
+        continue;
+      for (const Json& part : parts->Items()) {
+        if (part.GetStringMember("url") == "scope") {
+          qualification.scope = std::string(part.GetStringMember("valueCode"));
+        } else if (const Json* period = part.Find("valuePeriod");
+                   period != nullptr && part.GetStringMember("url") == "period") {
+          if (auto start = core::ParseFhirDateTime(period->GetStringMember("start"), 480))
+            qualification.low = start->low;
+          if (auto end = core::ParseFhirDateTime(period->GetStringMember("end"), 480))
+            qualification.high = end->high;
+        }
+      }
+      if (!qualification.scope.empty())
+        rules.qualifications.push_back(std::move(qualification));
+    }
+  }
+  MA_ASSIGN_OR_RETURN(auto stored, tx.ReadCurrent("Organization", organization.substr(13)));
+  if (stored.has_value() && !stored->deleted) {
+    MA_ASSIGN_OR_RETURN(Json json, fhir::ParseJson(stored->json));
+    if (const Json* part_of = json.Find("partOf"); part_of != nullptr)
+      rules.parent = std::string(part_of->GetStringMember("reference"));
+  }
+  return rules;
+}
+
+core::Result<bool> Engine::Qualified(store::ReadTx& tx, const std::string& organization,
+                                     const Item& item, core::EpochMillis when,
+                                     OrganizationCache* cache) const {
+  OrganizationCache local;
+  if (cache == nullptr)
+    cache = &local;
+  std::string current = organization;
+  for (int level = 0; level < 5 && current.rfind("Organization/", 0) == 0; ++level) {
+    auto found = cache->find(current);
+    if (found == cache->end()) {
+      MA_ASSIGN_OR_RETURN(OrganizationRules rules, LoadOrganization(tx, current));
+      found = cache->emplace(current, std::move(rules)).first;
+    }
+    for (const Qualification& qualification : found->second.qualifications) {
+      bool covers = qualification.scope == item.code || qualification.scope == item.qc_group ||
+                    qualification.scope == item.CategoryCode();
+      if (covers && when >= qualification.low && when < qualification.high)
+        return true;
+    }
+    current = found->second.parent;
+  }
+  return false;
+}
+
+const Item* Engine::ItemOf(const Catalogue& catalogue, const Json& resource) {
+  std::string_view type = resource.GetStringMember("resourceType");
+  if (type == "ImagingStudy") {
+    if (const Json* procedures = resource.Find("procedureCode");
+        procedures != nullptr && procedures->IsArray()) {
+      for (const Json& procedure : procedures->Items()) {
+        if (const Item* item = catalogue.FindConcept(procedure))
+          return item;
+      }
+    }
+    if (const Json* series = resource.Find("series"); series != nullptr && series->IsArray()) {
+      for (const Json& one : series->Items()) {
+        const Json* modality = one.Find("modality");
+        const Json* site = one.Find("bodySite");
+        if (modality == nullptr || site == nullptr)
+          continue;
+        if (const Item* item = catalogue.FindExam(modality->GetStringMember("code"),
+                                                  site->GetStringMember("code"))) {
+          return item;
+        }
+      }
+    }
+    return nullptr;
+  }
+  const Json* code = resource.Find("code");
+  return code != nullptr ? catalogue.FindConcept(*code) : nullptr;
+}
+
+core::Result<std::vector<Finding>> Engine::IntrinsicFindings(store::ReadTx& tx,
+                                                             const Json& resource, const Item& item,
+                                                             Prior& prior,
+                                                             OrganizationCache* cache) const {
+  std::vector<Finding> findings;
+  std::string_view type = resource.GetStringMember("resourceType");
+  if (auto status = StatusFinding(type, resource.GetStringMember("status")))
+    findings.push_back(std::move(*status));
+  if (type == "DiagnosticReport") {
+    const Json* results = resource.Find("result");
+    const Json* studies = resource.Find("imagingStudy");
+    if ((results == nullptr || results->Size() == 0) &&
+        (studies == nullptr || studies->Size() == 0))
+      findings.push_back(
+          {Reason::kConclusionOnly, std::string(ReasonDisplay(Reason::kConclusionOnly)), 0});
+  }
+  if (type == "Observation" && !item.specimens.empty()) {
+    const Json* specimen = resource.Find("specimen");
+    std::string_view reference = specimen != nullptr ? specimen->GetStringMember("reference") : "";
+    if (reference.rfind("Specimen/", 0) == 0) {
+      MA_ASSIGN_OR_RETURN(auto stored, tx.ReadCurrent("Specimen", reference.substr(9)));
+      if (stored.has_value() && !stored->deleted) {
+        MA_ASSIGN_OR_RETURN(Json json, fhir::ParseJson(stored->json));
+        const Json* specimen_type = json.Find("type");
+        const Json* codings = specimen_type != nullptr ? specimen_type->Find("coding") : nullptr;
+        bool coded = false;
+        bool same = false;
+        std::string seen;
+        if (codings != nullptr && codings->IsArray()) {
+          for (const Json& coding : codings->Items()) {
+            if (coding.GetStringMember("system") != kSnomedSystem)
+              continue;
+            coded = true;
+            std::string code(coding.GetStringMember("code"));
+            seen = code;
+            same = same || std::find(item.specimens.begin(), item.specimens.end(), code) !=
+                               item.specimens.end();
+          }
+        }
+        if (coded && !same) {
+          findings.push_back({Reason::kDifferentSpecimen,
+                              std::string(ReasonDisplay(Reason::kDifferentSpecimen)) +
+                                  ": SNOMED CT " + seen + " ≠ " + item.specimens.front(),
+                              0});
+        }
+      }
+    }
+  }
+  if (type == "Observation" && !item.method.empty()) {
+    if (const Json* method = resource.Find("method"); method != nullptr) {
+      std::vector<std::string> texts;
+      if (!method->GetStringMember("text").empty())
+        texts.emplace_back(method->GetStringMember("text"));
+      if (const Json* codings = method->Find("coding"); codings != nullptr && codings->IsArray()) {
+        for (const Json& coding : codings->Items()) {
+          texts.emplace_back(coding.GetStringMember("display"));
+          texts.emplace_back(coding.GetStringMember("code"));
+        }
+      }
+      std::string wanted = Lower(item.method);
+      bool same = texts.empty();
+      for (const std::string& text : texts) {
+        if (!text.empty() && Lower(text).find(wanted) != std::string::npos)
+          same = true;
+      }
+      if (!same) {
+        findings.push_back({Reason::kDifferentMethod,
+                            std::string(ReasonDisplay(Reason::kDifferentMethod)) + ": " +
+                                texts.front() + " ≠ " + item.method,
+                            0});
+      }
+    }
+  }
+  MA_ASSIGN_OR_RETURN(prior.issuer, Issuer(tx, resource));
+  bool qualified = false;
+  if (!prior.issuer.empty() && prior.issued != 0) {
+    MA_ASSIGN_OR_RETURN(qualified, Qualified(tx, prior.issuer, item, prior.issued, cache));
+  }
+  if (!qualified) {
+    std::string who =
+        prior.issuer.empty() ? "未注明出具机构 / no issuing organization" : prior.issuer;
+    findings.push_back({Reason::kIssuerNotQualified,
+                        std::string(ReasonDisplay(Reason::kIssuerNotQualified)) + " (" + who +
+                            ", " + item.qc_group + ", " + prior.issued_text + ")",
+                        0});
+  }
+  return findings;
+}
+
+core::Result<Answer> Engine::Evaluate(store::ReadTx& tx, const std::vector<std::string>& patients,
+                                      const std::vector<RequestedItem>& items,
+                                      core::EpochMillis at) {
+  Answer answer;
+  MA_ASSIGN_OR_RETURN(answer.catalogue, catalogue_.Get(tx));
+  answer.patients = patients;
+  const Catalogue& catalogue = *answer.catalogue;
+  const int64_t today = ShanghaiDay(at);
+  OrganizationCache organizations;
+  std::string subjects = Join(patients);
+  if (patients.empty())
+    subjects.clear();
+
+  // Consent: patient records whose sharing is refused.
+  std::set<std::string> refused_patients;
+  if (!patients.empty()) {
+    MA_ASSIGN_OR_RETURN(auto consents,
+                        Find(tx, "Consent", {{"patient", subjects}, {"status", "active"}}));
+    for (const store::StoredResource& stored : consents) {
+      MA_ASSIGN_OR_RETURN(Json json, fhir::ParseJson(stored.json));
+      const Json* provision = json.Find("provision");
+      const Json* patient = json.Find("patient");
+      if (provision != nullptr && provision->GetStringMember("type") == "deny" &&
+          patient != nullptr) {
+        refused_patients.emplace(patient->GetStringMember("reference"));
+      }
+    }
+  }
+
+  // One search per resource type for all items: resolve the items, then fetch every
+  // candidate once and hand it to the items whose codings it carries.
+  std::vector<const Item*> resolved;
+  std::vector<std::vector<std::string>> item_tokens;
+  std::vector<std::string> all_tokens;
+  bool any_exam = false;
+  for (const RequestedItem& requested : items) {
+    const Item* item = catalogue.Find(requested.system, requested.code);
+    if (item == nullptr && requested.system.empty()) {
+      item = catalogue.Find(kItemSystem, requested.code);
+      if (item == nullptr)
+        item = catalogue.Find(kLoincSystem, requested.code);
+    }
+    std::vector<std::string> tokens;
+    if (item != nullptr) {
+      for (const auto& [system, code] : item->Codings()) tokens.push_back(system + "|" + code);
+      any_exam = any_exam || item->category == Category::kExam;
+    } else {
+      tokens.push_back(requested.system.empty() ? requested.code
+                                                : requested.system + "|" + requested.code);
+    }
+    all_tokens.insert(all_tokens.end(), tokens.begin(), tokens.end());
+    resolved.push_back(item);
+    item_tokens.push_back(std::move(tokens));
+  }
+  struct Candidate {
+    store::StoredResource stored;
+    Json json;
+    std::set<std::string> tokens;  // "system|code" and "|code" of its code
+  };
+  std::vector<Candidate> candidates;
+  if (!patients.empty()) {
+    std::sort(all_tokens.begin(), all_tokens.end());
+    all_tokens.erase(std::unique(all_tokens.begin(), all_tokens.end()), all_tokens.end());
+    std::string code_param = Join(all_tokens);
+    std::vector<store::StoredResource> found;
+    for (const char* type : {"Observation", "DiagnosticReport"}) {
+      MA_ASSIGN_OR_RETURN(auto matches,
+                          Find(tx, type, {{"subject", subjects}, {"code", code_param}}));
+      for (auto& match : matches) found.push_back(std::move(match));
+    }
+    if (any_exam) {
+      MA_ASSIGN_OR_RETURN(auto studies, Find(tx, "ImagingStudy", {{"subject", subjects}}));
+      for (auto& study : studies) found.push_back(std::move(study));
+    }
+    for (store::StoredResource& stored : found) {
+      Candidate candidate;
+      MA_ASSIGN_OR_RETURN(candidate.json, fhir::ParseJson(stored.json));
+      if (const Json* code = candidate.json.Find("code"); code != nullptr) {
+        if (const Json* codings = code->Find("coding"); codings != nullptr && codings->IsArray()) {
+          for (const Json& coding : codings->Items()) {
+            std::string value(coding.GetStringMember("code"));
+            candidate.tokens.insert(std::string(coding.GetStringMember("system")) + "|" + value);
+            candidate.tokens.insert(value);
+          }
+        }
+      }
+      candidate.stored = std::move(stored);
+      candidates.push_back(std::move(candidate));
+    }
+  }
+
+  for (size_t index = 0; index < items.size(); ++index) {
+    const RequestedItem& requested = items[index];
+    ItemAnswer item_answer;
+    item_answer.system = requested.system;
+    item_answer.code = requested.code;
+    item_answer.item = resolved[index];
+    const Item* item = item_answer.item;
+    for (const Candidate& candidate : candidates) {
+      const store::StoredResource& stored = candidate.stored;
+      const Json& json = candidate.json;
+      if (stored.type == "ImagingStudy") {
+        if (item == nullptr || !StudyShows(json, *item))
+          continue;
+      } else if (std::none_of(
+                     item_tokens[index].begin(), item_tokens[index].end(),
+                     [&](const std::string& token) { return candidate.tokens.count(token) > 0; })) {
+        continue;
+      }
+      Prior prior;
+      prior.reference = stored.type + "/" + stored.id;
+      const Json* subject = json.Find("subject");
+      prior.patient = subject != nullptr ? std::string(subject->GetStringMember("reference")) : "";
+      std::optional<core::EpochMillis> issued = IssuedAt(json, &prior.issued_text);
+      if (issued.has_value()) {
+        if (*issued > at)
+          continue;  // not a prior result
+        prior.issued = *issued;
+      }
+      if (refused_patients.count(prior.patient) > 0) {
+        prior.findings.push_back(
+            {Reason::kConsentRefused, std::string(ReasonDisplay(Reason::kConsentRefused)), 0});
+      }
+      if (item == nullptr) {
+        prior.findings.push_back(
+            {Reason::kNotInCatalogue, std::string(ReasonDisplay(Reason::kNotInCatalogue)), 0});
+        MA_ASSIGN_OR_RETURN(prior.issuer, Issuer(tx, json));
+      } else {
+        MA_ASSIGN_OR_RETURN(auto intrinsic,
+                            IntrinsicFindings(tx, json, *item, prior, &organizations));
+        for (Finding& finding : intrinsic) prior.findings.push_back(std::move(finding));
+        if (issued.has_value()) {
+          int64_t last_valid = ShanghaiDay(*issued) + item->validity_days;
+          prior.last_valid_day = last_valid;
+          if (today > last_valid) {
+            int64_t late = today - last_valid;
+            prior.findings.push_back(
+                {Reason::kExpired,
+                 "已超过互认有效期 " + Days(late) + " 天（有效期 " + Days(item->validity_days) +
+                     " 天，最后有效日 " + FormatDay(last_valid) + "）/ expired " + Days(late) +
+                     " day(s) ago (validity " + Days(item->validity_days) +
+                     " days, last valid day " + FormatDay(last_valid) + ", Asia/Shanghai)",
+                 static_cast<int>(late)});
+          }
+        }
+      }
+      (prior.findings.empty() ? item_answer.reusable : item_answer.refused)
+          .push_back(std::move(prior));
+    }
+    auto newest_first = [](const Prior& a, const Prior& b) {
+      if (a.issued != b.issued)
+        return a.issued > b.issued;
+      return a.reference < b.reference;
+    };
+    std::sort(item_answer.reusable.begin(), item_answer.reusable.end(), newest_first);
+    std::sort(item_answer.refused.begin(), item_answer.refused.end(), newest_first);
+    answer.items.push_back(std::move(item_answer));
+  }
+  return answer;
+}
+
+}  // namespace medalliance::recognition

@@ -1,0 +1,87 @@
+#pragma once
+// The recognition engine on the write path (issue 6, doc/recognition.md).
+//
+// MarkHook (Observation, DiagnosticReport, ImagingStudy; create, update, patch): removes any
+// recognition mark the writer sent (a member cannot mark its own results), then adds the mark
+// — meta.security {kRecognitionSystem, "HR", "<scope>HR"} — when the result names a catalogue
+// item, is final (ImagingStudy: available), is more than a diagnostic conclusion, fits the
+// item's specimen and method, and its issuer was qualified for the item at issue time
+// (Engine::IntrinsicFindings is empty). The mark is searchable:
+// `Observation?_security=https://fhir.medalliance.cn/CodeSystem/recognition|HR`.
+//
+// OrderAlertHook (ServiceRequest create): when the ordered item (ServiceRequest.code) has a
+// reusable prior result for the patient or a linked identity, adds one warning issue naming
+// the newest one. The order is not blocked.
+//
+// DecisionHook (Task create, update, patch, for Tasks coded kDecisionCode): the physician's
+// decision on an item. businessStatus kRecognitionSystem#reused needs `focus` (the reused
+// result); #repeated needs a reasonCode of kRepeatReasonSystem, and for "other" its text.
+// Otherwise kUnprocessable (422) in Chinese and English.
+//
+// All three act only inside the write transaction and keep no state but the catalogue cache.
+
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "recognition/engine.h"
+#include "store/hooks.h"
+
+namespace medalliance::recognition {
+
+inline constexpr std::string_view kDecisionCode = "decision";
+inline constexpr std::string_view kRepeatReasonSystem =
+    "https://fhir.medalliance.cn/CodeSystem/recognition-repeat-reason";
+// The allowed reasons for repeating a test or examination instead of reusing a result.
+inline constexpr std::string_view kRepeatReasons[] = {
+    "condition-changed",  // 病情变化或结果与临床不符 / condition changed, result does not fit
+    "fast-changing",  // 该项目在本病中变化快 / item changes fast in this disease
+    "critical-before-major-measure",  // 手术、输血等重大措施前 / critical before a major measure
+    "emergency",                      // 急诊、抢救 / emergency or rescue
+    "appraisal",  // 司法、伤残等鉴定 / forensic, disability or similar appraisal
+    "other",      // 其他（须注明）/ other, written out
+};
+
+struct HookOptions {
+  const core::Clock* clock = nullptr;  // the system clock when null
+  // The mark's display: the scope prefix and "HR" (粤HR for Guangdong).
+  std::string mark_display = "粤HR";
+};
+
+class MarkHook : public store::WriteHook {
+ public:
+  // `engine` is not owned and must outlive the hook.
+  MarkHook(Engine& engine, HookOptions options) : engine_(engine), options_(std::move(options)) {}
+  std::vector<std::string> Types() const override {
+    return {"DiagnosticReport", "ImagingStudy", "Observation"};
+  }
+  core::Status BeforeWrite(store::WriteTx& tx, store::WriteEvent& event) override;
+
+ private:
+  Engine& engine_;
+  HookOptions options_;
+};
+
+class OrderAlertHook : public store::WriteHook {
+ public:
+  OrderAlertHook(Engine& engine, HookOptions options)
+      : engine_(engine), options_(std::move(options)) {}
+  std::vector<std::string> Types() const override { return {"ServiceRequest"}; }
+  core::Status BeforeWrite(store::WriteTx& tx, store::WriteEvent& event) override;
+
+ private:
+  Engine& engine_;
+  HookOptions options_;
+};
+
+class DecisionHook : public store::WriteHook {
+ public:
+  std::vector<std::string> Types() const override { return {"Task"}; }
+  // Errors: kUnprocessable for a decision without its reason or reused result.
+  core::Status BeforeWrite(store::WriteTx& tx, store::WriteEvent& event) override;
+};
+
+// True when the resource carries the recognition mark.
+bool HasMark(const fhir::Json& resource);
+
+}  // namespace medalliance::recognition

@@ -1,0 +1,631 @@
+// The recognition engine through RestService over an in-memory store (no HTTP): generated
+// patients, members, qualifications and results with a known answer for every reason of
+// $recognize, validity boundary days in Asia/Shanghai, qualifications starting and ending
+// between two reports, amended reports, linked identities (MPI), the HR mark, the order alert
+// and the decisions.
+
+#include <map>
+#include <set>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "api/rest/rest_service.h"
+#include "core/time.h"
+#include "fhir/json/json.h"
+#include "fhir/r4/definitions.h"
+#include "fhir/validation/validator.h"
+#include "mpi/identifiers.h"
+#include "mpi/match_operation.h"
+#include "mpi/patient_hook.h"
+#include "mpi/patient_index.h"
+#include "recognition/catalogue.h"
+#include "recognition/engine.h"
+#include "recognition/hooks.h"
+#include "recognition/recognize_operation.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace medalliance::recognition {
+namespace {
+
+using api::rest::FhirRequest;
+using api::rest::FhirResponse;
+using Json = nlohmann::ordered_json;
+
+constexpr char kMark[] = "https://fhir.medalliance.cn/CodeSystem/recognition|HR";
+constexpr char kAt[] = "2026-06-15T10:00:00+08:00";
+
+core::EpochMillis Instant(std::string_view text) {
+  return core::ParseFhirDateTime(text).value().low;
+}
+
+std::string ResidentId(std::string_view first17) {
+  return std::string(first17) + mpi::ResidentIdCheckCharacter(first17);
+}
+
+Json Ref(const std::string& reference) {
+  return Json{{"reference", reference}};
+}
+
+Json Loinc(const std::string& code) {
+  return Json{{"coding", Json::array({{{"system", "http://loinc.org"}, {"code", code}}})}};
+}
+
+class RecognitionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = store::SqliteStore::Open({}).value();
+    patient_index_ = std::make_unique<mpi::PatientIndex>();
+    patient_hook_ =
+        std::make_unique<mpi::PatientHook>(*patient_index_, mpi::PatientHookOptions{&clock_});
+    engine_ = std::make_unique<Engine>(cache_);
+    mark_hook_ = std::make_unique<MarkHook>(*engine_, HookOptions{&clock_, "粤HR"});
+    order_hook_ = std::make_unique<OrderAlertHook>(*engine_, HookOptions{&clock_, "粤HR"});
+    operation_ = std::make_unique<RecognizeOperation>(*engine_, &clock_);
+    api::rest::RestConfig config;
+    for (std::string_view type : fhir::r4::ResourceTypeNames()) {
+      config.resource_types.emplace_back(type);
+    }
+    config.validate = [](const fhir::Json& resource) {
+      return fhir::validation::ValidateResource(resource);
+    };
+    config.clock = &clock_;
+    config.hooks = {patient_hook_.get(), mark_hook_.get(), order_hook_.get(), &decision_hook_};
+    config.operations = {operation_.get()};
+    service_ = std::make_unique<api::rest::RestService>(*store_, std::move(config));
+    search::Searcher searcher;
+    ASSERT_EQ(SeedRecognitionData(*store_, searcher, clock_.Now()).value(), 2);
+  }
+
+  FhirResponse Send(std::string method, std::string url, std::string body = {},
+                    std::string prefer = {}) {
+    FhirRequest request;
+    request.method = std::move(method);
+    size_t question = url.find('?');
+    api::rest::SplitPath(url.substr(0, question), request.segments);
+    if (question != std::string::npos) {
+      request.params = api::rest::ParseQueryString(url.substr(question + 1));
+    }
+    request.body = std::move(body);
+    request.content_type = "application/fhir+json";
+    request.base_url = "http://test";
+    if (!prefer.empty())
+      request.headers.Set("Prefer", prefer);
+    return service_->Handle(request);
+  }
+
+  std::string Create(const Json& resource, int expected = 201) {
+    FhirResponse response = Send("POST", resource["resourceType"], resource.dump());
+    EXPECT_EQ(response.status, expected) << response.body;
+    return Json::parse(response.body).value("id", "");
+  }
+
+  void Put(const Json& resource) {
+    FhirResponse response =
+        Send("PUT", std::string(resource["resourceType"]) + "/" + std::string(resource["id"]),
+             resource.dump());
+    EXPECT_TRUE(response.status == 200 || response.status == 201) << response.body;
+  }
+
+  std::set<std::string> SearchIds(const std::string& url) {
+    FhirResponse response = Send("GET", url);
+    EXPECT_EQ(response.status, 200) << response.body;
+    std::set<std::string> out;
+    for (const Json& entry : Json::parse(response.body).value("entry", Json::array())) {
+      if (entry["search"].value("mode", "") == "match")
+        out.insert(entry["resource"]["resourceType"].get<std::string>() + "/" +
+                   entry["resource"]["id"].get<std::string>());
+    }
+    return out;
+  }
+
+  void Organization(const std::string& id, const std::string& part_of = {}) {
+    Json organization = {{"resourceType", "Organization"}, {"id", id}, {"name", id}};
+    if (!part_of.empty())
+      organization["partOf"] = Ref("Organization/" + part_of);
+    Put(organization);
+  }
+
+  // A qualification of `member` for `scope` over [start, end] (Shanghai dates).
+  std::string Qualification(const std::string& member, const std::string& scope,
+                            const std::string& start, const std::string& end) {
+    Json period = {{"start", start}};
+    if (!end.empty())
+      period["end"] = end;
+    Json basic = {
+        {"resourceType", "Basic"},
+        {"extension",
+         Json::array(
+             {{{"url", std::string(kQualificationExtension)},
+               {"extension", Json::array({{{"url", "scope"}, {"valueCode", scope}},
+                                          {{"url", "period"}, {"valuePeriod", period}},
+                                          {{"url", "scheme"},
+                                           {"valueString", "广东省临床检验中心室间质评"}}})}}})},
+        {"code",
+         {{"coding", Json::array({{{"system", std::string(kRecognitionSystem)},
+                                   {"code", std::string(kQualificationCode)}}})}}},
+        {"subject", Ref("Organization/" + member)}};
+    return Create(basic);
+  }
+
+  std::string Patient(const std::string& member, const std::string& mrn,
+                      const std::string& resident_id) {
+    Json patient = {
+        {"resourceType", "Patient"},
+        {"identifier",
+         Json::array({{{"system", "https://fhir.medalliance.cn/sid/mrn/" + member}, {"value", mrn}},
+                      {{"system", std::string(mpi::kResidentIdSystem)}, {"value", resident_id}}})},
+        {"name", Json::array({{{"family", "陈"}, {"given", Json::array({"晓明"})}}})},
+        {"gender", "male"},
+        {"birthDate", "1968-03-21"}};
+    return "Patient/" + Create(patient);
+  }
+
+  Json Observation(const std::string& patient, const std::string& performer,
+                   const std::string& loinc, const std::string& issued,
+                   const std::string& status = "final") {
+    Json observation = {
+        {"resourceType", "Observation"},
+        {"status", status},
+        {"category", Json::array({{{"coding", Json::array({{{"system",
+                                                             "http://terminology.hl7.org/"
+                                                             "CodeSystem/observation-category"},
+                                                            {"code", "laboratory"}}})}}})},
+        {"code", Loinc(loinc)},
+        {"subject", Ref(patient)},
+        {"effectiveDateTime", issued},
+        {"issued", issued},
+        {"valueQuantity", {{"value", 4.1}, {"unit", "mmol/L"}}}};
+    if (!performer.empty())
+      observation["performer"] = Json::array({Ref("Organization/" + performer)});
+    return observation;
+  }
+
+  std::string Obs(const std::string& patient, const std::string& performer,
+                  const std::string& loinc, const std::string& issued,
+                  const std::string& status = "final") {
+    return "Observation/" + Create(Observation(patient, performer, loinc, issued, status));
+  }
+
+  Json Recognize(const Json& parameters, int expected = 200) {
+    FhirResponse response = Send("POST", "$recognize", parameters.dump());
+    EXPECT_EQ(response.status, expected) << response.body;
+    return Json::parse(response.body);
+  }
+
+  static Json Params(const Json& who, const std::vector<Json>& items, const std::string& at = kAt) {
+    Json parameters = {{"resourceType", "Parameters"}, {"parameter", Json::array({who})}};
+    parameters["parameter"].push_back(
+        {{"name", "orderer"}, {"valueReference", Ref("Organization/gz-central")}});
+    for (const Json& item : items)
+      parameters["parameter"].push_back({{"name", "item"}, {"valueCoding", item}});
+    if (!at.empty())
+      parameters["parameter"].push_back({{"name", "at"}, {"valueDateTime", at}});
+    return parameters;
+  }
+
+  static Json LoincItem(const std::string& code) {
+    return Json{{"system", "http://loinc.org"}, {"code", code}};
+  }
+
+  // reference -> reason codes ("" for reusable) of one result part; also checks the order.
+  static std::map<std::string, std::set<std::string>> Verdicts(const Json& result) {
+    std::map<std::string, std::set<std::string>> out;
+    for (const Json& part : result["part"]) {
+      std::string name = part["name"];
+      if (name != "reusable" && name != "not-reusable")
+        continue;
+      std::string reference;
+      std::set<std::string> reasons;
+      for (const Json& sub : part["part"]) {
+        if (sub["name"] == "reference")
+          reference = sub["valueReference"]["reference"];
+        if (sub["name"] == "reason")
+          reasons.insert(sub["valueCoding"]["code"].get<std::string>());
+      }
+      if (name == "reusable")
+        EXPECT_TRUE(reasons.empty()) << part.dump();
+      else
+        EXPECT_FALSE(reasons.empty()) << part.dump();
+      out[reference] = reasons;
+    }
+    return out;
+  }
+
+  static const Json& Result(const Json& answer, size_t index) {
+    size_t seen = 0;
+    for (const Json& parameter : answer["parameter"]) {
+      if (parameter["name"] == "result" && seen++ == index)
+        return parameter;
+    }
+    static const Json kNone = Json::object();
+    ADD_FAILURE() << "no result " << index << " in " << answer.dump();
+    return kNone;
+  }
+
+  static const Json* PartOf(const Json& parts, const std::string& reference,
+                            const std::string& name) {
+    for (const Json& part : parts["part"]) {
+      bool match = false;
+      for (const Json& sub : part.value("part", Json::array())) {
+        if (sub["name"] == "reference" && sub["valueReference"]["reference"] == reference)
+          match = true;
+      }
+      if (!match)
+        continue;
+      for (const Json& sub : part["part"]) {
+        if (sub["name"] == name)
+          return &sub;
+      }
+    }
+    return nullptr;
+  }
+
+  // The standard alliance: members, departments and qualifications.
+  void Alliance() {
+    Organization("gz-central");
+    Organization("gz-central-lab", "gz-central");
+    Organization("sz-heart");
+    Organization("gz-tianhe-chc");
+    Qualification("gz-central", "lab", "2025-01-01", "2026-12-31");
+    Qualification("gz-central", "CT", "2025-01-01", "2026-12-31");
+    // sz-heart passed immunology from 1 March 2026 only.
+    Qualification("sz-heart", "immunology", "2026-03-01", "2027-02-28");
+    // gz-central's immunology ended on 30 April 2026 (lab above covers others).
+  }
+
+  core::FakeClock clock_{Instant(kAt)};
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<mpi::PatientIndex> patient_index_;
+  std::unique_ptr<mpi::PatientHook> patient_hook_;
+  CatalogueCache cache_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<MarkHook> mark_hook_;
+  std::unique_ptr<OrderAlertHook> order_hook_;
+  DecisionHook decision_hook_;
+  std::unique_ptr<RecognizeOperation> operation_;
+  std::unique_ptr<api::rest::RestService> service_;
+};
+
+TEST_F(RecognitionTest, SeededCatalogueIsAValidCodeSystemWithEnoughItems) {
+  FhirResponse response = Send("GET", "CodeSystem/recognition-item");
+  ASSERT_EQ(response.status, 200) << response.body;
+  fhir::Json json = fhir::ParseJson(response.body).value();
+  core::Status valid = fhir::validation::ValidateResource(json);
+  EXPECT_TRUE(valid.has_value()) << (valid ? "" : valid.error().GetMessage());
+  Catalogue catalogue = Catalogue::FromCodeSystem(json).value();
+  int labs = 0;
+  int exams = 0;
+  for (const Item& item : catalogue.Items()) {
+    (item.category == Category::kLab ? labs : exams)++;
+    EXPECT_FALSE(item.price_yuan.empty()) << item.code;
+    EXPECT_FALSE(item.qc_group.empty()) << item.code;
+  }
+  EXPECT_GE(labs, 60);
+  EXPECT_GE(exams, 6);
+  // The published examples: electrolytes 7 days, most chemistry 30, HbA1c 60.
+  EXPECT_EQ(catalogue.Find("http://loinc.org", "2823-3")->validity_days, 7);
+  EXPECT_EQ(catalogue.Find("http://loinc.org", "1742-6")->validity_days, 30);
+  EXPECT_EQ(catalogue.Find("http://loinc.org", "4548-4")->validity_days, 60);
+  EXPECT_EQ(catalogue.Find("http://loinc.org", "14749-6")->code, "lab-glu");  // equivalent
+  EXPECT_EQ(catalogue.Find(std::string(kLocalCodePrefix) + "gz-central", "SH-K")->code, "lab-k");
+  EXPECT_EQ(catalogue.FindExam("CT", "69536005")->code, "exam-ct-head");
+  FhirResponse definition = Send("GET", "OperationDefinition/recognize");
+  EXPECT_EQ(definition.status, 200) << definition.body;
+  FhirResponse metadata = Send("GET", "metadata");
+  EXPECT_NE(metadata.body.find(kRecognizeDefinition), std::string::npos);
+}
+
+TEST_F(RecognitionTest, ShanghaiDaysAndValidityBoundaries) {
+  // 00:30 in Shanghai is still the previous day in UTC.
+  EXPECT_EQ(FormatDay(ShanghaiDay(Instant("2026-06-08T00:30:00+08:00"))), "2026-06-08");
+  EXPECT_EQ(FormatDay(ShanghaiDay(Instant("2026-06-07T16:30:00Z"))), "2026-06-08");
+  EXPECT_EQ(FormatDay(ShanghaiDay(Instant("2026-06-07T15:59:59Z"))), "2026-06-07");
+  EXPECT_EQ(FormatDay(ShanghaiDay(Instant("1969-12-31T15:00:00Z"))), "1969-12-31");
+}
+
+TEST_F(RecognitionTest, KnownAnswersForEveryReason) {
+  Alliance();
+  std::string resident = ResidentId("44010619680321123");
+  std::string a = Patient("gz-central", "GZ-1", resident);  // the patient asking
+  std::string b = Patient("sz-heart", "SZ-1", resident);    // the same person at sz-heart
+
+  // Potassium (7 days), at a department of gz-central: issued 8 June, last valid day 15 June.
+  std::string k_last_day = Obs(a, "gz-central-lab", "2823-3", "2026-06-08T09:00:00+08:00");
+  // Sodium issued at 00:30 Shanghai on 8 June (7 June in UTC): still valid.
+  std::string na_tz = Obs(a, "gz-central", "2951-2", "2026-06-08T00:30:00+08:00");
+  // Chloride issued one minute before midnight on 7 June: 16 June... is the first expired day
+  // for it? No: last valid day 14 June, so on 15 June it expired 1 day ago.
+  std::string cl_expired = Obs(a, "gz-central", "2075-0", "2026-06-07T23:59:00+08:00");
+  // HbA1c (60 days) at sz-heart on the linked identity: issued 16 April, valid through 15 June
+  // — but sz-heart is qualified for immunology only, HbA1c is chemistry.
+  std::string a1c_unqualified = Obs(b, "sz-heart", "4548-4", "2026-04-16T08:00:00+08:00");
+  // HbA1c at gz-central with another method.
+  Json a1c_method = Observation(a, "gz-central", "4548-4", "2026-06-01T08:00:00+08:00");
+  a1c_method["method"] = {{"text", "immunoassay"}};
+  std::string a1c_other_method = "Observation/" + Create(a1c_method);
+  std::string a1c_ok = Obs(a, "gz-central", "17856-6", "2026-04-16T08:00:00+08:00");
+  // HBsAg (180 days) at sz-heart: the qualification starts on 1 March 2026.
+  std::string hbsag_before = Obs(b, "sz-heart", "5196-1", "2026-02-28T16:00:00+08:00");
+  std::string hbsag_after = Obs(b, "sz-heart", "5196-1", "2026-03-01T08:00:00+08:00");
+  // ... and at gz-tianhe-chc, never qualified.
+  std::string hbsag_chc = Obs(a, "gz-tianhe-chc", "5196-1", "2026-05-01T08:00:00+08:00");
+  // Creatinine on urine.
+  std::string specimen = Create(
+      {{"resourceType", "Specimen"},
+       {"type",
+        {{"coding", Json::array({{{"system", "http://snomed.info/sct"}, {"code", "122575003"}}})}}},
+       {"subject", Ref(a)}});
+  Json crea_urine = Observation(a, "gz-central", "2160-0", "2026-06-10T08:00:00+08:00");
+  crea_urine["specimen"] = Ref("Specimen/" + specimen);
+  std::string crea_specimen = "Observation/" + Create(crea_urine);
+  // Glucose: preliminary, entered in error, amended (final first, then amended).
+  std::string glu_preliminary =
+      Obs(a, "gz-central", "2345-7", "2026-06-12T08:00:00+08:00", "preliminary");
+  std::string glu_error =
+      Obs(a, "gz-central", "2345-7", "2026-06-11T08:00:00+08:00", "entered-in-error");
+  Json glu = Observation(a, "gz-central", "2345-7", "2026-06-10T08:00:00+08:00");
+  std::string glu_id = Create(glu);
+  std::string glu_amended = "Observation/" + glu_id;
+  EXPECT_EQ(SearchIds("Observation?_id=" + glu_id + "&_security=" + kMark).size(), 1u);
+  glu["id"] = glu_id;
+  glu["status"] = "amended";
+  Put(glu);
+  EXPECT_EQ(SearchIds("Observation?_id=" + glu_id + "&_security=" + kMark).size(), 0u);
+  // A sodium in whole blood (2947-0) is not in the catalogue.
+  std::string na_blood = Obs(a, "gz-central", "2947-0", "2026-06-14T08:00:00+08:00");
+  // CT head: an ImagingStudy (images) and a report with a conclusion only.
+  Json study = {
+      {"resourceType", "ImagingStudy"},
+      {"status", "available"},
+      {"subject", Ref(b)},
+      {"started", "2026-03-01T10:00:00+08:00"},
+      {"series",
+       Json::array({{{"uid", "1.2.3.4"},
+                     {"modality", {{"system", std::string(kDicomSystem)}, {"code", "CT"}}},
+                     {"bodySite", {{"system", "http://snomed.info/sct"}, {"code", "69536005"}}},
+                     {"performer", Json::array({{{"actor", Ref("Organization/gz-central")}}})}}})}};
+  std::string ct_study = "ImagingStudy/" + Create(study);
+  Json report = {{"resourceType", "DiagnosticReport"},
+                 {"status", "final"},
+                 {"code", Loinc("30799-1")},
+                 {"subject", Ref(a)},
+                 {"issued", "2026-06-01T10:00:00+08:00"},
+                 {"performer", Json::array({Ref("Organization/gz-central")})},
+                 {"conclusion", "未见明显异常 / no abnormality"}};
+  std::string ct_conclusion = "DiagnosticReport/" + Create(report);
+  // A result issued after `at` is no prior result.
+  Obs(a, "gz-central", "2823-3", "2026-06-15T11:00:00+08:00");
+
+  Json answer =
+      Recognize(Params({{"name", "patient"}, {"valueReference", Ref(a)}},
+                       {LoincItem("2823-3"),
+                        LoincItem("2951-2"),
+                        LoincItem("2075-0"),
+                        LoincItem("4548-4"),
+                        LoincItem("5196-1"),
+                        LoincItem("2160-0"),
+                        LoincItem("2345-7"),
+                        LoincItem("2947-0"),
+                        {{"system", std::string(kItemSystem)}, {"code", "exam-ct-head"}}}));
+  using Reasons = std::map<std::string, std::set<std::string>>;
+  EXPECT_EQ(Verdicts(Result(answer, 0)), (Reasons{{k_last_day, {}}}));
+  EXPECT_EQ(Verdicts(Result(answer, 1)), (Reasons{{na_tz, {}}}));
+  EXPECT_EQ(Verdicts(Result(answer, 2)), (Reasons{{cl_expired, {"expired"}}}));
+  const Json* late = PartOf(Result(answer, 2), cl_expired, "expired-days");
+  ASSERT_NE(late, nullptr);
+  EXPECT_EQ((*late)["valueInteger"], 1);
+  EXPECT_EQ(Verdicts(Result(answer, 3)), (Reasons{{a1c_unqualified, {"issuer-not-qualified"}},
+                                                  {a1c_other_method, {"different-method"}},
+                                                  {a1c_ok, {}}}));
+  EXPECT_EQ(Verdicts(Result(answer, 4)), (Reasons{{hbsag_before, {"issuer-not-qualified"}},
+                                                  {hbsag_after, {}},
+                                                  {hbsag_chc, {"issuer-not-qualified"}}}));
+  EXPECT_EQ(Verdicts(Result(answer, 5)), (Reasons{{crea_specimen, {"different-specimen"}}}));
+  EXPECT_EQ(Verdicts(Result(answer, 6)), (Reasons{{glu_preliminary, {"preliminary"}},
+                                                  {glu_error, {"entered-in-error"}},
+                                                  {glu_amended, {"amended"}}}));
+  EXPECT_EQ(Verdicts(Result(answer, 7)), (Reasons{{na_blood, {"not-in-catalogue"}}}));
+  EXPECT_NE(Result(answer, 7).dump().find("不在互认项目目录中"), std::string::npos);
+  EXPECT_EQ(Verdicts(Result(answer, 8)),
+            (Reasons{{ct_study, {}}, {ct_conclusion, {"conclusion-only"}}}));
+
+  // Newest first: the refused glucose results in issue order 12, 11, 10 June.
+  std::vector<std::string> order;
+  for (const Json& part : Result(answer, 6)["part"]) {
+    if (part["name"] == "not-reusable")
+      order.push_back(part["part"][0]["valueReference"]["reference"]);
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{glu_preliminary, glu_error, glu_amended}));
+
+  // The mark is on exactly the recognisable results.
+  std::set<std::string> marked = SearchIds(std::string("Observation?_security=") + kMark);
+  for (const std::string& reference : {k_last_day, na_tz, cl_expired, a1c_ok, hbsag_after}) {
+    EXPECT_EQ(marked.count(reference), 1u) << reference;
+  }
+  for (const std::string& reference :
+       {a1c_unqualified, a1c_other_method, hbsag_before, hbsag_chc, crea_specimen, glu_preliminary,
+        glu_error, glu_amended, na_blood}) {
+    EXPECT_EQ(marked.count(reference), 0u) << reference;
+  }
+  EXPECT_EQ(SearchIds(std::string("ImagingStudy?_security=") + kMark),
+            (std::set<std::string>{ct_study}));
+  EXPECT_TRUE(SearchIds(std::string("DiagnosticReport?_security=") + kMark).empty());
+}
+
+TEST_F(RecognitionTest, ValidityBoundaryMovesWithTheOrderingDay) {
+  Alliance();
+  std::string a = Patient("gz-central", "GZ-7", ResidentId("44010619680321457"));
+  std::string k = Obs(a, "gz-central", "2823-3", "2026-06-08T09:00:00+08:00");
+  auto verdict = [&](const std::string& at) {
+    return Verdicts(Result(Recognize(Params({{"name", "patient"}, {"valueReference", Ref(a)}},
+                                            {LoincItem("2823-3")}, at)),
+                           0))[k];
+  };
+  // Last valid day: 15 June, through 23:59:59 in Shanghai (15:59:59 UTC).
+  EXPECT_EQ(verdict("2026-06-15T23:59:59+08:00"), std::set<std::string>{});
+  EXPECT_EQ(verdict("2026-06-15T15:59:59Z"), std::set<std::string>{});
+  // First expired day: 16 June from 00:00 in Shanghai, which is still 15 June in UTC.
+  EXPECT_EQ(verdict("2026-06-16T00:00:00+08:00"), std::set<std::string>{"expired"});
+  EXPECT_EQ(verdict("2026-06-15T16:00:00Z"), std::set<std::string>{"expired"});
+  // A date without a zone is read in Shanghai.
+  EXPECT_EQ(verdict("2026-06-16"), std::set<std::string>{"expired"});
+}
+
+TEST_F(RecognitionTest, QualificationEndingBetweenTwoReports) {
+  Organization("gz-central");
+  Qualification("gz-central", "immunology", "2025-01-01", "2026-04-30");
+  std::string a = Patient("gz-central", "GZ-8", ResidentId("44010619680321789"));
+  std::string last_day = Obs(a, "gz-central", "5196-1", "2026-04-30T22:00:00+08:00");
+  std::string after = Obs(a, "gz-central", "5196-1", "2026-05-01T08:00:00+08:00");
+  Json answer =
+      Recognize(Params({{"name", "patient"}, {"valueReference", Ref(a)}}, {LoincItem("5196-1")}));
+  EXPECT_EQ(Verdicts(Result(answer, 0)), (std::map<std::string, std::set<std::string>>{
+                                             {last_day, {}}, {after, {"issuer-not-qualified"}}}));
+}
+
+TEST_F(RecognitionTest, ConsentDenyRefusesSharingAndIdentifierFindsLinkedRecords) {
+  Alliance();
+  std::string resident = ResidentId("44030419680321127");
+  std::string a = Patient("gz-central", "GZ-2", resident);
+  std::string b = Patient("sz-heart", "SZ-2", resident);
+  std::string shared = Obs(a, "gz-central", "18262-6", "2026-06-01T08:00:00+08:00");
+  std::string refused = Obs(b, "sz-heart", "6598-7", "2026-06-15T06:00:00+08:00");
+  Qualification("sz-heart", "lab", "2026-01-01", "2026-12-31");
+  std::string ldl_b = Obs(b, "sz-heart", "18262-6", "2026-06-02T08:00:00+08:00");
+  Json consent = {
+      {"resourceType", "Consent"},
+      {"status", "active"},
+      {"scope",
+       {{"coding", Json::array({{{"system", "http://terminology.hl7.org/CodeSystem/consentscope"},
+                                 {"code", "patient-privacy"}}})}}},
+      {"category",
+       Json::array(
+           {{{"coding", Json::array({{{"system", "http://loinc.org"}, {"code", "59284-0"}}})}}})},
+      {"patient", Ref(b)},
+      {"policyRule",
+       {{"coding", Json::array({{{"system", "http://terminology.hl7.org/CodeSystem/v3-ActCode"},
+                                 {"code", "OPTOUT"}}})}}},
+      {"provision", {{"type", "deny"}}}};
+  Create(consent);
+  Json who = {{"name", "identifier"},
+              {"valueIdentifier",
+               {{"system", "https://fhir.medalliance.cn/sid/mrn/gz-central"}, {"value", "GZ-2"}}}};
+  Json answer = Recognize(Params(who, {LoincItem("18262-6"), LoincItem("6598-7")}));
+  using Reasons = std::map<std::string, std::set<std::string>>;
+  EXPECT_EQ(Verdicts(Result(answer, 0)), (Reasons{{shared, {}}, {ldl_b, {"consent-refused"}}}));
+  EXPECT_EQ(Verdicts(Result(answer, 1)), (Reasons{{refused, {"consent-refused"}}}));
+  std::set<std::string> searched;
+  for (const Json& parameter : answer["parameter"]) {
+    if (parameter["name"] == "patient")
+      searched.insert(parameter["valueReference"]["reference"].get<std::string>());
+  }
+  EXPECT_EQ(searched, (std::set<std::string>{a, b}));
+}
+
+TEST_F(RecognitionTest, MembersCannotMarkTheirOwnResults) {
+  Organization("gz-tianhe-chc");
+  std::string a = Patient("gz-tianhe-chc", "CHC-1", ResidentId("44010619680321125"));
+  Json observation = Observation(a, "gz-tianhe-chc", "2823-3", "2026-06-14T08:00:00+08:00");
+  observation["meta"] = {
+      {"security", Json::array({{{"system", std::string(kRecognitionSystem)}, {"code", "HR"}}})}};
+  std::string id = Create(observation);
+  FhirResponse read = Send("GET", "Observation/" + id);
+  EXPECT_EQ(read.body.find("\"HR\""), std::string::npos) << read.body;
+}
+
+TEST_F(RecognitionTest, CatalogueEditsThroughTheApiTakeEffect) {
+  Alliance();
+  std::string a = Patient("gz-central", "GZ-3", ResidentId("44010619680321999"));
+  std::string k = Obs(a, "gz-central", "2823-3", "2026-06-01T09:00:00+08:00");
+  Json params = Params({{"name", "patient"}, {"valueReference", Ref(a)}}, {LoincItem("2823-3")});
+  EXPECT_EQ(Verdicts(Result(Recognize(params), 0))[k], std::set<std::string>{"expired"});
+  // The administrator extends potassium to 30 days: a new version of the CodeSystem.
+  Json code_system = Json::parse(Send("GET", "CodeSystem/recognition-item").body);
+  for (Json& concept_json : code_system["concept"]) {
+    if (concept_json["code"] != "lab-k")
+      continue;
+    for (Json& property : concept_json["property"]) {
+      if (property["code"] == "validity-days")
+        property["valueInteger"] = 30;
+    }
+  }
+  FhirResponse put = Send("PUT", "CodeSystem/recognition-item", code_system.dump());
+  ASSERT_EQ(put.status, 200) << put.body;
+  EXPECT_EQ(Json::parse(put.body)["meta"]["versionId"], "2");
+  EXPECT_EQ(Verdicts(Result(Recognize(params), 0))[k], std::set<std::string>{});
+}
+
+TEST_F(RecognitionTest, OrderForAnItemWithAReusableResultCarriesAWarning) {
+  Alliance();
+  std::string a = Patient("gz-central", "GZ-4", ResidentId("44010619680321555"));
+  std::string k = Obs(a, "gz-central", "2823-3", "2026-06-14T09:00:00+08:00");
+  Json order = {{"resourceType", "ServiceRequest"},
+                {"status", "active"},
+                {"intent", "order"},
+                {"code", Loinc("2823-3")},
+                {"subject", Ref(a)},
+                {"requester", Ref("Organization/sz-heart")}};
+  FhirResponse response = Send("POST", "ServiceRequest", order.dump(), "return=OperationOutcome");
+  EXPECT_EQ(response.status, 201) << response.body;
+  EXPECT_NE(response.body.find(k), std::string::npos) << response.body;
+  EXPECT_NE(response.body.find("\"warning\""), std::string::npos) << response.body;
+  // Nothing reusable for HbA1c: no warning.
+  order["code"] = Loinc("4548-4");
+  FhirResponse quiet = Send("POST", "ServiceRequest", order.dump(), "return=OperationOutcome");
+  EXPECT_EQ(quiet.status, 201) << quiet.body;
+  EXPECT_EQ(quiet.body.find("\"warning\""), std::string::npos) << quiet.body;
+}
+
+TEST_F(RecognitionTest, DecisionsNeedTheirReasonAndAreSearchable) {
+  auto decision = [](const std::string& outcome) {
+    return Json{
+        {"resourceType", "Task"},
+        {"status", "completed"},
+        {"intent", "order"},
+        {"code",
+         {{"coding",
+           Json::array({{{"system", std::string(kRecognitionSystem)}, {"code", "decision"}}})}}},
+        {"businessStatus",
+         {{"coding",
+           Json::array({{{"system", std::string(kRecognitionSystem)}, {"code", outcome}}})}}},
+        {"for", Ref("Patient/p1")},
+        {"requester", Ref("Organization/gz-central")}};
+  };
+  Json repeated = decision("repeated");
+  Create(repeated, 422);
+  repeated["reasonCode"] = {
+      {"coding", Json::array({{{"system", std::string(kRepeatReasonSystem)}, {"code", "other"}}})}};
+  Create(repeated, 422);  // "other" needs its text
+  repeated["reasonCode"]["text"] = "患者要求在本院复查 / the patient asked";
+  std::string other = Create(repeated);
+  repeated["reasonCode"] = {{"coding", Json::array({{{"system", std::string(kRepeatReasonSystem)},
+                                                     {"code", "emergency"}}})}};
+  std::string emergency = Create(repeated);
+  Json reused = decision("reused");
+  Create(reused, 422);  // which result?
+  reused["focus"] = Ref("Observation/o1");
+  std::string reuse = Create(reused);
+  EXPECT_EQ(SearchIds("Task?business-status=https://fhir.medalliance.cn/CodeSystem/"
+                      "recognition|repeated"),
+            (std::set<std::string>{"Task/" + other, "Task/" + emergency}));
+  EXPECT_EQ(SearchIds("Task?code=https://fhir.medalliance.cn/CodeSystem/recognition|decision"
+                      "&focus=Observation/o1"),
+            (std::set<std::string>{"Task/" + reuse}));
+  // Other Tasks are not decisions and are left alone.
+  Create({{"resourceType", "Task"}, {"status", "requested"}, {"intent", "order"}});
+}
+
+TEST_F(RecognitionTest, BadParametersAreRefused) {
+  Recognize(
+      {{"resourceType", "Parameters"},
+       {"parameter", Json::array({{{"name", "item"}, {"valueCoding", LoincItem("2823-3")}}})}},
+      400);
+  Recognize(Params({{"name", "patient"}, {"valueReference", Ref("Patient/nobody")}},
+                   {LoincItem("2823-3")}),
+            404);
+  Recognize(Params({{"name", "patient"}, {"valueReference", Ref("Patient/nobody")}}, {}), 400);
+}
+
+}  // namespace
+}  // namespace medalliance::recognition
