@@ -409,6 +409,8 @@ core::Status RunIncludes(store::ReadTx& tx, const SearchRequest& request,
   std::vector<StoredResource> added;
   MA_RETURN_IF_ERROR(
       ApplyIncludes(tx, all, sources, request.base_url, request.max_includes, seen, added));
+  // Hidden resources are dropped before they can lead :iterate anywhere.
+  MA_RETURN_IF_ERROR(KeepVisible(tx, request.visible, added));
   size_t done = 0;
   for (int round = 0; round < kMaxIterations && !iterating.empty(); ++round) {
     if (added.size() == done || static_cast<int>(added.size()) >= request.max_includes)
@@ -422,10 +424,10 @@ core::Status RunIncludes(store::ReadTx& tx, const SearchRequest& request,
     MA_RETURN_IF_ERROR(ApplyIncludes(tx, iterating, next_sources, request.base_url,
                                      request.max_includes - static_cast<int>(added.size()), seen,
                                      more));
+    MA_RETURN_IF_ERROR(KeepVisible(tx, request.visible, more));
     added.insert(added.end(), std::make_move_iterator(more.begin()),
                  std::make_move_iterator(more.end()));
   }
-  MA_RETURN_IF_ERROR(KeepVisible(tx, request.visible, added));
   if (static_cast<int>(added.size()) > request.max_includes) {
     added.resize(static_cast<size_t>(request.max_includes));
     page.warnings.push_back("included resources were truncated at " +
