@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 
 #include "search/compartments.h"
 #include "store/sql/schema.h"
@@ -178,17 +179,26 @@ bool HasRole(const store::Caller& caller, std::string_view role) {
 }
 
 std::optional<std::string> FastCustodian(std::string_view json) {
+  // memmem (two-way, vectorised in glibc) is several times faster than string_view::find
+  // here: the needle starts with a letter that JSON text is full of.
   static const std::string kNeedle =
       "{\"system\":\"" + std::string(kCustodianSystem) + "\",\"code\":\"";
-  size_t first = json.find(kCustodianSystem);
+  auto find = [&](std::string_view needle, size_t from) -> size_t {
+    if (from >= json.size())
+      return std::string_view::npos;
+    const void* hit = memmem(json.data() + from, json.size() - from, needle.data(), needle.size());
+    return hit == nullptr ? std::string_view::npos
+                          : static_cast<size_t>(static_cast<const char*>(hit) - json.data());
+  };
+  size_t first = find(kCustodianSystem, 0);
   if (first == std::string_view::npos)
     return std::string();  // no label anywhere: derive from content (caller parses)
-  if (json.find(kCustodianSystem, first + 1) != std::string_view::npos)
+  if (find(kCustodianSystem, first + 1) != std::string_view::npos)
     return std::nullopt;
-  size_t at = json.find(kNeedle);
-  if (at == std::string_view::npos)
+  size_t prefix = kNeedle.size() - kCustodianSystem.size() - 10;  // {"system":"
+  if (first < prefix || json.compare(first - prefix, kNeedle.size(), kNeedle) != 0)
     return std::nullopt;
-  size_t start = at + kNeedle.size();
+  size_t start = first - prefix + kNeedle.size();
   size_t end = json.find('"', start);
   if (end == std::string_view::npos || end + 1 >= json.size() || json[end + 1] != '}')
     return std::nullopt;
