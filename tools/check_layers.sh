@@ -15,8 +15,10 @@ declare -A allowed=(
   [referral]="core fhir store search registry mpi referral"
   [consult]="core fhir store search registry mpi consult"
   [research]="core fhir store search registry mpi research"
-  [api]="core fhir store search registry mpi recognition referral consult research api"
-  [cli]="core fhir store search registry mpi recognition referral consult research api cli"
+  [access]="core fhir store search access"
+  [audit]="core fhir store search audit"
+  [api]="core fhir store search registry mpi recognition referral consult research access audit api"
+  [cli]="core fhir store search registry mpi recognition referral consult research access audit api cli"
 )
 
 status=0

@@ -14,6 +14,7 @@
 
 #include "api/http/server.h"
 #include "api/http_adapter.h"
+#include "cli/audit_command.h"
 #include "cli/fhirpath_command.h"
 #include "cli/import.h"
 #include "cli/reindex.h"
@@ -256,7 +257,16 @@ int main(int argc, char** argv) {
                        "FHIR JSON resource file; stdin when absent or -");
   fhirpath->add_flag("--pretty", fhirpath_flags.pretty, "Indent the JSON output");
 
+  std::string audit_db = "var/medalliance.db";
+  CLI::App* audit = app.add_subcommand("audit", "Audit trail tools");
+  CLI::App* audit_verify = audit->add_subcommand(
+      "verify", "Recompute the AuditEvent hash chain; exit 1 naming each tampered entry");
+  audit_verify->add_option("--db", audit_db, "SQLite database file");
+  audit->require_subcommand(1);
+
   CLI11_PARSE(app, argc, argv);
+  if (*audit_verify)
+    return RunAuditVerify(audit_db);
   if (*serve)
     return Serve(serve_flags);
   if (*import)

@@ -1,5 +1,7 @@
 #include "cli/wiring.h"
 
+#include <cstdlib>
+
 #include "fhir/patch/fhirpath_patch.h"
 #include "fhir/patch/json_patch.h"
 #include "fhir/r4/definitions.h"
@@ -47,11 +49,23 @@ core::Result<App> BuildApp(const StoreSettings& settings, bool validate) {
     config.resource_types.emplace_back(type);
   }
   config.software_version = kVersion;
+  access::PolicyOptions policy_options;
+  if (const char* consent = std::getenv("MEDALLIANCE_CONSENT_DEFAULT");
+      consent != nullptr && std::string_view(consent) == "opt-in") {
+    policy_options.consent_default = access::ConsentDefault::kOptIn;
+  }
+  app.policy = std::make_unique<access::Policy>(policy_options);
+  app.access_hook = std::make_unique<access::AccessWriteHook>(*app.policy);
+  app.audit_log = std::make_unique<audit::AuditLog>(*app.store, core::SystemClock::Get());
+  app.audit_hook = std::make_unique<audit::AuditWriteHook>(core::SystemClock::Get());
+  config.policy = app.policy.get();
+  config.audit = app.audit_log.get();
+  config.hooks.push_back(app.access_hook.get());
   app.patient_index = std::make_unique<mpi::PatientIndex>();
   MA_RETURN_IF_ERROR(app.patient_index->Load(*app.store));
   app.patient_hook = std::make_unique<mpi::PatientHook>(*app.patient_index);
   app.match_operation = std::make_unique<mpi::MatchOperation>(*app.patient_index);
-  // The registry check first: it is cheap and has no effects when it refuses.
+  // The registry check before the domain hooks: it is cheap and has no effects when it refuses.
   app.member_reference_hook = std::make_unique<registry::MemberReferenceHook>();
   config.hooks.push_back(app.member_reference_hook.get());
   config.hooks.push_back(app.patient_hook.get());
@@ -71,6 +85,7 @@ core::Result<App> BuildApp(const StoreSettings& settings, bool validate) {
   config.hooks.push_back(app.recognition_order_hook.get());
   config.hooks.push_back(app.recognition_decision_hook.get());
   config.operations.push_back(app.recognize_operation.get());
+  config.hooks.push_back(app.audit_hook.get());
   app.service = std::make_unique<api::rest::RestService>(*app.store, std::move(config));
   return app;
 }

@@ -5,7 +5,10 @@
 #include <memory>
 #include <string>
 
+#include "access/policy.h"
+#include "access/write_hook.h"
 #include "api/rest/rest_service.h"
+#include "audit/audit.h"
 #include "core/result.h"
 #include "mpi/match_operation.h"
 #include "mpi/patient_hook.h"
@@ -43,6 +46,12 @@ struct App {
   std::unique_ptr<recognition::OrderAlertHook> recognition_order_hook;
   std::unique_ptr<recognition::DecisionHook> recognition_decision_hook;
   std::unique_ptr<recognition::RecognizeOperation> recognize_operation;
+  // Access rules and audit (issue 4): the policy and its write hook (first of the hooks),
+  // the buffered audit log and the write-audit hook (last of the hooks).
+  std::unique_ptr<access::Policy> policy;
+  std::unique_ptr<access::AccessWriteHook> access_hook;
+  std::unique_ptr<audit::AuditLog> audit_log;
+  std::unique_ptr<audit::AuditWriteHook> audit_hook;
   std::unique_ptr<api::rest::RestService> service;
 };
 

@@ -191,6 +191,11 @@ Result<SearchPage> Searcher::Everything(store::ReadTx& tx, const EverythingReque
   if (!patient.has_value() || patient->deleted) {
     return Error::NotFound("Patient/" + request.patient_id + " is not known");
   }
+  if (request.visible) {
+    MA_ASSIGN_OR_RETURN(bool visible, request.visible(tx, *patient));
+    if (!visible)
+      return Error::NotFound("Patient/" + request.patient_id + " is not known");
+  }
   auto wanted = [&](std::string_view type) {
     return types.empty() || std::find(types.begin(), types.end(), type) != types.end();
   };
@@ -220,7 +225,7 @@ Result<SearchPage> Searcher::Everything(store::ReadTx& tx, const EverythingReque
   where.Text(")");
   if (since.has_value())
     where.Text(" AND r.last_updated >= ").Bind(*since);
-  MA_RETURN_IF_ERROR(internal::RunEverythingQuery(tx, where, cursor_text, page));
+  MA_RETURN_IF_ERROR(internal::RunEverythingQuery(tx, where, cursor_text, page, request.visible));
   return page;
 }
 

@@ -12,6 +12,7 @@
 // immutable and built once per process).
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -24,6 +25,12 @@
 namespace medalliance::search {
 
 using Params = std::vector<std::pair<std::string, std::string>>;  // decoded name, value
+
+// Access control hook (access/ provides it, api/ sets it): a resource is part of the results
+// (matches, includes, totals, paging) only when this answers true. Called inside the read
+// transaction for each candidate row; an error aborts the search. Unset: everything is visible.
+using VisibilityPredicate =
+    std::function<core::Result<bool>(store::ReadTx&, const store::StoredResource&)>;
 
 struct Compartment {
   std::string type;  // "Patient"
@@ -44,6 +51,8 @@ struct SearchRequest {
   int max_includes = 1000;
   // "Now" for the ap prefix; the system clock when unset.
   std::optional<int64_t> now_millis;
+  // Rows the caller may not see are left out everywhere, as if they did not exist.
+  VisibilityPredicate visible;
 };
 
 struct SearchPage {
@@ -71,6 +80,8 @@ struct EverythingRequest {
   bool strict = false;
   int default_count = 50;
   int max_count = 1000;
+  // As SearchRequest::visible; an invisible patient answers kNotFound.
+  VisibilityPredicate visible;
 };
 
 class Searcher {

@@ -57,6 +57,9 @@ class WriteHook {
   virtual ~WriteHook() = default;
   // Resource types this hook wants; empty means all.
   virtual std::vector<std::string> Types() const = 0;
+  // True: runs only for writes made for a request (WriteEvent.caller set), never for local
+  // tools (import, demo), so that those keep their hook-free fast path.
+  virtual bool CallerOnly() const { return false; }
   virtual core::Status BeforeWrite(WriteTx& tx, WriteEvent& event) = 0;
 };
 

@@ -71,6 +71,16 @@ struct HistoryQuery {
   int count = 50;
 };
 
+// One link of the audit hash chain (migration 0004, table audit_chain): the AuditEvent
+// version stored at `sequence` and hash = SHA-256(previous link's hash || its exact JSON
+// bytes), hex. Positions start at 1 and have no gaps. audit/ computes and checks the hashes.
+struct AuditLink {
+  int64_t position = 0;
+  std::string resource_id;  // AuditEvent id
+  int64_t sequence = 0;     // resources.sequence of the chained version
+  std::string hash;         // 64 hex digits
+};
+
 // A value bound to a statement parameter.
 using SqlValue = std::variant<std::monostate, int64_t, double, std::string>;
 
@@ -107,6 +117,15 @@ class ReadTx {
   // Runs a query returning one integer (COUNT(*)).
   virtual core::Result<int64_t> QueryCount(const SqlQuery& query) = 0;
   virtual const Dialect& GetDialect() const = 0;
+  // The audit chain, in position order: the last link (nullopt when empty), and up to
+  // `limit` links after `after_position`. kNotImplemented by back ends without the table.
+  virtual core::Result<std::optional<AuditLink>> LastAuditLink() {
+    return core::Error::NotImplemented("no audit chain in this store");
+  }
+  virtual core::Result<std::vector<AuditLink>> AuditLinks(int64_t /*after_position*/,
+                                                          int /*limit*/) {
+    return core::Error::NotImplemented("no audit chain in this store");
+  }
 };
 
 class WriteTx : public ReadTx {
@@ -121,6 +140,10 @@ class WriteTx : public ReadTx {
   // reindexing after the search parameters or their extraction changed.
   virtual core::Status ReplaceIndex(std::string_view type, std::string_view id,
                                     const std::vector<IndexEntry>& index) = 0;
+  // Appends a link to the audit chain; kConflict when the position is taken.
+  virtual core::Status AppendAuditLink(const AuditLink& /*link*/) {
+    return core::Error::NotImplemented("no audit chain in this store");
+  }
 };
 
 class Store {

@@ -120,6 +120,7 @@ struct RestService::PreparedBundle {
 
   bool transaction = true;
   std::string base_url;
+  const store::Caller* caller = nullptr;  // who sent it; null for local tools
   std::vector<Entry> entries;
   std::vector<std::optional<Error>> batch_errors;
   std::unordered_map<std::string, std::string> assigned;  // fullUrl -> Type/id
@@ -147,7 +148,8 @@ void RestService::PrecomputeCreates(PreparedBundle& prepared) const {
   }
   core::EpochMillis now = config_.clock->Now();
   for (PreparedBundle::Entry& entry : prepared.entries) {
-    if (entry.kind != EntryKind::kCreate || writer_.HasHooksFor(entry.type))
+    if (entry.kind != EntryKind::kCreate ||
+        writer_.HasHooksFor(entry.type, prepared.caller != nullptr))
       continue;
     bool conditional_reference = false;
     core::Status rewritten = ForEachReference(entry.resource, [&](Json& value) -> core::Status {
@@ -178,13 +180,15 @@ void RestService::PrecomputeCreates(PreparedBundle& prepared) const {
   }
 }
 
-Result<Json> RestService::ProcessBundle(Json bundle, const std::string& base_url) const {
-  MA_ASSIGN_OR_RETURN(PreparedBundlePtr prepared, PrepareBundle(std::move(bundle), base_url));
+Result<Json> RestService::ProcessBundle(Json bundle, const std::string& base_url,
+                                        const store::Caller* caller) const {
+  MA_ASSIGN_OR_RETURN(PreparedBundlePtr prepared,
+                      PrepareBundle(std::move(bundle), base_url, caller));
   return CommitBundle(*prepared);
 }
 
 Result<RestService::PreparedBundlePtr> RestService::PrepareBundle(
-    Json bundle, const std::string& base_url) const {
+    Json bundle, const std::string& base_url, const store::Caller* caller) const {
   using Entry = PreparedBundle::Entry;
   using EntryKind = PreparedBundle::EntryKind;
   if (bundle.GetStringMember("resourceType") != "Bundle") {
@@ -208,6 +212,7 @@ Result<RestService::PreparedBundlePtr> RestService::PrepareBundle(
   PreparedBundlePtr prepared(new PreparedBundle);
   prepared->transaction = transaction;
   prepared->base_url = base_url;
+  prepared->caller = caller;
   std::vector<Entry>& entries = prepared->entries;
   std::vector<std::optional<Error>>& batch_errors = prepared->batch_errors;
   // Parse every entry's request.
@@ -417,6 +422,8 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
       FhirRequest sub;
       sub.method = entry.method;
       sub.base_url = base_url;
+      if (prepared.caller != nullptr)
+        sub.caller = *prepared.caller;
       sub.params = entry.params;
       SplitPath(entry.url.substr(0, entry.url.find('?')), sub.segments);
       if (entry.kind == EntryKind::kPatch) {
@@ -464,6 +471,12 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
   // References are rewritten in place; Write() may re-run the block, so each run first
   // restores the texts the previous run replaced.
   std::vector<std::pair<Json*, std::string>> rewritten;
+  FhirRequest who;
+  if (prepared.caller != nullptr)
+    who.caller = *prepared.caller;
+  std::unique_ptr<access::Session> session = MakeSession(who);
+  search::VisibilityPredicate visible = Predicate(session.get());
+  const store::Caller* caller = prepared.caller;
   core::Status committed = store_.Write([&](store::WriteTx& tx) -> core::Status {
     for (auto it = rewritten.rbegin(); it != rewritten.rend(); ++it) {
       *it->first = Json::MakeString(std::move(it->second));
@@ -483,7 +496,7 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
       std::string_view criteria = entry.if_none_exist;
       if (criteria.starts_with(entry.type + "?"))
         criteria.remove_prefix(entry.type.size() + 1);
-      auto matches = FindMatches(tx, entry.type, ParseQueryString(criteria));
+      auto matches = FindMatches(tx, entry.type, ParseQueryString(criteria), visible);
       if (!matches)
         return AtEntry(std::move(matches).error(), entry.index, ".request.ifNoneExist");
       if (matches->size() > 1) {
@@ -505,7 +518,7 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
           !entry.id.empty()) {
         continue;
       }
-      auto matches = FindMatches(tx, entry.type, entry.params);
+      auto matches = FindMatches(tx, entry.type, entry.params, visible);
       if (!matches)
         return AtEntry(std::move(matches).error(), entry.index, ".request.url");
       if (matches->size() > 1) {
@@ -563,7 +576,8 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
                                       "' names an unknown resource type");
         }
         MA_ASSIGN_OR_RETURN(
-            auto matches, FindMatches(tx, type, ParseQueryString(reference.substr(question + 1))));
+            auto matches,
+            FindMatches(tx, type, ParseQueryString(reference.substr(question + 1)), visible));
         if (matches.size() != 1) {
           return Error::PreconditionFailed("conditional reference '" + reference + "' matches " +
                                            std::to_string(matches.size()) +
@@ -583,7 +597,7 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
       switch (entry.kind) {
         case EntryKind::kCreate: {
           resource.Erase("id");
-          auto result = writer_.Create(tx, resource, entry.id, now, {nullptr, &entry.warnings});
+          auto result = writer_.Create(tx, resource, entry.id, now, {caller, &entry.warnings});
           if (!result)
             return AtEntry(std::move(result).error(), entry.index);
           entry.status = 201;
@@ -592,7 +606,7 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
         }
         case EntryKind::kUpdate: {
           auto result = writer_.Update(tx, resource, entry.id, entry.if_match, "PUT", now,
-                                       {nullptr, &entry.warnings});
+                                       {caller, &entry.warnings});
           if (!result)
             return AtEntry(std::move(result).error(), entry.index);
           entry.status = result->created ? 201 : 200;
@@ -618,7 +632,7 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
                                                 ? entry.if_match
                                                 : std::optional<int64_t>(current->version);
           auto result = writer_.Update(tx, patched, entry.id, expected, "PATCH", now,
-                                       {nullptr, &entry.warnings});
+                                       {caller, &entry.warnings});
           if (!result)
             return AtEntry(std::move(result).error(), entry.index);
           entry.status = 200;
@@ -630,7 +644,7 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
           if (entry.id.empty())
             break;  // conditional delete that matched nothing
           auto result = writer_.Delete(tx, entry.type, entry.id, entry.if_match, now,
-                                       {nullptr, &entry.warnings});
+                                       {caller, &entry.warnings});
           if (!result)
             return AtEntry(std::move(result).error(), entry.index);
           break;
@@ -653,6 +667,8 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
       FhirRequest sub;
       sub.method = "GET";
       sub.base_url = base_url;
+      if (prepared.caller != nullptr)
+        sub.caller = *prepared.caller;
       SplitPath(entry.url.substr(0, entry.url.find('?')), sub.segments);
       sub.params = entry.params;
       FhirResponse result = Handle(sub);

@@ -52,6 +52,23 @@ FhirResponse RestService::InvokeOperation(const FhirRequest& request, const std:
                                "operation $" + name + " is not supported on " + where, "",
                                "not-supported"));
   }
+  std::unique_ptr<access::Session> session = MakeSession(request);
+  if (session != nullptr && !id.empty()) {
+    // An instance the caller may not see does not exist for it.
+    bool visible = false;
+    core::Status checked = store_.Read([&](store::ReadTx& tx) -> core::Status {
+      MA_ASSIGN_OR_RETURN(auto current, tx.ReadCurrent(type, id));
+      visible = false;
+      if (current.has_value() && !current->deleted) {
+        MA_ASSIGN_OR_RETURN(visible, session->Visible(tx, *current));
+      }
+      return {};
+    });
+    if (!checked)
+      return ErrorResponse(checked.error());
+    if (!visible)
+      return ErrorResponse(Error::NotFound(type + "/" + id + " is not known"));
+  }
   store::OperationRequest call;
   call.type = type;
   call.id = id;
@@ -98,6 +115,11 @@ FhirResponse RestService::InvokeOperation(const FhirRequest& request, const std:
   core::Result<store::OperationResponse> result = operation->Invoke(store_, call);
   if (!result)
     return ErrorResponse(result.error());
+  if (session != nullptr && !result->body.IsNull()) {
+    if (core::Status filtered = FilterOperationResult(*session, result->body); !filtered)
+      return ErrorResponse(filtered.error());
+    AuditReads(request, session.get(), "operation", "$" + name);
+  }
   FhirResponse response;
   response.status = result->status;
   if (!result->body.IsNull())

@@ -46,6 +46,8 @@ core::Status ResourceWriter::RunHooks(store::WriteTx& tx, store::WriteKind kind,
                                       const store::StoredResource* previous,
                                       const WriteContext& context) const {
   for (store::WriteHook* hook : hooks_) {
+    if (hook->CallerOnly() && context.caller == nullptr)
+      continue;
     std::vector<std::string> types = hook->Types();
     if (!types.empty() && std::find(types.begin(), types.end(), type) == types.end())
       continue;
@@ -62,8 +64,10 @@ core::Status ResourceWriter::RunHooks(store::WriteTx& tx, store::WriteKind kind,
   return {};
 }
 
-bool ResourceWriter::HasHooksFor(std::string_view type) const {
+bool ResourceWriter::HasHooksFor(std::string_view type, bool with_caller) const {
   for (store::WriteHook* hook : hooks_) {
+    if (hook->CallerOnly() && !with_caller)
+      continue;
     std::vector<std::string> types = hook->Types();
     if (types.empty() || std::find(types.begin(), types.end(), type) != types.end())
       return true;

@@ -62,8 +62,8 @@ class ResourceWriter {
   // prepared outside the transaction). No hooks run: callers use it only for types without.
   core::Result<WriteResult> PutPrepared(store::WriteTx& tx, store::StoredResource& stored,
                                         const std::vector<store::IndexEntry>& index) const;
-  // True when a write hook wants writes of `type`.
-  bool HasHooksFor(std::string_view type) const;
+  // True when a write hook wants writes of `type` (made for a request when `with_caller`).
+  bool HasHooksFor(std::string_view type, bool with_caller = true) const;
 
   // Sets id, meta.versionId and meta.lastUpdated (id after resourceType, meta after id).
   static void Stamp(fhir::Json& resource, std::string_view id, int64_t version,

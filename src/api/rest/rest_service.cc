@@ -147,6 +147,11 @@ bool RestService::IsResourceType(std::string_view type) const {
 
 FhirResponse RestService::Handle(const FhirRequest& request) const {
   FhirResponse response = Dispatch(request);
+  if (response.status == 403 || (response.status == 405 && !request.segments.empty() &&
+                                 request.segments[0] == "AuditEvent")) {
+    // A refused write is a security event (access_guard.cc).
+    AuditRefusal(request, request.method, "", "HTTP " + std::to_string(response.status));
+  }
   if (!response.headers.Has("Content-Type") && !response.body.empty()) {
     response.headers.Set("Content-Type", "application/fhir+json; charset=utf-8");
   }
@@ -242,6 +247,10 @@ FhirResponse RestService::Dispatch(const FhirRequest& request) const {
                            seg.size() == 3 ? seg[1] : std::string(), seg.back().substr(1));
   }
   const std::string& type = seg[0];
+  if (type == "AuditEvent" && (method == "PUT" || method == "PATCH" || method == "DELETE")) {
+    // The audit trail is append-only (doc/security.md), whoever asks.
+    return MethodNotAllowed(method, "AuditEvent (the audit trail is append-only)", "GET, POST");
+  }
   if (!IsResourceType(type)) {
     return ErrorResponse(Error::NotFound("unknown resource type or path '" + type + "'"));
   }
@@ -318,6 +327,7 @@ FhirResponse RestService::Create(const FhirRequest& request, const std::string& 
   core::EpochMillis now = config_.clock->Now();
   std::vector<core::Issue> warnings;
   WriteContext context{&request.caller, &warnings};
+  std::unique_ptr<access::Session> session = MakeSession(request);
   core::Status status = store_.Write([&](store::WriteTx& tx) -> core::Status {
     status_code = 201;
     warnings.clear();
@@ -325,7 +335,7 @@ FhirResponse RestService::Create(const FhirRequest& request, const std::string& 
       QueryParams params = ParseQueryString(if_none_exist.starts_with(type + "?")
                                                 ? if_none_exist.substr(type.size() + 1)
                                                 : if_none_exist);
-      MA_ASSIGN_OR_RETURN(auto matches, FindMatches(tx, type, params));
+      MA_ASSIGN_OR_RETURN(auto matches, FindMatches(tx, type, params, Predicate(session.get())));
       if (matches.size() > 1) {
         return Error::PreconditionFailed("If-None-Exist matches " + std::to_string(matches.size()) +
                                          " resources");
@@ -348,15 +358,25 @@ FhirResponse RestService::Create(const FhirRequest& request, const std::string& 
 FhirResponse RestService::Read(const FhirRequest& request, const std::string& type,
                                const std::string& id) const {
   std::optional<StoredResource> current;
+  std::unique_ptr<access::Session> session = MakeSession(request);
+  bool hidden = false;
   core::Status status = store_.Read([&](store::ReadTx& tx) -> core::Status {
     MA_ASSIGN_OR_RETURN(current, tx.ReadCurrent(type, id));
+    hidden = false;
+    if (session != nullptr && current.has_value()) {
+      MA_ASSIGN_OR_RETURN(bool visible, session->Visible(tx, *current));
+      hidden = !visible;
+    }
     return {};
   });
   if (!status)
     return ErrorResponse(status.error());
-  if (!current.has_value()) {
+  if (hidden)
+    AuditRefusal(request, "read", type + "/" + id, "not visible to the caller");
+  if (!current.has_value() || hidden) {
     return ErrorResponse(Error::NotFound(type + "/" + id + " is not known"));
   }
+  AuditReads(request, session.get(), "read");
   if (current->deleted) {
     FhirResponse response = ErrorResponse(Error::Gone(type + "/" + id + " was deleted (version " +
                                                       std::to_string(current->version) + ")"));
@@ -386,7 +406,7 @@ FhirResponse RestService::Read(const FhirRequest& request, const std::string& ty
   return response;
 }
 
-FhirResponse RestService::VersionRead(const FhirRequest& /*request*/, const std::string& type,
+FhirResponse RestService::VersionRead(const FhirRequest& request, const std::string& type,
                                       const std::string& id, const std::string& version) const {
   int64_t number = 0;
   auto [end, ec] = std::from_chars(version.data(), version.data() + version.size(), number);
@@ -395,13 +415,24 @@ FhirResponse RestService::VersionRead(const FhirRequest& /*request*/, const std:
         Error::NotFound("version '" + version + "' of " + type + "/" + id + " is not known"));
   }
   std::optional<StoredResource> stored;
+  std::unique_ptr<access::Session> session = MakeSession(request);
+  bool hidden = false;
   core::Status status = store_.Read([&](store::ReadTx& tx) -> core::Status {
     MA_ASSIGN_OR_RETURN(stored, tx.ReadVersion(type, id, number));
+    hidden = false;
+    if (session != nullptr && stored.has_value()) {
+      MA_ASSIGN_OR_RETURN(bool visible, session->Visible(tx, *stored));
+      hidden = !visible;
+    }
     return {};
   });
   if (!status)
     return ErrorResponse(status.error());
-  if (!stored.has_value()) {
+  if (hidden)
+    AuditRefusal(request, "vread", type + "/" + id, "not visible to the caller");
+  else
+    AuditReads(request, session.get(), "vread");
+  if (!stored.has_value() || hidden) {
     return ErrorResponse(
         Error::NotFound("version " + version + " of " + type + "/" + id + " is not known"));
   }
@@ -474,9 +505,11 @@ FhirResponse RestService::ConditionalUpdate(const FhirRequest& request,
   WriteResult result;
   std::vector<core::Issue> warnings;
   WriteContext context{&request.caller, &warnings};
+  std::unique_ptr<access::Session> session = MakeSession(request);
   core::Status status = store_.Write([&](store::WriteTx& tx) -> core::Status {
     warnings.clear();
-    MA_ASSIGN_OR_RETURN(auto matches, FindMatches(tx, type, request.params));
+    MA_ASSIGN_OR_RETURN(auto matches,
+                        FindMatches(tx, type, request.params, Predicate(session.get())));
     if (matches.size() > 1) {
       return Error::PreconditionFailed("the conditional update criteria match " +
                                        std::to_string(matches.size()) + " resources");
@@ -599,9 +632,11 @@ FhirResponse RestService::ConditionalDelete(const FhirRequest& request,
   }
   core::EpochMillis now = config_.clock->Now();
   int deleted = 0;
+  std::unique_ptr<access::Session> session = MakeSession(request);
   core::Status status = store_.Write([&](store::WriteTx& tx) -> core::Status {
     deleted = 0;
-    MA_ASSIGN_OR_RETURN(auto matches, FindMatches(tx, type, request.params));
+    MA_ASSIGN_OR_RETURN(auto matches,
+                        FindMatches(tx, type, request.params, Predicate(session.get())));
     if (matches.size() > 1) {
       return Error::PreconditionFailed("the conditional delete criteria match " +
                                        std::to_string(matches.size()) +
@@ -622,10 +657,11 @@ FhirResponse RestService::ConditionalDelete(const FhirRequest& request,
   return response;
 }
 
-Result<std::vector<StoredResource>> RestService::FindMatches(store::ReadTx& tx,
-                                                             const std::string& type,
-                                                             const QueryParams& params) const {
+Result<std::vector<StoredResource>> RestService::FindMatches(
+    store::ReadTx& tx, const std::string& type, const QueryParams& params,
+    const search::VisibilityPredicate& visible) const {
   search::SearchRequest search_request;
+  search_request.visible = visible;
   search_request.type = type;
   search_request.params = params;
   search_request.strict = true;  // unknown criteria must not silently match everything
@@ -652,12 +688,26 @@ search::SearchRequest RestService::MakeSearchRequest(const FhirRequest& request,
 FhirResponse RestService::RunSearch(const FhirRequest& request,
                                     const search::SearchRequest& search_request) const {
   search::SearchPage page;
+  std::unique_ptr<access::Session> session = MakeSession(request);
+  search::SearchRequest guarded = search_request;
+  if (session != nullptr)
+    guarded.visible = Predicate(session.get());
   core::Status status = store_.Read([&](store::ReadTx& tx) -> core::Status {
-    MA_ASSIGN_OR_RETURN(page, searcher_.Search(tx, search_request));
+    MA_ASSIGN_OR_RETURN(page, searcher_.Search(tx, guarded));
     return {};
   });
   if (!status)
     return ErrorResponse(status.error());
+  if (session != nullptr) {
+    std::string query = search_request.type;
+    for (size_t i = 0; i < search_request.params.size(); ++i) {
+      query += (i == 0 ? "?" : "&") + search_request.params[i].first + "=" +
+               search_request.params[i].second;
+    }
+    AuditReads(request, session.get(),
+               search_request.compartment.has_value() ? "search-compartment" : "search-type",
+               query);
+  }
   FhirResponse response;
   response.body =
       BuildSearchBundle(request.base_url, search_request.type, page, config_.clock->Now());
@@ -715,23 +765,56 @@ FhirResponse RestService::History(const FhirRequest& request, const std::string*
   bool exists = true;
   store::HistoryQuery page_query = query;
   page_query.count = query.count + 1;  // one more tells whether a next page exists
+  std::unique_ptr<access::Session> session = MakeSession(request);
   core::Status status = store_.Read([&](store::ReadTx& tx) -> core::Status {
     if (id != nullptr) {
       MA_ASSIGN_OR_RETURN(auto current, tx.ReadCurrent(*type, *id));
       exists = current.has_value();
+      if (exists && session != nullptr) {
+        MA_ASSIGN_OR_RETURN(exists, session->Visible(tx, *current));
+      }
       if (!exists)
         return {};
     }
-    MA_ASSIGN_OR_RETURN(entries, tx.History(page_query));
-    store::HistoryQuery count_query = query;
-    count_query.before_sequence.reset();
-    MA_ASSIGN_OR_RETURN(total, tx.CountHistory(count_query));
+    if (session == nullptr) {
+      MA_ASSIGN_OR_RETURN(entries, tx.History(page_query));
+      store::HistoryQuery count_query = query;
+      count_query.before_sequence.reset();
+      MA_ASSIGN_OR_RETURN(total, tx.CountHistory(count_query));
+      return {};
+    }
+    // Restricted: only visible versions, pages refilled, the total counted over visible ones.
+    entries.clear();
+    total = 0;
+    store::HistoryQuery scan = query;
+    scan.before_sequence.reset();
+    scan.count = 500;
+    for (;;) {
+      MA_ASSIGN_OR_RETURN(std::vector<StoredResource> batch, tx.History(scan));
+      for (StoredResource& version : batch) {
+        MA_ASSIGN_OR_RETURN(bool visible, session->Visible(tx, version));
+        if (!visible)
+          continue;
+        ++total;
+        bool in_page =
+            !query.before_sequence.has_value() || version.sequence < *query.before_sequence;
+        if (in_page && static_cast<int>(entries.size()) < page_query.count)
+          entries.push_back(std::move(version));
+      }
+      if (batch.size() < static_cast<size_t>(scan.count))
+        break;
+      scan.before_sequence = batch.back().sequence;
+    }
     return {};
   });
   if (!status)
     return ErrorResponse(status.error());
   if (!exists)
     return ErrorResponse(Error::NotFound(*type + "/" + *id + " is not known"));
+  AuditReads(request, session.get(),
+             id != nullptr     ? "history-instance"
+             : type != nullptr ? "history-type"
+                               : "history-system");
   bool has_more = entries.size() > static_cast<size_t>(query.count);
   if (has_more)
     entries.resize(static_cast<size_t>(query.count));
@@ -751,7 +834,7 @@ FhirResponse RestService::PostBundle(const FhirRequest& request) const {
   Result<Json> parsed = ParseResourceBody(request, "Bundle");
   if (!parsed)
     return ErrorResponse(parsed.error());
-  Result<Json> result = ProcessBundle(std::move(*parsed), request.base_url);
+  Result<Json> result = ProcessBundle(std::move(*parsed), request.base_url, &request.caller);
   if (!result)
     return ErrorResponse(result.error());
   FhirResponse response;

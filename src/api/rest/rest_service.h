@@ -12,8 +12,10 @@
 #include <string_view>
 #include <vector>
 
+#include "access/policy.h"
 #include "api/rest/request.h"
 #include "api/rest/resource_writer.h"
+#include "audit/audit.h"
 #include "core/clock.h"
 #include "core/result.h"
 #include "fhir/json/json.h"
@@ -39,6 +41,10 @@ struct RestConfig {
   // Domain modules' write hooks and operations (not owned; they outlive the service).
   std::vector<store::WriteHook*> hooks;
   std::vector<store::Operation*> operations;
+  // Access rules and the read/security audit (issue 4; access_guard.cc). Not owned; null
+  // turns them off. Writes are checked and audited by write hooks in `hooks`.
+  const access::Policy* policy = nullptr;
+  audit::AuditLog* audit = nullptr;
 };
 
 class RestService {
@@ -49,7 +55,9 @@ class RestService {
 
   // Processes a batch or transaction Bundle (also used by `medalliance import`).
   // Returns the response Bundle, or the error that rolled a transaction back.
-  core::Result<fhir::Json> ProcessBundle(fhir::Json bundle, const std::string& base_url) const;
+  // `caller`: who sent it (null for local tools); its entries obey the access rules.
+  core::Result<fhir::Json> ProcessBundle(fhir::Json bundle, const std::string& base_url,
+                                         const store::Caller* caller = nullptr) const;
 
   // ProcessBundle in two steps, for callers that overlap them (the importer prepares on one
   // thread and commits on another). PrepareBundle parses, validates and does what needs no
@@ -59,8 +67,8 @@ class RestService {
     void operator()(PreparedBundle* bundle) const;
   };
   using PreparedBundlePtr = std::unique_ptr<PreparedBundle, PreparedBundleDeleter>;
-  core::Result<PreparedBundlePtr> PrepareBundle(fhir::Json bundle,
-                                                const std::string& base_url) const;
+  core::Result<PreparedBundlePtr> PrepareBundle(fhir::Json bundle, const std::string& base_url,
+                                                const store::Caller* caller = nullptr) const;
   core::Result<fhir::Json> CommitBundle(PreparedBundle& prepared) const;
 
   bool IsResourceType(std::string_view type) const;
@@ -106,9 +114,23 @@ class RestService {
   core::Status Validate(const fhir::Json& resource) const;
   FhirResponse WriteResponse(const FhirRequest& request, const store::StoredResource& stored,
                              int status, const std::vector<core::Issue>& warnings = {}) const;
-  core::Result<std::vector<store::StoredResource>> FindMatches(store::ReadTx& tx,
-                                                               const std::string& type,
-                                                               const QueryParams& params) const;
+  core::Result<std::vector<store::StoredResource>> FindMatches(
+      store::ReadTx& tx, const std::string& type, const QueryParams& params,
+      const search::VisibilityPredicate& visible = {}) const;
+
+  // access_guard.cc: the access rules and read audit around the interactions.
+  // A Session when the caller is restricted (authenticated, and rules configured), else null.
+  std::unique_ptr<access::Session> MakeSession(const FhirRequest& request) const;
+  static search::VisibilityPredicate Predicate(access::Session* session);
+  // Queues AuditEvents for the cross-member and break-glass reads of the session, and writes
+  // the break-glass grants it opened (AuditEvent + Task for the data steward).
+  void AuditReads(const FhirRequest& request, const access::Session* session,
+                  std::string_view subtype, const std::string& query = {}) const;
+  void AuditRefusal(const FhirRequest& request, std::string_view subtype, const std::string& what,
+                    const std::string& why) const;
+  // Removes from an operation's result (a Bundle, or Parameters with resources) what the
+  // caller may not see.
+  core::Status FilterOperationResult(access::Session& session, fhir::Json& body) const;
 
   store::Store& store_;
   RestConfig config_;

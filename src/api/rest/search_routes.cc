@@ -45,6 +45,8 @@ FhirResponse RestService::PatientEverything(const FhirRequest& request,
   everything.strict = PreferStrict(request.headers);
   everything.default_count = config_.default_page_size;
   everything.max_count = config_.max_page_size;
+  std::unique_ptr<access::Session> session = MakeSession(request);
+  everything.visible = Predicate(session.get());
   search::SearchPage page;
   core::Status status = store_.Read([&](store::ReadTx& tx) -> core::Status {
     MA_ASSIGN_OR_RETURN(page, searcher_.Everything(tx, everything));
@@ -52,6 +54,7 @@ FhirResponse RestService::PatientEverything(const FhirRequest& request,
   });
   if (!status)
     return ErrorResponse(status.error());
+  AuditReads(request, session.get(), "operation", "Patient/" + id + "/$everything");
   FhirResponse response;
   response.body = BuildSearchBundle(request.base_url, "Patient", page, config_.clock->Now());
   return response;

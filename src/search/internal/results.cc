@@ -198,6 +198,89 @@ Fragment CursorCondition(const std::vector<Fragment>& expressions,
   return f;
 }
 
+// ---- visibility (access control) ----
+
+// Keeps the rows `visible` accepts, in order.
+core::Status KeepVisible(store::ReadTx& tx, const VisibilityPredicate& visible,
+                         std::vector<StoredResource>& rows) {
+  if (!visible)
+    return {};
+  std::vector<StoredResource> kept;
+  kept.reserve(rows.size());
+  for (StoredResource& row : rows) {
+    MA_ASSIGN_OR_RETURN(bool ok, visible(tx, row));
+    if (ok)
+      kept.push_back(std::move(row));
+  }
+  rows = std::move(kept);
+  return {};
+}
+
+// The number of visible rows matching `where` (which may use c and r), read in id order in
+// chunks: a total must not count what the caller may not see.
+Result<int64_t> CountVisible(store::ReadTx& tx, const Fragment& where,
+                             const VisibilityPredicate& visible) {
+  constexpr int64_t kBatch = 1000;
+  int64_t total = 0;
+  std::optional<std::pair<std::string, std::string>> after;
+  for (;;) {
+    Fragment query = Select();
+    query.Text(" WHERE ").Append(where);
+    if (after) {
+      query.Text(" AND (c.type, c.id) > (").Bind(after->first).Text(", ");
+      query.Bind(after->second).Text(")");
+    }
+    query.Text(" ORDER BY c.type, c.id LIMIT ").Bind(kBatch);
+    MA_ASSIGN_OR_RETURN(std::vector<StoredResource> rows,
+                        tx.QueryResources(Number(query, tx.GetDialect())));
+    for (const StoredResource& row : rows) {
+      MA_ASSIGN_OR_RETURN(bool ok, visible(tx, row));
+      if (ok)
+        ++total;
+    }
+    if (static_cast<int64_t>(rows.size()) < kBatch)
+      return total;
+    after.emplace(rows.back().type, rows.back().id);
+  }
+}
+
+// Runs `make(position, limit)` until `need` visible rows are collected (skipping the first
+// `skip` visible ones) or the rows run out; `next(row)` is the position after a row. Without
+// a predicate this is one query. Pages are refilled so that hidden rows never shorten a page
+// nor reveal themselves through has_more.
+template <typename Make, typename Next>
+Result<std::vector<StoredResource>> FetchVisible(store::ReadTx& tx,
+                                                 const VisibilityPredicate& visible,
+                                                 std::optional<Cursor> position, size_t need,
+                                                 size_t skip, const Make& make, const Next& next) {
+  std::vector<StoredResource> kept;
+  int64_t limit = static_cast<int64_t>(need + skip);
+  for (;;) {
+    MA_ASSIGN_OR_RETURN(std::vector<StoredResource> rows,
+                        tx.QueryResources(Number(make(position, limit), tx.GetDialect())));
+    bool exhausted = static_cast<int64_t>(rows.size()) < limit;
+    std::optional<Cursor> after;
+    if (!exhausted)
+      after = next(rows.back());
+    for (StoredResource& row : rows) {
+      MA_ASSIGN_OR_RETURN(bool ok, visible(tx, row));
+      if (!ok)
+        continue;
+      if (skip > 0) {
+        --skip;
+        continue;
+      }
+      kept.push_back(std::move(row));
+      if (kept.size() == need)
+        return kept;
+    }
+    if (exhausted)
+      return kept;
+    position = std::move(after);
+    limit = std::min<int64_t>(limit * 2, 4096);
+  }
+}
+
 // ---- includes ----
 
 std::string RefKey(const StoredResource& r) {
@@ -326,6 +409,8 @@ core::Status RunIncludes(store::ReadTx& tx, const SearchRequest& request,
   std::vector<StoredResource> added;
   MA_RETURN_IF_ERROR(
       ApplyIncludes(tx, all, sources, request.base_url, request.max_includes, seen, added));
+  // Hidden resources are dropped before they can lead :iterate anywhere.
+  MA_RETURN_IF_ERROR(KeepVisible(tx, request.visible, added));
   size_t done = 0;
   for (int round = 0; round < kMaxIterations && !iterating.empty(); ++round) {
     if (added.size() == done || static_cast<int>(added.size()) >= request.max_includes)
@@ -339,6 +424,7 @@ core::Status RunIncludes(store::ReadTx& tx, const SearchRequest& request,
     MA_RETURN_IF_ERROR(ApplyIncludes(tx, iterating, next_sources, request.base_url,
                                      request.max_includes - static_cast<int>(added.size()), seen,
                                      more));
+    MA_RETURN_IF_ERROR(KeepVisible(tx, request.visible, more));
     added.insert(added.end(), std::make_move_iterator(more.begin()),
                  std::make_move_iterator(more.end()));
   }
@@ -526,21 +612,34 @@ core::Status RunPagedQuery(store::ReadTx& tx, const SearchRequest& request, cons
     page.count = 0;
 
   if (page.count > 0) {
-    Fragment query = Select();
-    query.Text(" WHERE ").Append(where);
-    if (cursor)
-      query.Text(" AND ").Append(CursorCondition(expressions, descending, *cursor));
-    query.Text(" ORDER BY ");
     bool backward = cursor && cursor->backward;
-    for (size_t i = 0; i < expressions.size(); ++i) {
-      if (i > 0)
-        query.Text(", ");
-      query.Append(expressions[i]).Text(descending[i] != backward ? " DESC" : " ASC");
+    auto make = [&](const std::optional<Cursor>& position, int64_t limit) {
+      Fragment query = Select();
+      query.Text(" WHERE ").Append(where);
+      if (position)
+        query.Text(" AND ").Append(CursorCondition(expressions, descending, *position));
+      query.Text(" ORDER BY ");
+      for (size_t i = 0; i < expressions.size(); ++i) {
+        if (i > 0)
+          query.Text(", ");
+        query.Append(expressions[i]).Text(descending[i] != backward ? " DESC" : " ASC");
+      }
+      query.Text(" LIMIT ").Bind(limit);
+      if (page.offset > 0 && !cursor && !request.visible)
+        query.Text(" OFFSET ").Bind(static_cast<int64_t>(page.offset));
+      return query;
+    };
+    if (!request.visible) {
+      MA_ASSIGN_OR_RETURN(
+          page.matches, tx.QueryResources(Number(make(cursor, static_cast<int64_t>(page.count) + 1),
+                                                 tx.GetDialect())));
+    } else {
+      auto next = [&](const StoredResource& row) { return Cursor{backward, RowKeys(keys, row)}; };
+      size_t skip = cursor ? 0 : static_cast<size_t>(page.offset);
+      MA_ASSIGN_OR_RETURN(page.matches,
+                          FetchVisible(tx, request.visible, cursor,
+                                       static_cast<size_t>(page.count) + 1, skip, make, next));
     }
-    query.Text(" LIMIT ").Bind(static_cast<int64_t>(page.count) + 1);
-    if (page.offset > 0 && !cursor)
-      query.Text(" OFFSET ").Bind(static_cast<int64_t>(page.offset));
-    MA_ASSIGN_OR_RETURN(page.matches, tx.QueryResources(Number(query, tx.GetDialect())));
     bool more = page.matches.size() > static_cast<size_t>(page.count);
     if (more)
       page.matches.resize(static_cast<size_t>(page.count));
@@ -566,8 +665,12 @@ core::Status RunPagedQuery(store::ReadTx& tx, const SearchRequest& request, cons
   if (want_total) {
     Fragment count;
     count.Text("SELECT COUNT(*) FROM current_resources c WHERE ").Append(where);
-    MA_ASSIGN_OR_RETURN(int64_t total, tx.QueryCount(Number(count, tx.GetDialect())));
-    page.total = total;
+    if (request.visible) {
+      MA_ASSIGN_OR_RETURN(page.total, CountVisible(tx, where, request.visible));
+    } else {
+      MA_ASSIGN_OR_RETURN(int64_t total, tx.QueryCount(Number(count, tx.GetDialect())));
+      page.total = total;
+    }
   } else if (options.total == ResultOptions::Total::kDefault && !page.has_more && !cursor &&
              page.offset == 0) {
     page.total = static_cast<int64_t>(page.matches.size());
@@ -582,7 +685,8 @@ core::Status RunPagedQuery(store::ReadTx& tx, const SearchRequest& request, cons
 }
 
 core::Status RunEverythingQuery(store::ReadTx& tx, const Fragment& where,
-                                const std::optional<std::string>& cursor_text, SearchPage& page) {
+                                const std::optional<std::string>& cursor_text, SearchPage& page,
+                                const VisibilityPredicate& visible) {
   std::optional<Cursor> cursor;
   if (cursor_text.has_value()) {
     MA_ASSIGN_OR_RETURN(Cursor decoded, DecodeCursor(*cursor_text, 2));
@@ -590,16 +694,28 @@ core::Status RunEverythingQuery(store::ReadTx& tx, const Fragment& where,
     page.cursor = *cursor_text;
   }
   if (page.count > 0) {
-    Fragment query = Select();
-    query.Text(" WHERE ").Append(where);
     bool backward = cursor && cursor->backward;
-    if (cursor) {
-      query.Text(backward ? " AND (c.type, c.id) < (" : " AND (c.type, c.id) > (");
-      query.Bind(cursor->keys[0]).Text(", ").Bind(cursor->keys[1]).Text(")");
+    auto make = [&](const std::optional<Cursor>& position, int64_t limit) {
+      Fragment query = Select();
+      query.Text(" WHERE ").Append(where);
+      if (position) {
+        query.Text(backward ? " AND (c.type, c.id) < (" : " AND (c.type, c.id) > (");
+        query.Bind(position->keys[0]).Text(", ").Bind(position->keys[1]).Text(")");
+      }
+      query.Text(backward ? " ORDER BY c.type DESC, c.id DESC" : " ORDER BY c.type, c.id");
+      query.Text(" LIMIT ").Bind(limit);
+      return query;
+    };
+    if (!visible) {
+      MA_ASSIGN_OR_RETURN(
+          page.matches, tx.QueryResources(Number(make(cursor, static_cast<int64_t>(page.count) + 1),
+                                                 tx.GetDialect())));
+    } else {
+      auto next = [&](const StoredResource& row) { return Cursor{backward, {row.type, row.id}}; };
+      MA_ASSIGN_OR_RETURN(
+          page.matches,
+          FetchVisible(tx, visible, cursor, static_cast<size_t>(page.count) + 1, 0, make, next));
     }
-    query.Text(backward ? " ORDER BY c.type DESC, c.id DESC" : " ORDER BY c.type, c.id");
-    query.Text(" LIMIT ").Bind(static_cast<int64_t>(page.count) + 1);
-    MA_ASSIGN_OR_RETURN(page.matches, tx.QueryResources(Number(query, tx.GetDialect())));
     bool more = page.matches.size() > static_cast<size_t>(page.count);
     if (more)
       page.matches.resize(static_cast<size_t>(page.count));
@@ -624,8 +740,12 @@ core::Status RunEverythingQuery(store::ReadTx& tx, const Fragment& where,
     Fragment count;
     count.Text("SELECT COUNT(*) FROM current_resources c JOIN resources r ON ");
     count.Text("r.sequence = c.sequence WHERE ").Append(where);
-    MA_ASSIGN_OR_RETURN(int64_t total, tx.QueryCount(Number(count, tx.GetDialect())));
-    page.total = total;
+    if (visible) {
+      MA_ASSIGN_OR_RETURN(page.total, CountVisible(tx, where, visible));
+    } else {
+      MA_ASSIGN_OR_RETURN(int64_t total, tx.QueryCount(Number(count, tx.GetDialect())));
+      page.total = total;
+    }
   }
   return {};
 }

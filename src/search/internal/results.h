@@ -50,8 +50,10 @@ core::Status RunPagedQuery(store::ReadTx& tx, const SearchRequest& request, cons
                            SearchPage& page);
 
 // Patient/$everything paging: `where` filters c/r; ordered by (type, id).
+// `visible` as EverythingRequest::visible.
 core::Status RunEverythingQuery(store::ReadTx& tx, const Fragment& where,
-                                const std::optional<std::string>& cursor, SearchPage& page);
+                                const std::optional<std::string>& cursor, SearchPage& page,
+                                const VisibilityPredicate& visible = {});
 
 // _summary / _elements applied to one resource's JSON.
 std::string Subset(const std::string& json, ResultOptions::Summary summary,

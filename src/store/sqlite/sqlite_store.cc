@@ -216,7 +216,45 @@ class SqliteTxImpl : public Base {
 
   const Dialect& GetDialect() const override { return SqliteStore::SqliteDialect(); }
 
+  core::Result<std::optional<AuditLink>> LastAuditLink() override {
+    static const std::string kSql =
+        "SELECT position, resource_id, sequence, hash FROM audit_chain"
+        " ORDER BY position DESC LIMIT 1";
+    MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(kSql));
+    MA_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+    if (!row) {
+      return std::optional<AuditLink>{};
+    }
+    return std::optional<AuditLink>(ReadLink(stmt));
+  }
+
+  core::Result<std::vector<AuditLink>> AuditLinks(int64_t after_position, int limit) override {
+    static const std::string kSql =
+        "SELECT position, resource_id, sequence, hash FROM audit_chain"
+        " WHERE position > ?1 ORDER BY position LIMIT ?2";
+    MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(kSql));
+    stmt.BindInt(1, after_position);
+    stmt.BindInt(2, limit);
+    std::vector<AuditLink> links;
+    for (;;) {
+      MA_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+      if (!row) {
+        return links;
+      }
+      links.push_back(ReadLink(stmt));
+    }
+  }
+
  protected:
+  static AuditLink ReadLink(const SqliteStatement& stmt) {
+    AuditLink link;
+    link.position = stmt.ColumnInt(0);
+    link.resource_id = stmt.ColumnText(1);
+    link.sequence = stmt.ColumnInt(2);
+    link.hash = stmt.ColumnText(3);
+    return link;
+  }
+
   SqliteConnection& connection_;
 
  private:
@@ -247,6 +285,22 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
                             const std::vector<IndexEntry>& index) override {
     MA_RETURN_IF_ERROR(DeleteIndexRows(type, id));
     return InsertIndexRows(type, id, index);
+  }
+
+  core::Status AppendAuditLink(const AuditLink& link) override {
+    static const std::string kSql =
+        "INSERT INTO audit_chain (position, resource_id, sequence, hash) VALUES (?1, ?2, ?3, ?4)";
+    MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(kSql));
+    stmt.BindInt(1, link.position);
+    stmt.BindText(2, link.resource_id);
+    stmt.BindInt(3, link.sequence);
+    stmt.BindText(4, link.hash);
+    core::Status status = stmt.Run();
+    if (!status.has_value() && stmt.LastErrorCode() == SQLITE_CONSTRAINT_PRIMARYKEY) {
+      return core::Error::Conflict("audit chain position " + std::to_string(link.position) +
+                                   " is taken");
+    }
+    return status;
   }
 
   core::Status PutVersion(StoredResource& resource, const std::vector<IndexEntry>& index) override {

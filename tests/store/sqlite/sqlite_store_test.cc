@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "store/sql/migrations.h"
 #include "store/store_test_util.h"
 
 namespace medalliance::store {
@@ -176,7 +177,9 @@ TEST_F(SqliteStoreTest, MigrationsRunOnceAndAreRecorded) {
   auto reopened = OpenOrDie(options);
   ASSERT_NE(reopened, nullptr);
   EXPECT_EQ(reopened->SchemaVersion(), version);
-  EXPECT_EQ(Count(*reopened, "SELECT COUNT(*) FROM schema_version"), version);
+  // One row per migration (the numbers of merged branches' migrations may leave gaps).
+  EXPECT_EQ(Count(*reopened, "SELECT COUNT(*) FROM schema_version"),
+            static_cast<int64_t>(sql::SqliteMigrations().size()));
   EXPECT_EQ(Count(*reopened, "SELECT MAX(version) FROM schema_version"), version);
 }
 

@@ -121,8 +121,22 @@ CREATE TABLE index_uri (
 CREATE INDEX index_uri_value ON index_uri (type, param, value);
 )sql";
 
+// 0004_audit_chain.sql
+constexpr std::string_view k0004AuditChain = R"sql(
+-- The hash chain over AuditEvents (doc/security.md): one row per AuditEvent version, written
+-- in the transaction that stores it. hash = SHA-256(previous hash || the version's exact JSON
+-- bytes), hex; the first link's previous hash is 32 zero bytes. Append-only.
+CREATE TABLE audit_chain (
+  position    INTEGER PRIMARY KEY,
+  resource_id TEXT    NOT NULL,
+  sequence    INTEGER NOT NULL UNIQUE,  -- resources.sequence
+  hash        TEXT    NOT NULL
+);
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "0001_initial", k0001Initial},
+    Migration{4, "0004_audit_chain", k0004AuditChain},
 };
 
 }  // namespace

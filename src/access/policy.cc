@@ -1,0 +1,635 @@
+#include "access/policy.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "search/compartments.h"
+#include "store/sql/schema.h"
+
+namespace medalliance::access {
+
+using core::Error;
+using core::Result;
+using fhir::Json;
+using store::StoredResource;
+
+namespace {
+
+// SNOMED CT categories of ServiceRequest that make a treatment relationship.
+constexpr std::string_view kReferralCode = "3457005";       // Patient referral
+constexpr std::string_view kConsultationCode = "11429006";  // Consultation
+
+// "Organization/X" or ".../Organization/X" -> X for `type`; empty otherwise.
+std::string IdOf(std::string_view reference, std::string_view type) {
+  std::string prefix = std::string(type) + "/";
+  size_t at = reference.rfind(prefix);
+  if (at == std::string_view::npos || (at > 0 && reference[at - 1] != '/'))
+    return {};
+  std::string_view id = reference.substr(at + prefix.size());
+  if (id.empty() || id.find('/') != std::string_view::npos)
+    return {};
+  return std::string(id);
+}
+
+std::string_view ReferenceOf(const Json* value) {
+  if (value == nullptr || !value->IsObject())
+    return {};
+  return value->GetStringMember("reference");
+}
+
+// Calls fn(reference) for a Reference or each Reference of an array.
+template <typename Fn>
+void ForReferences(const Json* value, const Fn& fn) {
+  if (value == nullptr)
+    return;
+  if (value->IsArray()) {
+    for (const Json& item : value->Items()) fn(ReferenceOf(&item));
+  } else {
+    fn(ReferenceOf(value));
+  }
+}
+
+std::string CustodianLabel(const Json& resource) {
+  const Json* meta = resource.Find("meta");
+  if (meta == nullptr)
+    return {};
+  for (std::string_view list : {"security", "tag"}) {
+    const Json* codings = meta->Find(list);
+    if (codings == nullptr || !codings->IsArray())
+      continue;
+    for (const Json& coding : codings->Items()) {
+      if (coding.GetStringMember("system") == kCustodianSystem)
+        return std::string(coding.GetStringMember("code"));
+    }
+  }
+  return {};
+}
+
+bool HasCoding(const Json* concepts, std::string_view code) {
+  auto check = [&](const Json& value) {
+    const Json* codings = value.Find("coding");
+    if (codings == nullptr || !codings->IsArray())
+      return false;
+    for (const Json& coding : codings->Items()) {
+      if (coding.GetStringMember("code") == code)
+        return true;
+    }
+    return false;
+  };
+  if (concepts == nullptr)
+    return false;
+  if (concepts->IsArray()) {
+    for (const Json& value : concepts->Items()) {
+      if (check(value))
+        return true;
+    }
+    return false;
+  }
+  return check(*concepts);
+}
+
+// Current, non-deleted resources of `type` whose index rows reference one of `references`.
+Result<std::vector<StoredResource>> Referencing(store::ReadTx& tx, std::string_view type,
+                                                const std::vector<std::string>& references) {
+  const store::Dialect& dialect = tx.GetDialect();
+  store::SqlQuery query;
+  query.sql = "SELECT " + std::string(store::sql::kResourceColumns) +
+              " FROM current_resources c JOIN resources r ON r.sequence = c.sequence"
+              " WHERE c.type = " +
+              dialect.Placeholder(1) +
+              " AND c.deleted = 0 AND c.id IN (SELECT x.id FROM index_reference x WHERE x.type = " +
+              dialect.Placeholder(1) + " AND x.value IN (";
+  query.params.emplace_back(std::string(type));
+  for (size_t i = 0; i < references.size(); ++i) {
+    if (i > 0)
+      query.sql += ", ";
+    query.sql += dialect.Placeholder(static_cast<int>(i + 2));
+    query.params.emplace_back(references[i]);
+  }
+  query.sql += "))";
+  return tx.QueryResources(query);
+}
+
+std::vector<std::string> PatientReferences(const std::vector<std::string>& ids) {
+  std::vector<std::string> out;
+  out.reserve(ids.size());
+  for (const std::string& id : ids) out.push_back("Patient/" + id);
+  return out;
+}
+
+bool Contains(const std::vector<std::string>& list, std::string_view value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+}  // namespace
+
+std::string_view RuleName(Rule rule) {
+  switch (rule) {
+    case Rule::kUnrestricted:
+      return "unrestricted";
+    case Rule::kOwn:
+      return "own-record";
+    case Rule::kShared:
+      return "shared";
+    case Rule::kTreatment:
+      return "treatment-relationship";
+    case Rule::kBreakGlass:
+      return "break-glass";
+    case Rule::kAuditOversight:
+      return "audit-oversight";
+    case Rule::kNoRelationship:
+      return "no-treatment-relationship";
+    case Rule::kConsentRefused:
+      return "consent-refused";
+    case Rule::kOtherMember:
+      return "other-member";
+    case Rule::kAuditEventProtected:
+      return "audit-event-protected";
+  }
+  return "unknown";
+}
+
+bool IsRegistryType(std::string_view type) {
+  static constexpr std::array<std::string_view, 20> kTypes = {"Organization",
+                                                              "OrganizationAffiliation",
+                                                              "HealthcareService",
+                                                              "Location",
+                                                              "Practitioner",
+                                                              "PractitionerRole",
+                                                              "Endpoint",
+                                                              "ActivityDefinition",
+                                                              "PlanDefinition",
+                                                              "ValueSet",
+                                                              "CodeSystem",
+                                                              "ConceptMap",
+                                                              "StructureDefinition",
+                                                              "SearchParameter",
+                                                              "OperationDefinition",
+                                                              "Questionnaire",
+                                                              "Measure",
+                                                              "Library",
+                                                              "NamingSystem",
+                                                              "CapabilityStatement"};
+  return std::find(kTypes.begin(), kTypes.end(), type) != kTypes.end();
+}
+
+bool HasRole(const store::Caller& caller, std::string_view role) {
+  return Contains(caller.roles, role);
+}
+
+std::optional<std::string> FastCustodian(std::string_view json) {
+  // memmem (two-way, vectorised in glibc) is several times faster than string_view::find
+  // here: the needle starts with a letter that JSON text is full of.
+  static const std::string kNeedle =
+      "{\"system\":\"" + std::string(kCustodianSystem) + "\",\"code\":\"";
+  auto find = [&](std::string_view needle, size_t from) -> size_t {
+    if (from >= json.size())
+      return std::string_view::npos;
+    const void* hit = memmem(json.data() + from, json.size() - from, needle.data(), needle.size());
+    return hit == nullptr ? std::string_view::npos
+                          : static_cast<size_t>(static_cast<const char*>(hit) - json.data());
+  };
+  size_t first = find(kCustodianSystem, 0);
+  if (first == std::string_view::npos)
+    return std::string();  // no label anywhere: derive from content (caller parses)
+  if (find(kCustodianSystem, first + 1) != std::string_view::npos)
+    return std::nullopt;
+  size_t prefix = kNeedle.size() - kCustodianSystem.size() - 10;  // {"system":"
+  if (first < prefix || json.compare(first - prefix, kNeedle.size(), kNeedle) != 0)
+    return std::nullopt;
+  size_t start = first - prefix + kNeedle.size();
+  size_t end = json.find('"', start);
+  if (end == std::string_view::npos || end + 1 >= json.size() || json[end + 1] != '}')
+    return std::nullopt;
+  std::string_view code = json.substr(start, end - start);
+  if (code.empty() || code.find('\\') != std::string_view::npos)
+    return std::nullopt;
+  return std::string(code);
+}
+
+std::string OwnerOf(const Json& resource) {
+  std::string label = CustodianLabel(resource);
+  if (!label.empty())
+    return label;
+  std::string_view type = resource.GetStringMember("resourceType");
+  std::string owner;
+  auto take = [&](std::string_view reference) {
+    if (owner.empty())
+      owner = IdOf(reference, "Organization");
+  };
+  if (type == "Patient") {
+    take(ReferenceOf(resource.Find("managingOrganization")));
+    if (!owner.empty())
+      return owner;
+    if (const Json* identifiers = resource.Find("identifier");
+        identifiers && identifiers->IsArray()) {
+      for (const Json& identifier : identifiers->Items()) {
+        std::string_view system = identifier.GetStringMember("system");
+        if (system.starts_with(kMrnSystemPrefix))
+          return std::string(system.substr(kMrnSystemPrefix.size()));
+      }
+    }
+    return {};
+  }
+  for (std::string_view field : {"serviceProvider", "performer", "requester", "custodian", "author",
+                                 "organization", "managingOrganization", "recorder"}) {
+    ForReferences(resource.Find(field), take);
+    if (!owner.empty())
+      break;
+  }
+  return owner;
+}
+
+Policy::Policy(PolicyOptions options) : options_(options) {
+  if (options_.clock == nullptr)
+    options_.clock = &core::SystemClock::Get();
+}
+
+core::EpochMillis Policy::Now() const {
+  return options_.clock->Now();
+}
+
+std::optional<BreakGlassGrant> Policy::OpenBreakGlass(const store::Caller& caller,
+                                                      const std::string& patient) const {
+  std::string key = caller.organization_id + "|" + caller.client_id + "|" + caller.practitioner_id +
+                    "|" + patient;
+  core::EpochMillis now = Now();
+  std::lock_guard lock(mutex_);
+  auto it = grants_.find(key);
+  if (it != grants_.end() && it->second > now)
+    return std::nullopt;
+  BreakGlassGrant grant;
+  grant.patient = patient;
+  grant.reason = caller.break_glass_reason.value_or("");
+  grant.start = now;
+  grant.end = now + options_.break_glass_window_ms;
+  grants_[key] = grant.end;
+  return grant;
+}
+
+core::Status Policy::CheckWrite(store::ReadTx& tx, const store::Caller& caller,
+                                std::string_view type, Json* resource,
+                                const StoredResource* previous) const {
+  if (!caller.authenticated)
+    return {};
+  if (type == "AuditEvent") {
+    if (previous != nullptr) {
+      return Error(core::ErrorCode::kMethodNotAllowed,
+                   "AuditEvents are never updated or deleted (rule audit-append-only)");
+    }
+    return Error::Forbidden("AuditEvents are recorded by the server (rule audit-append-only)");
+  }
+  bool registry = IsRegistryType(type);
+  if (registry && !HasRole(caller, "alliance-admin")) {
+    return Error::Forbidden("the registry (" + std::string(type) +
+                            ") is changed by alliance administrators only (rule registry-admin)");
+  }
+  if (previous != nullptr && !previous->deleted && !registry) {
+    std::optional<std::string> fast = FastCustodian(previous->json);
+    std::string owner;
+    if (fast.has_value() && !fast->empty()) {
+      owner = *fast;
+    } else {
+      MA_ASSIGN_OR_RETURN(Json parsed, fhir::ParseJson(previous->json));
+      owner = OwnerOf(parsed);
+    }
+    if (owner != caller.organization_id) {
+      Session session(*this, caller);
+      MA_ASSIGN_OR_RETURN(Verdict verdict, session.Decide(tx, *previous));
+      if (!verdict.allowed)
+        return Error::NotFound(previous->type + "/" + previous->id + " is not known");
+      return Error::Forbidden(previous->type + "/" + previous->id + " is managed by " +
+                              (owner.empty() ? std::string("no member") : "member " + owner) +
+                              "; only its owner writes it (rule owner-writes)");
+    }
+  }
+  if (resource == nullptr)
+    return {};
+  // The owner label is the server's: client-supplied custodian codings are dropped and any
+  // left elsewhere (a contained resource, an extension) is refused as a forgery.
+  if (Json* meta = resource->Find("meta"); meta != nullptr && meta->IsObject()) {
+    for (std::string_view list : {"security", "tag"}) {
+      Json* codings = meta->Find(list);
+      if (codings == nullptr || !codings->IsArray())
+        continue;
+      Json::Array& items = codings->Items();
+      items.erase(std::remove_if(items.begin(), items.end(),
+                                 [](const Json& coding) {
+                                   return coding.GetStringMember("system") == kCustodianSystem;
+                                 }),
+                  items.end());
+      if (items.empty())
+        meta->Erase(list);
+    }
+  }
+  if (fhir::WriteJson(*resource).find(kCustodianSystem) != std::string::npos) {
+    return Error::Unprocessable("the custodian label is set by the server only",
+                                std::string(type) + ".meta.security");
+  }
+  if (caller.organization_id.empty())
+    return {};
+  Json* meta = resource->Find("meta");
+  if (meta == nullptr || !meta->IsObject()) {
+    size_t position = resource->Find("id") != nullptr ? 2 : 1;
+    meta = &resource->SetAt(position, "meta", Json::MakeObject());
+  }
+  Json* security = meta->Find("security");
+  if (security == nullptr || !security->IsArray())
+    security = &meta->Set("security", Json::MakeArray());
+  Json label = Json::MakeObject();
+  label.Set("system", Json::MakeString(std::string(kCustodianSystem)));
+  label.Set("code", Json::MakeString(caller.organization_id));
+  security->Items().insert(security->Items().begin(), std::move(label));
+  return {};
+}
+
+// ---- Session ----
+
+Session::Session(const Policy& policy, const store::Caller& caller)
+    : policy_(policy), caller_(caller) {}
+
+bool Session::MayBreakGlass() const {
+  return caller_.break_glass_reason.has_value() && !caller_.break_glass_reason->empty() &&
+         (HasRole(caller_, "clinician") || HasRole(caller_, "system"));
+}
+
+core::Result<bool> Session::Visible(store::ReadTx& tx, const StoredResource& resource) {
+  if (!caller_.authenticated)
+    return true;
+  MA_ASSIGN_OR_RETURN(Verdict verdict, Decide(tx, resource));
+  return verdict.allowed;
+}
+
+Result<Verdict> Session::Decide(store::ReadTx& tx, const StoredResource& resource) {
+  Verdict verdict;
+  if (!caller_.authenticated) {
+    verdict.allowed = true;
+    return verdict;
+  }
+  if (resource.deleted) {
+    // A delete marker shows as much as the version it deleted.
+    if (resource.version <= 1)
+      return verdict;
+    MA_ASSIGN_OR_RETURN(std::optional<StoredResource> before,
+                        tx.ReadVersion(resource.type, resource.id, resource.version - 1));
+    if (!before.has_value())
+      return verdict;
+    return Decide(tx, *before);
+  }
+  if (IsRegistryType(resource.type)) {
+    verdict.allowed = true;
+    verdict.rule = Rule::kShared;
+    return verdict;
+  }
+  // The common case, a member reading its own records: decided from the label in the text.
+  std::optional<std::string> fast = FastCustodian(resource.json);
+  if (fast.has_value() && !fast->empty() && *fast == caller_.organization_id) {
+    verdict.allowed = true;
+    verdict.rule = Rule::kOwn;
+    verdict.owner = *fast;
+    return verdict;
+  }
+  MA_ASSIGN_OR_RETURN(Json parsed, fhir::ParseJson(resource.json));
+  std::string owner = fast.has_value() && !fast->empty() ? *fast : OwnerOf(parsed);
+  MA_ASSIGN_OR_RETURN(verdict, DecideJson(tx, parsed, owner));
+  if (verdict.cross_member() || verdict.rule == Rule::kBreakGlass) {
+    std::string reference =
+        resource.type + "/" + resource.id + "/_history/" + std::to_string(resource.version);
+    if (recorded_.insert(reference).second) {
+      cross_reads_.push_back(Access{reference, verdict.owner, verdict.patients, verdict.rule});
+    }
+  }
+  return verdict;
+}
+
+Result<Verdict> Session::DecideJson(store::ReadTx& tx, const Json& resource,
+                                    const std::string& owner) {
+  Verdict verdict;
+  verdict.owner = owner;
+  std::string_view type = resource.GetStringMember("resourceType");
+  if (!owner.empty() && owner == caller_.organization_id) {
+    verdict.allowed = true;
+    verdict.rule = Rule::kOwn;
+    return verdict;
+  }
+  if (type == "AuditEvent") {
+    if (HasRole(caller_, "data-steward") || HasRole(caller_, "alliance-admin")) {
+      verdict.allowed = true;
+      verdict.rule = Rule::kAuditOversight;
+    } else {
+      verdict.rule = Rule::kAuditEventProtected;
+    }
+    return verdict;
+  }
+  if (type == "Person") {
+    // The MPI's link record: about the patients it links.
+    if (const Json* links = resource.Find("link"); links != nullptr && links->IsArray()) {
+      for (const Json& link : links->Items()) {
+        std::string id = IdOf(ReferenceOf(link.Find("target")), "Patient");
+        if (!id.empty())
+          verdict.patients.push_back(id);
+      }
+    }
+  } else {
+    verdict.patients = search::CompartmentsOf(resource, "Patient");
+  }
+  if (verdict.patients.empty()) {
+    verdict.allowed = owner.empty();
+    verdict.rule = owner.empty() ? Rule::kShared : Rule::kOtherMember;
+    return verdict;
+  }
+  bool treats = true;
+  bool sharing = true;
+  for (const std::string& patient : verdict.patients) {
+    MA_ASSIGN_OR_RETURN(std::vector<std::string> linked, LinkedPatients(tx, patient));
+    MA_ASSIGN_OR_RETURN(bool t, Treats(tx, linked, owner));
+    treats = treats && t;
+    if (!treats)
+      break;
+    MA_ASSIGN_OR_RETURN(bool s, SharingAllowed(tx, linked));
+    sharing = sharing && s;
+    if (!sharing)
+      break;
+  }
+  if (treats && sharing) {
+    verdict.allowed = true;
+    verdict.rule = Rule::kTreatment;
+    return verdict;
+  }
+  if (MayBreakGlass()) {
+    verdict.allowed = true;
+    verdict.rule = Rule::kBreakGlass;
+    for (const std::string& patient : verdict.patients) {
+      if (std::optional<BreakGlassGrant> grant = policy_.OpenBreakGlass(caller_, patient)) {
+        new_grants_.push_back(std::move(*grant));
+      }
+    }
+    return verdict;
+  }
+  verdict.rule = treats ? Rule::kConsentRefused : Rule::kNoRelationship;
+  return verdict;
+}
+
+Result<std::vector<std::string>> Session::LinkedPatients(store::ReadTx& tx,
+                                                         const std::string& patient) {
+  auto cached = linked_.find(patient);
+  if (cached != linked_.end())
+    return cached->second;
+  std::vector<std::string> linked = {patient};
+  MA_ASSIGN_OR_RETURN(std::vector<StoredResource> persons,
+                      Referencing(tx, "Person", {"Patient/" + patient}));
+  for (const StoredResource& person : persons) {
+    Result<Json> parsed = fhir::ParseJson(person.json);
+    if (!parsed)
+      continue;
+    const Json* links = parsed->Find("link");
+    if (links == nullptr || !links->IsArray())
+      continue;
+    for (const Json& link : links->Items()) {
+      std::string id = IdOf(ReferenceOf(link.Find("target")), "Patient");
+      if (!id.empty() && !Contains(linked, id))
+        linked.push_back(id);
+    }
+  }
+  std::sort(linked.begin(), linked.end());
+  linked_[patient] = linked;
+  return linked;
+}
+
+Result<std::string> Session::OrganizationOf(store::ReadTx& tx, std::string_view reference) {
+  std::string id = IdOf(reference, "Organization");
+  if (!id.empty())
+    return id;
+  std::string role = IdOf(reference, "PractitionerRole");
+  if (role.empty())
+    return std::string();
+  auto cached = organization_of_.find(role);
+  if (cached != organization_of_.end())
+    return cached->second;
+  std::string organization;
+  MA_ASSIGN_OR_RETURN(std::optional<StoredResource> stored,
+                      tx.ReadCurrent("PractitionerRole", role));
+  if (stored.has_value() && !stored->deleted) {
+    Result<Json> parsed = fhir::ParseJson(stored->json);
+    if (parsed)
+      organization = IdOf(ReferenceOf(parsed->Find("organization")), "Organization");
+  }
+  organization_of_[role] = organization;
+  return organization;
+}
+
+Result<bool> Session::Treats(store::ReadTx& tx, const std::vector<std::string>& patients,
+                             const std::string& owner) {
+  std::string key = owner;
+  for (const std::string& patient : patients) key += "|" + patient;
+  auto cached = treats_.find(key);
+  if (cached != treats_.end())
+    return cached->second;
+  const std::string& reader = caller_.organization_id;
+  std::vector<std::string> references = PatientReferences(patients);
+  bool treats = false;
+  if (!reader.empty()) {
+    // An encounter of the patient at the reader.
+    MA_ASSIGN_OR_RETURN(std::vector<StoredResource> encounters,
+                        Referencing(tx, "Encounter", references));
+    for (const StoredResource& stored : encounters) {
+      Result<Json> encounter = fhir::ParseJson(stored.json);
+      if (!encounter)
+        continue;
+      std::string_view status = encounter->GetStringMember("status");
+      if (status == "cancelled" || status == "entered-in-error")
+        continue;
+      if (!Contains(references, std::string(ReferenceOf(encounter->Find("subject")))))
+        continue;
+      MA_ASSIGN_OR_RETURN(std::string provider,
+                          OrganizationOf(tx, ReferenceOf(encounter->Find("serviceProvider"))));
+      if (provider == reader) {
+        treats = true;
+        break;
+      }
+    }
+  }
+  if (!treats && !reader.empty()) {
+    // An open referral or consultation between the reader and the owner.
+    MA_ASSIGN_OR_RETURN(std::vector<StoredResource> requests,
+                        Referencing(tx, "ServiceRequest", references));
+    for (const StoredResource& stored : requests) {
+      Result<Json> request = fhir::ParseJson(stored.json);
+      if (!request || request->GetStringMember("status") != "active")
+        continue;
+      const Json* category = request->Find("category");
+      if (!HasCoding(category, kReferralCode) && !HasCoding(category, kConsultationCode))
+        continue;
+      if (!Contains(references, std::string(ReferenceOf(request->Find("subject")))))
+        continue;
+      std::vector<std::string> members;
+      MA_ASSIGN_OR_RETURN(std::string requester,
+                          OrganizationOf(tx, ReferenceOf(request->Find("requester"))));
+      members.push_back(requester);
+      if (const Json* performers = request->Find("performer");
+          performers != nullptr && performers->IsArray()) {
+        for (const Json& performer : performers->Items()) {
+          MA_ASSIGN_OR_RETURN(std::string organization,
+                              OrganizationOf(tx, ReferenceOf(&performer)));
+          members.push_back(organization);
+        }
+      }
+      if (Contains(members, reader) && (owner.empty() || Contains(members, owner))) {
+        treats = true;
+        break;
+      }
+    }
+  }
+  treats_[key] = treats;
+  return treats;
+}
+
+Result<bool> Session::SharingAllowed(store::ReadTx& tx, const std::vector<std::string>& patients) {
+  std::string key;
+  for (const std::string& patient : patients) key += "|" + patient;
+  auto cached = sharing_.find(key);
+  if (cached != sharing_.end())
+    return cached->second;
+  std::vector<std::string> references = PatientReferences(patients);
+  MA_ASSIGN_OR_RETURN(std::vector<StoredResource> consents, Referencing(tx, "Consent", references));
+  bool denied = false;
+  bool permitted = false;
+  for (const StoredResource& stored : consents) {
+    Result<Json> consent = fhir::ParseJson(stored.json);
+    if (!consent || consent->GetStringMember("status") != "active")
+      continue;
+    if (!HasCoding(consent->Find("scope"), "patient-privacy"))
+      continue;
+    if (!Contains(references, std::string(ReferenceOf(consent->Find("patient")))))
+      continue;
+    const Json* provision = consent->Find("provision");
+    if (provision == nullptr || !provision->IsObject())
+      continue;
+    // provision.actor naming members limits the provision to them.
+    bool applies = true;
+    if (const Json* actors = provision->Find("actor"); actors != nullptr && actors->IsArray()) {
+      std::vector<std::string> members;
+      for (const Json& actor : actors->Items()) {
+        MA_ASSIGN_OR_RETURN(std::string organization,
+                            OrganizationOf(tx, ReferenceOf(actor.Find("reference"))));
+        if (!organization.empty())
+          members.push_back(organization);
+      }
+      applies = members.empty() || Contains(members, caller_.organization_id);
+    }
+    if (!applies)
+      continue;
+    std::string_view type = provision->GetStringMember("type");
+    if (type == "deny")
+      denied = true;
+    if (type == "permit")
+      permitted = true;
+  }
+  bool allowed =
+      !denied && (policy_.Options().consent_default == ConsentDefault::kOptOut || permitted);
+  sharing_[key] = allowed;
+  return allowed;
+}
+
+}  // namespace medalliance::access

@@ -1,0 +1,130 @@
+#pragma once
+// The audit trail (issue 4, doc/security.md): AuditEvents in the style of IHE Basic Audit Log
+// Patterns (who, for which member, what, why, outcome), stored as FHIR resources and chained:
+// each AuditEvent version gets a link in `audit_chain` whose hash is SHA-256(previous hash ||
+// the exact stored JSON bytes), written in the same transaction. VerifyChain() recomputes it.
+//
+// Writes are audited inside the write's own transaction (AuditWriteHook); reads go through
+// AuditLog::Record, a buffer flushed in one transaction every few milliseconds (acknowledged
+// reads may lose their AuditEvents on a crash within that window; see doc/security.md).
+//
+// Thread-safety: AuditLog is thread-safe; the free functions are.
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/result.h"
+#include "fhir/json/json.h"
+#include "store/hooks.h"
+#include "store/store.h"
+
+namespace medalliance::audit {
+
+// What happened. Field names follow AuditEvent.
+struct AuditRecord {
+  enum class Category {
+    kRest,      // a FHIR interaction (type rest, subtype the interaction)
+    kLogin,     // user authentication (DICOM 110114)
+    kSecurity,  // token issued/refused, refusal, break-glass (DICOM 110113 security alert)
+  };
+  Category category = Category::kRest;
+  std::string subtype;  // read, vread, search-type, history-instance, create, update, ...
+  std::string action;   // C, R, U, D, E
+  core::EpochMillis recorded = 0;
+  std::string outcome = "0";  // 0 success, 4 minor failure, 8 serious failure
+  std::string outcome_description;
+  store::Caller caller;
+  std::vector<std::string> entities;  // "Type/id/_history/n"
+  std::vector<std::string> patients;  // Patient ids
+  std::string owner;                  // the member whose data it is, when another's
+  std::string purpose;                // v3 ActReason: TREAT, ETREAT (break-glass)
+  std::string rule;                   // the access rule that decided
+  std::string query;                  // search query text, when a search
+};
+
+inline constexpr std::string_view kClientSystem = "https://fhir.medalliance.cn/sid/client";
+
+// The AuditEvent resource for a record (no id or meta yet).
+fhir::Json BuildAuditEvent(const AuditRecord& record);
+
+// Stores `event` as a new AuditEvent (id assigned, version 1) and appends its chain link.
+// Call inside the transaction of what it records.
+core::Result<store::StoredResource> AppendAuditEvent(store::WriteTx& tx, fhir::Json event,
+                                                     core::EpochMillis now);
+
+// A break-glass grant: a security AuditEvent (purpose ETREAT) and a Task for the data steward
+// (code break-glass-review, restriction.period = the grant's window, focus = the AuditEvent).
+core::Status AppendBreakGlass(store::WriteTx& tx, const store::Caller& caller,
+                              const std::string& patient, const std::string& reason,
+                              core::EpochMillis start, core::EpochMillis end,
+                              core::EpochMillis now);
+inline constexpr std::string_view kTaskCodeSystem =
+    "https://fhir.medalliance.cn/CodeSystem/task-code";
+
+// SHA-256(previous || data) as 64 hex digits; `previous_hex` empty means 32 zero bytes.
+std::string ChainHash(std::string_view previous_hex, std::string_view data);
+
+struct VerifyReport {
+  int64_t links = 0;
+  std::string head;                   // the last link's hash
+  std::vector<std::string> problems;  // each names the position or the AuditEvent
+  bool ok() const { return problems.empty(); }
+};
+// Recomputes the whole chain: altered (hash mismatch), removed (a missing position or
+// AuditEvent), reordered (an AuditEvent at another sequence than chained) and inserted
+// (an AuditEvent version without a link) entries are reported.
+core::Result<VerifyReport> VerifyChain(store::Store& store);
+
+// Buffered recording for reads and security events. A background thread writes the queued
+// records every `flush_interval_ms` in one transaction. Records that fail to store are
+// logged to stderr and dropped (the read was already answered).
+class AuditLog {
+ public:
+  AuditLog(store::Store& store, const core::Clock& clock, int flush_interval_ms = 5);
+  ~AuditLog();  // flushes
+  AuditLog(const AuditLog&) = delete;
+  AuditLog& operator=(const AuditLog&) = delete;
+
+  void Record(AuditRecord record);
+  // Writes everything queued so far; returns after it is committed.
+  core::Status Flush();
+  const core::Clock& GetClock() const { return clock_; }
+  int64_t Written() const;
+
+ private:
+  void Run();
+  core::Status WriteBatch(std::vector<AuditRecord> batch);
+
+  store::Store& store_;
+  const core::Clock& clock_;
+  const int flush_interval_ms_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<AuditRecord> queue_;
+  bool stopping_ = false;
+  int64_t written_ = 0;
+  std::mutex write_mutex_;  // one batch at a time (Flush and the thread)
+  std::thread thread_;
+};
+
+// Records every write made for a request (create, update, patch, delete) as an AuditEvent in
+// the same transaction. Local tools (no caller) are not audited.
+class AuditWriteHook final : public store::WriteHook {
+ public:
+  explicit AuditWriteHook(const core::Clock& clock) : clock_(clock) {}
+  std::vector<std::string> Types() const override { return {}; }
+  bool CallerOnly() const override { return true; }
+  core::Status BeforeWrite(store::WriteTx& tx, store::WriteEvent& event) override;
+
+ private:
+  const core::Clock& clock_;
+};
+
+}  // namespace medalliance::audit
