@@ -15,8 +15,9 @@ declare -A allowed=(
   [referral]="core fhir store search registry mpi referral"
   [consult]="core fhir store search registry mpi consult"
   [research]="core fhir store search registry mpi research"
-  [api]="core fhir store search registry mpi recognition referral consult research api"
-  [cli]="core fhir store search registry mpi recognition referral consult research api cli"
+  [auth]="core fhir store search auth"
+  [api]="core fhir store search registry mpi recognition referral consult research auth api"
+  [cli]="core fhir store search registry mpi recognition referral consult research auth api cli"
 )
 
 status=0

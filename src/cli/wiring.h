@@ -29,7 +29,9 @@ struct App {
   std::unique_ptr<api::rest::RestService> service;
 };
 
-core::Result<App> BuildApp(const StoreSettings& settings, bool validate = true);
+// `smart_on_fhir`: advertise SMART security in the CapabilityStatement (auth is on).
+core::Result<App> BuildApp(const StoreSettings& settings, bool validate = true,
+                           bool smart_on_fhir = false);
 
 // True when the store holds no resources yet.
 core::Result<bool> StoreIsEmpty(store::Store& store);

@@ -81,6 +81,9 @@ struct SqlQuery {
   std::vector<SqlValue> params;
 };
 
+// One row of a plain query (QueryRows): the selected columns in order; NULL is monostate.
+using SqlRow = std::vector<SqlValue>;
+
 // Small differences between SQL back ends that query writers need.
 class Dialect {
  public:
@@ -106,6 +109,9 @@ class ReadTx {
   virtual core::Result<std::vector<StoredResource>> QueryResources(const SqlQuery& query) = 0;
   // Runs a query returning one integer (COUNT(*)).
   virtual core::Result<int64_t> QueryCount(const SqlQuery& query) = 0;
+  // Runs a query over the non-resource tables of a module (e.g. auth_clients, see
+  // store/sql/schema.md) and returns its rows.
+  virtual core::Result<std::vector<SqlRow>> QueryRows(const SqlQuery& query) = 0;
   virtual const Dialect& GetDialect() const = 0;
 };
 
@@ -121,6 +127,9 @@ class WriteTx : public ReadTx {
   // reindexing after the search parameters or their extraction changed.
   virtual core::Status ReplaceIndex(std::string_view type, std::string_view id,
                                     const std::vector<IndexEntry>& index) = 0;
+  // Runs one INSERT/UPDATE/DELETE over a module's own tables (never the resource or index
+  // tables, which only PutVersion/ReplaceIndex change); returns the number of rows changed.
+  virtual core::Result<int64_t> Execute(const SqlQuery& statement) = 0;
 };
 
 class Store {

@@ -39,6 +39,8 @@ struct RestConfig {
   // Domain modules' write hooks and operations (not owned; they outlive the service).
   std::vector<store::WriteHook*> hooks;
   std::vector<store::Operation*> operations;
+  // Advertise SMART on FHIR (rest.security) in the CapabilityStatement: auth is on.
+  bool smart_on_fhir = false;
 };
 
 class RestService {

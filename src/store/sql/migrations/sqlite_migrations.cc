@@ -121,8 +121,57 @@ CREATE TABLE index_uri (
 CREATE INDEX index_uri_value ON index_uri (type, param, value);
 )sql";
 
+// 0002 belongs to the index-schema work (branch h/import). This empty stand-in keeps the
+// numbering without gaps on this branch; at merge the real 0002 replaces it.
+constexpr std::string_view k0002Reserved = "-- reserved for 0002 (index schema)\n";
+
+// 0003_auth.sql
+// Security tables (src/auth): registered SMART backend clients, people's accounts, the
+// assertion ids (jti) seen until they expire, and the server's token-signing key. They are
+// kept apart from the FHIR resource tables and are never served through the FHIR API.
+constexpr std::string_view k0003Auth = R"sql(
+CREATE TABLE auth_clients (
+  client_id       TEXT    PRIMARY KEY,
+  organization_id TEXT    NOT NULL,          -- the member, "Organization/<id>"
+  jwks            TEXT    NOT NULL,          -- JSON Web Key Set (public keys), inline
+  jwks_path       TEXT    NOT NULL DEFAULT '', -- or a file read at each token request
+  scopes          TEXT    NOT NULL,          -- space-separated scopes it may be granted
+  roles           TEXT    NOT NULL DEFAULT 'system', -- space-separated (system, break-glass)
+  created_at      INTEGER NOT NULL,          -- epoch millis
+  revoked_at      INTEGER                    -- NULL while active
+);
+
+CREATE TABLE auth_users (
+  username        TEXT    PRIMARY KEY,
+  organization_id TEXT    NOT NULL,
+  practitioner_id TEXT    NOT NULL DEFAULT '', -- "Practitioner/<id>" when known
+  role            TEXT    NOT NULL,          -- clinician, referral-coordinator, ...
+  password_hash   TEXT    NOT NULL,          -- argon2id encoded string
+  break_glass     INTEGER NOT NULL DEFAULT 0, -- may use the emergency override
+  disabled        INTEGER NOT NULL DEFAULT 0,
+  created_at      INTEGER NOT NULL
+);
+
+CREATE TABLE auth_jti (
+  client_id  TEXT    NOT NULL,
+  jti        TEXT    NOT NULL,
+  expires_at INTEGER NOT NULL,               -- epoch seconds; rows past it are purged
+  PRIMARY KEY (client_id, jti)
+) WITHOUT ROWID;
+CREATE INDEX auth_jti_expiry ON auth_jti (expires_at);
+
+CREATE TABLE auth_keys (
+  kid        TEXT    PRIMARY KEY,
+  algorithm  TEXT    NOT NULL,               -- HS256
+  secret     TEXT    NOT NULL,               -- base64url key material
+  created_at INTEGER NOT NULL
+);
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "0001_initial", k0001Initial},
+    Migration{2, "0002_reserved", k0002Reserved},
+    Migration{3, "0003_auth", k0003Auth},
 };
 
 }  // namespace
