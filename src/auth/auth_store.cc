@@ -77,19 +77,19 @@ core::Status AuthStore::AddClient(const ClientRecord& client) {
     if (!existing.empty())
       return Error::Conflict("client '" + client.client_id + "' is already registered");
     return StatusOf(tx.Execute(SqlQuery{
-            "INSERT INTO auth_clients (client_id, organization_id, jwks, jwks_path, scopes, roles,"
-            " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            {client.client_id, client.organization_id, client.jwks, client.jwks_path,
-             JoinScopes(client.scopes), JoinScopes(client.roles), int64_t{client.created_at}}}));
+        "INSERT INTO auth_clients (client_id, organization_id, jwks, jwks_path, scopes, roles,"
+        " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        {client.client_id, client.organization_id, client.jwks, client.jwks_path,
+         JoinScopes(client.scopes), JoinScopes(client.roles), int64_t{client.created_at}}}));
   });
 }
 
 core::Result<std::optional<ClientRecord>> AuthStore::GetClient(const std::string& client_id) {
   std::optional<ClientRecord> client;
   MA_RETURN_IF_ERROR(store_.Read([&](store::ReadTx& tx) -> core::Status {
-    MA_ASSIGN_OR_RETURN(auto rows, tx.QueryRows(SqlQuery{std::string(kClientColumns) +
-                                                             " WHERE client_id = ?1",
-                                                         {client_id}}));
+    MA_ASSIGN_OR_RETURN(
+        auto rows,
+        tx.QueryRows(SqlQuery{std::string(kClientColumns) + " WHERE client_id = ?1", {client_id}}));
     if (!rows.empty())
       client = ClientOf(rows.front());
     return {};
@@ -123,27 +123,27 @@ core::Status AuthStore::RevokeClient(const std::string& client_id, core::EpochMi
 
 core::Status AuthStore::AddUser(const UserRecord& user) {
   return store_.Write([&](store::WriteTx& tx) -> core::Status {
-    MA_ASSIGN_OR_RETURN(auto existing,
-                        tx.QueryRows(SqlQuery{"SELECT 1 FROM auth_users WHERE username = ?1",
-                                              {user.username}}));
+    MA_ASSIGN_OR_RETURN(
+        auto existing,
+        tx.QueryRows(SqlQuery{"SELECT 1 FROM auth_users WHERE username = ?1", {user.username}}));
     if (!existing.empty())
       return Error::Conflict("user '" + user.username + "' exists");
-    return StatusOf(tx.Execute(SqlQuery{
-            "INSERT INTO auth_users (username, organization_id, practitioner_id, role,"
-            " password_hash, break_glass, disabled, created_at)"
-            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            {user.username, user.organization_id, user.practitioner_id, user.role,
-             user.password_hash, int64_t{user.break_glass ? 1 : 0},
-             int64_t{user.disabled ? 1 : 0}, int64_t{user.created_at}}}));
+    return StatusOf(tx.Execute(
+        SqlQuery{"INSERT INTO auth_users (username, organization_id, practitioner_id, role,"
+                 " password_hash, break_glass, disabled, created_at)"
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 {user.username, user.organization_id, user.practitioner_id, user.role,
+                  user.password_hash, int64_t{user.break_glass ? 1 : 0},
+                  int64_t{user.disabled ? 1 : 0}, int64_t{user.created_at}}}));
   });
 }
 
 core::Result<std::optional<UserRecord>> AuthStore::GetUser(const std::string& username) {
   std::optional<UserRecord> user;
   MA_RETURN_IF_ERROR(store_.Read([&](store::ReadTx& tx) -> core::Status {
-    MA_ASSIGN_OR_RETURN(auto rows, tx.QueryRows(SqlQuery{
-                                       std::string(kUserColumns) + " WHERE username = ?1",
-                                       {username}}));
+    MA_ASSIGN_OR_RETURN(
+        auto rows,
+        tx.QueryRows(SqlQuery{std::string(kUserColumns) + " WHERE username = ?1", {username}}));
     if (!rows.empty())
       user = UserOf(rows.front());
     return {};
@@ -164,9 +164,10 @@ core::Result<std::vector<UserRecord>> AuthStore::ListUsers() {
 
 core::Status AuthStore::SetUserDisabled(const std::string& username, bool disabled) {
   return store_.Write([&](store::WriteTx& tx) -> core::Status {
-    MA_ASSIGN_OR_RETURN(int64_t changed,
-                        tx.Execute(SqlQuery{"UPDATE auth_users SET disabled = ?2 WHERE username = ?1",
-                                            {username, int64_t{disabled ? 1 : 0}}}));
+    MA_ASSIGN_OR_RETURN(
+        int64_t changed,
+        tx.Execute(SqlQuery{"UPDATE auth_users SET disabled = ?2 WHERE username = ?1",
+                            {username, int64_t{disabled ? 1 : 0}}}));
     if (changed == 0)
       return Error::NotFound("no user '" + username + "'");
     return {};
@@ -224,9 +225,10 @@ core::Result<AuthStore::SigningKey> AuthStore::LoadOrCreateSigningKey(core::Epoc
     }
     key.kid = Base64UrlEncode(RandomBytes(9));
     key.secret = RandomBytes(32);
-    return StatusOf(tx.Execute(SqlQuery{"INSERT INTO auth_keys (kid, algorithm, secret, created_at)"
-                          " VALUES (?1, 'HS256', ?2, ?3)",
-                          {key.kid, Base64UrlEncode(key.secret), int64_t{now}}}));
+    return StatusOf(
+        tx.Execute(SqlQuery{"INSERT INTO auth_keys (kid, algorithm, secret, created_at)"
+                            " VALUES (?1, 'HS256', ?2, ?3)",
+                            {key.kid, Base64UrlEncode(key.secret), int64_t{now}}}));
   }));
   return key;
 }

@@ -18,9 +18,9 @@ namespace medalliance::auth {
 
 struct ClientRecord {
   std::string client_id;
-  std::string organization_id;  // "Organization/<id>"
-  std::string jwks;             // JWK Set JSON; empty when jwks_path is used
-  std::string jwks_path;        // a JWK Set file read at each token request
+  std::string organization_id;      // "Organization/<id>"
+  std::string jwks;                 // JWK Set JSON; empty when jwks_path is used
+  std::string jwks_path;            // a JWK Set file read at each token request
   std::vector<std::string> scopes;  // what it may be granted
   std::vector<std::string> roles;   // "system", and "break-glass" when allowed
   core::EpochMillis created_at = 0;

@@ -12,8 +12,8 @@
 namespace medalliance::auth {
 
 struct PasswordCost {
-  uint32_t time = 2;             // iterations
-  uint32_t memory_kib = 19456;   // 19 MiB (OWASP's argon2id baseline)
+  uint32_t time = 2;            // iterations
+  uint32_t memory_kib = 19456;  // 19 MiB (OWASP's argon2id baseline)
   uint32_t parallelism = 1;
 };
 

@@ -8,8 +8,8 @@ namespace {
 
 constexpr std::string_view kLetters = "cruds";
 constexpr uint8_t kAll = 31;
-constexpr uint8_t kV1Read = static_cast<uint8_t>(Interaction::kRead) |
-                            static_cast<uint8_t>(Interaction::kSearch);
+constexpr uint8_t kV1Read =
+    static_cast<uint8_t>(Interaction::kRead) | static_cast<uint8_t>(Interaction::kSearch);
 constexpr uint8_t kV1Write = static_cast<uint8_t>(Interaction::kCreate) |
                              static_cast<uint8_t>(Interaction::kUpdate) |
                              static_cast<uint8_t>(Interaction::kDelete);
@@ -137,9 +137,8 @@ ScopeSet::ScopeSet(const std::vector<std::string>& scopes) {
 }
 
 bool ScopeSet::Allows(std::string_view resource_type, Interaction interaction) const {
-  return std::any_of(scopes_.begin(), scopes_.end(), [&](const Scope& scope) {
-    return scope.Allows(resource_type, interaction);
-  });
+  return std::any_of(scopes_.begin(), scopes_.end(),
+                     [&](const Scope& scope) { return scope.Allows(resource_type, interaction); });
 }
 
 std::vector<std::string> GrantScopes(const std::vector<std::string>& requested,

@@ -1,5 +1,6 @@
 #pragma once
-// SMART on FHIR scopes, v1 and v2 syntax (https://hl7.org/fhir/smart-app-launch/scopes-and-launch-context.html):
+// SMART on FHIR scopes, v1 and v2 syntax
+// (https://hl7.org/fhir/smart-app-launch/scopes-and-launch-context.html):
 //   v1: <context>/<type>.read | .write | .*      v2: <context>/<type>.<cruds subset in order>
 // where context is system, user or patient and type a resource type or "*". v1 read means
 // read + search, write means create + update + delete. Scopes with a query ("?category=...")
@@ -26,8 +27,8 @@ enum class Interaction : uint8_t {
 std::string_view InteractionName(Interaction interaction);  // "create", "read", ...
 
 struct Scope {
-  std::string context;  // "system" or "user"
-  std::string type;     // resource type or "*"
+  std::string context;      // "system" or "user"
+  std::string type;         // resource type or "*"
   uint8_t permissions = 0;  // Interaction bits
 
   bool Allows(std::string_view resource_type, Interaction interaction) const;

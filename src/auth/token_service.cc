@@ -184,8 +184,7 @@ TokenOutcome TokenService::IssueForClient(const TokenRequest& request, int64_t n
   if (*exp > now + options_.max_assertion_lifetime_seconds + skew) {
     return refuse(401, "invalid_client",
                   "the assertion's exp is more than " +
-                      std::to_string(options_.max_assertion_lifetime_seconds) +
-                      " seconds ahead");
+                      std::to_string(options_.max_assertion_lifetime_seconds) + " seconds ahead");
   }
   for (std::string_view claim : {"nbf", "iat"}) {
     std::optional<int64_t> value = Number(claims, claim);
@@ -202,8 +201,7 @@ TokenOutcome TokenService::IssueForClient(const TokenRequest& request, int64_t n
     return refuse(401, "invalid_client", "the client's JWKS: " + jwks.error().GetMessage());
   if (core::Status verified = VerifyJws(*jws, *jwks); !verified)
     return refuse(401, "invalid_client", verified.error().GetMessage());
-  core::Result<bool> fresh =
-      auth_store_.RecordJti(client_id, jti, std::max(*exp, now) + skew, now);
+  core::Result<bool> fresh = auth_store_.RecordJti(client_id, jti, std::max(*exp, now) + skew, now);
   if (!fresh)
     return refuse(503, "temporarily_unavailable", fresh.error().GetMessage());
   if (!*fresh)
@@ -254,8 +252,7 @@ TokenOutcome TokenService::IssueForPerson(const TokenRequest& request, int64_t n
   const UserRecord& user = **found;
   event.organization_id = user.organization_id;
   std::vector<std::string> allowed = RoleScopes(user.role);
-  std::vector<std::string> requested =
-      request.scope.empty() ? allowed : SplitScopes(request.scope);
+  std::vector<std::string> requested = request.scope.empty() ? allowed : SplitScopes(request.scope);
   std::vector<std::string> granted = GrantScopes(requested, allowed);
   if (granted.empty())
     return refuse(400, "invalid_scope", "the role " + user.role + " allows " + JoinScopes(allowed));

@@ -37,6 +37,7 @@ struct AuthCli::Flags {
   std::string organization;
   std::string jwks_file;
   std::string jwks_json;
+  std::string generate_key;
   std::string scope;
   bool break_glass = false;
   std::string key_file;
@@ -131,8 +132,27 @@ int RunClient(AuthCli::Flags& flags, store::Store& store) {
     client.organization_id = flags.organization;
     if (!client.organization_id.starts_with("Organization/"))
       return Fail("--organization must be Organization/<id>");
+    if (!flags.generate_key.empty()) {
+      if (!flags.jwks_file.empty() || !flags.jwks_json.empty())
+        return Fail("--generate-key replaces --jwks and --jwks-json");
+      auto pair = auth::GenerateKeyPair("ES384", flags.client_id + "-1");
+      if (!pair)
+        return Fail(pair.error().GetMessage());
+      std::ofstream out(flags.generate_key, std::ios::binary | std::ios::trunc);
+      out << pair->private_pem;
+      out.close();
+      if (!out)
+        return Fail("cannot write " + flags.generate_key);
+      std::error_code ignored;
+      std::filesystem::permissions(
+          flags.generate_key,
+          std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ignored);
+      Json jwks = Json::MakeObject();
+      jwks.Set("keys", Json::MakeArray()).PushBack(pair->public_jwk);
+      flags.jwks_json = fhir::WriteJson(jwks);
+    }
     if (flags.jwks_file.empty() == flags.jwks_json.empty())
-      return Fail("give exactly one of --jwks FILE and --jwks-json TEXT");
+      return Fail("give exactly one of --jwks FILE, --jwks-json TEXT and --generate-key FILE");
     std::string text = flags.jwks_json;
     if (!flags.jwks_file.empty()) {
       auto read = ReadFile(flags.jwks_file);
@@ -166,8 +186,7 @@ int RunClient(AuthCli::Flags& flags, store::Store& store) {
     auto clients = auth_store.ListClients();
     if (!clients)
       return Fail(clients.error().GetMessage());
-    for (const auth::ClientRecord& client : *clients)
-      std::printf("%s\n", Describe(client).c_str());
+    for (const auth::ClientRecord& client : *clients) std::printf("%s\n", Describe(client).c_str());
     return 0;
   }
   if (*flags.client_revoke) {
@@ -208,8 +227,9 @@ int RunUser(AuthCli::Flags& flags, store::Store& store) {
   auth::AuthStore auth_store(store);
   if (*flags.user_add) {
     if (!auth::IsKnownRole(flags.role)) {
-      return Fail("--role must be clinician, referral-coordinator, alliance-admin, data-steward "
-                  "or researcher");
+      return Fail(
+          "--role must be clinician, referral-coordinator, alliance-admin, data-steward "
+          "or researcher");
     }
     if (!flags.organization.starts_with("Organization/"))
       return Fail("--organization must be Organization/<id>");
@@ -279,6 +299,8 @@ AuthCli::AuthCli(CLI::App& app) : flags_(std::make_unique<Flags>()) {
       ->required();
   f.client_add->add_option("--jwks", f.jwks_file, "JWK Set file (public keys; re-read each time)");
   f.client_add->add_option("--jwks-json", f.jwks_json, "JWK Set as JSON text");
+  f.client_add->add_option("--generate-key", f.generate_key,
+                           "Make an ES384 key pair: the private key to this file (tests, demo)");
   f.client_add->add_option("--scope", f.scope, "Scopes it may be granted, space-separated")
       ->required();
   f.client_add->add_flag("--break-glass", f.break_glass,
@@ -301,9 +323,10 @@ AuthCli::AuthCli(CLI::App& app) : flags_(std::make_unique<Flags>()) {
   f.user_add->add_option("--db", f.db, "SQLite database file");
   f.user_add->add_option("--username", f.username, "Login name")->required();
   f.user_add->add_option("--organization", f.organization, "Organization/<member id>")->required();
-  f.user_add->add_option("--role", f.role,
-                         "clinician, referral-coordinator, alliance-admin, data-steward, "
-                         "researcher")
+  f.user_add
+      ->add_option("--role", f.role,
+                   "clinician, referral-coordinator, alliance-admin, data-steward, "
+                   "researcher")
       ->required();
   f.user_add->add_option("--practitioner", f.practitioner, "Practitioner/<id>");
   f.user_add->add_flag("--break-glass", f.break_glass, "May use the emergency override");
@@ -345,8 +368,8 @@ core::Result<std::unique_ptr<auth::TokenService>> MakeTokenService(store::Store&
     // TODO(audit): the audit module records these as AuditEvents, #4.
     spdlog::info(
         R"({{"security":"{}","client":"{}","user":"{}","org":"{}","remote":"{}","scope":"{}","detail":"{}"}})",
-        auth::SecurityEventName(event.kind), event.client_id, event.username,
-        event.organization_id, event.remote_address, event.scope, event.detail);
+        auth::SecurityEventName(event.kind), event.client_id, event.username, event.organization_id,
+        event.remote_address, event.scope, event.detail);
     if (sink)
       sink(event);
   };
@@ -396,17 +419,16 @@ core::Result<std::string> RegisterDemoClients(store::Store& store, const std::st
       if (!out)
         return core::Error::Unavailable("cannot write " + key_path);
     }
-    std::filesystem::permissions(key_path, std::filesystem::perms::owner_read |
-                                               std::filesystem::perms::owner_write,
-                                 error);
+    std::filesystem::permissions(
+        key_path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, error);
     Json jwks = Json::MakeObject();
     jwks.Set("keys", Json::MakeArray()).PushBack(pair.public_jwk);
     if (existing.has_value()) {
       // The key file was lost: replace the registration.
       MA_RETURN_IF_ERROR(store.Write([&](store::WriteTx& tx) -> core::Status {
-        MA_ASSIGN_OR_RETURN(int64_t changed, tx.Execute(store::SqlQuery{
-                                                 "DELETE FROM auth_clients WHERE client_id = ?1",
-                                                 {client_id}}));
+        MA_ASSIGN_OR_RETURN(int64_t changed,
+                            tx.Execute(store::SqlQuery{
+                                "DELETE FROM auth_clients WHERE client_id = ?1", {client_id}}));
         (void)changed;
         return {};
       }));

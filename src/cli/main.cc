@@ -116,7 +116,8 @@ int Serve(const ServeFlags& flags) {
   // Security: on unless --auth none; never off, nor plain HTTP, beyond loopback.
   const std::string auth_mode = Setting(*config, flags.auth, "auth", "smart");
   if (auth_mode != "smart" && auth_mode != "none")
-    return Fail(core::Error::BadRequest("--auth must be 'smart' or 'none', not '" + auth_mode + "'"));
+    return Fail(
+        core::Error::BadRequest("--auth must be 'smart' or 'none', not '" + auth_mode + "'"));
   const bool loopback = IsLoopback(server_options.host);
   if (auth_mode == "none" && !loopback) {
     return Fail(core::Error::BadRequest(
@@ -140,9 +141,8 @@ int Serve(const ServeFlags& flags) {
   api::SecurityOptions security_options;
   security_options.enabled = auth_mode == "smart";
   try {
-    token_lifetime = flags.token_lifetime > 0
-                         ? flags.token_lifetime
-                         : std::stoi(config->GetOr("token-lifetime", "300"));
+    token_lifetime = flags.token_lifetime > 0 ? flags.token_lifetime
+                                              : std::stoi(config->GetOr("token-lifetime", "300"));
     security_options.rate_per_second =
         flags.rate_limit >= 0 ? flags.rate_limit : std::stod(config->GetOr("rate-limit", "0"));
     security_options.rate_burst =
@@ -175,8 +175,9 @@ int Serve(const ServeFlags& flags) {
     return Fail(tokens.error());
   security_options.tokens = tokens->get();
   if (!security_options.enabled) {
-    spdlog::warn("authentication is OFF (--auth none): every caller may read and write "
-                 "everything; for local development only");
+    spdlog::warn(
+        "authentication is OFF (--auth none): every caller may read and write "
+        "everything; for local development only");
   }
 
   bool demo = flags.demo || config->GetOr("demo", "false") == "true";
@@ -204,20 +205,18 @@ int Serve(const ServeFlags& flags) {
   api::AdapterOptions adapter_options;
   adapter_options.base_url = Setting(*config, flags.base_url, "base-url", "");
   adapter_options.scheme = tls_cert.empty() ? "http" : "https";
-  api::SecurityGate gate(security_options,
-                         [&service = *app->service](std::string_view type) {
-                           return service.IsResourceType(type);
-                         });
+  api::SecurityGate gate(security_options, [&service = *app->service](std::string_view type) {
+    return service.IsResourceType(type);
+  });
   adapter_options.security = &gate;
   api::http::Server server(server_options, api::MakeFhirHandler(*app->service, adapter_options));
   if (auto started = server.Start(); !started)
     return Fail(started.error());
   std::printf("listening on %s:%u\n", server_options.host.c_str(), server.GetPort());
-  const std::string public_base =
-      adapter_options.base_url.empty()
-          ? adapter_options.scheme + "://" + server_options.host + ":" +
-                std::to_string(server.GetPort())
-          : adapter_options.base_url;
+  const std::string public_base = adapter_options.base_url.empty()
+                                      ? adapter_options.scheme + "://" + server_options.host + ":" +
+                                            std::to_string(server.GetPort())
+                                      : adapter_options.base_url;
   if (demo && security_options.enabled) {
     std::filesystem::path key_dir =
         std::filesystem::path(store_settings.db_path).parent_path() / "demo-keys";
@@ -227,8 +226,8 @@ int Serve(const ServeFlags& flags) {
     std::printf("%s", howto->c_str());
   }
   std::fflush(stdout);
-  spdlog::info("medalliance {} serving FHIR R4 on {} (database {}; auth {})", kVersion,
-               public_base, store_settings.db_path, auth_mode);
+  spdlog::info("medalliance {} serving FHIR R4 on {} (database {}; auth {})", kVersion, public_base,
+               store_settings.db_path, auth_mode);
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);

@@ -64,10 +64,10 @@ class AuthServerTest : public ::testing::Test {
 
   void AddClient(const std::string& id, const auth::KeyPair& key, const std::string& scope,
                  bool break_glass = false) {
-    std::vector<std::string> args = {"client",       "add",   "--db",    Db().string(),
-                                     "--id",         id,      "--organization",
-                                     "Organization/gz-central", "--jwks-json", JwksOf(key),
-                                     "--scope",      scope};
+    std::vector<std::string> args = {
+        "client",      "add",       "--db",           Db().string(),
+        "--id",        id,          "--organization", "Organization/gz-central",
+        "--jwks-json", JwksOf(key), "--scope",        scope};
     if (break_glass)
       args.emplace_back("--break-glass");
     std::string output;
@@ -96,16 +96,15 @@ class AuthServerTest : public ::testing::Test {
   }
 
   Response AskToken(const std::string& assertion, const std::string& scope) {
-    std::string form =
-        "grant_type=client_credentials&client_assertion_type=" +
-        UrlEncode("urn:ietf:params:oauth:client-assertion-type:jwt-bearer") +
-        "&client_assertion=" + UrlEncode(assertion) + "&scope=" + UrlEncode(scope);
+    std::string form = "grant_type=client_credentials&client_assertion_type=" +
+                       UrlEncode("urn:ietf:params:oauth:client-assertion-type:jwt-bearer") +
+                       "&client_assertion=" + UrlEncode(assertion) + "&scope=" + UrlEncode(scope);
     return client_->Send("POST", "/auth/token", form,
                          {{"Content-Type", "application/x-www-form-urlencoded"}});
   }
 
-  std::string Token(const std::string& client_id, const auth::KeyPair& key,
-                    const std::string& alg, const std::string& scope) {
+  std::string Token(const std::string& client_id, const auth::KeyPair& key, const std::string& alg,
+                    const std::string& scope) {
     Response response = AskToken(Assertion(client_id, key, alg), scope);
     EXPECT_EQ(response.status, 200) << response.body;
     return ParseBody(response).value("access_token", "");
@@ -132,9 +131,8 @@ TEST_F(AuthServerTest, Es384ClientReadsAndWritesWithinItsScopes) {
   std::string token =
       Token("gz-his", EsKey(), "ES384", "system/Patient.cruds system/Observation.rs");
   ASSERT_FALSE(token.empty());
-  Response created =
-      client_->Send("POST", "/Patient", R"({"resourceType":"Patient","gender":"female"})",
-                    Bearer(token));
+  Response created = client_->Send(
+      "POST", "/Patient", R"({"resourceType":"Patient","gender":"female"})", Bearer(token));
   ASSERT_EQ(created.status, 201) << created.body;
   std::string id = ParseBody(created)["id"];
   EXPECT_EQ(client_->Get("/Patient/" + id, Bearer(token)).status, 200);
@@ -143,8 +141,7 @@ TEST_F(AuthServerTest, Es384ClientReadsAndWritesWithinItsScopes) {
   Response narrow = client_->Get("/Encounter", Bearer(token));
   EXPECT_EQ(narrow.status, 403);
   EXPECT_NE(narrow.body.find("system/Encounter.s"), std::string::npos) << narrow.body;
-  EXPECT_NE(narrow.headers.Get("WWW-Authenticate").find("insufficient_scope"),
-            std::string::npos);
+  EXPECT_NE(narrow.headers.Get("WWW-Authenticate").find("insufficient_scope"), std::string::npos);
   Response observation_write = client_->Send(
       "POST", "/Observation",
       R"({"resourceType":"Observation","status":"final","code":{"text":"x"}})", Bearer(token));
@@ -166,8 +163,7 @@ TEST_F(AuthServerTest, PublicEndpointsNeedNoToken) {
   ASSERT_EQ(metadata.status, 200);
   Json security = ParseBody(metadata)["rest"][0]["security"];
   EXPECT_EQ(security["service"][0]["coding"][0]["code"], "SMART-on-FHIR");
-  EXPECT_EQ(security["extension"][0]["extension"][0]["valueUri"],
-            kTokenUrl);
+  EXPECT_EQ(security["extension"][0]["extension"][0]["valueUri"], kTokenUrl);
   Response config = client_->Get("/.well-known/smart-configuration");
   ASSERT_EQ(config.status, 200);
   Json smart = ParseBody(config);
@@ -229,8 +225,8 @@ TEST_F(AuthServerTest, BreakGlassNeedsThePermission) {
 
 TEST_F(AuthServerTest, PeopleLogInWithAPasswordFromStdin) {
   std::string output;
-  ASSERT_EQ(RunShell("printf 's3cret-pass\\n' | '" + std::string(MA_BINARY) +
-                         "' user add --db '" + Db().string() +
+  ASSERT_EQ(RunShell("printf 's3cret-pass\\n' | '" + std::string(MA_BINARY) + "' user add --db '" +
+                         Db().string() +
                          "' --username wang.fang --organization Organization/gz-central"
                          " --role clinician --password-stdin",
                      &output),
@@ -268,14 +264,13 @@ TEST_F(AuthServerTest, RateLimitAnswers429WithRetryAfter) {
 
 TEST_F(AuthServerTest, AuthNoneAndPlainHttpAreRefusedBeyondLoopback) {
   std::string output;
-  EXPECT_NE(RunProgram({"serve", "--listen", "0.0.0.0:0", "--db", Db().string(), "--auth",
-                        "none", "--quiet"},
+  EXPECT_NE(RunProgram({"serve", "--listen", "0.0.0.0:0", "--db", Db().string(), "--auth", "none",
+                        "--quiet"},
                        &output),
             0);
   EXPECT_NE(output.find("--auth none is refused"), std::string::npos) << output;
-  EXPECT_NE(RunProgram({"serve", "--listen", "0.0.0.0:0", "--db", Db().string(), "--quiet"},
-                       &output),
-            0);
+  EXPECT_NE(
+      RunProgram({"serve", "--listen", "0.0.0.0:0", "--db", Db().string(), "--quiet"}, &output), 0);
   EXPECT_NE(output.find("plain HTTP is only served on loopback"), std::string::npos) << output;
 }
 
@@ -284,6 +279,52 @@ TEST_F(AuthServerTest, AuthNoneWarnsAtStart) {
   EXPECT_EQ(client_->Get("/Patient").status, 200);
   // The warning goes to the log (stdout).
   EXPECT_NE(server_->Process().GetOutput().find("authentication is OFF"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace medalliance::integration
+
+namespace medalliance::integration {
+namespace {
+
+// TLS round trip: a certificate made now (never committed), curl verifying it.
+TEST(TlsTest, ServesHttpsWithTheConfiguredCertificate) {
+  TempDir dir;
+  std::string cert = (dir.Path() / "cert.pem").string();
+  std::string key = (dir.Path() / "key.pem").string();
+  std::string output;
+  ASSERT_EQ(RunShell("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
+                     " -keyout '" +
+                         key + "' -out '" + cert +
+                         "' -days 1 -subj /CN=localhost"
+                         " -addext subjectAltName=DNS:localhost,IP:127.0.0.1",
+                     &output),
+            0)
+      << output;
+  TestServer server(dir.Path() / "tls.db", {"--tls-cert", cert, "--tls-key", key});
+  std::string port = std::to_string(server.Port());
+  ASSERT_EQ(RunShell("curl -sS --max-time 10 --cacert '" + cert + "' --resolve localhost:" + port +
+                         ":127.0.0.1 https://localhost:" + port + "/metadata",
+                     &output),
+            0)
+      << output;
+  EXPECT_NE(output.find("\"CapabilityStatement\""), std::string::npos) << output.substr(0, 300);
+  // The base URL of an HTTPS server is https.
+  EXPECT_NE(output.find("https://localhost:" + port), std::string::npos);
+  // Plain HTTP to the TLS port gets no FHIR answer.
+  HttpClient plain("127.0.0.1", server.Port(), {std::chrono::milliseconds(3000)});
+  EXPECT_NE(plain.Get("/metadata").status, 200);
+}
+
+TEST(TlsTest, RefusesAMissingCertificate) {
+  TempDir dir;
+  std::string output;
+  EXPECT_NE(RunProgram({"serve", "--listen", "127.0.0.1:0", "--db", (dir.Path() / "x.db").string(),
+                        "--tls-cert", (dir.Path() / "none.pem").string(), "--tls-key",
+                        (dir.Path() / "none.key").string(), "--auth", "none"},
+                       &output),
+            0);
+  EXPECT_NE(output.find("TLS certificate"), std::string::npos) << output;
 }
 
 }  // namespace

@@ -21,8 +21,8 @@ constexpr size_t kMaxBreakGlassReason = 1000;
 // Operations that only read, so a read scope suffices even when they are POSTed.
 const std::set<std::string, std::less<>>& ReadOnlyOperations() {
   static const std::set<std::string, std::less<>> kNames = {
-      "match", "everything", "validate", "expand", "lookup", "translate", "subsumes",
-      "validate-code", "lastn", "meta"};
+      "match",     "everything", "validate",      "expand", "lookup",
+      "translate", "subsumes",   "validate-code", "lastn",  "meta"};
   return kNames;
 }
 
@@ -170,8 +170,9 @@ void AddBundleAccess(std::vector<NeededAccess>& needed, const rest::FhirRequest&
     std::vector<std::string> seg;
     rest::SplitPath(path, seg);
     if (seg.empty() || !is_type(seg[0]) || url.find("://") != std::string_view::npos) {
+      // Not a type this server knows: ask for the permission on every type.
       seg = {"*"};
-      if (method == "GET" && path.find('/') != std::string_view::npos)
+      if (path.find('/') != std::string_view::npos)
         seg.emplace_back("id");
     }
     AddPathAccess(needed, method, seg, is_type);
@@ -220,7 +221,8 @@ bool RateLimiter::Admit(const std::string& key, int* retry_after_seconds) {
     bucket.tokens -= 1;
     return true;
   }
-  *retry_after_seconds = std::max(1, static_cast<int>(std::ceil((1 - bucket.tokens) / per_second_)));
+  *retry_after_seconds =
+      std::max(1, static_cast<int>(std::ceil((1 - bucket.tokens) / per_second_)));
   return false;
 }
 
@@ -257,12 +259,11 @@ std::optional<http::Response> SecurityGate::HandleEndpoint(const http::Request& 
     return std::nullopt;
   int retry_after = 0;
   if (!limiter_.Admit("addr:" + request.remote_address, &retry_after)) {
-    http::Response response = JsonResponse(
-        429, [] {
-          Json body = Json::MakeObject();
-          body.Set("error", Json::MakeString("slow_down"));
-          return body;
-        }());
+    http::Response response = JsonResponse(429, [] {
+      Json body = Json::MakeObject();
+      body.Set("error", Json::MakeString("slow_down"));
+      return body;
+    }());
     response.headers.Set("Retry-After", std::to_string(retry_after));
     return response;
   }
@@ -284,10 +285,10 @@ http::Response SecurityGate::SmartConfiguration(const std::string& base_url) con
   config.Set("token_endpoint_auth_methods_supported", Strings({"private_key_jwt"}));
   config.Set("token_endpoint_auth_signing_alg_values_supported", Strings({"RS384", "ES384"}));
   config.Set("grant_types_supported", Strings({"client_credentials"}));
-  config.Set("scopes_supported",
-             Strings({"system/*.read", "system/*.write", "system/*.*", "system/*.rs",
-                      "system/*.cruds", "system/[ResourceType].[cruds]", "user/*.rs",
-                      "user/*.cruds"}));
+  config.Set(
+      "scopes_supported",
+      Strings({"system/*.read", "system/*.write", "system/*.*", "system/*.rs", "system/*.cruds",
+               "system/[ResourceType].[cruds]", "user/*.rs", "user/*.cruds"}));
   config.Set("capabilities",
              Strings({"client-confidential-asymmetric", "permission-v1", "permission-v2"}));
   return JsonResponse(200, config);
@@ -354,22 +355,21 @@ std::optional<rest::FhirResponse> SecurityGate::Admit(const http::Request& http_
     core::Result<store::Caller> caller = options_.tokens->Validate(token);
     if (!caller) {
       rest::FhirResponse response = rest::ErrorResponse(caller.error());
-      response.headers.Set("WWW-Authenticate",
-                           "Bearer realm=" + Quote(options_.realm) +
-                               ", error=\"invalid_token\", error_description=" +
-                               Quote(caller.error().GetMessage()));
+      response.headers.Set("WWW-Authenticate", "Bearer realm=" + Quote(options_.realm) +
+                                                   ", error=\"invalid_token\", error_description=" +
+                                                   Quote(caller.error().GetMessage()));
       return response;
     }
     request.caller = std::move(*caller);
-    rate_key = request.caller.client_id.empty() ? "org:" + request.caller.organization_id + ":" +
-                                                      request.caller.practitioner_id
-                                                : "client:" + request.caller.client_id;
+    rate_key = request.caller.client_id.empty()
+                   ? "org:" + request.caller.organization_id + ":" + request.caller.practitioner_id
+                   : "client:" + request.caller.client_id;
   }
   int retry_after = 0;
   if (!limiter_.Admit(rate_key, &retry_after)) {
-    rest::FhirResponse response = rest::ErrorResponse(core::Error(
-        core::ErrorCode::kTooManyRequests, "too many requests; retry after " +
-                                               std::to_string(retry_after) + " s"));
+    rest::FhirResponse response = rest::ErrorResponse(
+        core::Error(core::ErrorCode::kTooManyRequests,
+                    "too many requests; retry after " + std::to_string(retry_after) + " s"));
     response.headers.Set("Retry-After", std::to_string(retry_after));
     return response;
   }
@@ -398,13 +398,12 @@ std::optional<rest::FhirResponse> SecurityGate::Admit(const http::Request& http_
       continue;
     std::string needed = auth::DescribeNeededScope(context, access.type, access.interaction);
     rest::FhirResponse response = rest::ErrorResponse(core::Error::Forbidden(
-        "insufficient scope: " + std::string(auth::InteractionName(access.interaction)) +
-        " on " + (access.type == "*" ? std::string("every resource type") : access.type) +
-        " needs " + needed + "; granted: " + auth::JoinScopes(request.caller.scopes)));
-    response.headers.Set("WWW-Authenticate",
-                         "Bearer realm=" + Quote(options_.realm) +
-                             ", error=\"insufficient_scope\", scope=" +
-                             Quote(needed.substr(0, needed.find(' '))));
+        "insufficient scope: " + std::string(auth::InteractionName(access.interaction)) + " on " +
+        (access.type == "*" ? std::string("every resource type") : access.type) + " needs " +
+        needed + "; granted: " + auth::JoinScopes(request.caller.scopes)));
+    response.headers.Set("WWW-Authenticate", "Bearer realm=" + Quote(options_.realm) +
+                                                 ", error=\"insufficient_scope\", scope=" +
+                                                 Quote(needed.substr(0, needed.find(' '))));
     return response;
   }
   return std::nullopt;

@@ -48,8 +48,8 @@ class RateLimiter {
 };
 
 struct SecurityOptions {
-  bool enabled = true;                    // false: --auth none (no token needed, no scopes)
-  auth::TokenService* tokens = nullptr;   // not owned; required for the endpoints
+  bool enabled = true;                   // false: --auth none (no token needed, no scopes)
+  auth::TokenService* tokens = nullptr;  // not owned; required for the endpoints
   std::string realm = "medalliance";
   double rate_per_second = 0;  // requests per second per caller; 0 = unlimited
   double rate_burst = 0;       // bucket size; 0 = max(1, rate_per_second)
@@ -83,8 +83,7 @@ class SecurityGate {
 
  private:
   http::Response SmartConfiguration(const std::string& base_url) const;
-  http::Response Token(const http::Request& request, const std::string& base_url,
-                       bool login) const;
+  http::Response Token(const http::Request& request, const std::string& base_url, bool login) const;
 
   SecurityOptions options_;
   std::function<bool(std::string_view)> is_type_;

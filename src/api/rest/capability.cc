@@ -45,8 +45,7 @@ Json SmartSecurity(const std::string& base_url) {
   token.Set("url", Code("token"));
   token.Set("valueUri", Code(base_url + "/auth/token"));
   Json oauth = Json::MakeObject();
-  oauth.Set("url",
-            Code("http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"));
+  oauth.Set("url", Code("http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"));
   oauth.Set("extension", Json::MakeArray()).PushBack(std::move(token));
   Json coding = Json::MakeObject();
   coding.Set("system", Code("http://terminology.hl7.org/CodeSystem/restful-security-service"));
