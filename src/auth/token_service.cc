@@ -85,6 +85,10 @@ std::string_view SecurityEventName(SecurityEvent::Kind kind) {
       return "login";
     case SecurityEvent::Kind::kLoginRefused:
       return "login-refused";
+    case SecurityEvent::Kind::kAccessRefused:
+      return "access-refused";
+    case SecurityEvent::Kind::kBreakGlass:
+      return "break-glass";
   }
   return "?";
 }

@@ -26,11 +26,18 @@ namespace medalliance::auth {
 
 // A security event for the audit trail (the audit module subscribes; logged meanwhile).
 struct SecurityEvent {
-  enum class Kind { kTokenIssued, kTokenRefused, kLogin, kLoginRefused };
+  enum class Kind {
+    kTokenIssued,
+    kTokenRefused,
+    kLogin,
+    kLoginRefused,
+    kAccessRefused,  // a request refused for its token (401) or its scopes (403)
+    kBreakGlass,     // a request with the emergency override admitted
+  };
   Kind kind = Kind::kTokenIssued;
   core::EpochMillis time = 0;
   std::string client_id;        // the client, when a system asked
-  std::string username;         // the person, when a person logged in
+  std::string username;         // the person, when a person logged in (or practitioner)
   std::string organization_id;  // the member, when known
   std::string remote_address;
   std::string scope;   // granted scopes (issued) or requested ones (refused)

@@ -359,6 +359,22 @@ std::optional<int> AuthCli::Run() {
   return *f.client ? RunClient(f, **store) : RunUser(f, **store);
 }
 
+void LogSecurityEvent(const auth::SecurityEvent& event) {
+  Json line = Json::MakeObject();
+  line.Set("security", Json::MakeString(std::string(auth::SecurityEventName(event.kind))));
+  for (const auto& [key, value] :
+       {std::pair<const char*, const std::string*>{"client", &event.client_id},
+        {"user", &event.username},
+        {"org", &event.organization_id},
+        {"remote", &event.remote_address},
+        {"scope", &event.scope},
+        {"detail", &event.detail}}) {
+    if (!value->empty())
+      line.Set(key, Json::MakeString(*value));
+  }
+  spdlog::info("{}", fhir::WriteJson(line));
+}
+
 core::Result<std::unique_ptr<auth::TokenService>> MakeTokenService(store::Store& store,
                                                                    int token_lifetime_seconds,
                                                                    auth::SecurityEventSink sink) {
@@ -366,10 +382,7 @@ core::Result<std::unique_ptr<auth::TokenService>> MakeTokenService(store::Store&
   options.token_lifetime_seconds = token_lifetime_seconds;
   options.on_event = [sink = std::move(sink)](const auth::SecurityEvent& event) {
     // TODO(audit): the audit module records these as AuditEvents, #4.
-    spdlog::info(
-        R"({{"security":"{}","client":"{}","user":"{}","org":"{}","remote":"{}","scope":"{}","detail":"{}"}})",
-        auth::SecurityEventName(event.kind), event.client_id, event.username, event.organization_id,
-        event.remote_address, event.scope, event.detail);
+    LogSecurityEvent(event);
     if (sink)
       sink(event);
   };

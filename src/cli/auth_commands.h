@@ -35,6 +35,9 @@ class AuthCli {
   std::unique_ptr<Flags> flags_;
 };
 
+// Logs a security event as one JSON line (spdlog info); the audit module will record them.
+void LogSecurityEvent(const auth::SecurityEvent& event);
+
 // The token service over `store`, with security events logged (spdlog) and passed to `sink`.
 core::Result<std::unique_ptr<auth::TokenService>> MakeTokenService(
     store::Store& store, int token_lifetime_seconds, auth::SecurityEventSink sink = {});

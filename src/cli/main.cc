@@ -174,6 +174,7 @@ int Serve(const ServeFlags& flags) {
   if (!tokens)
     return Fail(tokens.error());
   security_options.tokens = tokens->get();
+  security_options.on_event = LogSecurityEvent;
   if (!security_options.enabled) {
     spdlog::warn(
         "authentication is OFF (--auth none): every caller may read and write "

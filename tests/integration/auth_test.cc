@@ -2,7 +2,9 @@
 // endpoints, revocation, replay, break-glass, people's login, the rate limit, and the refusal
 // to run without authentication beyond loopback.
 
+#include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -149,6 +151,17 @@ TEST_F(AuthServerTest, Es384ClientReadsAndWritesWithinItsScopes) {
   EXPECT_NE(observation_write.body.find("system/Observation.c"), std::string::npos);
   Response include = client_->Get("/Patient?_revinclude=Encounter:subject", Bearer(token));
   EXPECT_EQ(include.status, 403) << include.body;
+
+  // Refusals are security events in the log (stdout), for the audit trail.
+  bool logged = false;
+  for (int i = 0; i < 40 && !logged; ++i) {
+    logged =
+        server_->Process().GetOutput().find(R"("security":"access-refused")") != std::string::npos;
+    if (!logged)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(logged) << server_->Process().GetOutput();
+  EXPECT_NE(server_->Process().GetOutput().find(R"("security":"token-issued")"), std::string::npos);
 
   Response forged = client_->Get("/Patient", Bearer(token + "x"));
   EXPECT_EQ(forged.status, 401);

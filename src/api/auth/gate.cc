@@ -342,6 +342,28 @@ http::Response SecurityGate::Token(const http::Request& request, const std::stri
 
 std::optional<rest::FhirResponse> SecurityGate::Admit(const http::Request& http_request,
                                                       rest::FhirRequest& request) const {
+  std::optional<rest::FhirResponse> refusal = Check(http_request, request);
+  if (!options_.on_event)
+    return refusal;
+  const bool refused = refusal.has_value() && (refusal->status == 401 || refusal->status == 403);
+  if (!refused && !(request.caller.break_glass_reason && !refusal))
+    return refusal;
+  auth::SecurityEvent event;
+  event.kind =
+      refused ? auth::SecurityEvent::Kind::kAccessRefused : auth::SecurityEvent::Kind::kBreakGlass;
+  event.client_id = request.caller.client_id;
+  event.username = request.caller.practitioner_id;
+  event.organization_id = request.caller.organization_id;
+  event.remote_address = http_request.remote_address;
+  event.scope = auth::JoinScopes(request.caller.scopes);
+  event.detail = http_request.method + " " + http_request.target + ": " +
+                 (refused ? std::to_string(refusal->status) : *request.caller.break_glass_reason);
+  options_.on_event(event);
+  return refusal;
+}
+
+std::optional<rest::FhirResponse> SecurityGate::Check(const http::Request& http_request,
+                                                      rest::FhirRequest& request) const {
   const bool public_path = request.segments.size() == 1 && request.segments[0] == "metadata";
   std::string rate_key = "addr:" + http_request.remote_address;
   if (options_.enabled && !public_path) {

@@ -53,6 +53,8 @@ struct SecurityOptions {
   std::string realm = "medalliance";
   double rate_per_second = 0;  // requests per second per caller; 0 = unlimited
   double rate_burst = 0;       // bucket size; 0 = max(1, rate_per_second)
+  // Refusals (401, 403) and admitted break-glass requests, for the audit trail. May be empty.
+  auth::SecurityEventSink on_event;
 };
 
 // One permission a request needs: an interaction on a resource type ("*" = every type).
@@ -82,6 +84,8 @@ class SecurityGate {
   bool Enabled() const { return options_.enabled; }
 
  private:
+  std::optional<rest::FhirResponse> Check(const http::Request& http_request,
+                                          rest::FhirRequest& request) const;
   http::Response SmartConfiguration(const std::string& base_url) const;
   http::Response Token(const http::Request& request, const std::string& base_url, bool login) const;
 
