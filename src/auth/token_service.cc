@@ -1,6 +1,7 @@
 #include "auth/token_service.h"
 
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 #include "auth/jose.h"
@@ -303,6 +304,27 @@ std::string TokenService::Sign(const store::Caller& caller, const std::string& s
 }
 
 core::Result<store::Caller> TokenService::Validate(std::string_view access_token) const {
+  const int64_t now = options_.clock->Now() / 1000;
+  {
+    std::shared_lock lock(cache_mutex_);
+    auto it = cache_.find(std::string(access_token));
+    if (it != cache_.end() && it->second.expires_at > now)
+      return it->second.caller;
+  }
+  int64_t expires_at = 0;
+  MA_ASSIGN_OR_RETURN(store::Caller caller, ValidateUncached(access_token, &expires_at));
+  std::unique_lock lock(cache_mutex_);
+  if (cache_.size() >= kMaxCachedTokens) {
+    std::erase_if(cache_, [now](const auto& item) { return item.second.expires_at <= now; });
+    if (cache_.size() >= kMaxCachedTokens)
+      cache_.clear();
+  }
+  cache_[std::string(access_token)] = CachedToken{caller, expires_at};
+  return caller;
+}
+
+core::Result<store::Caller> TokenService::ValidateUncached(std::string_view access_token,
+                                                           int64_t* expires_at) const {
   auto refuse = [](std::string message) {
     return core::Error(core::ErrorCode::kUnauthorized, std::move(message));
   };
@@ -318,6 +340,7 @@ core::Result<store::Caller> TokenService::Validate(std::string_view access_token
   const int64_t now = options_.clock->Now() / 1000;
   if (!exp || *exp <= now)
     return refuse("the access token has expired");
+  *expires_at = *exp;
   store::Caller caller;
   caller.authenticated = true;
   caller.client_id = std::string(Text(claims, "client_id"));

@@ -13,7 +13,9 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <shared_mutex>
 #include <string>
+#include <unordered_map>
 #include <string_view>
 #include <vector>
 
@@ -94,6 +96,8 @@ class TokenService {
   TokenOutcome Issue(const TokenRequest& request);
 
   // Errors: kUnauthorized (malformed, bad signature, expired, another issuer's key).
+  // Validated tokens are cached until they expire (bounded), so a client's requests pay the
+  // signature check once per token.
   core::Result<store::Caller> Validate(std::string_view access_token) const;
 
   AuthStore& GetStore() { return auth_store_; }
@@ -104,9 +108,20 @@ class TokenService {
   std::string Sign(const store::Caller& caller, const std::string& subject, int64_t now) const;
   void Emit(SecurityEvent event) const;
 
+  core::Result<store::Caller> ValidateUncached(std::string_view access_token,
+                                               int64_t* expires_at) const;
+
   AuthStore auth_store_;
   TokenServiceOptions options_;
   AuthStore::SigningKey key_;
+
+  struct CachedToken {
+    store::Caller caller;
+    int64_t expires_at = 0;  // epoch seconds
+  };
+  static constexpr size_t kMaxCachedTokens = 10000;
+  mutable std::shared_mutex cache_mutex_;
+  mutable std::unordered_map<std::string, CachedToken> cache_;  // by the token text
 };
 
 }  // namespace medalliance::auth
