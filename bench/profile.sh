@@ -44,7 +44,7 @@ case "$KIND" in
     ;;
   read)
     "$BIN" import --db "$OUT/read.db" --synchronous normal "$DATA"
-    "$BIN" serve --listen 127.0.0.1:0 --db "$OUT/read.db" --quiet > "$OUT/server.out" 2>&1 &
+    "$BIN" serve --listen 127.0.0.1:0 --db "$OUT/read.db" --quiet --auth none > "$OUT/server.out" 2>&1 &
     server=$!
     trap 'kill "$server" 2> /dev/null || true' EXIT
     for _ in $(seq 1 100); do

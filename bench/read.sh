@@ -13,6 +13,9 @@
 #                      [--types Observation,Patient] [--results FILE]
 #   --quick   200 patients, 5 s per run, Observation at -c32 only (smoke test: make test-all)
 #   --results append machine-readable `read.<type>.c<C>.<key>=<value>` lines to FILE
+#   --auth    run with authentication on (serve --auth smart): registers a client, gets a
+#             SMART token and sends it with every request; without it the server runs
+#             --auth none. Compare the two for the cost of token validation and scopes.
 # Environment: MA_BIN, BUILD_DIR, MA_BENCH_DIR as in import.sh; MA_SERVER_THREADS (server
 #   --threads, default the server's own default).
 set -euo pipefail
@@ -27,6 +30,7 @@ DURATION=15s
 CONNECTIONS="32,64"
 TYPES="Observation,Patient"
 RESULTS=""
+AUTH=0
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -36,6 +40,7 @@ while [[ $# -gt 0 ]]; do
     --connections) CONNECTIONS="$2"; shift 2 ;;
     --types) TYPES="$2"; shift 2 ;;
     --results) RESULTS="$2"; shift 2 ;;
+    --auth) AUTH=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "read.sh: unknown option $1" >&2; exit 64 ;;
   esac
@@ -75,7 +80,8 @@ DB="$SCRATCH/read.db"
 echo "== read benchmark: $PATIENTS patients from $DATA"
 "$BIN" import --db "$DB" --synchronous normal "$DATA" | sed 's/^/   /'
 
-server_args=(serve --listen 127.0.0.1:0 --db "$DB" --quiet)
+server_args=(serve --listen 127.0.0.1:0 --db "$DB" --quiet --auth none)
+((AUTH)) && server_args=(serve --listen 127.0.0.1:0 --db "$DB" --quiet --auth smart --token-lifetime 3600)
 [[ -n "${MA_SERVER_THREADS:-}" ]] && server_args+=(--threads "$MA_SERVER_THREADS")
 "$BIN" "${server_args[@]}" > "$SCRATCH/server.out" 2> "$SCRATCH/server.err" &
 SERVER_PID=$!
@@ -88,16 +94,24 @@ for _ in $(seq 1 100); do
 done
 [[ -n "$PORT" ]] || { echo "read.sh: the server did not report its port" >&2; exit 1; }
 BASE="http://127.0.0.1:$PORT"
-echo "   server pid $SERVER_PID on $BASE; $(nproc) cores"
+echo "   server pid $SERVER_PID on $BASE; $(nproc) cores; auth $( ((AUTH)) && echo smart || echo none)"
+export MA_TOKEN=""
+if ((AUTH)); then
+  MA_TOKEN=$("$ROOT/bench/auth/token.sh" "$BIN" "$DB" "$BASE" "$SCRATCH")
+  export MA_TOKEN
+  echo "   token for client bench (system/*.rs), ${#MA_TOKEN} bytes"
+fi
 
 # Collects up to LIMIT ids of TYPE through the search API, following next links.
 collect_ids() {
   python3 - "$BASE" "$1" "$2" << 'EOF'
-import json, sys, urllib.request
+import json, os, sys, urllib.request
 base, rtype, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
 url, ids = f"{base}/{rtype}?_count={min(limit, 1000)}", []
+token = os.environ.get("MA_TOKEN", "")
 while url and len(ids) < limit:
-    with urllib.request.urlopen(url, timeout=60) as answer:
+    request = urllib.request.Request(url, headers={"Authorization": "Bearer " + token} if token else {})
+    with urllib.request.urlopen(request, timeout=60) as answer:
         bundle = json.load(answer)
     ids += [e["resource"]["id"] for e in bundle.get("entry", []) if "resource" in e]
     url = next((l["url"] for l in bundle.get("link", []) if l.get("relation") == "next"), None)
@@ -130,7 +144,7 @@ for rtype in "${TYPE_LIST[@]}"; do
   fi
   # One read outside wrk: the id list must be readable before measuring.
   first=$(head -1 "$SCRATCH/$rtype.ids")
-  python3 -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=10).read()" \
+  python3 -c "import os,urllib.request,sys; t=os.environ.get('MA_TOKEN'); urllib.request.urlopen(urllib.request.Request(sys.argv[1], headers={'Authorization': 'Bearer '+t} if t else {}), timeout=10).read()" \
     "$BASE/$rtype/$first"
   script="$SCRATCH/read-$rtype.lua"
   {
@@ -148,11 +162,16 @@ function init(args)
   math.randomseed(seed * 7919 + os.time())
 end
 function request()
-  return wrk.format("GET", PREFIX .. ids[math.random(#ids)], {["Accept"] = "application/fhir+json"})
+  return wrk.format("GET", PREFIX .. ids[math.random(#ids)], HEADERS)
 end
 EOF
   } > "$script"
   sed -i "s|PREFIX|\"/$rtype/\"|" "$script"
+  if [[ -n "$MA_TOKEN" ]]; then
+    sed -i "s|HEADERS|{[\"Accept\"] = \"application/fhir+json\", [\"Authorization\"] = \"Bearer $MA_TOKEN\"}|" "$script"
+  else
+    sed -i "s|HEADERS|{[\"Accept\"] = \"application/fhir+json\"}|" "$script"
+  fi
   echo "   $count $rtype ids; wrk script $script"
   for conns in "${CONN_LIST[@]}"; do
     load_before=$(load)

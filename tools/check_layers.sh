@@ -17,8 +17,9 @@ declare -A allowed=(
   [research]="core fhir store search registry mpi research"
   [access]="core fhir store search access"
   [audit]="core fhir store search audit"
-  [api]="core fhir store search registry mpi recognition referral consult research access audit api"
-  [cli]="core fhir store search registry mpi recognition referral consult research access audit api cli"
+  [auth]="core fhir store search auth"
+  [api]="core fhir store search registry mpi recognition referral consult research access audit auth api"
+  [cli]="core fhir store search registry mpi recognition referral consult research access audit auth api cli"
 )
 
 status=0

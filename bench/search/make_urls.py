@@ -15,7 +15,10 @@ import urllib.request
 
 
 def get(base, path):
-    with urllib.request.urlopen(base + path, timeout=120) as answer:
+    token = os.environ.get("MA_TOKEN", "")
+    request = urllib.request.Request(
+        base + path, headers={"Authorization": "Bearer " + token} if token else {})
+    with urllib.request.urlopen(request, timeout=120) as answer:
         return json.load(answer)
 
 

@@ -3,7 +3,8 @@
 # lab Observations, DiagnosticReports, Conditions) imported into SQLite, the server over HTTP,
 # wrk per query kind: p50/p99 and requests/s.
 #
-# Usage: bench/search/run.sh [--patients N] [--duration 10s] [--connections 8]
+# Usage: bench/search/run.sh [--patients N] [--duration 10s] [--connections 8] [--auth]
+#   --auth runs with authentication on and a SMART token (bench/auth/token.sh); else --auth none.
 #   --patients 24000 gives about 1,000,000 resources; the default 2400 about 100,000.
 # Environment: MA_BIN (default $BUILD_DIR/src/cli/medalliance, BUILD_DIR default build),
 #   MA_BENCH_DIR (data and scratch, default ${TMPDIR:-/tmp}/medalliance-bench).
@@ -15,11 +16,13 @@ BENCH_DIR="${MA_BENCH_DIR:-${TMPDIR:-/tmp}/medalliance-bench}"
 PATIENTS=2400
 DURATION=10s
 CONNS=8
+AUTH=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --patients) PATIENTS="$2"; shift 2 ;;
     --duration) DURATION="$2"; shift 2 ;;
     --connections) CONNS="$2"; shift 2 ;;
+    --auth) AUTH=1; shift ;;
     *) echo "run.sh: unknown option $1" >&2; exit 64 ;;
   esac
 done
@@ -40,7 +43,9 @@ trap cleanup EXIT
 DB="$SCRATCH/search.db"
 echo "== search benchmark: $PATIENTS patients; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 "$BIN" import --db "$DB" --synchronous normal "$DATA" | sed 's/^/   /'
-"$BIN" serve --listen 127.0.0.1:0 --db "$DB" --quiet > "$SCRATCH/server.out" 2> "$SCRATCH/server.err" &
+AUTH_ARGS=(--auth none)
+((AUTH)) && AUTH_ARGS=(--auth smart --token-lifetime 3600)
+"$BIN" serve --listen 127.0.0.1:0 --db "$DB" --quiet "${AUTH_ARGS[@]}" > "$SCRATCH/server.out" 2> "$SCRATCH/server.err" &
 SERVER_PID=$!
 PORT=""
 for _ in $(seq 1 100); do
@@ -49,6 +54,10 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 BASE="http://127.0.0.1:$PORT"
+export MA_TOKEN=""
+((AUTH)) && MA_TOKEN=$("$ROOT/bench/auth/token.sh" "$BIN" "$DB" "$BASE" "$SCRATCH")
+CURL_AUTH=()
+[[ -n "$MA_TOKEN" ]] && CURL_AUTH=(-H "Authorization: Bearer $MA_TOKEN")
 python3 "$ROOT/bench/search/make_urls.py" "$BASE" "$SCRATCH/urls" | sed 's/^/   /'
 
 to_ms() {
@@ -65,7 +74,7 @@ for file in "$SCRATCH"/urls/*.urls; do
   name=$(basename "$file" .urls)
   # One request outside wrk must succeed.
   first=$(head -1 "$file")
-  curl -sf -o /dev/null "$BASE$first" || { echo "run.sh: $first failed" >&2; exit 1; }
+  curl -sf -o /dev/null "${CURL_AUTH[@]}" "$BASE$first" || { echo "run.sh: $first failed" >&2; exit 1; }
   out=$(URLS="$file" wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$ROOT/bench/search/urls.lua" "$BASE")
   rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<< "$out")
   p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<< "$out")")

@@ -1,8 +1,12 @@
--- wrk script: GET a random line of the file named by the URLS environment variable.
+-- wrk script: GET a random line of the file named by the URLS environment variable, with
+-- the bearer token of MA_TOKEN when set.
 local urls = {}
 for line in io.lines(os.getenv("URLS")) do
   if #line > 0 then urls[#urls + 1] = line end
 end
+local headers = {["Accept"] = "application/fhir+json"}
+local token = os.getenv("MA_TOKEN")
+if token and #token > 0 then headers["Authorization"] = "Bearer " .. token end
 local counter = 0
 function setup(thread)
   counter = counter + 1
@@ -12,5 +16,5 @@ function init(args)
   math.randomseed(seed * 7919 + os.time())
 end
 function request()
-  return wrk.format("GET", urls[math.random(#urls)], {["Accept"] = "application/fhir+json"})
+  return wrk.format("GET", urls[math.random(#urls)], headers)
 end

@@ -127,7 +127,11 @@ http::Handler MakeFhirHandler(const rest::RestService& service, AdapterOptions o
     }
     std::string base_url = options.base_url;
     if (base_url.empty())
-      base_url = "http://" + std::string(request.headers.Get("Host"));
+      base_url = options.scheme + "://" + std::string(request.headers.Get("Host"));
+    if (options.security != nullptr) {
+      if (auto answered = options.security->HandleEndpoint(request, base_url))
+        return std::move(*answered);
+    }
     rest::FhirRequest fhir_request = ToFhirRequest(request, base_url);
 
     bool pretty = false;
@@ -167,6 +171,10 @@ http::Handler MakeFhirHandler(const rest::RestService& service, AdapterOptions o
                              "unsupported Content-Type '" + type + "': send application/fhir+json" +
                                  (method == "PATCH" ? " or application/json-patch+json" : "")));
       }
+    }
+    if (options.security != nullptr) {
+      if (auto refused = options.security->Admit(request, fhir_request))
+        return FromFhir(std::move(*refused), pretty);
     }
     return FromFhir(service.Handle(fhir_request), pretty);
   };

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "api/auth/gate.h"
 #include "api/http/server.h"
 #include "api/rest/rest_service.h"
 
@@ -13,6 +14,10 @@ namespace medalliance::api {
 struct AdapterOptions {
   // The public base URL (e.g. "https://fhir.medalliance.cn/r4"); empty: "http://<Host>".
   std::string base_url;
+  // The security gate (SMART endpoints, tokens, scopes, rate); nullptr: none. Not owned.
+  const SecurityGate* security = nullptr;
+  // The scheme of a base URL taken from the Host header: "https" when serving TLS.
+  std::string scheme = "http";
 };
 
 // The handler to give http::Server. `service` must outlive it.

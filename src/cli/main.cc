@@ -15,6 +15,7 @@
 #include "api/http/server.h"
 #include "api/http_adapter.h"
 #include "cli/audit_command.h"
+#include "cli/auth_commands.h"
 #include "cli/fhirpath_command.h"
 #include "cli/import.h"
 #include "cli/reindex.h"
@@ -35,7 +36,21 @@ struct ServeFlags {
   bool demo = false;
   std::string demo_dir;
   bool quiet = false;
+  // Security (issue 4).
+  std::string auth;  // smart (default) | none
+  std::string tls_cert;
+  std::string tls_key;
+  bool allow_insecure_http = false;
+  int token_lifetime = 0;
+  double rate_limit = -1;
+  double rate_burst = -1;
+  int max_connections = 0;
+  size_t max_header_bytes = 0;
 };
+
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.starts_with("127.");
+}
 
 // Flag > environment > config file > default.
 std::string Setting(const core::Config& config, const std::string& flag, std::string_view key,
@@ -98,14 +113,74 @@ int Serve(const ServeFlags& flags) {
     return Fail(core::Error::BadRequest("invalid port, thread count or body limit"));
   }
   server_options.log_requests = !flags.quiet && config->GetOr("log-requests", "true") == "true";
+
+  // Security: on unless --auth none; never off, nor plain HTTP, beyond loopback.
+  const std::string auth_mode = Setting(*config, flags.auth, "auth", "smart");
+  if (auth_mode != "smart" && auth_mode != "none")
+    return Fail(
+        core::Error::BadRequest("--auth must be 'smart' or 'none', not '" + auth_mode + "'"));
+  const bool loopback = IsLoopback(server_options.host);
+  if (auth_mode == "none" && !loopback) {
+    return Fail(core::Error::BadRequest(
+        "--auth none is refused on the non-loopback address " + server_options.host +
+        ": anyone could read every record; listen on 127.0.0.1 or turn authentication on"));
+  }
+  const std::string tls_cert = Setting(*config, flags.tls_cert, "tls-cert", "");
+  const std::string tls_key = Setting(*config, flags.tls_key, "tls-key", "");
+  if (tls_cert.empty() != tls_key.empty())
+    return Fail(core::Error::BadRequest("--tls-cert and --tls-key go together"));
+  const bool allow_insecure =
+      flags.allow_insecure_http || config->GetOr("allow-insecure-http", "false") == "true";
+  if (tls_cert.empty() && !loopback && !allow_insecure) {
+    return Fail(core::Error::BadRequest(
+        "plain HTTP is only served on loopback: give --tls-cert and --tls-key, or "
+        "--allow-insecure-http behind a TLS-terminating proxy"));
+  }
+  server_options.tls_cert_file = tls_cert;
+  server_options.tls_key_file = tls_key;
+  int token_lifetime = 300;
+  api::SecurityOptions security_options;
+  security_options.enabled = auth_mode == "smart";
+  try {
+    token_lifetime = flags.token_lifetime > 0 ? flags.token_lifetime
+                                              : std::stoi(config->GetOr("token-lifetime", "300"));
+    security_options.rate_per_second =
+        flags.rate_limit >= 0 ? flags.rate_limit : std::stod(config->GetOr("rate-limit", "0"));
+    security_options.rate_burst =
+        flags.rate_burst >= 0 ? flags.rate_burst : std::stod(config->GetOr("rate-burst", "0"));
+    if (flags.max_connections > 0) {
+      server_options.max_connections = flags.max_connections;
+    } else if (auto value = config->GetOr("max-connections", ""); !value.empty()) {
+      server_options.max_connections = std::stoi(value);
+    }
+    if (flags.max_header_bytes > 0) {
+      server_options.max_header_bytes = flags.max_header_bytes;
+    } else if (auto value = config->GetOr("max-header-bytes", ""); !value.empty()) {
+      server_options.max_header_bytes = std::stoull(value);
+    }
+  } catch (const std::exception&) {
+    return Fail(core::Error::BadRequest("invalid token lifetime, rate or connection limit"));
+  }
+  if (token_lifetime < 10 || token_lifetime > 3600)
+    return Fail(core::Error::BadRequest("--token-lifetime must be 10..3600 seconds"));
   server_options.error_responder = api::MakeHttpErrorResponse;
 
   StoreSettings store_settings;
   store_settings.db_path = Setting(*config, flags.db, "db", "var/medalliance.db");
   store_settings.synchronous = Setting(*config, flags.synchronous, "synchronous", "full");
-  auto app = BuildApp(store_settings);
+  auto app = BuildApp(store_settings, true, security_options.enabled);
   if (!app)
     return Fail(app.error());
+  auto tokens = MakeTokenService(*app->store, token_lifetime);
+  if (!tokens)
+    return Fail(tokens.error());
+  security_options.tokens = tokens->get();
+  security_options.on_event = LogSecurityEvent;
+  if (!security_options.enabled) {
+    spdlog::warn(
+        "authentication is OFF (--auth none): every caller may read and write "
+        "everything; for local development only");
+  }
 
   bool demo = flags.demo || config->GetOr("demo", "false") == "true";
   if (demo) {
@@ -133,13 +208,30 @@ int Serve(const ServeFlags& flags) {
 
   api::AdapterOptions adapter_options;
   adapter_options.base_url = Setting(*config, flags.base_url, "base-url", "");
+  adapter_options.scheme = tls_cert.empty() ? "http" : "https";
+  api::SecurityGate gate(security_options, [&service = *app->service](std::string_view type) {
+    return service.IsResourceType(type);
+  });
+  adapter_options.security = &gate;
   api::http::Server server(server_options, api::MakeFhirHandler(*app->service, adapter_options));
   if (auto started = server.Start(); !started)
     return Fail(started.error());
   std::printf("listening on %s:%u\n", server_options.host.c_str(), server.GetPort());
+  const std::string public_base = adapter_options.base_url.empty()
+                                      ? adapter_options.scheme + "://" + server_options.host + ":" +
+                                            std::to_string(server.GetPort())
+                                      : adapter_options.base_url;
+  if (demo && security_options.enabled) {
+    std::filesystem::path key_dir =
+        std::filesystem::path(store_settings.db_path).parent_path() / "demo-keys";
+    auto howto = RegisterDemoClients(*app->store, key_dir.string(), public_base);
+    if (!howto)
+      return Fail(howto.error());
+    std::printf("%s", howto->c_str());
+  }
   std::fflush(stdout);
-  spdlog::info("medalliance {} serving FHIR R4 on http://{}:{} (database {})", kVersion,
-               server_options.host, server.GetPort(), store_settings.db_path);
+  spdlog::info("medalliance {} serving FHIR R4 on {} (database {}; auth {})", kVersion, public_base,
+               store_settings.db_path, auth_mode);
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
@@ -220,6 +312,22 @@ int main(int argc, char** argv) {
   serve->add_flag("--demo", serve_flags.demo, "Load the demo alliance when the database is empty");
   serve->add_option("--demo-dir", serve_flags.demo_dir, "Folder of demo data (default data/demo)");
   serve->add_flag("--quiet", serve_flags.quiet, "No per-request log lines");
+  serve->add_option("--auth", serve_flags.auth,
+                    "smart (default: SMART Backend Services tokens) or none (loopback only)");
+  serve->add_option("--tls-cert", serve_flags.tls_cert, "PEM certificate chain: serve HTTPS");
+  serve->add_option("--tls-key", serve_flags.tls_key, "PEM private key of --tls-cert");
+  serve->add_flag("--allow-insecure-http", serve_flags.allow_insecure_http,
+                  "Serve plain HTTP on a non-loopback address (behind a TLS proxy)");
+  serve->add_option("--token-lifetime", serve_flags.token_lifetime,
+                    "Access token lifetime in seconds (default 300)");
+  serve->add_option("--rate-limit", serve_flags.rate_limit,
+                    "Requests per second per client (else per address); 0 = unlimited");
+  serve->add_option("--rate-burst", serve_flags.rate_burst,
+                    "Requests a client may burst above the rate (default: the rate)");
+  serve->add_option("--max-connections", serve_flags.max_connections,
+                    "Open connections at most (default 10000)");
+  serve->add_option("--max-header-bytes", serve_flags.max_header_bytes,
+                    "Largest request head (default 16 KiB)");
 
   std::string import_db = "var/medalliance.db";
   std::string import_sync = "full";
@@ -257,6 +365,8 @@ int main(int argc, char** argv) {
                        "FHIR JSON resource file; stdin when absent or -");
   fhirpath->add_flag("--pretty", fhirpath_flags.pretty, "Indent the JSON output");
 
+  AuthCli auth_cli(app);
+
   std::string audit_db = "var/medalliance.db";
   CLI::App* audit = app.add_subcommand("audit", "Audit trail tools");
   CLI::App* audit_verify = audit->add_subcommand(
@@ -265,6 +375,8 @@ int main(int argc, char** argv) {
   audit->require_subcommand(1);
 
   CLI11_PARSE(app, argc, argv);
+  if (std::optional<int> status = auth_cli.Run())
+    return *status;
   if (*audit_verify)
     return RunAuditVerify(audit_db);
   if (*serve)

@@ -19,7 +19,7 @@ std::function<core::Status(const fhir::Json&)> ResourceValidator() {
 
 const char kVersion[] = "0.1.0";
 
-core::Result<App> BuildApp(const StoreSettings& settings, bool validate) {
+core::Result<App> BuildApp(const StoreSettings& settings, bool validate, bool smart_on_fhir) {
   store::SqliteOptions options;
   options.path = settings.db_path;
   if (settings.synchronous == "normal") {
@@ -61,6 +61,7 @@ core::Result<App> BuildApp(const StoreSettings& settings, bool validate) {
   config.policy = app.policy.get();
   config.audit = app.audit_log.get();
   config.hooks.push_back(app.access_hook.get());
+  config.smart_on_fhir = smart_on_fhir;
   app.patient_index = std::make_unique<mpi::PatientIndex>();
   MA_RETURN_IF_ERROR(app.patient_index->Load(*app.store));
   app.patient_hook = std::make_unique<mpi::PatientHook>(*app.patient_index);

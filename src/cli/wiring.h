@@ -55,7 +55,9 @@ struct App {
   std::unique_ptr<api::rest::RestService> service;
 };
 
-core::Result<App> BuildApp(const StoreSettings& settings, bool validate = true);
+// `smart_on_fhir`: advertise SMART security in the CapabilityStatement (auth is on).
+core::Result<App> BuildApp(const StoreSettings& settings, bool validate = true,
+                           bool smart_on_fhir = false);
 
 // Writes the reference data domain modules need when the store lacks it (the recognition
 // catalogue and OperationDefinitions); run by `serve` after the demo check.

@@ -71,7 +71,7 @@ struct HistoryQuery {
   int count = 50;
 };
 
-// One link of the audit hash chain (migration 0004, table audit_chain): the AuditEvent
+// One link of the audit hash chain (migration 0003, table audit_chain): the AuditEvent
 // version stored at `sequence` and hash = SHA-256(previous link's hash || its exact JSON
 // bytes), hex. Positions start at 1 and have no gaps. audit/ computes and checks the hashes.
 struct AuditLink {
@@ -90,6 +90,9 @@ struct SqlQuery {
   std::string sql;
   std::vector<SqlValue> params;
 };
+
+// One row of a plain query (QueryRows): the selected columns in order; NULL is monostate.
+using SqlRow = std::vector<SqlValue>;
 
 // Small differences between SQL back ends that query writers need.
 class Dialect {
@@ -116,6 +119,9 @@ class ReadTx {
   virtual core::Result<std::vector<StoredResource>> QueryResources(const SqlQuery& query) = 0;
   // Runs a query returning one integer (COUNT(*)).
   virtual core::Result<int64_t> QueryCount(const SqlQuery& query) = 0;
+  // Runs a query over the non-resource tables of a module (e.g. auth_clients, see
+  // store/sql/schema.md) and returns its rows.
+  virtual core::Result<std::vector<SqlRow>> QueryRows(const SqlQuery& query) = 0;
   virtual const Dialect& GetDialect() const = 0;
   // The audit chain, in position order: the last link (nullopt when empty), and up to
   // `limit` links after `after_position`. kNotImplemented by back ends without the table.
@@ -144,6 +150,9 @@ class WriteTx : public ReadTx {
   virtual core::Status AppendAuditLink(const AuditLink& /*link*/) {
     return core::Error::NotImplemented("no audit chain in this store");
   }
+  // Runs one INSERT/UPDATE/DELETE over a module's own tables (never the resource or index
+  // tables, which only PutVersion/ReplaceIndex change); returns the number of rows changed.
+  virtual core::Result<int64_t> Execute(const SqlQuery& statement) = 0;
 };
 
 class Store {

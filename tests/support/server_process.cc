@@ -1,5 +1,6 @@
 #include "support/server_process.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -52,7 +53,15 @@ ExitStatus Decode(int status) {
 }  // namespace
 
 ServerProcess::ServerProcess(std::string program, std::vector<std::string> args)
-    : program_(std::move(program)), args_(std::move(args)) {}
+    : program_(std::move(program)), args_(std::move(args)) {
+  // Authentication is on by default; tests of other features run without it unless they
+  // ask for it with their own --auth.
+  if (!args_.empty() && args_[0] == "serve" &&
+      std::find(args_.begin(), args_.end(), "--auth") == args_.end()) {
+    args_.emplace_back("--auth");
+    args_.emplace_back("none");
+  }
+}
 
 ServerProcess::~ServerProcess() {
   if (pid_ > 0 && !reaped_) {

@@ -30,7 +30,8 @@ struct ExitStatus {
 
 class ServerProcess {
  public:
-  // `program` is a path or a name looked up in PATH; `args` excludes argv[0].
+  // `program` is a path or a name looked up in PATH; `args` excludes argv[0]. For a
+  // `serve` command without its own --auth, "--auth none" is appended.
   ServerProcess(std::string program, std::vector<std::string> args);
   // SIGTERM, up to 5 s for the exit, then SIGKILL; always reaps the child.
   ~ServerProcess();

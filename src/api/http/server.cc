@@ -9,6 +9,7 @@
 #include <optional>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -19,6 +20,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -30,6 +32,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -56,9 +59,19 @@ using BeastResponse = bhttp::response<bhttp::string_body>;
 
 // One accepted connection. `idle` is true while the session waits for the next request
 // header; it is read and written only on the connection's strand.
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One accepted connection, plain or TLS. `idle` is true while the session waits for the next
+// request header; it is read and written only on the connection's strand.
 struct Connection {
   explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
-  beast::tcp_stream stream;
+  Connection(tcp::socket socket, asio::ssl::context& context)
+      : stream(tcp::socket(socket.get_executor())),
+        tls(std::make_unique<TlsStream>(beast::tcp_stream(std::move(socket)), context)) {}
+  // The TCP layer: `stream`, or the one under `tls`.
+  beast::tcp_stream& Tcp() { return tls ? beast::get_lowest_layer(*tls) : stream; }
+  beast::tcp_stream stream;  // unused (closed) when tls is set
+  std::unique_ptr<TlsStream> tls;
   bool idle = true;
 };
 
@@ -196,16 +209,21 @@ class Server::Impl {
   enum class State { kNew, kRunning, kStopping, kStopped };
 
   asio::awaitable<void> AcceptLoop();
-  asio::awaitable<void> Serve(std::shared_ptr<Connection> connection);
+  // Runs the TLS handshake, then Serve over the TLS stream.
+  asio::awaitable<void> ServeTls(std::shared_ptr<Connection> connection);
+  template <typename Stream>
+  asio::awaitable<void> Serve(std::shared_ptr<Connection> connection, Stream& stream);
   asio::awaitable<void> Reject(tcp::socket socket);
   // Writes `response` and returns whether the connection may stay open.
-  asio::awaitable<bool> Send(beast::tcp_stream& stream, Response response, unsigned version,
-                             bool head, bool keep_alive, bool accepts_gzip, std::string_view method,
+  template <typename Stream>
+  asio::awaitable<bool> Send(Stream& stream, Response response, unsigned version, bool head,
+                             bool keep_alive, bool accepts_gzip, std::string_view method,
                              std::string_view path, std::string_view remote,
                              std::chrono::steady_clock::time_point start);
   // Shuts down sending, reads and discards what the peer still sends (so it gets our
   // response instead of a reset), then closes.
-  asio::awaitable<void> DrainAndClose(beast::tcp_stream& stream);
+  template <typename Stream>
+  asio::awaitable<void> DrainAndClose(Stream& stream);
   Response ErrorResponse(int status, std::string message);
   Response CallHandler(Request& request);
   // Decodes the body per Content-Encoding; returns 0 or an error status with `message`.
@@ -230,6 +248,7 @@ class Server::Impl {
   const int thread_count_;
   // Declared first among the Asio members so it is destroyed last.
   asio::io_context io_;
+  std::optional<asio::ssl::context> tls_context_;  // set when serving TLS
   asio::strand<asio::io_context::executor_type> acceptor_strand_;
   tcp::acceptor acceptor_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
@@ -251,6 +270,26 @@ core::Status Server::Impl::Start() {
       return core::Error::BadRequest("http server already started");
   }
   ErrorCodeT ec;
+  if (!options_.tls_cert_file.empty() || !options_.tls_key_file.empty()) {
+    tls_context_.emplace(asio::ssl::context::tls_server);
+    tls_context_->set_options(asio::ssl::context::default_workarounds |
+                                  asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
+                                  asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1,
+                              ec);
+    if (!ec)
+      tls_context_->use_certificate_chain_file(options_.tls_cert_file, ec);
+    if (ec) {
+      tls_context_.reset();
+      return core::Error::Unavailable("cannot load the TLS certificate " + options_.tls_cert_file +
+                                      ": " + ec.message());
+    }
+    tls_context_->use_private_key_file(options_.tls_key_file, asio::ssl::context::pem, ec);
+    if (ec) {
+      tls_context_.reset();
+      return core::Error::Unavailable("cannot load the TLS key " + options_.tls_key_file + ": " +
+                                      ec.message());
+    }
+  }
   asio::ip::address address = asio::ip::make_address(options_.host, ec);
   if (ec) {
     tcp::resolver resolver(io_);
@@ -324,10 +363,10 @@ void Server::Impl::Stop() {
   // Idle keep-alive connections are closed now; busy ones finish their request, answer it
   // with Connection: close and end on their own (Serve checks stopping_).
   for (const std::shared_ptr<Connection>& connection : snapshot) {
-    asio::post(connection->stream.get_executor(), [connection] {
+    asio::post(connection->Tcp().get_executor(), [connection] {
       if (connection->idle) {
         ErrorCodeT ec;
-        connection->stream.socket().close(ec);
+        connection->Tcp().socket().close(ec);
       }
     });
   }
@@ -388,14 +427,26 @@ asio::awaitable<void> Server::Impl::AcceptLoop() {
       continue;
     }
     if (connection_count_.load() >= options_.max_connections) {
+      if (tls_context_) {  // a plain-text 503 means nothing to a TLS client: just close
+        ErrorCodeT close_ec;
+        socket.close(close_ec);
+        continue;
+      }
       auto executor = socket.get_executor();
       asio::co_spawn(executor, Reject(std::move(socket)), &Impl::LogCoroutineError);
       continue;
     }
-    auto connection = std::make_shared<Connection>(std::move(socket));
+    auto connection = tls_context_ ? std::make_shared<Connection>(std::move(socket), *tls_context_)
+                                   : std::make_shared<Connection>(std::move(socket));
     if (!Register(connection))
       co_return;
-    asio::co_spawn(connection->stream.get_executor(), Serve(connection), &Impl::LogCoroutineError);
+    if (connection->tls) {
+      asio::co_spawn(connection->Tcp().get_executor(), ServeTls(connection),
+                     &Impl::LogCoroutineError);
+    } else {
+      asio::co_spawn(connection->stream.get_executor(), Serve(connection, connection->stream),
+                     &Impl::LogCoroutineError);
+    }
   }
 }
 
@@ -408,10 +459,31 @@ asio::awaitable<void> Server::Impl::Reject(tcp::socket socket) {
   co_await DrainAndClose(stream);
 }
 
-asio::awaitable<void> Server::Impl::DrainAndClose(beast::tcp_stream& stream) {
+asio::awaitable<void> Server::Impl::ServeTls(std::shared_ptr<Connection> connection) {
+  TlsStream& stream = *connection->tls;
+  beast::get_lowest_layer(stream).expires_after(options_.idle_timeout);
+  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kNoThrow);
+  if (ec) {
+    ErrorCodeT close_ec;
+    beast::get_lowest_layer(stream).socket().close(close_ec);
+    Unregister(connection);
+    co_return;
+  }
+  co_await Serve(connection, stream);
+}
+
+template <typename Stream>
+asio::awaitable<void> Server::Impl::DrainAndClose(Stream& stream) {
   ErrorCodeT ec;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream.expires_after(kDrainTimeout);
+  if constexpr (std::is_same_v<Stream, TlsStream>) {
+    beast::get_lowest_layer(stream).expires_after(kDrainTimeout);
+    auto [shutdown_ec] = co_await stream.async_shutdown(kNoThrow);
+    (void)shutdown_ec;
+    beast::get_lowest_layer(stream).socket().close(ec);
+    co_return;
+  }
+  beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ec);
+  beast::get_lowest_layer(stream).expires_after(kDrainTimeout);
   std::array<char, 16 * 1024> scratch;
   size_t total = 0;
   while (!ec && total < kMaxDrainBytes) {
@@ -419,7 +491,7 @@ asio::awaitable<void> Server::Impl::DrainAndClose(beast::tcp_stream& stream) {
     ec = read_ec;
     total += bytes;
   }
-  stream.socket().close(ec);
+  beast::get_lowest_layer(stream).socket().close(ec);
 }
 
 Response Server::Impl::ErrorResponse(int status, std::string message) {
@@ -466,12 +538,13 @@ int Server::Impl::DecodeBody(Request& request, std::string& message) {
   return 0;
 }
 
-asio::awaitable<void> Server::Impl::Serve(std::shared_ptr<Connection> connection) {
-  beast::tcp_stream& stream = connection->stream;
+template <typename Stream>
+asio::awaitable<void> Server::Impl::Serve(std::shared_ptr<Connection> connection, Stream& stream) {
+  beast::tcp_stream& tcp_layer = beast::get_lowest_layer(stream);
   ErrorCodeT ec;
-  stream.socket().set_option(tcp::no_delay(true), ec);
+  tcp_layer.socket().set_option(tcp::no_delay(true), ec);
   std::string remote;
-  tcp::endpoint peer = stream.socket().remote_endpoint(ec);
+  tcp::endpoint peer = tcp_layer.socket().remote_endpoint(ec);
   if (!ec)
     remote = peer.address().to_string();
   beast::flat_buffer buffer;
@@ -484,7 +557,7 @@ asio::awaitable<void> Server::Impl::Serve(std::shared_ptr<Connection> connection
     parser.header_limit(
         static_cast<std::uint32_t>(std::min<size_t>(options_.max_header_bytes, UINT32_MAX)));
     parser.body_limit(options_.max_body_bytes);
-    stream.expires_after(options_.idle_timeout);
+    tcp_layer.expires_after(options_.idle_timeout);
     auto [header_ec, header_bytes] =
         co_await bhttp::async_read_header(stream, buffer, parser, kNoThrow);
     connection->idle = false;
@@ -499,7 +572,7 @@ asio::awaitable<void> Server::Impl::Serve(std::shared_ptr<Connection> connection
         read_ec = continue_ec;
       }
       if (!read_ec) {
-        stream.expires_after(options_.idle_timeout);
+        tcp_layer.expires_after(options_.idle_timeout);
         auto [body_ec, body_bytes] = co_await bhttp::async_read(stream, buffer, parser, kNoThrow);
         read_ec = body_ec;
       }
@@ -554,16 +627,22 @@ asio::awaitable<void> Server::Impl::Serve(std::shared_ptr<Connection> connection
   if (drain) {
     co_await DrainAndClose(stream);
   } else {
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream.socket().close(ec);
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      tcp_layer.expires_after(kDrainTimeout);
+      auto [shutdown_ec] = co_await stream.async_shutdown(kNoThrow);
+      (void)shutdown_ec;
+    }
+    tcp_layer.socket().shutdown(tcp::socket::shutdown_both, ec);
+    tcp_layer.socket().close(ec);
   }
   Unregister(connection);
 }
 
-asio::awaitable<bool> Server::Impl::Send(beast::tcp_stream& stream, Response response,
-                                         unsigned version, bool head, bool keep_alive,
-                                         bool accepts_gzip, std::string_view method,
-                                         std::string_view path, std::string_view remote,
+template <typename Stream>
+asio::awaitable<bool> Server::Impl::Send(Stream& stream, Response response, unsigned version,
+                                         bool head, bool keep_alive, bool accepts_gzip,
+                                         std::string_view method, std::string_view path,
+                                         std::string_view remote,
                                          std::chrono::steady_clock::time_point start) {
   int status = response.status;
   if (status < 100 || status > 999) {
@@ -619,7 +698,7 @@ asio::awaitable<bool> Server::Impl::Send(beast::tcp_stream& stream, Response res
   keep_alive = keep_alive && !close && !stopping_.load();
   res.keep_alive(keep_alive);
 
-  stream.expires_after(options_.idle_timeout);
+  beast::get_lowest_layer(stream).expires_after(options_.idle_timeout);
   auto [write_ec, written] = co_await bhttp::async_write(stream, res, kNoThrow);
   (void)written;
   if (options_.log_requests && spdlog::should_log(spdlog::level::info)) {

@@ -44,6 +44,9 @@ struct ServerOptions {
   int gzip_level = 1;                        // zlib level; 1 already shrinks FHIR JSON ~5x
   bool log_requests = true;                  // one spdlog info line per request
   ErrorResponder error_responder;            // empty = text/plain "<status> <message>"
+  // TLS: PEM files of the certificate chain and its private key; both empty = plain HTTP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 class Server {

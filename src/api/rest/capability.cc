@@ -38,6 +38,29 @@ Json OperationEntry(const store::Operation& operation) {
   return json;
 }
 
+// rest.security for SMART Backend Services: the service code and the token endpoint in the
+// oauth-uris extension (https://hl7.org/fhir/smart-app-launch/conformance.html).
+Json SmartSecurity(const std::string& base_url) {
+  Json token = Json::MakeObject();
+  token.Set("url", Code("token"));
+  token.Set("valueUri", Code(base_url + "/auth/token"));
+  Json oauth = Json::MakeObject();
+  oauth.Set("url", Code("http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"));
+  oauth.Set("extension", Json::MakeArray()).PushBack(std::move(token));
+  Json coding = Json::MakeObject();
+  coding.Set("system", Code("http://terminology.hl7.org/CodeSystem/restful-security-service"));
+  coding.Set("code", Code("SMART-on-FHIR"));
+  Json service = Json::MakeObject();
+  service.Set("coding", Json::MakeArray()).PushBack(std::move(coding));
+  Json security = Json::MakeObject();
+  security.Set("extension", Json::MakeArray()).PushBack(std::move(oauth));
+  security.Set("service", Json::MakeArray()).PushBack(std::move(service));
+  security.Set("description",
+               Code("SMART Backend Services: client_credentials with a private_key_jwt assertion "
+                    "(RS384 or ES384); see /.well-known/smart-configuration"));
+  return security;
+}
+
 }  // namespace
 
 FhirResponse RestService::Capabilities(const FhirRequest& request) const {
@@ -67,6 +90,8 @@ FhirResponse RestService::Capabilities(const FhirRequest& request) const {
 
   Json rest = Json::MakeObject();
   rest.Set("mode", Code("server"));
+  if (config_.smart_on_fhir)
+    rest.Set("security", SmartSecurity(request.base_url));
   Json resources = Json::MakeArray();
   for (const std::string& type : config_.resource_types) {
     Json resource = Json::MakeObject();

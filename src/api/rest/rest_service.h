@@ -45,6 +45,8 @@ struct RestConfig {
   // turns them off. Writes are checked and audited by write hooks in `hooks`.
   const access::Policy* policy = nullptr;
   audit::AuditLog* audit = nullptr;
+  // Advertise SMART on FHIR (rest.security) in the CapabilityStatement: auth is on.
+  bool smart_on_fhir = false;
 };
 
 class RestService {

@@ -129,6 +129,18 @@ std::string SqliteStatement::ColumnText(int column) const {
 bool SqliteStatement::ColumnIsNull(int column) const {
   return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
 }
+SqlValue SqliteStatement::ColumnValue(int column) const {
+  switch (sqlite3_column_type(stmt_, column)) {
+    case SQLITE_NULL:
+      return std::monostate{};
+    case SQLITE_INTEGER:
+      return ColumnInt(column);
+    case SQLITE_FLOAT:
+      return ColumnDouble(column);
+    default:
+      return ColumnText(column);
+  }
+}
 
 // --- SqliteConnection ---
 
@@ -207,6 +219,10 @@ core::Result<SqliteStatement> SqliteConnection::Prepare(std::string_view sql) {
 
 int64_t SqliteConnection::LastInsertRowid() const {
   return sqlite3_last_insert_rowid(db_);
+}
+
+int64_t SqliteConnection::Changes() const {
+  return sqlite3_changes64(db_);
 }
 
 bool SqliteConnection::InTransaction() const {

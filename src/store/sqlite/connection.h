@@ -48,6 +48,8 @@ class SqliteStatement {
   double ColumnDouble(int column) const;
   std::string ColumnText(int column) const;
   bool ColumnIsNull(int column) const;
+  // The column as the SqlValue of its storage class (blobs as text).
+  SqlValue ColumnValue(int column) const;
   // The extended result code of the last failed Step (SQLITE_OK when none).
   int LastErrorCode() const { return last_error_; }
 
@@ -76,6 +78,8 @@ class SqliteConnection {
   core::Result<SqliteStatement> Prepare(std::string_view sql);
 
   int64_t LastInsertRowid() const;
+  // Rows changed by the last INSERT, UPDATE or DELETE.
+  int64_t Changes() const;
   bool InTransaction() const;
   // Rolls back an open transaction, ignoring errors (the connection is then in autocommit).
   void RollbackQuietly();

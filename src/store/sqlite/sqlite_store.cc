@@ -214,6 +214,21 @@ class SqliteTxImpl : public Base {
     return stmt.ColumnInt(0);
   }
 
+  core::Result<std::vector<SqlRow>> QueryRows(const SqlQuery& query) override {
+    MA_ASSIGN_OR_RETURN(SqliteStatement stmt, PrepareQuery(query));
+    std::vector<SqlRow> rows;
+    for (;;) {
+      MA_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+      if (!row) {
+        return rows;
+      }
+      SqlRow& out = rows.emplace_back();
+      const int columns = stmt.ColumnCount();
+      out.reserve(static_cast<size_t>(columns));
+      for (int i = 0; i < columns; ++i) out.push_back(stmt.ColumnValue(i));
+    }
+  }
+
   const Dialect& GetDialect() const override { return SqliteStore::SqliteDialect(); }
 
   core::Result<std::optional<AuditLink>> LastAuditLink() override {
@@ -257,7 +272,6 @@ class SqliteTxImpl : public Base {
 
   SqliteConnection& connection_;
 
- private:
   core::Result<SqliteStatement> PrepareQuery(const SqlQuery& query) {
     MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(query.sql));
     for (size_t i = 0; i < query.params.size(); ++i) {
@@ -280,6 +294,12 @@ using SqliteReadTx = SqliteTxImpl<ReadTx>;
 class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
  public:
   using SqliteTxImpl<WriteTx>::SqliteTxImpl;
+
+  core::Result<int64_t> Execute(const SqlQuery& statement) override {
+    MA_ASSIGN_OR_RETURN(SqliteStatement stmt, PrepareQuery(statement));
+    MA_RETURN_IF_ERROR(stmt.Run());
+    return connection_.Changes();
+  }
 
   core::Status ReplaceIndex(std::string_view type, std::string_view id,
                             const std::vector<IndexEntry>& index) override {

@@ -121,8 +121,51 @@ CREATE TABLE index_uri (
 CREATE INDEX index_uri_value ON index_uri (type, param, value);
 )sql";
 
-// 0004_audit_chain.sql
-constexpr std::string_view k0004AuditChain = R"sql(
+// 0002_auth.sql
+// Security tables (src/auth): registered SMART backend clients, people's accounts, the
+// assertion ids (jti) seen until they expire, and the server's token-signing key. They are
+// kept apart from the FHIR resource tables and are never served through the FHIR API.
+constexpr std::string_view k0002Auth = R"sql(
+CREATE TABLE auth_clients (
+  client_id       TEXT    PRIMARY KEY,
+  organization_id TEXT    NOT NULL,          -- the member, "Organization/<id>"
+  jwks            TEXT    NOT NULL,          -- JSON Web Key Set (public keys), inline
+  jwks_path       TEXT    NOT NULL DEFAULT '', -- or a file read at each token request
+  scopes          TEXT    NOT NULL,          -- space-separated scopes it may be granted
+  roles           TEXT    NOT NULL DEFAULT 'system', -- space-separated (system, break-glass)
+  created_at      INTEGER NOT NULL,          -- epoch millis
+  revoked_at      INTEGER                    -- NULL while active
+);
+
+CREATE TABLE auth_users (
+  username        TEXT    PRIMARY KEY,
+  organization_id TEXT    NOT NULL,
+  practitioner_id TEXT    NOT NULL DEFAULT '', -- "Practitioner/<id>" when known
+  role            TEXT    NOT NULL,          -- clinician, referral-coordinator, ...
+  password_hash   TEXT    NOT NULL,          -- argon2id encoded string
+  break_glass     INTEGER NOT NULL DEFAULT 0, -- may use the emergency override
+  disabled        INTEGER NOT NULL DEFAULT 0,
+  created_at      INTEGER NOT NULL
+);
+
+CREATE TABLE auth_jti (
+  client_id  TEXT    NOT NULL,
+  jti        TEXT    NOT NULL,
+  expires_at INTEGER NOT NULL,               -- epoch seconds; rows past it are purged
+  PRIMARY KEY (client_id, jti)
+) WITHOUT ROWID;
+CREATE INDEX auth_jti_expiry ON auth_jti (expires_at);
+
+CREATE TABLE auth_keys (
+  kid        TEXT    PRIMARY KEY,
+  algorithm  TEXT    NOT NULL,               -- HS256
+  secret     TEXT    NOT NULL,               -- base64url key material
+  created_at INTEGER NOT NULL
+);
+)sql";
+
+// 0003_audit_chain.sql
+constexpr std::string_view k0003AuditChain = R"sql(
 -- The hash chain over AuditEvents (doc/security.md): one row per AuditEvent version, written
 -- in the transaction that stores it. hash = SHA-256(previous hash || the version's exact JSON
 -- bytes), hex; the first link's previous hash is 32 zero bytes. Append-only.
@@ -136,7 +179,8 @@ CREATE TABLE audit_chain (
 
 constexpr std::array kMigrations = {
     Migration{1, "0001_initial", k0001Initial},
-    Migration{4, "0004_audit_chain", k0004AuditChain},
+    Migration{2, "0002_auth", k0002Auth},
+    Migration{3, "0003_audit_chain", k0003AuditChain},
 };
 
 }  // namespace
