@@ -15,6 +15,7 @@
 #include "search/internal/results.h"
 #include "search/internal/sql_builder.h"
 #include "search/internal/text.h"
+#include "search/internal/value_sets.h"
 #include "store/sql/schema.h"
 
 namespace medalliance::search {
@@ -67,6 +68,19 @@ Result<SearchPage> Searcher::Search(store::ReadTx& tx, const SearchRequest& requ
   internal::PlannerOptions options;
   options.base_url = request.base_url;
   options.now_millis = request.now_millis.value_or(core::SystemClock::Get().Now());
+  options.value_sets = [&tx, &request](std::string_view name,
+                                       std::string_view value) -> Result<internal::ValueSetCodes> {
+    internal::ValueSetLoader load = [&](std::string_view reference) {
+      return internal::LoadValueSet(tx, reference, request.base_url);
+    };
+    MA_ASSIGN_OR_RETURN(std::optional<Json> value_set, load(value));
+    if (!value_set.has_value()) {
+      return Error::BadRequest("search parameter '" + std::string(name) + "': value set '" +
+                                   std::string(value) + "' is not stored on this server",
+                               std::string(name));
+    }
+    return internal::ExpandValueSet(*value_set, name, load);
+  };
 
   Fragment where;
   where.Text("c.type = ").Bind(request.type).Text(" AND c.deleted = 0");

@@ -179,6 +179,44 @@ void TokenCondition(Fragment& cond, std::string_view value) {
   }
 }
 
+// A token row in a value set: listed (system, code) pairs or whole systems, minus exclusions.
+Result<Fragment> ValueSetCondition(std::string_view name, const ValueSetCodes& codes) {
+  constexpr size_t kMaxCodes = 5000;
+  if (codes.codes.size() + codes.excluded_codes.size() > kMaxCodes) {
+    return BadValue(name, "the value set has more than " + std::to_string(kMaxCodes) + " codes");
+  }
+  auto any_of = [](Fragment& out, const std::vector<std::pair<std::string, std::string>>& pairs,
+                   const std::vector<std::string>& systems) {
+    if (pairs.empty() && systems.empty()) {
+      out.Text("0");
+      return;
+    }
+    out.Text("(");
+    bool first = true;
+    for (const auto& [system, code] : pairs) {
+      out.Text(first ? "(x.value = " : " OR (x.value = ").Bind(code);
+      out.Text(" AND x.system = ").Bind(system).Text(")");
+      first = false;
+    }
+    if (!systems.empty()) {
+      out.Text(first ? "x.system IN (" : " OR x.system IN (");
+      for (size_t i = 0; i < systems.size(); ++i) out.Text(i == 0 ? "" : ", ").Bind(systems[i]);
+      out.Text(")");
+    }
+    out.Text(")");
+  };
+  Fragment cond;
+  any_of(cond, codes.codes, codes.systems);
+  if (!codes.excluded_codes.empty() || !codes.excluded_systems.empty()) {
+    Fragment excluded;
+    any_of(excluded, codes.excluded_codes, codes.excluded_systems);
+    Fragment both;
+    both.Text("(").Append(cond).Text(" AND NOT ").Append(excluded).Text(")");
+    return both;
+  }
+  return cond;
+}
+
 void StringCondition(Fragment& cond, std::string_view modifier, std::string_view value) {
   std::string raw = Unescape(value);
   if (modifier == "exact") {
@@ -571,6 +609,14 @@ Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_vi
       } else if (modifier.empty() || modifier == "not") {
         set.negate = modifier == "not";
         for (const std::string& part : values) TokenCondition(next(), part);
+      } else if ((modifier == "in" || modifier == "not-in") && options.value_sets) {
+        // :not-in matches the resources without any coding in the set, as :not does.
+        set.negate = modifier == "not-in";
+        for (const std::string& part : values) {
+          MA_ASSIGN_OR_RETURN(ValueSetCodes codes, options.value_sets(name, Unescape(part)));
+          MA_ASSIGN_OR_RETURN(Fragment cond, ValueSetCondition(name, codes));
+          next().Append(cond);
+        }
       } else {
         return std::optional<IdSet>();
       }

@@ -1,6 +1,7 @@
 #pragma once
 // Plans search parameters into SQL conditions over the index tables (doc/search.md).
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -8,6 +9,7 @@
 
 #include "core/result.h"
 #include "search/internal/sql_builder.h"
+#include "search/internal/value_sets.h"
 
 namespace medalliance::search::internal {
 
@@ -28,6 +30,11 @@ struct IdSet {
 struct PlannerOptions {
   std::string base_url;
   int64_t now_millis = 0;
+  // Expands the value set named by a :in / :not-in value (canonical URL or ValueSet/id) for
+  // the parameter `name`; kBadRequest naming it when unknown. Unset: those modifiers are
+  // unsupported.
+  std::function<core::Result<ValueSetCodes>(std::string_view name, std::string_view value)>
+      value_sets;
 };
 
 // Result of planning one parameter: nullopt when the parameter (or its modifier) is unknown
