@@ -140,6 +140,19 @@ Result<SearchPage> Searcher::Search(store::ReadTx& tx, const SearchRequest& requ
       }
     }
   }
+  // A driver whose rows an index lists in id order, with the page in id order: walk those
+  // rows and stop at the page size (Observation?code=system|code&value-quantity=gt5 reads
+  // about 21 rows, not every Observation with that code).
+  bool id_order = std::all_of(result.sort.begin(), result.sort.end(), [](const auto& key) {
+    return key.kind == internal::SortKey::Kind::kId;
+  });
+  if (driver >= 0 && id_order && !sets[static_cast<size_t>(driver)].ordered_table.empty()) {
+    internal::IdSet& set = sets[static_cast<size_t>(driver)];
+    result.driver_table = set.ordered_table;
+    where.Text(" AND ").Append(set.ordered_condition);
+    sets.erase(sets.begin() + driver);
+    driver = -1;
+  }
   for (size_t i = 0; i < sets.size(); ++i) {
     if (static_cast<int>(i) == driver)
       sets[i].exists.reset();

@@ -847,6 +847,18 @@ Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_vi
   if (table.empty())
     return std::optional<IdSet>();
   set.select = RowSet(table, type, ParamRows(*plan, suffix, "x"), any);
+  if (def.type == r4::SearchParamType::kToken && modifier.empty() && values.size() == 1 &&
+      plan->derivation == ParamPlan::Derivation::kNone) {
+    // One row per (type, id, param, value, system) (the primary key), and the value index
+    // (type, param, value, system) lists equal rows by id.
+    auto [system, token] = SplitSystem(values[0]);
+    if (system.has_value() && !system->empty() && !token.empty()) {
+      set.ordered_table = "index_token";
+      set.ordered_condition.Text("d.type = ").Bind(std::string(type)).Text(" AND d.param = ");
+      set.ordered_condition.Bind(param).Text(" AND d.value = ").Bind(token);
+      set.ordered_condition.Text(" AND d.system = ").Bind(*system);
+    }
+  }
   switch (def.type) {
     case r4::SearchParamType::kReference:
       set.rank = 0;

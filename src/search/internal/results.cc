@@ -34,10 +34,23 @@ const std::string& TextSentinel() {
   return kHigh;
 }
 
-Fragment Select() {
+// `driver`: an index table whose rows (alias d, filtered in the WHERE clause) drive the
+// query in id order (ResultOptions::driver_table).
+std::string From(std::string_view driver) {
+  std::string from = " FROM ";
+  if (!driver.empty()) {
+    from += driver;
+    from += " d JOIN current_resources c ON c.type = d.type AND c.id = d.id";
+  } else {
+    from += "current_resources c";
+  }
+  return from;
+}
+
+Fragment Select(std::string_view driver = {}) {
   Fragment f;
   f.Text("SELECT ").Text(store::sql::kResourceColumns);
-  f.Text(" FROM current_resources c JOIN resources r ON r.sequence = c.sequence");
+  f.Text(From(driver)).Text(" JOIN resources r ON r.sequence = c.sequence");
   return f;
 }
 
@@ -114,11 +127,12 @@ SqlValue Sentinel(const SortKey& key) {
   return std::monostate();
 }
 
-Fragment KeyExpression(const SortKey& key) {
+Fragment KeyExpression(const SortKey& key, std::string_view driver) {
   Fragment f;
   switch (key.kind) {
     case SortKey::Kind::kId:
-      f.Text("c.id");
+      // The driver's id (equal to c.id) lets SQLite read the driver's index in id order.
+      f.Text(driver.empty() ? "c.id" : "d.id");
       break;
     case SortKey::Kind::kLastUpdated:
       f.Text("r.last_updated");
@@ -513,7 +527,7 @@ core::Status RunPagedQuery(store::ReadTx& tx, const SearchRequest& request, cons
   std::vector<Fragment> expressions;
   std::vector<bool> descending;
   for (const SortKey& key : keys) {
-    expressions.push_back(KeyExpression(key));
+    expressions.push_back(KeyExpression(key, options.driver_table));
     descending.push_back(key.descending);
   }
   std::optional<Cursor> cursor;
@@ -526,7 +540,7 @@ core::Status RunPagedQuery(store::ReadTx& tx, const SearchRequest& request, cons
     page.count = 0;
 
   if (page.count > 0) {
-    Fragment query = Select();
+    Fragment query = Select(options.driver_table);
     query.Text(" WHERE ").Append(where);
     if (cursor)
       query.Text(" AND ").Append(CursorCondition(expressions, descending, *cursor));
@@ -565,7 +579,7 @@ core::Status RunPagedQuery(store::ReadTx& tx, const SearchRequest& request, cons
                     options.total == ResultOptions::Total::kEstimate || page.count == 0;
   if (want_total) {
     Fragment count;
-    count.Text("SELECT COUNT(*) FROM current_resources c WHERE ").Append(where);
+    count.Text("SELECT COUNT(*)").Text(From(options.driver_table)).Text(" WHERE ").Append(where);
     MA_ASSIGN_OR_RETURN(int64_t total, tx.QueryCount(Number(count, tx.GetDialect())));
     page.total = total;
   } else if (options.total == ResultOptions::Total::kDefault && !page.has_more && !cursor &&
