@@ -156,7 +156,8 @@ Result<SearchPage> Searcher::Search(store::ReadTx& tx, const SearchRequest& requ
   for (size_t i = 0; i < sets.size(); ++i) {
     if (static_cast<int>(i) == driver)
       sets[i].exists.reset();
-    where.Text(" AND ").Append(internal::Membership("c", sets[i]));
+    where.Text(" AND ").Append(
+        internal::Membership("c", sets[i], result.driver_table.empty() ? "c" : "d"));
   }
   if (request.compartment.has_value()) {
     std::vector<std::string_view> params =

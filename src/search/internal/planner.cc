@@ -483,10 +483,19 @@ Fragment ParamRowsIn(std::string_view type, const std::vector<std::string_view>&
   return out;
 }
 
-Fragment Membership(std::string_view alias, const IdSet& set) {
+Fragment Membership(std::string_view alias, const IdSet& set, std::string_view rows_alias) {
   Fragment out;
   if (set.exists.has_value() && alias == "c") {
     out.Text(set.negate ? "NOT " : "").Append(*set.exists);
+    if (rows_alias != "c") {
+      // Correlate on the driver's row: SQLite then tests it before joining the resource.
+      static constexpr std::string_view kOnResource = "x.type = c.type AND x.id = c.id";
+      size_t at = out.sql.find(kOnResource);
+      if (at != std::string::npos) {
+        std::string a(rows_alias);
+        out.sql.replace(at, kOnResource.size(), "x.type = " + a + ".type AND x.id = " + a + ".id");
+      }
+    }
     return out;
   }
   out.Text(alias).Text(set.negate ? ".id NOT IN (" : ".id IN (").Append(set.select).Text(")");

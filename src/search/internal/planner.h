@@ -61,7 +61,9 @@ Fragment ParamRowsIn(std::string_view type, const std::vector<std::string_view>&
                      std::string_view alias = "x");
 
 // `alias.id IN (...)` / `NOT IN` for a set, on resources of `alias` (current_resources).
-Fragment Membership(std::string_view alias, const IdSet& set);
+// For the EXISTS form on `c`, `rows_alias` names the table whose (type, id) the test is
+// correlated with: `c`, or the driver rows `d` (ResultOptions::driver_table).
+Fragment Membership(std::string_view alias, const IdSet& set, std::string_view rows_alias = "c");
 
 // Splits on unescaped `separator`, keeping escapes in place ("\," stays).
 std::vector<std::string> SplitUnescaped(std::string_view value, char separator);
