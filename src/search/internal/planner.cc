@@ -308,6 +308,15 @@ Fragment Positive(std::string_view type, const IdSet& set) {
   return out;
 }
 
+// How references to resources of `type` start: "Type/" and, with a base URL, "<base>/Type/"
+// (an absolute reference to this server is the relative one).
+std::vector<std::string> ReferencePrefixes(std::string_view type, const std::string& base_url) {
+  std::vector<std::string> out = {std::string(type) + "/"};
+  if (!base_url.empty())
+    out.push_back(base_url + "/" + std::string(type) + "/");
+  return out;
+}
+
 Result<std::optional<IdSet>> PlanHas(std::string_view type, std::string_view name,
                                      std::string_view value, const PlannerOptions& options,
                                      int depth) {
@@ -332,14 +341,19 @@ Result<std::optional<IdSet>> PlanHas(std::string_view type, std::string_view nam
                       PlanParameter(source, inner_name, value, options, depth + 1));
   if (!inner)
     return std::optional<IdSet>();
-  std::string prefix = std::string(type) + "/";
   IdSet set;
-  set.select.Text("SELECT substr(x.value, ").Bind(static_cast<int64_t>(prefix.size() + 1));
-  set.select.Text(") AS id FROM index_reference x WHERE x.type = ").Bind(std::string(source));
-  set.select.Text(" AND ").Append(ParamRowsIn(source, {reference}));
-  set.select.Text(" AND x.value >= ").Bind(prefix).Text(" AND x.value < ");
-  set.select.Bind(PrefixUpperBound(prefix)).Text(" AND x.id IN (");
-  set.select.Append(Positive(source, *inner)).Text(")");
+  // References to `type` written relative ("Patient/1") or absolute with this server's base.
+  bool first_prefix = true;
+  for (const std::string& prefix : ReferencePrefixes(type, options.base_url)) {
+    set.select.Text(first_prefix ? "" : " UNION ALL ");
+    first_prefix = false;
+    set.select.Text("SELECT substr(x.value, ").Bind(static_cast<int64_t>(prefix.size() + 1));
+    set.select.Text(") AS id FROM index_reference x WHERE x.type = ").Bind(std::string(source));
+    set.select.Text(" AND ").Append(ParamRowsIn(source, {reference}));
+    set.select.Text(" AND x.value >= ").Bind(prefix).Text(" AND x.value < ");
+    set.select.Bind(PrefixUpperBound(prefix)).Text(" AND x.id IN (");
+    set.select.Append(Positive(source, *inner)).Text(")");
+  }
   return std::optional<IdSet>(std::move(set));
 }
 
@@ -384,8 +398,13 @@ Result<std::optional<IdSet>> PlanChain(std::string_view type, std::string_view n
     any = true;
     set.select.Text("SELECT x.id AS id FROM index_reference x WHERE x.type = ");
     set.select.Bind(std::string(type)).Text(" AND ").Append(ParamRowsIn(type, {head}));
-    set.select.Text(" AND x.value IN (SELECT ").Bind(std::string(target) + "/");
-    set.select.Text(" || s.id FROM (").Append(Positive(target, *inner)).Text(") s)");
+    std::vector<std::string> prefixes = ReferencePrefixes(target, options.base_url);
+    set.select.Text(" AND x.value IN (SELECT p.column1 || s.id FROM (");
+    set.select.Append(Positive(target, *inner)).Text(") s, (VALUES ");
+    for (size_t i = 0; i < prefixes.size(); ++i) {
+      set.select.Text(i == 0 ? "(" : ", (").Bind(prefixes[i]).Text(")");
+    }
+    set.select.Text(") p)");
   }
   if (!any)
     return std::optional<IdSet>();
