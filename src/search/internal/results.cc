@@ -292,29 +292,65 @@ core::Status ApplyIncludes(store::ReadTx& tx, const std::vector<const IncludeSpe
       }
     } else {
       std::vector<std::string> references;
+      std::set<std::string_view> target_types;
       for (const StoredResource* source : sources) {
         if (!spec->target.empty() && source->type != spec->target)
           continue;
         references.push_back(RefKey(*source));
+        if (!base_url.empty())  // the same reference written absolute with this server's base
+          references.push_back(base_url + "/" + RefKey(*source));
+        target_types.insert(source->type);
       }
-      for (size_t start = 0; start < references.size(); start += kChunk) {
-        Fragment f = Select();
-        f.Text(" WHERE c.type = ").Bind(spec->source_type).Text(" AND c.deleted = 0");
-        f.Text(" AND c.id IN (SELECT x.id FROM index_reference x WHERE x.type = ");
-        f.Bind(spec->source_type).Text(" AND ");
-        f.Append(ParamRowsIn(spec->source_type, {std::string_view(spec->param)}));
-        f.Text(" AND x.value IN (");
-        for (size_t i = start; i < std::min(references.size(), start + kChunk); ++i) {
-          if (i > start)
-            f.Text(", ");
-          f.Bind(references[i]);
+      if (references.empty())
+        continue;
+      // `Type:param`, `Type:*` (every reference parameter of Type) or `*` (every type).
+      std::vector<std::string_view> source_types;
+      if (spec->source_type.empty()) {
+        source_types = r4::ResourceTypeNames();
+      } else {
+        source_types.push_back(spec->source_type);
+      }
+      for (std::string_view source_type : source_types) {
+        std::vector<std::string_view> params;
+        if (spec->param.empty()) {
+          // Stored reference parameters that may point at one of the matches' types.
+          for (const ParamPlan& plan : Extractor::Get().Plans(source_type)) {
+            const r4::SearchParamDefinition& def = *plan.definition;
+            if (def.type != r4::SearchParamType::kReference ||
+                plan.derivation != ParamPlan::Derivation::kNone) {
+              continue;
+            }
+            bool may = def.target_types.empty();
+            for (std::string_view t : def.target_types) may = may || target_types.contains(t);
+            if (may)
+              params.push_back(def.code);
+          }
+          if (params.empty())
+            continue;
+        } else {
+          params.push_back(spec->param);
         }
-        f.Text(")) LIMIT ").Bind(static_cast<int64_t>(budget + 1));
-        MA_ASSIGN_OR_RETURN(std::vector<StoredResource> rows,
-                            tx.QueryResources(Number(f, tx.GetDialect())));
-        for (StoredResource& row : rows) {
-          if (seen.insert(RefKey(row)).second)
-            added.push_back(std::move(row));
+        for (size_t start = 0; start < references.size(); start += kChunk) {
+          if (static_cast<int>(added.size()) > budget)
+            break;
+          Fragment f = Select();
+          f.Text(" WHERE c.type = ").Bind(std::string(source_type)).Text(" AND c.deleted = 0");
+          f.Text(" AND c.id IN (SELECT x.id FROM index_reference x WHERE x.type = ");
+          f.Bind(std::string(source_type)).Text(" AND ");
+          f.Append(ParamRowsIn(source_type, params));
+          f.Text(" AND x.value IN (");
+          for (size_t i = start; i < std::min(references.size(), start + kChunk); ++i) {
+            if (i > start)
+              f.Text(", ");
+            f.Bind(references[i]);
+          }
+          f.Text(")) LIMIT ").Bind(static_cast<int64_t>(budget + 1));
+          MA_ASSIGN_OR_RETURN(std::vector<StoredResource> rows,
+                              tx.QueryResources(Number(f, tx.GetDialect())));
+          for (StoredResource& row : rows) {
+            if (seen.insert(RefKey(row)).second)
+              added.push_back(std::move(row));
+          }
         }
       }
     }
@@ -480,9 +516,10 @@ core::Status ParseResultParameter(std::string_view type, const std::string& name
     }
     spec.iterate = !modifier.empty();
     if (value == "*") {
-      if (spec.reverse)
-        return Error::BadRequest("_revinclude=* is not supported", name);
-      spec.source_type = std::string(type);
+      // _include=*: every reference of the matches; _revinclude=*: every resource of any type
+      // referencing a match (source_type left empty).
+      if (!spec.reverse)
+        spec.source_type = std::string(type);
       options.includes.push_back(std::move(spec));
       return {};
     }
@@ -491,7 +528,7 @@ core::Status ParseResultParameter(std::string_view type, const std::string& name
       return Error::BadRequest("expected " + std::string(code) + "=Type:param[:target]", name);
     }
     spec.source_type = parts[0];
-    if (parts[1] == "*" && !spec.reverse) {
+    if (parts[1] == "*") {
       spec.param.clear();
     } else {
       const r4::SearchParamDefinition* def = r4::FindSearchParam(parts[0], parts[1]);
