@@ -308,6 +308,17 @@ Fragment Positive(std::string_view type, const IdSet& set) {
   return out;
 }
 
+// Whether a reference ("T/id", "<base>/T/id", ".../T/id") resolves to `type`: the path
+// segment before the id, as ReferenceType() and the SQL test of ParamRows() read it.
+bool ResolvesTo(std::string_view reference, std::string_view type) {
+  size_t last = reference.rfind('/');
+  if (last == std::string_view::npos)
+    return false;
+  std::string_view head = reference.substr(0, last);
+  size_t previous = head.rfind('/');
+  return (previous == std::string_view::npos ? head : head.substr(previous + 1)) == type;
+}
+
 // How references to resources of `type` start: "Type/" and, with a base URL, "<base>/Type/"
 // (an absolute reference to this server is the relative one).
 std::vector<std::string> ReferencePrefixes(std::string_view type, const std::string& base_url) {
@@ -604,6 +615,10 @@ Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_vi
 
   Fragment any;
   std::string_view table = TableFor(def.type);
+  // A resolve-filter reference parameter whose candidates were all checked in C++: its rows
+  // are the source's rows, without the SQL type test.
+  bool resolve_filter = false;
+  bool rows_filtered = true;
   std::string_view suffix;  // of the rows read (":text", ...)
   auto next = [&]() -> Fragment& {
     if (!any.Empty())
@@ -659,6 +674,7 @@ Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_vi
       }
       if (!modifier.empty() && !r4::IsResourceType(modifier))
         return std::optional<IdSet>();
+      resolve_filter = plan->derivation == ParamPlan::Derivation::kResolveFilter;
       for (const std::string& escaped : values) {
         std::string part = Unescape(escaped);
         if (part.empty())
@@ -672,6 +688,7 @@ Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_vi
           // A bare id: any of the parameter's target types.
           if (def.target_types.empty()) {
             next().Text("x.value LIKE ").Bind("%/" + part);
+            rows_filtered = false;  // rows of any type: the SQL type test stays
             continue;
           }
           for (std::string_view target : def.target_types) {
@@ -689,7 +706,19 @@ Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_vi
             candidates.push_back(options.base_url + "/" + candidates[i]);
           }
         }
+        if (resolve_filter) {
+          // `patient` = subject.where(resolve() is Patient): keep the candidates that resolve
+          // to the type, so the rows need no type test of their own (ReferenceType in SQL
+          // costs about 5 us a row).
+          std::erase_if(candidates, [&](const std::string& candidate) {
+            return !ResolvesTo(candidate, plan->resolve_type);
+          });
+        }
         Fragment& cond = next();
+        if (candidates.empty()) {
+          cond.Text("0");
+          continue;
+        }
         cond.Text("x.value IN (");
         for (size_t i = 0; i < candidates.size(); ++i) {
           if (i > 0)
@@ -874,7 +903,15 @@ Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_vi
   }
   if (table.empty())
     return std::optional<IdSet>();
-  set.select = RowSet(table, type, ParamRows(*plan, suffix, "x"), any);
+  const bool plain_source_rows = resolve_filter && rows_filtered;
+  auto param_rows = [&](bool no_index) {
+    if (!plain_source_rows)
+      return ParamRowsImpl(*plan, suffix, "x", no_index);
+    Fragment rows;
+    ParamEquals(rows, "x", no_index, plan->sources[0]);
+    return rows;
+  };
+  set.select = RowSet(table, type, param_rows(false), any);
   if (def.type == r4::SearchParamType::kToken && modifier.empty() && values.size() == 1 &&
       plan->derivation == ParamPlan::Derivation::kNone) {
     // One row per (type, id, param, value, system) (the primary key), and the value index
@@ -906,7 +943,7 @@ Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_vi
     exists.Text("EXISTS (SELECT 1 FROM ").Text(table).Text(" x WHERE x.type = c.type AND ");
     // `x.param || ''` keeps the planner on the (type, id, param) index: with a plain
     // `x.param = ?` SQLite prefers the value index and scans every row of that value.
-    exists.Text("x.id = c.id AND ").Append(ParamRowsImpl(*plan, suffix, "x", true));
+    exists.Text("x.id = c.id AND ").Append(param_rows(true));
     exists.Text(" AND (").Append(any);
     exists.Text("))");
     set.exists = std::move(exists);
