@@ -409,13 +409,15 @@ Result<std::optional<IdSet>> PlanChain(std::string_view type, std::string_view n
     any = true;
     set.select.Text("SELECT x.id AS id FROM index_reference x WHERE x.type = ");
     set.select.Bind(std::string(type)).Text(" AND ").Append(ParamRowsIn(type, {head}));
+    // One branch per prefix: a cross join with the prefixes as VALUES made SQLite about
+    // 2.5 times slower here (Observation?subject.identifier= at 1,000,000 resources).
     std::vector<std::string> prefixes = ReferencePrefixes(target, options.base_url);
-    set.select.Text(" AND x.value IN (SELECT p.column1 || s.id FROM (");
-    set.select.Append(Positive(target, *inner)).Text(") s, (VALUES ");
+    set.select.Text(" AND x.value IN (");
     for (size_t i = 0; i < prefixes.size(); ++i) {
-      set.select.Text(i == 0 ? "(" : ", (").Bind(prefixes[i]).Text(")");
+      set.select.Text(i == 0 ? "SELECT " : " UNION ALL SELECT ").Bind(prefixes[i]);
+      set.select.Text(" || s.id FROM (").Append(Positive(target, *inner)).Text(") s");
     }
-    set.select.Text(") p)");
+    set.select.Text(")");
   }
   if (!any)
     return std::optional<IdSet>();
