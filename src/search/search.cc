@@ -15,6 +15,7 @@
 #include "search/internal/results.h"
 #include "search/internal/sql_builder.h"
 #include "search/internal/text.h"
+#include "search/internal/value_sets.h"
 #include "store/sql/schema.h"
 
 namespace medalliance::search {
@@ -67,6 +68,19 @@ Result<SearchPage> Searcher::Search(store::ReadTx& tx, const SearchRequest& requ
   internal::PlannerOptions options;
   options.base_url = request.base_url;
   options.now_millis = request.now_millis.value_or(core::SystemClock::Get().Now());
+  options.value_sets = [&tx, &request](std::string_view name,
+                                       std::string_view value) -> Result<internal::ValueSetCodes> {
+    internal::ValueSetLoader load = [&](std::string_view reference) {
+      return internal::LoadValueSet(tx, reference, request.base_url);
+    };
+    MA_ASSIGN_OR_RETURN(std::optional<Json> value_set, load(value));
+    if (!value_set.has_value()) {
+      return Error::BadRequest("search parameter '" + std::string(name) + "': value set '" +
+                                   std::string(value) + "' is not stored on this server",
+                               std::string(name));
+    }
+    return internal::ExpandValueSet(*value_set, name, load);
+  };
 
   Fragment where;
   where.Text("c.type = ").Bind(request.type).Text(" AND c.deleted = 0");
@@ -126,10 +140,24 @@ Result<SearchPage> Searcher::Search(store::ReadTx& tx, const SearchRequest& requ
       }
     }
   }
+  // A driver whose rows an index lists in id order, with the page in id order: walk those
+  // rows and stop at the page size (Observation?code=system|code&value-quantity=gt5 reads
+  // about 21 rows, not every Observation with that code).
+  bool id_order = std::all_of(result.sort.begin(), result.sort.end(), [](const auto& key) {
+    return key.kind == internal::SortKey::Kind::kId;
+  });
+  if (driver >= 0 && id_order && !sets[static_cast<size_t>(driver)].ordered_table.empty()) {
+    internal::IdSet& set = sets[static_cast<size_t>(driver)];
+    result.driver_table = set.ordered_table;
+    where.Text(" AND ").Append(set.ordered_condition);
+    sets.erase(sets.begin() + driver);
+    driver = -1;
+  }
   for (size_t i = 0; i < sets.size(); ++i) {
     if (static_cast<int>(i) == driver)
       sets[i].exists.reset();
-    where.Text(" AND ").Append(internal::Membership("c", sets[i]));
+    where.Text(" AND ").Append(
+        internal::Membership("c", sets[i], result.driver_table.empty() ? "c" : "d"));
   }
   if (request.compartment.has_value()) {
     std::vector<std::string_view> params =

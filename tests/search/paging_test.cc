@@ -1,6 +1,7 @@
 // Keyset paging: pages neither skip nor repeat resources while data changes between them;
 // previous links walk back; _summary/_elements subset the matches.
 
+#include <algorithm>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -20,10 +21,12 @@ class PagingTest : public ::testing::Test {
     store_ = std::move(*store);
   }
 
-  void Put(const std::string& id, const std::string& family, const std::string& birth) {
+  void Put(const std::string& id, const std::string& family, const std::string& birth,
+           const std::string& identifier = "x") {
     std::string json = R"({"resourceType":"Patient","id":")" + id +
                        R"(","text":{"status":"generated","div":"<div/>"},"name":[{"family":")" +
-                       family + R"("}],"birthDate":")" + birth + R"("})";
+                       family + R"("}],"birthDate":")" + birth +
+                       R"(","identifier":[{"system":"urn:s","value":")" + identifier + R"("}]})";
     auto parsed = fhir::ParseJson(json);
     ASSERT_TRUE(parsed.has_value());
     store::StoredResource resource;
@@ -89,6 +92,45 @@ TEST_F(PagingTest, CursorPagesDoNotSkipOrRepeatWhileDataChanges) {
     }
     for (const auto& id : seen) EXPECT_EQ(seen.count(id), 1u) << id;
   }
+}
+
+// A token system|code set drives the page query in index (id) order: same pages both ways,
+// also with other parameters checked per row and with _sort=-_id.
+TEST_F(PagingTest, OrderedTokenDriverPagesForwardAndBack) {
+  for (int i = 0; i < 9; ++i) {
+    Put("p" + std::to_string(i), i % 3 == 0 ? "Other" : "Fam", "1980",
+        i == 4 ? "lonely" : "shared");
+  }
+  for (std::string sort : {"", "-_id"}) {
+    Params base = {{"identifier", "urn:s|shared"}, {"family", "fam"}, {"_count", "2"}};
+    if (!sort.empty())
+      base.emplace_back("_sort", sort);
+    std::vector<std::string> ids;
+    std::vector<SearchPage> pages = {Search(base)};
+    while (pages.back().has_more) {
+      Params next = base;
+      next.emplace_back("_cursor", *pages.back().next_cursor);
+      pages.push_back(Search(next));
+      ASSERT_LT(pages.size(), 10u);
+    }
+    for (const SearchPage& page : pages) {
+      for (const auto& match : page.matches) ids.push_back(match.id);
+    }
+    std::vector<std::string> expected = {"p1", "p2", "p5", "p7", "p8"};
+    if (!sort.empty())
+      std::reverse(expected.begin(), expected.end());
+    EXPECT_EQ(ids, expected) << "sort " << sort;
+    ASSERT_EQ(pages.size(), 3u);
+    ASSERT_TRUE(pages[2].previous_cursor.has_value());
+    Params back = base;
+    back.emplace_back("_cursor", *pages[2].previous_cursor);
+    SearchPage previous = Search(back);
+    ASSERT_EQ(previous.matches.size(), 2u);
+    EXPECT_EQ(previous.matches[0].id, expected[2]);
+    EXPECT_EQ(previous.matches[1].id, expected[3]);
+  }
+  Params counted = {{"identifier", "urn:s|shared"}, {"_total", "accurate"}, {"_count", "1"}};
+  EXPECT_EQ(Search(counted).total, 8);
 }
 
 TEST_F(PagingTest, PreviousCursorWalksBack) {

@@ -1,6 +1,7 @@
 #pragma once
 // Plans search parameters into SQL conditions over the index tables (doc/search.md).
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -8,6 +9,7 @@
 
 #include "core/result.h"
 #include "search/internal/sql_builder.h"
+#include "search/internal/value_sets.h"
 
 namespace medalliance::search::internal {
 
@@ -23,11 +25,22 @@ struct IdSet {
   // Expected selectivity, lower is more selective: the query drives from the most selective
   // set (as an IN list) and checks the others with `exists`.
   int rank = 1;
+  // For sets whose rows are one per resource and come out of an index in id order (a token
+  // `system|code` on a stored parameter): the table, and the condition on alias `d`. The
+  // query may then walk these rows in id order, joining each resource, and stop at the page
+  // size instead of materialising the whole set first.
+  std::string ordered_table;
+  Fragment ordered_condition;
 };
 
 struct PlannerOptions {
   std::string base_url;
   int64_t now_millis = 0;
+  // Expands the value set named by a :in / :not-in value (canonical URL or ValueSet/id) for
+  // the parameter `name`; kBadRequest naming it when unknown. Unset: those modifiers are
+  // unsupported.
+  std::function<core::Result<ValueSetCodes>(std::string_view name, std::string_view value)>
+      value_sets;
 };
 
 // Result of planning one parameter: nullopt when the parameter (or its modifier) is unknown
@@ -48,7 +61,9 @@ Fragment ParamRowsIn(std::string_view type, const std::vector<std::string_view>&
                      std::string_view alias = "x");
 
 // `alias.id IN (...)` / `NOT IN` for a set, on resources of `alias` (current_resources).
-Fragment Membership(std::string_view alias, const IdSet& set);
+// For the EXISTS form on `c`, `rows_alias` names the table whose (type, id) the test is
+// correlated with: `c`, or the driver rows `d` (ResultOptions::driver_table).
+Fragment Membership(std::string_view alias, const IdSet& set, std::string_view rows_alias = "c");
 
 // Splits on unescaped `separator`, keeping escapes in place ("\," stays).
 std::vector<std::string> SplitUnescaped(std::string_view value, char separator);

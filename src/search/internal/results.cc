@@ -34,10 +34,23 @@ const std::string& TextSentinel() {
   return kHigh;
 }
 
-Fragment Select() {
+// `driver`: an index table whose rows (alias d, filtered in the WHERE clause) drive the
+// query in id order (ResultOptions::driver_table).
+std::string From(std::string_view driver) {
+  std::string from = " FROM ";
+  if (!driver.empty()) {
+    from += driver;
+    from += " d JOIN current_resources c ON c.type = d.type AND c.id = d.id";
+  } else {
+    from += "current_resources c";
+  }
+  return from;
+}
+
+Fragment Select(std::string_view driver = {}) {
   Fragment f;
   f.Text("SELECT ").Text(store::sql::kResourceColumns);
-  f.Text(" FROM current_resources c JOIN resources r ON r.sequence = c.sequence");
+  f.Text(From(driver)).Text(" JOIN resources r ON r.sequence = c.sequence");
   return f;
 }
 
@@ -114,11 +127,12 @@ SqlValue Sentinel(const SortKey& key) {
   return std::monostate();
 }
 
-Fragment KeyExpression(const SortKey& key) {
+Fragment KeyExpression(const SortKey& key, std::string_view driver) {
   Fragment f;
   switch (key.kind) {
     case SortKey::Kind::kId:
-      f.Text("c.id");
+      // The driver's id (equal to c.id) lets SQLite read the driver's index in id order.
+      f.Text(driver.empty() ? "c.id" : "d.id");
       break;
     case SortKey::Kind::kLastUpdated:
       f.Text("r.last_updated");
@@ -218,13 +232,13 @@ core::Status KeepVisible(store::ReadTx& tx, const VisibilityPredicate& visible,
 
 // The number of visible rows matching `where` (which may use c and r), read in id order in
 // chunks: a total must not count what the caller may not see.
-Result<int64_t> CountVisible(store::ReadTx& tx, const Fragment& where,
+Result<int64_t> CountVisible(store::ReadTx& tx, const Fragment& where, std::string_view driver,
                              const VisibilityPredicate& visible) {
   constexpr int64_t kBatch = 1000;
   int64_t total = 0;
   std::optional<std::pair<std::string, std::string>> after;
   for (;;) {
-    Fragment query = Select();
+    Fragment query = Select(driver);
     query.Text(" WHERE ").Append(where);
     if (after) {
       query.Text(" AND (c.type, c.id) > (").Bind(after->first).Text(", ");
@@ -361,29 +375,65 @@ core::Status ApplyIncludes(store::ReadTx& tx, const std::vector<const IncludeSpe
       }
     } else {
       std::vector<std::string> references;
+      std::set<std::string_view> target_types;
       for (const StoredResource* source : sources) {
         if (!spec->target.empty() && source->type != spec->target)
           continue;
         references.push_back(RefKey(*source));
+        if (!base_url.empty())  // the same reference written absolute with this server's base
+          references.push_back(base_url + "/" + RefKey(*source));
+        target_types.insert(source->type);
       }
-      for (size_t start = 0; start < references.size(); start += kChunk) {
-        Fragment f = Select();
-        f.Text(" WHERE c.type = ").Bind(spec->source_type).Text(" AND c.deleted = 0");
-        f.Text(" AND c.id IN (SELECT x.id FROM index_reference x WHERE x.type = ");
-        f.Bind(spec->source_type).Text(" AND ");
-        f.Append(ParamRowsIn(spec->source_type, {std::string_view(spec->param)}));
-        f.Text(" AND x.value IN (");
-        for (size_t i = start; i < std::min(references.size(), start + kChunk); ++i) {
-          if (i > start)
-            f.Text(", ");
-          f.Bind(references[i]);
+      if (references.empty())
+        continue;
+      // `Type:param`, `Type:*` (every reference parameter of Type) or `*` (every type).
+      std::vector<std::string_view> source_types;
+      if (spec->source_type.empty()) {
+        source_types = r4::ResourceTypeNames();
+      } else {
+        source_types.push_back(spec->source_type);
+      }
+      for (std::string_view source_type : source_types) {
+        std::vector<std::string_view> params;
+        if (spec->param.empty()) {
+          // Stored reference parameters that may point at one of the matches' types.
+          for (const ParamPlan& plan : Extractor::Get().Plans(source_type)) {
+            const r4::SearchParamDefinition& def = *plan.definition;
+            if (def.type != r4::SearchParamType::kReference ||
+                plan.derivation != ParamPlan::Derivation::kNone) {
+              continue;
+            }
+            bool may = def.target_types.empty();
+            for (std::string_view t : def.target_types) may = may || target_types.contains(t);
+            if (may)
+              params.push_back(def.code);
+          }
+          if (params.empty())
+            continue;
+        } else {
+          params.push_back(spec->param);
         }
-        f.Text(")) LIMIT ").Bind(static_cast<int64_t>(budget + 1));
-        MA_ASSIGN_OR_RETURN(std::vector<StoredResource> rows,
-                            tx.QueryResources(Number(f, tx.GetDialect())));
-        for (StoredResource& row : rows) {
-          if (seen.insert(RefKey(row)).second)
-            added.push_back(std::move(row));
+        for (size_t start = 0; start < references.size(); start += kChunk) {
+          if (static_cast<int>(added.size()) > budget)
+            break;
+          Fragment f = Select();
+          f.Text(" WHERE c.type = ").Bind(std::string(source_type)).Text(" AND c.deleted = 0");
+          f.Text(" AND c.id IN (SELECT x.id FROM index_reference x WHERE x.type = ");
+          f.Bind(std::string(source_type)).Text(" AND ");
+          f.Append(ParamRowsIn(source_type, params));
+          f.Text(" AND x.value IN (");
+          for (size_t i = start; i < std::min(references.size(), start + kChunk); ++i) {
+            if (i > start)
+              f.Text(", ");
+            f.Bind(references[i]);
+          }
+          f.Text(")) LIMIT ").Bind(static_cast<int64_t>(budget + 1));
+          MA_ASSIGN_OR_RETURN(std::vector<StoredResource> rows,
+                              tx.QueryResources(Number(f, tx.GetDialect())));
+          for (StoredResource& row : rows) {
+            if (seen.insert(RefKey(row)).second)
+              added.push_back(std::move(row));
+          }
         }
       }
     }
@@ -552,9 +602,10 @@ core::Status ParseResultParameter(std::string_view type, const std::string& name
     }
     spec.iterate = !modifier.empty();
     if (value == "*") {
-      if (spec.reverse)
-        return Error::BadRequest("_revinclude=* is not supported", name);
-      spec.source_type = std::string(type);
+      // _include=*: every reference of the matches; _revinclude=*: every resource of any type
+      // referencing a match (source_type left empty).
+      if (!spec.reverse)
+        spec.source_type = std::string(type);
       options.includes.push_back(std::move(spec));
       return {};
     }
@@ -563,7 +614,7 @@ core::Status ParseResultParameter(std::string_view type, const std::string& name
       return Error::BadRequest("expected " + std::string(code) + "=Type:param[:target]", name);
     }
     spec.source_type = parts[0];
-    if (parts[1] == "*" && !spec.reverse) {
+    if (parts[1] == "*") {
       spec.param.clear();
     } else {
       const r4::SearchParamDefinition* def = r4::FindSearchParam(parts[0], parts[1]);
@@ -599,7 +650,7 @@ core::Status RunPagedQuery(store::ReadTx& tx, const SearchRequest& request, cons
   std::vector<Fragment> expressions;
   std::vector<bool> descending;
   for (const SortKey& key : keys) {
-    expressions.push_back(KeyExpression(key));
+    expressions.push_back(KeyExpression(key, options.driver_table));
     descending.push_back(key.descending);
   }
   std::optional<Cursor> cursor;
@@ -614,7 +665,7 @@ core::Status RunPagedQuery(store::ReadTx& tx, const SearchRequest& request, cons
   if (page.count > 0) {
     bool backward = cursor && cursor->backward;
     auto make = [&](const std::optional<Cursor>& position, int64_t limit) {
-      Fragment query = Select();
+      Fragment query = Select(options.driver_table);
       query.Text(" WHERE ").Append(where);
       if (position)
         query.Text(" AND ").Append(CursorCondition(expressions, descending, *position));
@@ -664,9 +715,10 @@ core::Status RunPagedQuery(store::ReadTx& tx, const SearchRequest& request, cons
                     options.total == ResultOptions::Total::kEstimate || page.count == 0;
   if (want_total) {
     Fragment count;
-    count.Text("SELECT COUNT(*) FROM current_resources c WHERE ").Append(where);
+    count.Text("SELECT COUNT(*)").Text(From(options.driver_table)).Text(" WHERE ").Append(where);
     if (request.visible) {
-      MA_ASSIGN_OR_RETURN(page.total, CountVisible(tx, where, request.visible));
+      MA_ASSIGN_OR_RETURN(page.total,
+                          CountVisible(tx, where, options.driver_table, request.visible));
     } else {
       MA_ASSIGN_OR_RETURN(int64_t total, tx.QueryCount(Number(count, tx.GetDialect())));
       page.total = total;
@@ -696,7 +748,7 @@ core::Status RunEverythingQuery(store::ReadTx& tx, const Fragment& where,
   if (page.count > 0) {
     bool backward = cursor && cursor->backward;
     auto make = [&](const std::optional<Cursor>& position, int64_t limit) {
-      Fragment query = Select();
+      Fragment query = Select(options.driver_table);
       query.Text(" WHERE ").Append(where);
       if (position) {
         query.Text(backward ? " AND (c.type, c.id) < (" : " AND (c.type, c.id) > (");
@@ -741,7 +793,7 @@ core::Status RunEverythingQuery(store::ReadTx& tx, const Fragment& where,
     count.Text("SELECT COUNT(*) FROM current_resources c JOIN resources r ON ");
     count.Text("r.sequence = c.sequence WHERE ").Append(where);
     if (visible) {
-      MA_ASSIGN_OR_RETURN(page.total, CountVisible(tx, where, visible));
+      MA_ASSIGN_OR_RETURN(page.total, CountVisible(tx, where, {}, visible));
     } else {
       MA_ASSIGN_OR_RETURN(int64_t total, tx.QueryCount(Number(count, tx.GetDialect())));
       page.total = total;

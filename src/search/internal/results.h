@@ -38,6 +38,9 @@ struct ResultOptions {
   enum class Summary : uint8_t { kFalse, kTrue, kText, kData, kCount } summary = Summary::kFalse;
   std::vector<std::string> elements;
   std::vector<IncludeSpec> includes;
+  // Set by the caller when an IdSet's ordered rows drive the query (IdSet::ordered): the
+  // index table read as alias `d`, whose condition the caller puts in `where`.
+  std::string driver_table;
 };
 
 // Parses one result parameter into `options`. kBadRequest naming it when malformed.

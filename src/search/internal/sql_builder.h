@@ -2,6 +2,8 @@
 // A SQL fragment with its bound values in textual order: "?" marks a value; Number() turns
 // the marks into the dialect's numbered placeholders once the statement is complete.
 
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,9 +33,51 @@ struct Fragment {
   bool Empty() const { return sql.empty(); }
 };
 
+// The statement with its values written in as SQL literals, for reading and for pasting into
+// `sqlite3 DB 'EXPLAIN QUERY PLAN ...'`. Not for execution.
+inline std::string Inline(const Fragment& fragment) {
+  std::string out;
+  size_t next = 0;
+  for (char c : fragment.sql) {
+    if (c != '?' || next >= fragment.params.size()) {
+      out.push_back(c);
+      continue;
+    }
+    const store::SqlValue& value = fragment.params[next++];
+    if (const auto* i = std::get_if<int64_t>(&value)) {
+      out += std::to_string(*i);
+    } else if (const auto* d = std::get_if<double>(&value)) {
+      char buffer[64];
+      std::snprintf(buffer, sizeof(buffer), "%.17g", *d);
+      out += buffer;
+    } else if (const auto* s = std::get_if<std::string>(&value)) {
+      out.push_back('\'');
+      for (char ch : *s) {
+        out.push_back(ch);
+        if (ch == '\'')
+          out.push_back('\'');
+      }
+      out.push_back('\'');
+    } else {
+      out += "NULL";
+    }
+  }
+  return out;
+}
+
+// With MA_SEARCH_SQL set in the environment, every search statement is written to stderr
+// (Inline form, one line each, prefixed "search-sql: ") before it runs: a debugging aid for
+// EXPLAIN QUERY PLAN (doc/search.md, "Reading the plans").
+inline void TraceSql(const Fragment& fragment) {
+  static const bool enabled = std::getenv("MA_SEARCH_SQL") != nullptr;
+  if (enabled)
+    std::fprintf(stderr, "search-sql: %s\n", Inline(fragment).c_str());
+}
+
 // Replaces each "?" with dialect.Placeholder(n). Values never appear in the text, so every
 // "?" is a mark.
 inline store::SqlQuery Number(const Fragment& fragment, const store::Dialect& dialect) {
+  TraceSql(fragment);
   store::SqlQuery query;
   int n = 0;
   for (char c : fragment.sql) {
