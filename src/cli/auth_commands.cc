@@ -375,13 +375,36 @@ void LogSecurityEvent(const auth::SecurityEvent& event) {
   spdlog::info("{}", fhir::WriteJson(line));
 }
 
+void AuditSecurityEvent(audit::AuditLog& log, const auth::SecurityEvent& event) {
+  using Kind = auth::SecurityEvent::Kind;
+  audit::AuditRecord record;
+  const bool login = event.kind == Kind::kLogin || event.kind == Kind::kLoginRefused;
+  record.category = login ? audit::AuditRecord::Category::kLogin
+                          : audit::AuditRecord::Category::kSecurity;
+  record.subtype = std::string(auth::SecurityEventName(event.kind));
+  record.action = "E";
+  record.recorded = event.time;
+  const bool refused = event.kind == Kind::kTokenRefused || event.kind == Kind::kLoginRefused ||
+                       event.kind == Kind::kAccessRefused;
+  record.outcome = refused ? "4" : "0";
+  record.outcome_description = event.detail;
+  record.caller.authenticated = !refused;
+  record.caller.client_id = event.client_id;
+  record.caller.organization_id = event.organization_id;
+  if (!event.username.empty())
+    record.caller.practitioner_id = event.username;
+  if (event.kind == Kind::kBreakGlass)
+    record.purpose = "ETREAT";
+  record.query = event.scope;
+  log.Record(std::move(record));
+}
+
 core::Result<std::unique_ptr<auth::TokenService>> MakeTokenService(store::Store& store,
                                                                    int token_lifetime_seconds,
                                                                    auth::SecurityEventSink sink) {
   auth::TokenServiceOptions options;
   options.token_lifetime_seconds = token_lifetime_seconds;
   options.on_event = [sink = std::move(sink)](const auth::SecurityEvent& event) {
-    // TODO(audit): the audit module records these as AuditEvents, #4.
     LogSecurityEvent(event);
     if (sink)
       sink(event);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/audit.h"
 #include "auth/token_service.h"
 #include "core/result.h"
 #include "store/store.h"
@@ -37,6 +38,8 @@ class AuthCli {
 
 // Logs a security event as one JSON line (spdlog info); the audit module will record them.
 void LogSecurityEvent(const auth::SecurityEvent& event);
+// Records a security event (token, login, refusal, break-glass) in the audit trail.
+void AuditSecurityEvent(audit::AuditLog& log, const auth::SecurityEvent& event);
 
 // The token service over `store`, with security events logged (spdlog) and passed to `sink`.
 core::Result<std::unique_ptr<auth::TokenService>> MakeTokenService(

@@ -171,11 +171,18 @@ int Serve(const ServeFlags& flags) {
   auto app = BuildApp(store_settings, true, security_options.enabled);
   if (!app)
     return Fail(app.error());
-  auto tokens = MakeTokenService(*app->store, token_lifetime);
+  audit::AuditLog& audit_log = *app->audit_log;
+  auto on_security_event = [&audit_log](const auth::SecurityEvent& event) {
+    AuditSecurityEvent(audit_log, event);
+  };
+  auto tokens = MakeTokenService(*app->store, token_lifetime, on_security_event);
   if (!tokens)
     return Fail(tokens.error());
   security_options.tokens = tokens->get();
-  security_options.on_event = LogSecurityEvent;
+  security_options.on_event = [on_security_event](const auth::SecurityEvent& event) {
+    LogSecurityEvent(event);
+    on_security_event(event);
+  };
   if (!security_options.enabled) {
     spdlog::warn(
         "authentication is OFF (--auth none): every caller may read and write "

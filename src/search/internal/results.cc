@@ -748,7 +748,7 @@ core::Status RunEverythingQuery(store::ReadTx& tx, const Fragment& where,
   if (page.count > 0) {
     bool backward = cursor && cursor->backward;
     auto make = [&](const std::optional<Cursor>& position, int64_t limit) {
-      Fragment query = Select(options.driver_table);
+      Fragment query = Select();
       query.Text(" WHERE ").Append(where);
       if (position) {
         query.Text(backward ? " AND (c.type, c.id) < (" : " AND (c.type, c.id) > (");
