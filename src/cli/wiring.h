@@ -8,6 +8,8 @@
 #include "api/rest/rest_service.h"
 #include "core/result.h"
 #include "mpi/match_operation.h"
+#include "mpi/link_operations.h"
+#include "mpi/linked_everything.h"
 #include "mpi/patient_hook.h"
 #include "mpi/patient_index.h"
 #include "store/store.h"
@@ -17,6 +19,9 @@ namespace medalliance::cli {
 struct StoreSettings {
   std::string db_path = "var/medalliance.db";
   std::string synchronous = "full";  // full | normal
+  // The master patient index on the write path (PatientHook). Off: Patient writes are not
+  // validated for identity nor matched (`medalliance import --no-mpi`, bench/mpi).
+  bool mpi = true;
 };
 
 struct App {
@@ -26,6 +31,8 @@ struct App {
   std::unique_ptr<mpi::PatientIndex> patient_index;
   std::unique_ptr<mpi::PatientHook> patient_hook;
   std::unique_ptr<mpi::MatchOperation> match_operation;
+  // Link, unlink, split, merge, unmerge, review resolution; $everything across linked Patients.
+  std::vector<std::unique_ptr<store::Operation>> mpi_operations;
   std::unique_ptr<api::rest::RestService> service;
 };
 
