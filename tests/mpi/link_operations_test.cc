@@ -207,10 +207,7 @@ TEST_F(LinkOperationsTest, LinkMovesAPatientAndRecordsWhoDidIt) {
                                    {{"name", "reason"}, {"valueString", "同一人（电话核实）"}}}));
   auto after = PersonOf();
   EXPECT_EQ(after[d_], after[a_]);
-  // d's former Person has no link left and is retired, not deleted.
-  Json old_person = Read("Person/" + before[d_]);
-  EXPECT_FALSE(old_person.contains("link"));
-  EXPECT_EQ(old_person["active"], false);
+  EXPECT_TRUE(before[d_].empty());  // unmatched, so in no Person yet
   const Json* provenance = ParameterNamed(out, "provenance");
   ASSERT_NE(provenance, nullptr) << out.dump();
   const Json& record = (*provenance)["resource"];
@@ -219,17 +216,31 @@ TEST_F(LinkOperationsTest, LinkMovesAPatientAndRecordsWhoDidIt) {
   EXPECT_EQ(record["agent"][0]["who"]["reference"], "Practitioner/steward-1");
   EXPECT_EQ(record["agent"][0]["onBehalfOf"]["reference"], "Organization/alliance");
   EXPECT_EQ(record["reason"][0]["text"], "同一人（电话核实）");
-  ASSERT_EQ(record["target"].size(), 2u);  // both Persons changed
-  ASSERT_EQ(record["entity"].size(), 2u);
+  ASSERT_EQ(record["target"].size(), 1u);
+  ASSERT_EQ(record["entity"].size(), 1u);
   EXPECT_EQ(record["entity"][0]["role"], "revision");
-  // The history of each Person is reachable from the record.
-  EXPECT_EQ(Search("Provenance?target=Person/" + before[d_]).size(), 1u);
+  EXPECT_EQ(record["entity"][0]["what"]["reference"], "Person/" + after[a_] + "/_history/2");
   EXPECT_EQ(Search("Provenance?target=Person/" + after[a_]).size(), 1u);
+  // Linking d to b's Person next moves it: it leaves a's Person (same Person here), so split c
+  // off first and link d there; c's old Person loses d and keeps its other links.
+  std::string person = after[a_];
+  Operation("Person/" + person + "/$mpi-split", Parameters({Param("patient", c_)}));
+  std::string c_person = PersonOf()[c_];
+  Operation("Person/" + c_person + "/$mpi-link", Parameters({Param("patient", d_)}));
+  auto moved = PersonOf();
+  EXPECT_EQ(moved[d_], c_person);
+  EXPECT_EQ(moved[a_], person);
+  EXPECT_EQ(Read("Person/" + person)["link"].size(), 2u);  // a, b
+  // Moving the last Patient out of a Person retires it (inactive, no link), never deletes it.
+  Operation("Person/" + person + "/$mpi-link", Parameters({Param("patient", c_), Param("patient", d_)}));
+  Json retired = Read("Person/" + c_person);
+  EXPECT_FALSE(retired.contains("link"));
+  EXPECT_EQ(retired["active"], false);
   // Linking again changes nothing and writes no record.
   Json again =
       Operation("Person/$mpi-link", Parameters({Param("patient", a_), Param("patient", d_)}));
   EXPECT_EQ(ParameterNamed(again, "provenance"), nullptr);
-  EXPECT_EQ(Search("Provenance").size(), 1u);
+  EXPECT_EQ(Search("Provenance").size(), 4u);
 }
 
 TEST_F(LinkOperationsTest, LinkRefusesUnknownPatientsAndLoneRequests) {
