@@ -7,9 +7,9 @@
 
 #include "api/rest/rest_service.h"
 #include "core/result.h"
-#include "mpi/match_operation.h"
 #include "mpi/link_operations.h"
 #include "mpi/linked_everything.h"
+#include "mpi/match_operation.h"
 #include "mpi/patient_hook.h"
 #include "mpi/patient_index.h"
 #include "store/store.h"

@@ -232,7 +232,8 @@ TEST_F(LinkOperationsTest, LinkMovesAPatientAndRecordsWhoDidIt) {
   EXPECT_EQ(moved[a_], person);
   EXPECT_EQ(Read("Person/" + person)["link"].size(), 2u);  // a, b
   // Moving the last Patient out of a Person retires it (inactive, no link), never deletes it.
-  Operation("Person/" + person + "/$mpi-link", Parameters({Param("patient", c_), Param("patient", d_)}));
+  Operation("Person/" + person + "/$mpi-link",
+            Parameters({Param("patient", c_), Param("patient", d_)}));
   Json retired = Read("Person/" + c_person);
   EXPECT_FALSE(retired.contains("link"));
   EXPECT_EQ(retired["active"], false);
