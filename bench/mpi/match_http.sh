@@ -10,7 +10,7 @@
 # distribution and the load of the machine.
 #
 # Usage: bench/mpi/match_http.sh [RECORDS (default 1000000)] [DURATION (default 30s)]
-#                                [CONNECTIONS (default 8)]
+#                                [CONNECTIONS (default "1 8": one wrk run per count)]
 # Environment: MA_BIN, MA_BENCH_DIR (default ${TMPDIR:-/tmp}/medalliance-bench), MA_THREADS
 #   (server threads, default 2), MA_WRK_THREADS (default 2).
 set -euo pipefail
@@ -19,7 +19,7 @@ BIN="${MA_BIN:-$ROOT/build/src/cli/medalliance}"
 BENCH_DIR="${MA_BENCH_DIR:-${TMPDIR:-/tmp}/medalliance-bench}"
 RECORDS="${1:-1000000}"
 DURATION="${2:-30s}"
-CONNECTIONS="${3:-8}"
+CONNECTIONS="${3:-1 8}"
 mkdir -p "$BENCH_DIR"
 
 POP="$BENCH_DIR/pop-match-$RECORDS"
@@ -56,7 +56,10 @@ for _ in $(seq 1 1200); do
 done
 [[ -n "$PORT" ]] || { echo "server did not start" >&2; cat "$LOG"; exit 1; }
 echo "server up on port $PORT after $(python3 -c "import time; print(f'{time.time() - $started:.1f}')") s (index load)"
-echo "load before: $(uptime)"
-MA_MATCH_BODIES="$BODIES" wrk -t"${MA_WRK_THREADS:-2}" -c"$CONNECTIONS" -d"$DURATION" --latency \
-  -s "$ROOT/bench/mpi/match.lua" "http://127.0.0.1:$PORT"
-echo "load after: $(uptime)"
+for connections in $CONNECTIONS; do
+  threads=$((connections < ${MA_WRK_THREADS:-2} ? connections : ${MA_WRK_THREADS:-2}))
+  echo "== $connections connection(s); load before: $(uptime)"
+  MA_MATCH_BODIES="$BODIES" wrk -t"$threads" -c"$connections" -d"$DURATION" --latency \
+    -s "$ROOT/bench/mpi/match.lua" "http://127.0.0.1:$PORT"
+  echo "load after: $(uptime)"
+done
