@@ -266,8 +266,10 @@ int RunReindex(const std::string& db, const std::optional<std::string>& type, si
 }
 
 int Import(const std::string& db, const std::string& synchronous,
-           const std::vector<std::string>& paths, size_t batch_size, bool no_validate) {
+           const std::vector<std::string>& paths, size_t batch_size, bool no_validate,
+           bool no_mpi = false) {
   StoreSettings settings;
+  settings.mpi = !no_mpi;
   settings.db_path = db;
   settings.synchronous = synchronous;
   settings.bulk_load = true;
@@ -347,6 +349,9 @@ int main(int argc, char** argv) {
   import->add_option("--synchronous", import_sync, "SQLite durability: full (default) or normal");
   import->add_option("--batch-size", batch_size, "NDJSON lines per transaction");
   import->add_flag("--no-validate", no_validate, "Skip validation (trusted data only)");
+  bool no_mpi = false;
+  import->add_flag("--no-mpi", no_mpi,
+                   "No master patient index on Patient writes (no identity check, no matching)");
   import->add_option("paths", import_paths, "Files or folders")->required();
 
   std::string demo_db = "var/medalliance.db";
@@ -389,7 +394,7 @@ int main(int argc, char** argv) {
   if (*serve)
     return Serve(serve_flags);
   if (*import)
-    return Import(import_db, import_sync, import_paths, batch_size, no_validate);
+    return Import(import_db, import_sync, import_paths, batch_size, no_validate, no_mpi);
   if (*demo)
     return Import(demo_db, "full", {demo_dir}, 1000, false);
   if (*fhirpath)

@@ -63,14 +63,27 @@ core::Result<App> BuildApp(const StoreSettings& settings, bool validate, bool sm
   config.hooks.push_back(app.access_hook.get());
   config.smart_on_fhir = smart_on_fhir;
   app.patient_index = std::make_unique<mpi::PatientIndex>();
-  MA_RETURN_IF_ERROR(app.patient_index->Load(*app.store));
-  app.patient_hook = std::make_unique<mpi::PatientHook>(*app.patient_index);
   app.match_operation = std::make_unique<mpi::MatchOperation>(*app.patient_index);
   // The registry check before the domain hooks: it is cheap and has no effects when it refuses.
   app.member_reference_hook = std::make_unique<registry::MemberReferenceHook>();
   config.hooks.push_back(app.member_reference_hook.get());
-  config.hooks.push_back(app.patient_hook.get());
   config.operations.push_back(app.match_operation.get());
+  if (settings.mpi) {
+    MA_RETURN_IF_ERROR(app.patient_index->Load(*app.store));
+    app.patient_hook = std::make_unique<mpi::PatientHook>(*app.patient_index);
+    config.hooks.push_back(app.patient_hook.get());
+  }
+  for (mpi::LinkAction action :
+       {mpi::LinkAction::kLink, mpi::LinkAction::kUnlink, mpi::LinkAction::kSplit,
+        mpi::LinkAction::kMerge, mpi::LinkAction::kUnmerge, mpi::LinkAction::kResolve}) {
+    app.mpi_operations.push_back(std::make_unique<mpi::LinkOperation>(action));
+  }
+  app.mpi_operations.push_back(std::make_unique<mpi::LinkedEverythingOperation>(
+      config.default_page_size, config.max_page_size));
+  for (const auto& operation : app.mpi_operations) config.operations.push_back(operation.get());
+  config.linked_patients = [](store::ReadTx& tx, std::string_view reference) {
+    return mpi::LinkedPatients(tx, reference);
+  };
   app.members_operation = std::make_unique<registry::MembersOperation>();
   config.operations.push_back(app.members_operation.get());
   app.recognition_catalogue = std::make_unique<recognition::CatalogueCache>();

@@ -10,6 +10,8 @@
 #include "api/rest/rest_service.h"
 #include "audit/audit.h"
 #include "core/result.h"
+#include "mpi/link_operations.h"
+#include "mpi/linked_everything.h"
 #include "mpi/match_operation.h"
 #include "mpi/patient_hook.h"
 #include "mpi/patient_index.h"
@@ -27,6 +29,9 @@ struct StoreSettings {
   std::string db_path = "var/medalliance.db";
   std::string synchronous = "full";  // full | normal
   bool bulk_load = false;            // `import`: a larger writer page cache, fewer WAL checkpoints
+  // The master patient index on the write path (PatientHook). Off: Patient writes are not
+  // validated for identity nor matched (`medalliance import --no-mpi`, bench/mpi).
+  bool mpi = true;
 };
 
 struct App {
@@ -52,6 +57,8 @@ struct App {
   std::unique_ptr<access::AccessWriteHook> access_hook;
   std::unique_ptr<audit::AuditLog> audit_log;
   std::unique_ptr<audit::AuditWriteHook> audit_hook;
+  // Link, unlink, split, merge, unmerge, review resolution; $everything across linked Patients.
+  std::vector<std::unique_ptr<store::Operation>> mpi_operations;
   std::unique_ptr<api::rest::RestService> service;
 };
 

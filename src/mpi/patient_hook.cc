@@ -211,7 +211,7 @@ core::Status PatientHook::BeforeWrite(store::WriteTx& tx, store::WriteEvent& eve
                      "已与 " + best.reference + " 关联为同一人 / linked with " + best.reference +
                          " as one person (Person/" + person_id + ")",
                      ""});
-  } else {
+  } else if (options_.person_per_patient) {
     MA_ASSIGN_OR_RETURN(person_id, CreatePerson(tx, *event.resource, {record.reference}, now));
   }
 

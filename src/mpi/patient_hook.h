@@ -13,7 +13,8 @@
 //   3. Links, kept as Person resources (design brief): a Person per person, Person.link.target
 //      = each linked Patient, assurance level4 for an automatic (certain) link. A Patient that
 //      is in no Person yet joins the Person of its best certain match (a new Person over both
-//      when that match is in none), or gets a Person of its own when nothing is certain.
+//      when that match is in none); when nothing is certain it stays without a Person (unless
+//      PatientHookOptions::person_per_patient).
 //      A Patient that is already in a Person stays there: an update never moves or removes a
 //      link by itself (that is the steward's link/unlink/merge, still to do).
 //   4. Review items for the data steward: one Task per pair (code mpi-review, see
@@ -60,6 +61,12 @@ inline constexpr std::string_view kCertainAssurance = "level4";
 struct PatientHookOptions {
   const core::Clock* clock = nullptr;  // the system clock when null
   size_t max_review_items = 10;        // per write
+  // A Person for a Patient with no certain match too. Off by default: a Person is made when
+  // there is something to link (two Patients, or a steward's operation), which halves the
+  // writes of an import of mostly unmatched patients (bench/mpi/import_compare.sh). A Patient
+  // without a Person is linked automatically on a later write when a certain match appears;
+  // one the steward unlinked has a Person of its own and stays there.
+  bool person_per_patient = false;
 };
 
 class PatientHook : public store::WriteHook {

@@ -165,8 +165,9 @@ TEST_F(PatientHookTest, SameResidentIdAtTwoHospitalsIsLinkedUnderOnePerson) {
   const Json& person = persons[0];
   ExpectValid(person);
   ASSERT_EQ(person["link"].size(), 2u) << person.dump();
-  EXPECT_EQ(person["link"][0]["target"]["reference"], "Patient/" + a);
-  EXPECT_EQ(person["link"][1]["target"]["reference"], "Patient/" + b);
+  // Made by the second write: the written Patient first, then its match.
+  EXPECT_EQ(person["link"][0]["target"]["reference"], "Patient/" + b);
+  EXPECT_EQ(person["link"][1]["target"]["reference"], "Patient/" + a);
   EXPECT_EQ(person["link"][1]["assurance"], "level4");
   EXPECT_EQ(person["meta"]["tag"][0]["code"], "mpi-person");
   EXPECT_EQ(Search("Person").size(), 1u);
@@ -185,7 +186,7 @@ TEST_F(PatientHookTest, UpdatesKeepTheLinkAndAddNothing) {
   std::vector<Json> persons = Search("Person");
   ASSERT_EQ(persons.size(), 1u);
   EXPECT_EQ(persons[0]["link"].size(), 2u);
-  EXPECT_EQ(persons[0]["meta"]["versionId"], "2");
+  EXPECT_EQ(persons[0]["meta"]["versionId"], "1");  // made by b's create, untouched since
   EXPECT_EQ(Search("Person?link=Patient/" + a).size(), 1u);
 }
 
@@ -200,9 +201,7 @@ TEST_F(PatientHookTest, TwinsAreNotLinkedButGoToTheDataSteward) {
   }
   std::string a = Create(first);
   std::string b = Create(second);
-  std::vector<Json> persons = Search("Person");
-  ASSERT_EQ(persons.size(), 2u);
-  for (const Json& person : persons) EXPECT_EQ(person["link"].size(), 1u);
+  EXPECT_TRUE(Search("Person").empty());  // nothing linked, so no Person (person_per_patient)
   std::vector<Json> tasks = Search("Task?code=mpi-review&status=requested");
   ASSERT_EQ(tasks.size(), 1u);
   const Json& task = tasks[0];
@@ -223,7 +222,7 @@ TEST_F(PatientHookTest, ProbableMatchIsReviewedNotLinked) {
   // Same name, birth date and sex, nothing else in common: probable (25 < 30).
   std::string a = Create(MakePatient(kMrnA, "GZ-1", "王", "芳", "1975-03-04", "female"));
   std::string b = Create(MakePatient(kMrnB, "SZ-1", "王", "芳", "1975-03-04", "female"));
-  EXPECT_EQ(Search("Person").size(), 2u);
+  EXPECT_TRUE(Search("Person").empty());
   std::vector<Json> tasks = Search("Task?code=mpi-review&focus=Patient/" + b);
   ASSERT_EQ(tasks.size(), 1u);
   EXPECT_EQ(tasks[0]["input"][2]["valueCode"], "probable");
@@ -297,11 +296,25 @@ TEST_F(PatientHookTest, RolledBackWritesLeaveNoLinksAndNoMatches) {
   EXPECT_TRUE(Search("Person").empty());
   Json bundle = Match(patient);  // ... but $match re-reads candidates from the store
   EXPECT_EQ(bundle["total"], 0);
-  // A later Patient with the same ID gets a Person of its own, not a link to a ghost.
+  // A later Patient with the same ID is not linked to a ghost.
   Create(MakePatient(kMrnB, "SZ-2", "ZHANG", "WEI", "1980-01-02", "male", id));
+  EXPECT_TRUE(Search("Person").empty());
+}
+
+TEST_F(PatientHookTest, PersonPerPatientOptionGivesEveryPatientAPerson) {
+  PatientHook hook(*index_, PatientHookOptions{&clock_, 10, true});
+  api::rest::RestConfig config;
+  for (std::string_view type : fhir::r4::ResourceTypeNames()) {
+    config.resource_types.emplace_back(type);
+  }
+  config.clock = &clock_;
+  config.hooks = {&hook};
+  service_ = std::make_unique<api::rest::RestService>(*store_, std::move(config));
+  Create(MakePatient(kMrnA, "GZ-1", "王", "芳", "1975-03-04", "female"));
+  Create(MakePatient(kMrnB, "SZ-1", "王", "芳", "1975-03-04", "female"));
   std::vector<Json> persons = Search("Person");
-  ASSERT_EQ(persons.size(), 1u);
-  EXPECT_EQ(persons[0]["link"].size(), 1u);
+  ASSERT_EQ(persons.size(), 2u);
+  for (const Json& person : persons) EXPECT_EQ(person["link"].size(), 1u);
 }
 
 TEST_F(PatientHookTest, OneTransactionLinksItsOwnPatients) {

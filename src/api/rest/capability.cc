@@ -110,12 +110,21 @@ FhirResponse RestService::Capabilities(const FhirRequest& request) const {
     resource.Set("conditionalUpdate", Json::MakeBool(true));
     resource.Set("conditionalDelete", Code("single"));
     Json params = Json::MakeArray();
+    bool linked_param = false;
     for (const fhir::r4::SearchParamDefinition* param : fhir::r4::SearchParams(type)) {
       // Parameters without an expression (_text, _content, _query, _filter) are not supported.
       if (param->expression.empty() && param->code != "_id" && param->code != "_lastUpdated") {
         continue;
       }
       params.PushBack(SearchParam(param->code, param->url, param->type_name));
+      // The master patient index's opt-in on patient criteria (linked_search.cc).
+      if (config_.linked_patients && (param->code == "patient" || param->code == "subject")) {
+        linked_param = true;
+      }
+    }
+    if (linked_param) {
+      params.PushBack(SearchParam(
+          "_mpi-linked", "https://fhir.medalliance.cn/SearchParameter/mpi-linked", "token"));
     }
     resource.Set("searchParam", std::move(params));
     Json operations = Json::MakeArray();

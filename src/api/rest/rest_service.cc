@@ -234,6 +234,8 @@ FhirResponse RestService::Dispatch(const FhirRequest& request) const {
     return MethodNotAllowed(method, "/_history", "GET");
   }
   if (seg.size() == 3 && seg[0] == "Patient" && seg[2] == "$everything") {
+    if (AsksForMpi(request.params))  // linked_search.cc: across linked Patients
+      return InvokeOperation(request, "Patient", seg[1], "everything");
     return PatientEverything(request, seg[1]);  // search_routes.cc
   }
   if (seg.back().starts_with("$") && seg.size() <= 3) {
@@ -693,6 +695,12 @@ FhirResponse RestService::RunSearch(const FhirRequest& request,
   if (session != nullptr)
     guarded.visible = Predicate(session.get());
   core::Status status = store_.Read([&](store::ReadTx& tx) -> core::Status {
+    if (AsksForLinkedPatients(guarded.params)) {  // linked_search.cc
+      search::SearchRequest expanded = guarded;
+      MA_ASSIGN_OR_RETURN(expanded.params, ExpandLinkedPatients(tx, guarded));
+      MA_ASSIGN_OR_RETURN(page, searcher_.Search(tx, expanded));
+      return {};
+    }
     MA_ASSIGN_OR_RETURN(page, searcher_.Search(tx, guarded));
     return {};
   });

@@ -47,6 +47,12 @@ struct RestConfig {
   audit::AuditLog* audit = nullptr;
   // Advertise SMART on FHIR (rest.security) in the CapabilityStatement: auth is on.
   bool smart_on_fhir = false;
+  // The master patient index (issue 5): every Patient linked to the same Person as a
+  // "Patient/<id>", itself included. When set, searches accept `_mpi-linked=true`
+  // (linked_search.cc) and Patient/[id]/$everything with `_mpi` goes to the "everything"
+  // operation on Patient.
+  std::function<core::Result<std::vector<std::string>>(store::ReadTx&, std::string_view)>
+      linked_patients;
 };
 
 class RestService {
@@ -110,6 +116,12 @@ class RestService {
   FhirResponse CompartmentSearch(const FhirRequest& request, const std::string& compartment,
                                  const std::string& id, const std::string& type) const;
   FhirResponse PatientEverything(const FhirRequest& request, const std::string& id) const;
+  // linked_search.cc: the master patient index's opt-ins (`_mpi` on Patient/$everything,
+  // `_mpi-linked=true` on a search, which rewrites patient criteria to every linked Patient).
+  static bool AsksForMpi(const QueryParams& params);
+  static bool AsksForLinkedPatients(const QueryParams& params);
+  core::Result<QueryParams> ExpandLinkedPatients(store::ReadTx& tx,
+                                                 const search::SearchRequest& request) const;
 
   core::Result<fhir::Json> ParseResourceBody(const FhirRequest& request,
                                              std::string_view expected_type) const;
