@@ -14,6 +14,7 @@
 
 #include "api/http/server.h"
 #include "api/http_adapter.h"
+#include "cli/escalation_timer.h"
 #include "cli/fhirpath_command.h"
 #include "cli/import.h"
 #include "cli/reindex.h"
@@ -102,7 +103,10 @@ int Serve(const ServeFlags& flags) {
   StoreSettings store_settings;
   store_settings.db_path = Setting(*config, flags.db, "db", "var/medalliance.db");
   store_settings.synchronous = Setting(*config, flags.synchronous, "synchronous", "full");
-  auto app = BuildApp(store_settings);
+  auto referral_config = referral::ParseReferralConfig(*config);
+  if (!referral_config)
+    return Fail(referral_config.error());
+  auto app = BuildApp(store_settings, true, *referral_config);
   if (!app)
     return Fail(app.error());
 
@@ -137,10 +141,20 @@ int Serve(const ServeFlags& flags) {
   std::fflush(stdout);
   spdlog::info("medalliance {} serving FHIR R4 on http://{}:{} (database {})", kVersion,
                server_options.host, server.GetPort(), store_settings.db_path);
+  // Green-channel escalation (issue 7): referral-escalation-interval-ms, 0 turns it off.
+  long long escalation_ms = 30000;
+  std::string escalation_text = config->GetOr("referral-escalation-interval-ms", "30000");
+  if (std::sscanf(escalation_text.c_str(), "%lld", &escalation_ms) != 1 || escalation_ms < 0)
+    escalation_ms = 30000;
+  EscalationTimer escalation_timer(*app->escalator, core::SystemClock::Get(),
+                                   std::chrono::milliseconds(escalation_ms));
+  if (escalation_ms > 0)
+    escalation_timer.Start();
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   spdlog::info("received signal {}; finishing in-flight requests", signal_number);
+  escalation_timer.Stop();
   server.Stop();
   spdlog::info("stopped");
   return 0;

@@ -17,7 +17,8 @@ std::function<core::Status(const fhir::Json&)> ResourceValidator() {
 
 const char kVersion[] = "0.1.0";
 
-core::Result<App> BuildApp(const StoreSettings& settings, bool validate) {
+core::Result<App> BuildApp(const StoreSettings& settings, bool validate,
+                           const referral::ReferralConfig& referral_config) {
   store::SqliteOptions options;
   options.path = settings.db_path;
   if (settings.synchronous == "normal") {
@@ -49,6 +50,14 @@ core::Result<App> BuildApp(const StoreSettings& settings, bool validate) {
   app.match_operation = std::make_unique<mpi::MatchOperation>(*app.patient_index);
   config.hooks.push_back(app.patient_hook.get());
   config.operations.push_back(app.match_operation.get());
+  app.referral_request_hook = std::make_unique<referral::ServiceRequestHook>();
+  app.referral_task_hook =
+      std::make_unique<referral::TaskHook>(referral::TaskHookOptions{nullptr, referral_config});
+  app.green_channel_board = std::make_unique<referral::GreenChannelBoard>();
+  app.escalator = std::make_unique<referral::Escalator>(*app.store, referral_config);
+  config.hooks.push_back(app.referral_request_hook.get());
+  config.hooks.push_back(app.referral_task_hook.get());
+  config.operations.push_back(app.green_channel_board.get());
   app.service = std::make_unique<api::rest::RestService>(*app.store, std::move(config));
   return app;
 }

@@ -10,6 +10,11 @@
 #include "mpi/match_operation.h"
 #include "mpi/patient_hook.h"
 #include "mpi/patient_index.h"
+#include "referral/board_operation.h"
+#include "referral/config.h"
+#include "referral/escalator.h"
+#include "referral/service_request_hook.h"
+#include "referral/task_hook.h"
 #include "store/store.h"
 
 namespace medalliance::cli {
@@ -26,10 +31,17 @@ struct App {
   std::unique_ptr<mpi::PatientIndex> patient_index;
   std::unique_ptr<mpi::PatientHook> patient_hook;
   std::unique_ptr<mpi::MatchOperation> match_operation;
+  // Referral and green channel (issue 7): the ServiceRequest and Task hooks, the board and
+  // the escalator (ticked by the serve command's timer).
+  std::unique_ptr<referral::ServiceRequestHook> referral_request_hook;
+  std::unique_ptr<referral::TaskHook> referral_task_hook;
+  std::unique_ptr<referral::GreenChannelBoard> green_channel_board;
+  std::unique_ptr<referral::Escalator> escalator;
   std::unique_ptr<api::rest::RestService> service;
 };
 
-core::Result<App> BuildApp(const StoreSettings& settings, bool validate = true);
+core::Result<App> BuildApp(const StoreSettings& settings, bool validate = true,
+                           const referral::ReferralConfig& referral_config = {});
 
 // True when the store holds no resources yet.
 core::Result<bool> StoreIsEmpty(store::Store& store);
