@@ -99,7 +99,7 @@ core::Result<std::optional<Member>> ResolveMember(store::ReadTx& tx,
   } else if (type == "Practitioner") {
     MA_ASSIGN_OR_RETURN(std::vector<Json> roles,
                         internal::SearchJson(tx, searcher, "PractitionerRole",
-                                             {{"practitioner", std::string(reference)}}));
+                                             {{"practitioner", std::string(reference)}, {"_sort", "_id"}}));
     for (const Json& role : roles) {
       MA_ASSIGN_OR_RETURN(std::optional<Member> member,
                           ResolveMember(tx, searcher,
