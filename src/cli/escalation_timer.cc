@@ -8,7 +8,9 @@ EscalationTimer::EscalationTimer(referral::Escalator& escalator, const core::Clo
                                  std::chrono::milliseconds interval)
     : escalator_(escalator), clock_(clock), interval_(interval) {}
 
-EscalationTimer::~EscalationTimer() { Stop(); }
+EscalationTimer::~EscalationTimer() {
+  Stop();
+}
 
 void EscalationTimer::Start() {
   if (thread_.joinable())

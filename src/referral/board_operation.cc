@@ -84,16 +84,16 @@ core::Result<store::OperationResponse> GreenChannelBoard::Invoke(
           Part("serviceRequest", "valueReference", internal::Reference(request_reference)));
       for (std::string_view key : {"for", "requester", "owner"}) {
         if (const Json* reference = task.Find(key); reference != nullptr)
-          parts.PushBack(Part(std::string_view(key) == "for" ? "patient" : key, "valueReference",
-                              *reference));
+          parts.PushBack(
+              Part(std::string_view(key) == "for" ? "patient" : key, "valueReference", *reference));
       }
       const std::string_view status = task.GetStringMember("status");
       parts.PushBack(Part("status", "valueCode", Str(status)));
       if (service_request.has_value()) {
         if (std::optional<Condition> condition = ConditionOf(*service_request)) {
-          parts.PushBack(Part("condition", "valueCoding",
-                              internal::Coding(kGreenChannelSystem, ToCode(*condition),
-                                               DisplayOf(*condition))));
+          parts.PushBack(Part(
+              "condition", "valueCoding",
+              internal::Coding(kGreenChannelSystem, ToCode(*condition), DisplayOf(*condition))));
         }
       }
       std::optional<core::EpochMillis> authored =
@@ -112,14 +112,12 @@ core::Result<store::OperationResponse> GreenChannelBoard::Invoke(
         parts.PushBack(Part("deadline", "valueDateTime", Str(core::FormatInstant(*deadline))));
         parts.PushBack(Part("remaining", "valueDuration", Minutes(*deadline - now)));
         const bool waiting = status == "requested" || status == "received";
-        parts.PushBack(
-            Part("overdue", "valueBoolean", Json::MakeBool(waiting && now > *deadline)));
+        parts.PushBack(Part("overdue", "valueBoolean", Json::MakeBool(waiting && now > *deadline)));
         row.sort_key = waiting ? *deadline : INT64_MAX - 1;
       }
-      parts.PushBack(Part(
-          "escalations", "valueInteger",
-          Json::MakeNumber(static_cast<int64_t>(
-              internal::FindExtensions(task, kEscalationExtension).size()))));
+      parts.PushBack(Part("escalations", "valueInteger",
+                          Json::MakeNumber(static_cast<int64_t>(
+                              internal::FindExtensions(task, kEscalationExtension).size()))));
       row.parameter = std::move(entry);
       rows.push_back(std::move(row));
     }

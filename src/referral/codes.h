@@ -50,10 +50,9 @@ inline constexpr std::string_view kTimePointPrefix =
     "https://fhir.medalliance.cn/StructureDefinition/green-channel-time-";
 
 enum class Condition { kStroke, kChestPain, kHeartFailure, kCardiacEmergency, kTumourFastTrack };
-inline constexpr Condition kAllConditions[] = {Condition::kStroke, Condition::kChestPain,
-                                               Condition::kHeartFailure,
-                                               Condition::kCardiacEmergency,
-                                               Condition::kTumourFastTrack};
+inline constexpr Condition kAllConditions[] = {
+    Condition::kStroke, Condition::kChestPain, Condition::kHeartFailure,
+    Condition::kCardiacEmergency, Condition::kTumourFastTrack};
 
 std::string_view ToCode(Condition condition);
 std::string_view DisplayOf(Condition condition);  // 中文 / English

@@ -32,8 +32,8 @@ core::Result<ReferralConfig> ParseReferralConfig(const core::Config& config) {
   ReferralConfig out;
   for (Condition condition : kAllConditions) {
     int64_t minutes = 0;
-    MA_RETURN_IF_ERROR(ReadPositive(
-        config, "green-channel-deadline-" + std::string(ToCode(condition)), &minutes));
+    MA_RETURN_IF_ERROR(
+        ReadPositive(config, "green-channel-deadline-" + std::string(ToCode(condition)), &minutes));
     if (minutes > 0)
       out.acceptance_deadline[condition] = minutes * 60'000;
   }

@@ -63,13 +63,12 @@ Json MakeStep(int level, core::EpochMillis now, std::string_view action, std::st
 core::Result<std::string> FindCoordinator(store::ReadTx& tx, const search::Searcher& searcher,
                                           const Member& member) {
   for (const std::string& organization : member.chain) {
-    MA_ASSIGN_OR_RETURN(
-        std::vector<Json> roles,
-        internal::SearchJson(tx, searcher, "PractitionerRole",
-                             {{"organization", "Organization/" + organization},
-                              {"role", std::string(kReferralSystem) + "|" +
-                                           std::string(kCoordinatorRoleCode)},
-                              {"_sort", "_id"}}));
+    MA_ASSIGN_OR_RETURN(std::vector<Json> roles,
+                        internal::SearchJson(tx, searcher, "PractitionerRole",
+                                             {{"organization", "Organization/" + organization},
+                                              {"role", std::string(kReferralSystem) + "|" +
+                                                           std::string(kCoordinatorRoleCode)},
+                                              {"_sort", "_id"}}));
     for (const Json& role : roles) {
       const Json* active = role.Find("active");
       if (active != nullptr && active->IsBool() && !active->GetBool())
@@ -89,12 +88,12 @@ core::Result<std::vector<Member>> CapableMembers(store::ReadTx& tx,
   std::vector<std::string> providers;
   bool declared = false;
   if (condition.has_value()) {
-    MA_ASSIGN_OR_RETURN(std::vector<Json> services,
-                        internal::SearchJson(tx, searcher, "HealthcareService",
-                                             {{"service-type", std::string(kGreenChannelSystem) +
-                                                                   "|" +
-                                                                   std::string(ToCode(*condition))},
-                                              {"active", "true"}}));
+    MA_ASSIGN_OR_RETURN(
+        std::vector<Json> services,
+        internal::SearchJson(tx, searcher, "HealthcareService",
+                             {{"service-type", std::string(kGreenChannelSystem) + "|" +
+                                                   std::string(ToCode(*condition))},
+                              {"active", "true"}}));
     declared = !services.empty();
     for (const Json& service : services) {
       MA_ASSIGN_OR_RETURN(
@@ -127,13 +126,12 @@ core::Result<std::vector<EscalationStep>> Escalator::Tick(core::EpochMillis now)
   std::vector<EscalationStep> steps;
   core::Status status = store_.Write([&](store::WriteTx& tx) -> core::Status {
     steps.clear();  // Write() may re-run this block
-    MA_ASSIGN_OR_RETURN(
-        std::vector<Json> tasks,
-        internal::SearchJson(
-            tx, searcher_, "Task",
-            {{"code", std::string(kReferralSystem) + "|" + std::string(kGreenChannelTaskCode)},
-             {"status", "requested,received"},
-             {"_sort", "_id"}}));
+    MA_ASSIGN_OR_RETURN(std::vector<Json> tasks,
+                        internal::SearchJson(tx, searcher_, "Task",
+                                             {{"code", std::string(kReferralSystem) + "|" +
+                                                           std::string(kGreenChannelTaskCode)},
+                                              {"status", "requested,received"},
+                                              {"_sort", "_id"}}));
     for (Json& task : tasks) {
       const Json* restriction = task.Find("restriction");
       const Json* period = restriction == nullptr ? nullptr : restriction->Find("period");
@@ -212,8 +210,9 @@ core::Result<std::vector<EscalationStep>> Escalator::Tick(core::EpochMillis now)
         }
         if (step.action.empty()) {
           step.action = "exhausted";
-          note = "超时未接收，联盟内暂无其他可接收机构，请人工协调 / not accepted in time and no "
-                 "other capable member is left: coordinate by hand";
+          note =
+              "超时未接收，联盟内暂无其他可接收机构，请人工协调 / not accepted in time and no "
+              "other capable member is left: coordinate by hand";
         } else {
           note = "超时未接收，已改派至 " + step.target + "（原接收方 " + from +
                  "） / not accepted in time: offered to " + step.target + " instead of " + from;

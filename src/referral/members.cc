@@ -28,8 +28,7 @@ std::optional<std::string> GradeText(const Json& organization) {
     text += coding->GetStringMember("display");
     return text;
   }
-  if (const Json* concept_json = extension.Find("valueCodeableConcept");
-      concept_json != nullptr) {
+  if (const Json* concept_json = extension.Find("valueCodeableConcept"); concept_json != nullptr) {
     std::string text(concept_json->GetStringMember("text"));
     if (const Json* codings = concept_json->Find("coding");
         codings != nullptr && codings->IsArray() && codings->Size() > 0) {
@@ -97,13 +96,15 @@ core::Result<std::optional<Member>> ResolveMember(store::ReadTx& tx,
       return std::optional<Member>();
     organization_id = std::string(organization_part);
   } else if (type == "Practitioner") {
-    MA_ASSIGN_OR_RETURN(std::vector<Json> roles,
-                        internal::SearchJson(tx, searcher, "PractitionerRole",
-                                             {{"practitioner", std::string(reference)}, {"_sort", "_id"}}));
+    MA_ASSIGN_OR_RETURN(
+        std::vector<Json> roles,
+        internal::SearchJson(tx, searcher, "PractitionerRole",
+                             {{"practitioner", std::string(reference)}, {"_sort", "_id"}}));
     for (const Json& role : roles) {
-      MA_ASSIGN_OR_RETURN(std::optional<Member> member,
-                          ResolveMember(tx, searcher,
-                                        "PractitionerRole/" + std::string(role.GetStringMember("id"))));
+      MA_ASSIGN_OR_RETURN(
+          std::optional<Member> member,
+          ResolveMember(tx, searcher,
+                        "PractitionerRole/" + std::string(role.GetStringMember("id"))));
       if (member.has_value())
         return member;
     }
@@ -133,8 +134,7 @@ core::Result<std::optional<Member>> ResolveMember(store::ReadTx& tx,
   return std::optional<Member>();
 }
 
-core::Result<std::vector<Member>> ListMembers(store::ReadTx& tx,
-                                              const search::Searcher& searcher) {
+core::Result<std::vector<Member>> ListMembers(store::ReadTx& tx, const search::Searcher& searcher) {
   MA_ASSIGN_OR_RETURN(std::vector<Json> organizations,
                       internal::SearchJson(tx, searcher, "Organization", {{"_count", "1000"}}));
   std::vector<Member> out;
@@ -142,11 +142,10 @@ core::Result<std::vector<Member>> ListMembers(store::ReadTx& tx,
     std::optional<std::string> grade = GradeText(organization);
     if (!grade.has_value())
       continue;
-    out.push_back(MakeMember(organization, *grade,
-                             {std::string(organization.GetStringMember("id"))}));
+    out.push_back(
+        MakeMember(organization, *grade, {std::string(organization.GetStringMember("id"))}));
   }
-  std::sort(out.begin(), out.end(),
-            [](const Member& a, const Member& b) { return a.id < b.id; });
+  std::sort(out.begin(), out.end(), [](const Member& a, const Member& b) { return a.id < b.id; });
   return out;
 }
 

@@ -166,9 +166,10 @@ core::Status CheckReferral(store::ReadTx& tx, const search::Searcher& searcher,
 
   if (IsGreenChannel(service_request)) {
     if (service_request.GetStringMember("priority") != "stat") {
-      return Unprocessable("绿色通道转诊的优先级须为 stat / a green-channel referral has "
-                           "priority stat",
-                           "ServiceRequest.priority");
+      return Unprocessable(
+          "绿色通道转诊的优先级须为 stat / a green-channel referral has "
+          "priority stat",
+          "ServiceRequest.priority");
     }
     if (!ConditionOf(service_request).has_value()) {
       return Unprocessable(

@@ -16,7 +16,7 @@ constexpr Transition kTransitions[] = {
 };
 
 constexpr TaskState kAllStates[] = {
-    TaskState::kRequested, TaskState::kReceived,  TaskState::kAccepted,  TaskState::kRejected,
+    TaskState::kRequested,  TaskState::kReceived,  TaskState::kAccepted,  TaskState::kRejected,
     TaskState::kInProgress, TaskState::kCompleted, TaskState::kCancelled, TaskState::kFailed,
 };
 
@@ -35,7 +35,9 @@ std::string AllowedText(TaskState from) {
 
 }  // namespace
 
-std::span<const Transition> Transitions() { return kTransitions; }
+std::span<const Transition> Transitions() {
+  return kTransitions;
+}
 
 std::vector<Transition> AllowedFrom(TaskState from) {
   std::vector<Transition> out;
@@ -76,7 +78,9 @@ std::optional<TaskState> ParseTaskState(std::string_view code) {
   return std::nullopt;
 }
 
-bool IsFinal(TaskState state) { return AllowedFrom(state).empty(); }
+bool IsFinal(TaskState state) {
+  return AllowedFrom(state).empty();
+}
 
 std::string_view ToString(Side side) {
   return side == Side::kRequester ? "申请方 requester" : "接收方 receiver";
@@ -87,17 +91,16 @@ core::Status CheckTransition(TaskState from, TaskState to, const CallerSides& si
   for (const Transition& transition : kTransitions) {
     if (transition.from != from || transition.to != to)
       continue;
-    bool may = !sides.checked ||
-               (transition.side == Side::kRequester ? sides.requester : sides.receiver);
+    bool may =
+        !sides.checked || (transition.side == Side::kRequester ? sides.requester : sides.receiver);
     if (may)
       return {};
-    return core::Error::Forbidden("转诊状态 " + change + " 只能由" +
-                                      std::string(ToString(transition.side)) +
-                                      "操作；当前状态允许 / the change " + change +
-                                      " is for the " + std::string(ToString(transition.side)) +
-                                      " only; allowed from " + std::string(ToCode(from)) + ": " +
-                                      AllowedText(from),
-                                  "Task.status");
+    return core::Error::Forbidden(
+        "转诊状态 " + change + " 只能由" + std::string(ToString(transition.side)) +
+            "操作；当前状态允许 / the change " + change + " is for the " +
+            std::string(ToString(transition.side)) + " only; allowed from " +
+            std::string(ToCode(from)) + ": " + AllowedText(from),
+        "Task.status");
   }
   return IllegalTransition(from, ToCode(to));
 }

@@ -121,17 +121,16 @@ Json MakeTransition(std::optional<TaskState> from, TaskState to, core::EpochMill
   if (from.has_value())
     parts.PushBack(internal::SubExtension("from", "valueCode", Str(ToCode(*from))));
   parts.PushBack(internal::SubExtension("to", "valueCode", Str(ToCode(to))));
-  parts.PushBack(
-      internal::SubExtension("at", "valueDateTime", Str(core::FormatInstant(at))));
+  parts.PushBack(internal::SubExtension("at", "valueDateTime", Str(core::FormatInstant(at))));
   if (caller != nullptr && caller->authenticated) {
     if (!caller->organization_id.empty()) {
       parts.PushBack(internal::SubExtension(
           "by", "valueReference", internal::Reference("Organization/" + caller->organization_id)));
     }
     if (!caller->practitioner_id.empty()) {
-      parts.PushBack(internal::SubExtension(
-          "practitioner", "valueReference",
-          internal::Reference("Practitioner/" + caller->practitioner_id)));
+      parts.PushBack(
+          internal::SubExtension("practitioner", "valueReference",
+                                 internal::Reference("Practitioner/" + caller->practitioner_id)));
     }
     if (!caller->client_id.empty())
       parts.PushBack(internal::SubExtension("client", "valueString", Str(caller->client_id)));
@@ -244,8 +243,8 @@ core::Status TaskHook::OnCreate(store::WriteTx& tx, store::WriteEvent& event, Js
   } else {
     task.Erase("restriction");
   }
-  internal::AddExtension(task, MakeTransition(std::nullopt, TaskState::kRequested, now,
-                                              event.caller, {}));
+  internal::AddExtension(
+      task, MakeTransition(std::nullopt, TaskState::kRequested, now, event.caller, {}));
   Finish(event, request, now);
   return {};
 }
@@ -255,9 +254,8 @@ core::Status TaskHook::OnChange(store::WriteTx& tx, store::WriteEvent& event, Js
   Json& task = *event.resource;
   for (std::string_view key : kFixedMembers) {
     if (!SameMember(task, previous, key)) {
-      return core::Error::Unprocessable("转诊任务的 " + std::string(key) +
-                                            " 不可更改 / Task." + std::string(key) +
-                                            " of a referral cannot be changed",
+      return core::Error::Unprocessable("转诊任务的 " + std::string(key) + " 不可更改 / Task." +
+                                            std::string(key) + " of a referral cannot be changed",
                                         "Task." + std::string(key));
     }
   }
@@ -305,7 +303,8 @@ core::Status TaskHook::OnChange(store::WriteTx& tx, store::WriteEvent& event, Js
                                        green ? "EMER" : "AMB", green ? "emergency" : "ambulatory"));
         if (const Json* subject = task.Find("for"); subject != nullptr)
           encounter.Set("subject", *subject);
-        encounter.Set("basedOn", Json::MakeArray()).PushBack(internal::Reference(request_reference));
+        encounter.Set("basedOn", Json::MakeArray())
+            .PushBack(internal::Reference(request_reference));
         MA_ASSIGN_OR_RETURN(
             std::optional<Member> receiver,
             ResolveMember(tx, searcher_, internal::ReferenceOf(task.Find("owner"))));
@@ -378,8 +377,8 @@ core::Status TaskHook::OnChange(store::WriteTx& tx, store::WriteEvent& event, Js
       MA_ASSIGN_OR_RETURN(int64_t request_version,
                           internal::NextVersion(tx, "ServiceRequest", request_id));
       request.Set("status", Str(request_status));
-      MA_RETURN_IF_ERROR(internal::PutResource(tx, searcher_, request, request_id,
-                                               request_version, "PUT", now));
+      MA_RETURN_IF_ERROR(
+          internal::PutResource(tx, searcher_, request, request_id, request_version, "PUT", now));
     }
     internal::AddExtension(task, MakeTransition(from, *to, now, event.caller, reason));
   }
@@ -390,19 +389,19 @@ core::Status TaskHook::OnChange(store::WriteTx& tx, store::WriteEvent& event, Js
 void TaskHook::Finish(store::WriteEvent& event, const Json& request, core::EpochMillis now) const {
   Json& task = *event.resource;
   task.Set("lastModified", Str(core::FormatInstant(now)));
-  std::vector<Metric> metrics =
-      DeriveMetrics(ReadTimePoints(task), options_.config, DeadlineLength(request, options_.config));
+  std::vector<Metric> metrics = DeriveMetrics(ReadTimePoints(task), options_.config,
+                                              DeadlineLength(request, options_.config));
   WriteMetrics(task, metrics);
   if (event.warnings == nullptr)
     return;
   for (const Metric& metric : metrics) {
     if (metric.met)
       continue;
-    event.warnings->push_back(
-        {core::Severity::kWarning, "informational",
-         "未达国家目标 / target missed: " + metric.code + " " + FormatMinutes(metric.millis) +
-             " min > " + std::to_string(*metric.target_minutes) + " min",
-         "Task.extension"});
+    event.warnings->push_back({core::Severity::kWarning, "informational",
+                               "未达国家目标 / target missed: " + metric.code + " " +
+                                   FormatMinutes(metric.millis) + " min > " +
+                                   std::to_string(*metric.target_minutes) + " min",
+                               "Task.extension"});
   }
 }
 

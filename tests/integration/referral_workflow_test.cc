@@ -22,17 +22,20 @@ Json Member(const std::string& id, const std::string& grade, const std::string& 
           {"address", Json::array({{{"city", city}}})}};
 }
 
-Headers JsonPatch() { return {{"Content-Type", "application/json-patch+json"}}; }
+Headers JsonPatch() {
+  return {{"Content-Type", "application/json-patch+json"}};
+}
 
 class ReferralWorkflowTest : public ::testing::Test {
  protected:
   void SetUp() override {
     server_ = std::make_unique<TestServer>(dir_.Path() / "referral.db");
     client_ = std::make_unique<HttpClient>("127.0.0.1", server_->Port());
-    for (const Json& organization : {Member("sz-nanshan", "二级", "深圳市"),
-                                     Member("sz-heart", "三级甲等", "深圳市")}) {
-      Response response = client_->Send("PUT", "/Organization/" + organization["id"].get<std::string>(),
-                                        organization.dump(), FhirJson());
+    for (const Json& organization :
+         {Member("sz-nanshan", "二级", "深圳市"), Member("sz-heart", "三级甲等", "深圳市")}) {
+      Response response =
+          client_->Send("PUT", "/Organization/" + organization["id"].get<std::string>(),
+                        organization.dump(), FhirJson());
       ASSERT_EQ(response.status, 201) << response.body;
     }
     Response patient = client_->Send(
@@ -57,8 +60,8 @@ TEST_F(ReferralWorkflowTest, GreenChannelReferralFromRequestToCompletion) {
       {"intent", "order"},
       {"priority", "stat"},
       {"category",
-       Json::array({{{"coding", Json::array({{{"system", "http://snomed.info/sct"},
-                                              {"code", "3457005"}}})}},
+       Json::array({{{"coding",
+                      Json::array({{{"system", "http://snomed.info/sct"}, {"code", "3457005"}}})}},
                     {{"coding", Json::array({{{"system", green}, {"code", "green-channel"}},
                                              {{"system", green}, {"code", "chest-pain"}}})}}})},
       {"reasonCode", Json::array({{{"text", "STEMI"}}})},
@@ -67,7 +70,8 @@ TEST_F(ReferralWorkflowTest, GreenChannelReferralFromRequestToCompletion) {
       {"performer", Json::array({{{"reference", "Organization/sz-heart"}}})}};
   Response created = client_->Send("POST", "/ServiceRequest", request.dump(), FhirJson());
   ASSERT_EQ(created.status, 201) << created.body;
-  const std::string request_reference = "ServiceRequest/" + ParseBody(created)["id"].get<std::string>();
+  const std::string request_reference =
+      "ServiceRequest/" + ParseBody(created)["id"].get<std::string>();
   EXPECT_NE(created.body.find("referral-direction"), std::string::npos) << created.body;
 
   Json task = {{"resourceType", "Task"},
@@ -85,27 +89,30 @@ TEST_F(ReferralWorkflowTest, GreenChannelReferralFromRequestToCompletion) {
   EXPECT_NE(board.body.find(task_path.substr(1)), std::string::npos) << board.body;
 
   // An illegal jump is refused with the allowed transitions.
-  Response illegal =
-      Patch(task_path, Json::array({{{"op", "replace"}, {"path", "/status"}, {"value", "completed"}}}));
+  Response illegal = Patch(
+      task_path, Json::array({{{"op", "replace"}, {"path", "/status"}, {"value", "completed"}}}));
   EXPECT_EQ(illegal.status, 409) << illegal.body;
   EXPECT_NE(illegal.body.find("allowed from requested"), std::string::npos) << illegal.body;
 
   for (const char* status : {"received", "accepted"}) {
-    Response moved = Patch(task_path, Json::array({{{"op", "replace"}, {"path", "/status"}, {"value", status}},
-                                                   {{"op", "add"}, {"path", "/businessStatus"},
-                                                    {"value", {{"text", status}}}}}));
+    Response moved = Patch(
+        task_path,
+        Json::array({{{"op", "replace"}, {"path", "/status"}, {"value", status}},
+                     {{"op", "add"}, {"path", "/businessStatus"}, {"value", {{"text", status}}}}}));
     ASSERT_EQ(moved.status, 200) << moved.body;
   }
   const std::string point = "https://fhir.medalliance.cn/StructureDefinition/green-channel-time-";
   Response arrived = Patch(
       task_path,
-      Json::array({{{"op", "replace"}, {"path", "/status"}, {"value", "in-progress"}},
-                   {{"op", "add"},
-                    {"path", "/extension/-"},
-                    {"value", {{"url", point + "door"}, {"valueDateTime", "2026-11-26T10:00:00+08:00"}}}},
-                   {{"op", "add"},
-                    {"path", "/extension/-"},
-                    {"value", {{"url", point + "balloon"}, {"valueDateTime", "2026-11-26T11:10:00+08:00"}}}}}));
+      Json::array(
+          {{{"op", "replace"}, {"path", "/status"}, {"value", "in-progress"}},
+           {{"op", "add"},
+            {"path", "/extension/-"},
+            {"value", {{"url", point + "door"}, {"valueDateTime", "2026-11-26T10:00:00+08:00"}}}},
+           {{"op", "add"},
+            {"path", "/extension/-"},
+            {"value",
+             {{"url", point + "balloon"}, {"valueDateTime", "2026-11-26T11:10:00+08:00"}}}}}));
   ASSERT_EQ(arrived.status, 200) << arrived.body;
   Json in_progress = ParseBody(arrived);
   ASSERT_TRUE(in_progress.contains("encounter")) << arrived.body;
@@ -115,11 +122,12 @@ TEST_F(ReferralWorkflowTest, GreenChannelReferralFromRequestToCompletion) {
 
   Response done = Patch(
       task_path,
-      Json::array({{{"op", "replace"}, {"path", "/status"}, {"value", "completed"}},
-                   {{"op", "add"},
-                    {"path", "/output"},
-                    {"value", Json::array({{{"type", {{"text", "discharge summary"}}},
-                                            {"valueReference", {{"reference", "Composition/ds-1"}}}}})}}}));
+      Json::array(
+          {{{"op", "replace"}, {"path", "/status"}, {"value", "completed"}},
+           {{"op", "add"},
+            {"path", "/output"},
+            {"value", Json::array({{{"type", {{"text", "discharge summary"}}},
+                                    {"valueReference", {{"reference", "Composition/ds-1"}}}}})}}}));
   ASSERT_EQ(done.status, 200) << done.body;
   EXPECT_EQ(ParseBody(client_->Send("GET", encounter_path))["status"], "finished");
   EXPECT_EQ(ParseBody(client_->Send("GET", "/" + request_reference))["status"], "completed");
@@ -128,7 +136,8 @@ TEST_F(ReferralWorkflowTest, GreenChannelReferralFromRequestToCompletion) {
   Json history = ParseBody(client_->Send("GET", task_path + "/_history"));
   EXPECT_EQ(history["entry"].size(), 5u);
   Json searched = ParseBody(client_->Send(
-      "GET", "/Task?code=https://fhir.medalliance.cn/CodeSystem/referral|green-channel&status=completed"));
+      "GET",
+      "/Task?code=https://fhir.medalliance.cn/CodeSystem/referral|green-channel&status=completed"));
   EXPECT_EQ(searched["entry"].size(), 1u) << searched.dump();
   board = client_->Send("GET", "/$green-channel-board");
   EXPECT_EQ(board.body.find(task_path.substr(1)), std::string::npos) << board.body;

@@ -1,9 +1,8 @@
 // Green channel: acceptance deadlines from the configuration, escalation driven by a fake clock,
 // time-point derivations and the running board.
 
-#include "referral/escalator.h"
-
 #include "core/config.h"
+#include "referral/escalator.h"
 #include "referral/referral_fixture.h"
 #include "referral/time_points.h"
 
@@ -11,11 +10,14 @@ namespace medalliance::referral {
 namespace {
 
 constexpr core::EpochMillis kMinute = 60'000;
-constexpr const char* kTimePoint = "https://fhir.medalliance.cn/StructureDefinition/green-channel-time-";
+constexpr const char* kTimePoint =
+    "https://fhir.medalliance.cn/StructureDefinition/green-channel-time-";
 
 using GreenChannelTest = ReferralTest;
 
-std::string Deadline(const Json& task) { return task["restriction"]["period"]["end"]; }
+std::string Deadline(const Json& task) {
+  return task["restriction"]["period"]["end"];
+}
 
 TEST_F(GreenChannelTest, DeadlineDependsOnTheCondition) {
   std::string stroke = StartReferral(
@@ -106,8 +108,8 @@ TEST_F(GreenChannelTest, ADeclaredHealthcareServiceDecidesWhoIsCapable) {
        {"id", "gz-stroke"},
        {"active", true},
        {"providedBy", {{"reference", "Organization/gz-central"}}},
-       {"type", Json::array({{{"coding", Json::array({{{"system", kGreenSystem},
-                                                       {"code", "stroke"}}})}}})}});
+       {"type", Json::array({{{"coding",
+                               Json::array({{{"system", kGreenSystem}, {"code", "stroke"}}})}}})}});
   std::string task_id = StartReferral(
       MakeGreenReferral("Organization/sz-nanshan", "Organization/sz-people", "stroke"));
   Escalator escalator(*store_, config_);
@@ -129,7 +131,8 @@ TEST_F(GreenChannelTest, AcceptedReferralIsNotEscalated) {
   Json task = Read("Task/" + task_id);
   bool found = false;
   for (const Json& extension : task["extension"]) {
-    if (extension["url"] != "https://fhir.medalliance.cn/StructureDefinition/green-channel-metric" ||
+    if (extension["url"] !=
+            "https://fhir.medalliance.cn/StructureDefinition/green-channel-metric" ||
         extension["extension"][0]["valueCode"] != "acceptance-delay")
       continue;
     found = true;
@@ -171,22 +174,23 @@ TEST(TimePointsTest, DerivesIntervalsAndFlagsMissedTargets) {
 TEST_F(GreenChannelTest, TimePointsOnTheTaskAreDerivedOnWrite) {
   std::string task_id = StartReferral(
       MakeGreenReferral("Organization/sz-nanshan", "Organization/sz-heart", "chest-pain"));
-  Json patch = Json::array(
-      {{{"op", "add"},
-        {"path", "/extension"},
-        {"value", Json::array({{{"url", std::string(kTimePoint) + "door"},
-                                {"valueDateTime", "2026-11-26T17:00:00+08:00"}},
-                               {{"url", std::string(kTimePoint) + "balloon"},
-                                {"valueDateTime", "2026-11-26T18:45:00+08:00"}}})}}});
-  api::rest::FhirResponse response = Send("PATCH", "Task/" + task_id, patch.dump(),
-                                          "application/json-patch+json", {}, true);
+  Json patch =
+      Json::array({{{"op", "add"},
+                    {"path", "/extension"},
+                    {"value", Json::array({{{"url", std::string(kTimePoint) + "door"},
+                                            {"valueDateTime", "2026-11-26T17:00:00+08:00"}},
+                                           {{"url", std::string(kTimePoint) + "balloon"},
+                                            {"valueDateTime", "2026-11-26T18:45:00+08:00"}}})}}});
+  api::rest::FhirResponse response =
+      Send("PATCH", "Task/" + task_id, patch.dump(), "application/json-patch+json", {}, true);
   ASSERT_EQ(response.status, 200) << response.body;
   EXPECT_NE(response.body.find("door-to-balloon 105.0 min > 90 min"), std::string::npos)
       << response.body;
   Json task = Read("Task/" + task_id);
   bool found = false;
   for (const Json& extension : task["extension"]) {
-    if (extension["url"] == "https://fhir.medalliance.cn/StructureDefinition/green-channel-metric" &&
+    if (extension["url"] ==
+            "https://fhir.medalliance.cn/StructureDefinition/green-channel-metric" &&
         extension["extension"][0]["valueCode"] == "door-to-balloon") {
       found = true;
       EXPECT_EQ(extension["extension"][3]["valueBoolean"], false);

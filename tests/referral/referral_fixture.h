@@ -26,7 +26,8 @@ using Json = nlohmann::ordered_json;
 inline constexpr core::EpochMillis kStart = 1'795'680'000'000;
 
 inline constexpr const char* kGreenSystem = "https://fhir.medalliance.cn/CodeSystem/green-channel";
-inline constexpr const char* kDirection = "https://fhir.medalliance.cn/CodeSystem/referral-direction";
+inline constexpr const char* kDirection =
+    "https://fhir.medalliance.cn/CodeSystem/referral-direction";
 
 class ReferralTest : public ::testing::Test {
  protected:
@@ -34,8 +35,7 @@ class ReferralTest : public ::testing::Test {
 
   api::rest::FhirResponse Send(std::string method, std::string url, std::string body = {},
                                std::string content_type = "application/fhir+json",
-                               const store::Caller& caller = {},
-                               bool want_outcome = false);
+                               const store::Caller& caller = {}, bool want_outcome = false);
   // Creates or replaces a resource with a fixed id (PUT); fails the test otherwise.
   void Put(const Json& resource);
   std::string Create(const Json& resource);

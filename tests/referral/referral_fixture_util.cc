@@ -1,25 +1,25 @@
-#include "referral/referral_fixture.h"
-
 #include "fhir/json/json.h"
 #include "fhir/patch/json_patch.h"
 #include "fhir/r4/definitions.h"
 #include "fhir/validation/validator.h"
+#include "referral/referral_fixture.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace medalliance::referral {
 namespace {
 
 Json MemberOrganization(const std::string& id, const std::string& name, const std::string& grade,
-            const std::string& city) {
-  return Json{{"resourceType", "Organization"},
-              {"id", id},
-              {"active", true},
-              {"extension",
-               Json::array({{{"url", "https://fhir.medalliance.cn/StructureDefinition/hospital-grade"},
-                             {"valueString", grade}}})},
-              {"name", name},
-              {"address", Json::array({{{"city", city}}})},
-              {"partOf", {{"reference", "Organization/alliance"}}}};
+                        const std::string& city) {
+  return Json{
+      {"resourceType", "Organization"},
+      {"id", id},
+      {"active", true},
+      {"extension",
+       Json::array({{{"url", "https://fhir.medalliance.cn/StructureDefinition/hospital-grade"},
+                     {"valueString", grade}}})},
+      {"name", name},
+      {"address", Json::array({{{"city", city}}})},
+      {"partOf", {{"reference", "Organization/alliance"}}}};
 }
 
 }  // namespace
@@ -30,7 +30,8 @@ void ReferralTest::SetUp() {
   task_hook_ = std::make_unique<TaskHook>(TaskHookOptions{&clock_, config_});
   board_ = std::make_unique<GreenChannelBoard>(&clock_);
   api::rest::RestConfig config;
-  for (std::string_view type : fhir::r4::ResourceTypeNames()) config.resource_types.emplace_back(type);
+  for (std::string_view type : fhir::r4::ResourceTypeNames())
+    config.resource_types.emplace_back(type);
   config.validate = [](const fhir::Json& resource) {
     return fhir::validation::ValidateResource(resource);
   };
@@ -62,15 +63,16 @@ void ReferralTest::SetUp() {
        {"active", true},
        {"practitioner", {{"reference", "Practitioner/pr-heart-duty"}}},
        {"organization", {{"reference", "Organization/sz-heart"}}},
-       {"code", Json::array({{{"coding", Json::array({{{"system",
-                                                         "https://fhir.medalliance.cn/CodeSystem/referral"},
-                                                        {"code", "duty-coordinator"}}})}}})}});
+       {"code",
+        Json::array({{{"coding",
+                       Json::array({{{"system", "https://fhir.medalliance.cn/CodeSystem/referral"},
+                                     {"code", "duty-coordinator"}}})}}})}});
   Put({{"resourceType", "Patient"}, {"id", "p1"}, {"gender", "male"}});
 }
 
 api::rest::FhirResponse ReferralTest::Send(std::string method, std::string url, std::string body,
-                                           std::string content_type,
-                                           const store::Caller& caller, bool want_outcome) {
+                                           std::string content_type, const store::Caller& caller,
+                                           bool want_outcome) {
   api::rest::FhirRequest request;
   if (want_outcome)
     request.headers.Set("Prefer", "return=OperationOutcome");
@@ -87,7 +89,8 @@ api::rest::FhirResponse ReferralTest::Send(std::string method, std::string url, 
 }
 
 void ReferralTest::Put(const Json& resource) {
-  std::string url = resource["resourceType"].get<std::string>() + "/" + resource["id"].get<std::string>();
+  std::string url =
+      resource["resourceType"].get<std::string>() + "/" + resource["id"].get<std::string>();
   api::rest::FhirResponse response = Send("PUT", url, resource.dump());
   ASSERT_TRUE(response.status == 200 || response.status == 201) << url << " " << response.body;
 }
@@ -117,18 +120,19 @@ std::vector<Json> ReferralTest::Search(const std::string& url) {
 }
 
 Json ReferralTest::MakeReferral(const std::string& requester, const std::string& performer) {
-  return Json{{"resourceType", "ServiceRequest"},
-              {"status", "active"},
-              {"intent", "order"},
-              {"priority", "routine"},
-              {"category", Json::array({{{"coding", Json::array({{{"system", "http://snomed.info/sct"},
-                                                                  {"code", "3457005"},
-                                                                  {"display", "Patient referral"}}})}}})},
-              {"authoredOn", "2026-11-26T16:00:00+08:00"},
-              {"reasonCode", Json::array({{{"text", "冠心病 coronary heart disease"}}})},
-              {"subject", {{"reference", "Patient/p1"}}},
-              {"requester", {{"reference", requester}}},
-              {"performer", Json::array({{{"reference", performer}}})}};
+  return Json{
+      {"resourceType", "ServiceRequest"},
+      {"status", "active"},
+      {"intent", "order"},
+      {"priority", "routine"},
+      {"category", Json::array({{{"coding", Json::array({{{"system", "http://snomed.info/sct"},
+                                                          {"code", "3457005"},
+                                                          {"display", "Patient referral"}}})}}})},
+      {"authoredOn", "2026-11-26T16:00:00+08:00"},
+      {"reasonCode", Json::array({{{"text", "冠心病 coronary heart disease"}}})},
+      {"subject", {{"reference", "Patient/p1"}}},
+      {"requester", {{"reference", requester}}},
+      {"performer", Json::array({{{"reference", performer}}})}};
 }
 
 Json ReferralTest::MakeGreenReferral(const std::string& requester, const std::string& performer,
@@ -151,8 +155,7 @@ std::string ReferralTest::StartReferral(const Json& service_request) {
 }
 
 api::rest::FhirResponse ReferralTest::Move(const std::string& task_id, const std::string& status,
-                                           const store::Caller& caller,
-                                           bool want_outcome) {
+                                           const store::Caller& caller, bool want_outcome) {
   Json patch = Json::array({{{"op", "replace"}, {"path", "/status"}, {"value", status}}});
   if (status == "rejected") {
     patch.push_back({{"op", "add"},
@@ -163,8 +166,9 @@ api::rest::FhirResponse ReferralTest::Move(const std::string& task_id, const std
     patch.push_back(
         {{"op", "add"},
          {"path", "/output"},
-         {"value", Json::array({{{"type", {{"text", "discharge summary"}}},
-                                 {"valueReference", {{"reference", "Composition/discharge-1"}}}}})}});
+         {"value",
+          Json::array({{{"type", {{"text", "discharge summary"}}},
+                        {"valueReference", {{"reference", "Composition/discharge-1"}}}}})}});
   }
   return Send("PATCH", "Task/" + task_id, patch.dump(), "application/json-patch+json", caller,
               want_outcome);

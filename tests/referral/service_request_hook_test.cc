@@ -63,7 +63,8 @@ TEST_F(ServiceRequestHookTest, DirectionFollowsGradesAndCities) {
 
 TEST_F(ServiceRequestHookTest, ADirectionThatContradictsTheGradesIsRefused) {
   Json request = MakeReferral("Organization/gz-tianhe-chc", "Organization/gz-central");
-  request["category"].push_back({{"coding", Json::array({{{"system", kDirection}, {"code", "down"}}})}});
+  request["category"].push_back(
+      {{"coding", Json::array({{{"system", kDirection}, {"code", "down"}}})}});
   api::rest::FhirResponse response = Send("POST", "ServiceRequest", request.dump());
   EXPECT_EQ(response.status, 422) << response.body;
   EXPECT_NE(response.body.find("the direction is up"), std::string::npos) << response.body;
@@ -101,7 +102,8 @@ TEST_F(ServiceRequestHookTest, DownReferralGoesBackToTheSenderOrACommunityCentre
   EXPECT_EQ(response.status, 422) << response.body;
 
   Json without_basis = MakeReferral("Organization/sz-heart", "Organization/sz-nanshan");
-  response = Send("POST", "ServiceRequest", without_basis.dump(), "application/fhir+json", {}, true);
+  response =
+      Send("POST", "ServiceRequest", without_basis.dump(), "application/fhir+json", {}, true);
   EXPECT_EQ(response.status, 201) << response.body;
   EXPECT_NE(response.body.find("basedOn"), std::string::npos) << response.body;
 }

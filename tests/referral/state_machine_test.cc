@@ -12,15 +12,15 @@
 namespace medalliance::referral {
 namespace {
 
-const char* const kStates[] = {"requested", "received",  "accepted",  "rejected",
+const char* const kStates[] = {"requested",   "received",  "accepted",  "rejected",
                                "in-progress", "completed", "cancelled", "failed"};
 
 // from, to, side ("requester" / "receiver")
 const std::set<std::tuple<std::string, std::string, std::string>> kLegal = {
-    {"requested", "received", "receiver"},   {"requested", "cancelled", "requester"},
-    {"received", "accepted", "receiver"},    {"received", "rejected", "receiver"},
-    {"received", "cancelled", "requester"},  {"accepted", "in-progress", "receiver"},
-    {"accepted", "cancelled", "requester"},  {"accepted", "failed", "receiver"},
+    {"requested", "received", "receiver"},    {"requested", "cancelled", "requester"},
+    {"received", "accepted", "receiver"},     {"received", "rejected", "receiver"},
+    {"received", "cancelled", "requester"},   {"accepted", "in-progress", "receiver"},
+    {"accepted", "cancelled", "requester"},   {"accepted", "failed", "receiver"},
     {"in-progress", "completed", "receiver"},
 };
 
@@ -83,8 +83,8 @@ TEST(StateMachineTest, IllegalTransitionNamesTheAllowedOnesInChineseAndEnglish) 
 }
 
 TEST(StateMachineTest, FinalStatesAllowNothing) {
-  for (TaskState state : {TaskState::kRejected, TaskState::kCompleted, TaskState::kCancelled,
-                          TaskState::kFailed}) {
+  for (TaskState state :
+       {TaskState::kRejected, TaskState::kCompleted, TaskState::kCancelled, TaskState::kFailed}) {
     EXPECT_TRUE(IsFinal(state)) << ToCode(state);
     core::Status status = CheckTransition(state, TaskState::kRequested, CallerSides{});
     ASSERT_FALSE(status.has_value());

@@ -27,10 +27,10 @@ const std::map<std::string, std::vector<std::string>> kPathTo = {
 
 // from, to, side that may make it
 const std::set<std::tuple<std::string, std::string, std::string>> kLegal = {
-    {"requested", "received", "receiver"},   {"requested", "cancelled", "requester"},
-    {"received", "accepted", "receiver"},    {"received", "rejected", "receiver"},
-    {"received", "cancelled", "requester"},  {"accepted", "in-progress", "receiver"},
-    {"accepted", "cancelled", "requester"},  {"accepted", "failed", "receiver"},
+    {"requested", "received", "receiver"},    {"requested", "cancelled", "requester"},
+    {"received", "accepted", "receiver"},     {"received", "rejected", "receiver"},
+    {"received", "cancelled", "requester"},   {"accepted", "in-progress", "receiver"},
+    {"accepted", "cancelled", "requester"},   {"accepted", "failed", "receiver"},
     {"in-progress", "completed", "receiver"},
 };
 
@@ -57,8 +57,8 @@ TEST_F(TaskHookTest, EveryTransitionForEachSide) {
         api::rest::FhirResponse response =
             Move(task_id, to, side == "requester" ? requester : receiver);
         const bool legal = kLegal.count({from, to, side}) > 0;
-        const bool legal_other = kLegal.count({from, to, side == "requester" ? "receiver"
-                                                                            : "requester"}) > 0;
+        const bool legal_other =
+            kLegal.count({from, to, side == "requester" ? "receiver" : "requester"}) > 0;
         ++cases;
         if (legal) {
           ++legal_seen;
@@ -69,8 +69,7 @@ TEST_F(TaskHookTest, EveryTransitionForEachSide) {
           EXPECT_EQ(Read("Task/" + task_id)["status"], from);
         } else {
           EXPECT_EQ(response.status, 409) << response.body;
-          EXPECT_NE(response.body.find("allowed from " + from), std::string::npos)
-              << response.body;
+          EXPECT_NE(response.body.find("allowed from " + from), std::string::npos) << response.body;
           EXPECT_EQ(Read("Task/" + task_id)["status"], from);
         }
       }
@@ -253,12 +252,13 @@ TEST_F(TaskHookTest, OtherTasksAreLeftAlone) {
 }
 
 TEST_F(TaskHookTest, ReferralCodedTaskWithoutServiceRequestIsRefused) {
-  Json task = {{"resourceType", "Task"},
-               {"status", "requested"},
-               {"intent", "order"},
-               {"code",
-                {{"coding", Json::array({{{"system", "https://fhir.medalliance.cn/CodeSystem/referral"},
-                                          {"code", "referral"}}})}}}};
+  Json task = {
+      {"resourceType", "Task"},
+      {"status", "requested"},
+      {"intent", "order"},
+      {"code",
+       {{"coding", Json::array({{{"system", "https://fhir.medalliance.cn/CodeSystem/referral"},
+                                 {"code", "referral"}}})}}}};
   EXPECT_EQ(Send("POST", "Task", task.dump()).status, 422);
 }
 

@@ -6,7 +6,9 @@ namespace medalliance::referral::internal {
 
 using fhir::Json;
 
-Json Str(std::string_view text) { return Json::MakeString(std::string(text)); }
+Json Str(std::string_view text) {
+  return Json::MakeString(std::string(text));
+}
 
 Json Reference(std::string_view reference) {
   Json out = Json::MakeObject();

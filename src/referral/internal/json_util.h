@@ -50,16 +50,16 @@ core::Result<std::optional<fhir::Json>> ReadReference(store::ReadTx& tx,
 
 // Stamps id and meta and appends a version with the search index of `searcher` (a write
 // from inside a hook or the escalator: no other hook runs).
-core::Status PutResource(store::WriteTx& tx, const search::Searcher& searcher,
-                         fhir::Json& resource, const std::string& id, int64_t version,
-                         std::string_view method, core::EpochMillis now);
+core::Status PutResource(store::WriteTx& tx, const search::Searcher& searcher, fhir::Json& resource,
+                         const std::string& id, int64_t version, std::string_view method,
+                         core::EpochMillis now);
 
 // One more than the current version of (type, id); 1 when it never existed.
 core::Result<int64_t> NextVersion(store::ReadTx& tx, std::string_view type, std::string_view id);
 
 // Runs a search and parses the matches.
 core::Result<std::vector<fhir::Json>> SearchJson(store::ReadTx& tx,
-                                                 const search::Searcher& searcher,
-                                                 std::string type, search::Params params);
+                                                 const search::Searcher& searcher, std::string type,
+                                                 search::Params params);
 
 }  // namespace medalliance::referral::internal
