@@ -53,11 +53,15 @@ core::Result<App> BuildApp(const StoreSettings& settings, bool validate,
   app.referral_request_hook = std::make_unique<referral::ServiceRequestHook>();
   app.referral_task_hook =
       std::make_unique<referral::TaskHook>(referral::TaskHookOptions{nullptr, referral_config});
+  app.referral_appointment_hook = std::make_unique<referral::AppointmentHook>();
   app.green_channel_board = std::make_unique<referral::GreenChannelBoard>();
+  app.referral_metrics = std::make_unique<referral::ReferralMetrics>(nullptr, referral_config);
   app.escalator = std::make_unique<referral::Escalator>(*app.store, referral_config);
   config.hooks.push_back(app.referral_request_hook.get());
   config.hooks.push_back(app.referral_task_hook.get());
+  config.hooks.push_back(app.referral_appointment_hook.get());
   config.operations.push_back(app.green_channel_board.get());
+  config.operations.push_back(app.referral_metrics.get());
   app.service = std::make_unique<api::rest::RestService>(*app.store, std::move(config));
   return app;
 }

@@ -10,9 +10,11 @@
 #include "mpi/match_operation.h"
 #include "mpi/patient_hook.h"
 #include "mpi/patient_index.h"
+#include "referral/appointment_hook.h"
 #include "referral/board_operation.h"
 #include "referral/config.h"
 #include "referral/escalator.h"
+#include "referral/metrics_operation.h"
 #include "referral/service_request_hook.h"
 #include "referral/task_hook.h"
 #include "store/store.h"
@@ -35,7 +37,9 @@ struct App {
   // the escalator (ticked by the serve command's timer).
   std::unique_ptr<referral::ServiceRequestHook> referral_request_hook;
   std::unique_ptr<referral::TaskHook> referral_task_hook;
+  std::unique_ptr<referral::AppointmentHook> referral_appointment_hook;
   std::unique_ptr<referral::GreenChannelBoard> green_channel_board;
+  std::unique_ptr<referral::ReferralMetrics> referral_metrics;
   std::unique_ptr<referral::Escalator> escalator;
   std::unique_ptr<api::rest::RestService> service;
 };

@@ -11,9 +11,11 @@
 
 #include "api/rest/rest_service.h"
 #include "core/clock.h"
+#include "referral/appointment_hook.h"
 #include "referral/board_operation.h"
 #include "referral/config.h"
 #include "referral/escalator.h"
+#include "referral/metrics_operation.h"
 #include "referral/service_request_hook.h"
 #include "referral/task_hook.h"
 #include "store/store.h"
@@ -60,7 +62,9 @@ class ReferralTest : public ::testing::Test {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<ServiceRequestHook> request_hook_;
   std::unique_ptr<TaskHook> task_hook_;
+  std::unique_ptr<AppointmentHook> appointment_hook_;
   std::unique_ptr<GreenChannelBoard> board_;
+  std::unique_ptr<ReferralMetrics> metrics_;
   std::unique_ptr<api::rest::RestService> service_;
 };
 

@@ -28,7 +28,9 @@ void ReferralTest::SetUp() {
   store_ = store::SqliteStore::Open({}).value();
   request_hook_ = std::make_unique<ServiceRequestHook>();
   task_hook_ = std::make_unique<TaskHook>(TaskHookOptions{&clock_, config_});
+  appointment_hook_ = std::make_unique<AppointmentHook>();
   board_ = std::make_unique<GreenChannelBoard>(&clock_);
+  metrics_ = std::make_unique<ReferralMetrics>(&clock_, config_);
   api::rest::RestConfig config;
   for (std::string_view type : fhir::r4::ResourceTypeNames())
     config.resource_types.emplace_back(type);
@@ -39,8 +41,8 @@ void ReferralTest::SetUp() {
     return fhir::ApplyJsonPatch(document, patch);
   };
   config.clock = &clock_;
-  config.hooks = {request_hook_.get(), task_hook_.get()};
-  config.operations = {board_.get()};
+  config.hooks = {request_hook_.get(), task_hook_.get(), appointment_hook_.get()};
+  config.operations = {board_.get(), metrics_.get()};
   service_ = std::make_unique<api::rest::RestService>(*store_, std::move(config));
 
   Put({{"resourceType", "Organization"}, {"id", "alliance"}, {"name", "广深医疗联盟"}});
