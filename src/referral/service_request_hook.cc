@@ -186,6 +186,28 @@ core::Status ServiceRequestHook::BeforeWrite(store::WriteTx& tx, store::WriteEve
   if (event.kind == store::WriteKind::kDelete || event.resource == nullptr ||
       !IsReferral(*event.resource))
     return {};
+  if (event.previous != nullptr && !event.previous->deleted) {
+    // Once a Task drives the referral, its status and parties follow the Task.
+    MA_ASSIGN_OR_RETURN(Json previous, fhir::ParseJson(event.previous->json));
+    for (std::string_view key : {"status", "subject", "requester", "performer"}) {
+      const Json* before = previous.Find(key);
+      const Json* after = event.resource->Find(key);
+      if ((before == nullptr) == (after == nullptr) && (before == nullptr || *before == *after))
+        continue;
+      MA_ASSIGN_OR_RETURN(std::vector<Json> tasks,
+                          internal::SearchJson(tx, searcher_, "Task",
+                                               {{"based-on", "ServiceRequest/" + event.id}}));
+      if (!tasks.empty()) {
+        return core::Error::Conflict(
+            "转诊单的 " + std::string(key) + " 由转诊任务驱动，请更新 Task/" +
+                std::string(tasks.front().GetStringMember("id")) + " / ServiceRequest." +
+                std::string(key) + " follows the referral's Task: update Task/" +
+                std::string(tasks.front().GetStringMember("id")) + " instead",
+            "ServiceRequest." + std::string(key));
+      }
+      break;
+    }
+  }
   return CheckReferral(tx, searcher_, *event.resource, event.warnings);
 }
 

@@ -16,6 +16,8 @@
 //      without basedOn is let through with a warning.
 //   4. A green-channel referral (category kGreenChannelSystem|green-channel) must have
 //      priority stat and exactly one condition coding (stroke, chest-pain, ...).
+//   5. Once a Task is based on the referral, an update may not change its status, subject,
+//      requester or performer (kConflict): they follow the Task (task_hook.h).
 // Other ServiceRequests and deletes are let through untouched.
 
 #include <optional>

@@ -135,5 +135,36 @@ TEST_F(ServiceRequestHookTest, ReferralsAreSearchableByDirectionAndParties) {
             2u);
 }
 
+TEST_F(ServiceRequestHookTest, StatusAndPartiesFollowTheTaskOnceThereIsOne) {
+  std::string request_id =
+      Create(MakeReferral("Organization/gz-tianhe-chc", "Organization/gz-central"));
+  Json patch = Json::array({{{"op", "replace"}, {"path", "/priority"}, {"value", "urgent"}}});
+  EXPECT_EQ(
+      Send("PATCH", "ServiceRequest/" + request_id, patch.dump(), "application/json-patch+json")
+          .status,
+      200);
+  Json task = {{"resourceType", "Task"},
+               {"status", "requested"},
+               {"intent", "order"},
+               {"basedOn", Json::array({{{"reference", "ServiceRequest/" + request_id}}})}};
+  Create(task);
+  patch = Json::array({{{"op", "replace"}, {"path", "/status"}, {"value", "completed"}}});
+  api::rest::FhirResponse response =
+      Send("PATCH", "ServiceRequest/" + request_id, patch.dump(), "application/json-patch+json");
+  EXPECT_EQ(response.status, 409) << response.body;
+  patch = Json::array({{{"op", "replace"},
+                        {"path", "/performer/0/reference"},
+                        {"value", "Organization/sz-heart"}}});
+  EXPECT_EQ(
+      Send("PATCH", "ServiceRequest/" + request_id, patch.dump(), "application/json-patch+json")
+          .status,
+      409);
+  patch = Json::array({{{"op", "replace"}, {"path", "/priority"}, {"value", "routine"}}});
+  EXPECT_EQ(
+      Send("PATCH", "ServiceRequest/" + request_id, patch.dump(), "application/json-patch+json")
+          .status,
+      200);
+}
+
 }  // namespace
 }  // namespace medalliance::referral
