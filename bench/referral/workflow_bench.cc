@@ -53,9 +53,9 @@ std::string IdOf(const std::string& body) {
 }
 
 void Report(const char* name, const std::vector<double>& millis) {
-  std::printf("%-12s n=%zu p50=%.2f ms p90=%.2f ms p99=%.2f ms max=%.2f ms\n", name,
-              millis.size(), Percentile(millis, 0.5), Percentile(millis, 0.9),
-              Percentile(millis, 0.99), Percentile(millis, 1.0));
+  std::printf("%-12s n=%zu p50=%.2f ms p90=%.2f ms p99=%.2f ms max=%.2f ms\n", name, millis.size(),
+              Percentile(millis, 0.5), Percentile(millis, 0.9), Percentile(millis, 0.99),
+              Percentile(millis, 1.0));
 }
 
 }  // namespace
@@ -117,8 +117,8 @@ int main(int argc, char** argv) {
       }
       const std::string path = "/Task/" + IdOf(task.body);
       for (const char* status : {"received", "accepted", "in-progress", "completed"}) {
-        std::string patch = std::string(R"([{"op":"replace","path":"/status","value":")") +
-                            status + R"("})";
+        std::string patch =
+            std::string(R"([{"op":"replace","path":"/status","value":")") + status + R"("})";
         if (std::string(status) == "completed") {
           patch += R"(,{"op":"add","path":"/output","value":[{"type":{"text":"discharge summary"},
               "valueReference":{"reference":"Composition/ds"}}]})";
