@@ -16,6 +16,7 @@
 #include "api/http_adapter.h"
 #include "cli/audit_command.h"
 #include "cli/auth_commands.h"
+#include "cli/escalation_timer.h"
 #include "cli/fhirpath_command.h"
 #include "cli/import.h"
 #include "cli/reindex.h"
@@ -168,7 +169,10 @@ int Serve(const ServeFlags& flags) {
   StoreSettings store_settings;
   store_settings.db_path = Setting(*config, flags.db, "db", "var/medalliance.db");
   store_settings.synchronous = Setting(*config, flags.synchronous, "synchronous", "full");
-  auto app = BuildApp(store_settings, true, security_options.enabled);
+  auto referral_config = referral::ParseReferralConfig(*config);
+  if (!referral_config)
+    return Fail(referral_config.error());
+  auto app = BuildApp(store_settings, true, security_options.enabled, *referral_config);
   if (!app)
     return Fail(app.error());
   audit::AuditLog& audit_log = *app->audit_log;
@@ -239,10 +243,20 @@ int Serve(const ServeFlags& flags) {
   std::fflush(stdout);
   spdlog::info("medalliance {} serving FHIR R4 on {} (database {}; auth {})", kVersion, public_base,
                store_settings.db_path, auth_mode);
+  // Green-channel escalation (issue 7): referral-escalation-interval-ms, 0 turns it off.
+  long long escalation_ms = 30000;
+  std::string escalation_text = config->GetOr("referral-escalation-interval-ms", "30000");
+  if (std::sscanf(escalation_text.c_str(), "%lld", &escalation_ms) != 1 || escalation_ms < 0)
+    escalation_ms = 30000;
+  EscalationTimer escalation_timer(*app->escalator, core::SystemClock::Get(),
+                                   std::chrono::milliseconds(escalation_ms));
+  if (escalation_ms > 0)
+    escalation_timer.Start();
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   spdlog::info("received signal {}; finishing in-flight requests", signal_number);
+  escalation_timer.Stop();
   server.Stop();
   spdlog::info("stopped");
   return 0;

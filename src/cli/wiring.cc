@@ -19,7 +19,8 @@ std::function<core::Status(const fhir::Json&)> ResourceValidator() {
 
 const char kVersion[] = "0.1.0";
 
-core::Result<App> BuildApp(const StoreSettings& settings, bool validate, bool smart_on_fhir) {
+core::Result<App> BuildApp(const StoreSettings& settings, bool validate, bool smart_on_fhir,
+                           const referral::ReferralConfig& referral_config) {
   store::SqliteOptions options;
   options.path = settings.db_path;
   if (settings.synchronous == "normal") {
@@ -99,6 +100,18 @@ core::Result<App> BuildApp(const StoreSettings& settings, bool validate, bool sm
   config.hooks.push_back(app.recognition_order_hook.get());
   config.hooks.push_back(app.recognition_decision_hook.get());
   config.operations.push_back(app.recognize_operation.get());
+  app.referral_request_hook = std::make_unique<referral::ServiceRequestHook>();
+  app.referral_task_hook =
+      std::make_unique<referral::TaskHook>(referral::TaskHookOptions{nullptr, referral_config});
+  app.referral_appointment_hook = std::make_unique<referral::AppointmentHook>();
+  app.green_channel_board = std::make_unique<referral::GreenChannelBoard>();
+  app.referral_metrics = std::make_unique<referral::ReferralMetrics>(nullptr, referral_config);
+  app.escalator = std::make_unique<referral::Escalator>(*app.store, referral_config);
+  config.hooks.push_back(app.referral_request_hook.get());
+  config.hooks.push_back(app.referral_task_hook.get());
+  config.hooks.push_back(app.referral_appointment_hook.get());
+  config.operations.push_back(app.green_channel_board.get());
+  config.operations.push_back(app.referral_metrics.get());
   config.hooks.push_back(app.audit_hook.get());
   app.service = std::make_unique<api::rest::RestService>(*app.store, std::move(config));
   return app;

@@ -21,6 +21,13 @@
 #include "recognition/engine.h"
 #include "recognition/hooks.h"
 #include "recognition/recognize_operation.h"
+#include "referral/appointment_hook.h"
+#include "referral/board_operation.h"
+#include "referral/config.h"
+#include "referral/escalator.h"
+#include "referral/metrics_operation.h"
+#include "referral/service_request_hook.h"
+#include "referral/task_hook.h"
 #include "store/store.h"
 
 namespace medalliance::cli {
@@ -59,12 +66,21 @@ struct App {
   std::unique_ptr<audit::AuditWriteHook> audit_hook;
   // Link, unlink, split, merge, unmerge, review resolution; $everything across linked Patients.
   std::vector<std::unique_ptr<store::Operation>> mpi_operations;
+  // Referral and green channel (issue 7): the ServiceRequest and Task hooks, the board and
+  // the escalator (ticked by the serve command's timer).
+  std::unique_ptr<referral::ServiceRequestHook> referral_request_hook;
+  std::unique_ptr<referral::TaskHook> referral_task_hook;
+  std::unique_ptr<referral::AppointmentHook> referral_appointment_hook;
+  std::unique_ptr<referral::GreenChannelBoard> green_channel_board;
+  std::unique_ptr<referral::ReferralMetrics> referral_metrics;
+  std::unique_ptr<referral::Escalator> escalator;
   std::unique_ptr<api::rest::RestService> service;
 };
 
 // `smart_on_fhir`: advertise SMART security in the CapabilityStatement (auth is on).
 core::Result<App> BuildApp(const StoreSettings& settings, bool validate = true,
-                           bool smart_on_fhir = false);
+                           bool smart_on_fhir = false,
+                           const referral::ReferralConfig& referral_config = {});
 
 // Writes the reference data domain modules need when the store lacks it (the recognition
 // catalogue and OperationDefinitions); run by `serve` after the demo check.
