@@ -15,6 +15,15 @@ using fhir::Json;
 
 namespace {
 
+// store::Caller names the member by its bare Organization id (the access rules, referrals and
+// audit compare it with reference ids); the registration keeps "Organization/<id>".
+std::string MemberId(std::string_view organization) {
+  constexpr std::string_view kPrefix = "Organization/";
+  if (organization.starts_with(kPrefix))
+    organization.remove_prefix(kPrefix.size());
+  return std::string(organization);
+}
+
 constexpr std::string_view kJwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 constexpr std::string_view kIssuer = "medalliance";
 
@@ -221,7 +230,7 @@ TokenOutcome TokenService::IssueForClient(const TokenRequest& request, int64_t n
   store::Caller caller;
   caller.authenticated = true;
   caller.client_id = client_id;
-  caller.organization_id = client.organization_id;
+  caller.organization_id = MemberId(client.organization_id);
   caller.roles = client.roles.empty() ? std::vector<std::string>{"system"} : client.roles;
   caller.scopes = granted;
   TokenOutcome outcome;
@@ -263,7 +272,7 @@ TokenOutcome TokenService::IssueForPerson(const TokenRequest& request, int64_t n
     return refuse(400, "invalid_scope", "the role " + user.role + " allows " + JoinScopes(allowed));
   store::Caller caller;
   caller.authenticated = true;
-  caller.organization_id = user.organization_id;
+  caller.organization_id = MemberId(user.organization_id);
   caller.practitioner_id = user.practitioner_id;
   caller.roles = {user.role};
   if (user.break_glass)

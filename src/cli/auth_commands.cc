@@ -379,8 +379,8 @@ void AuditSecurityEvent(audit::AuditLog& log, const auth::SecurityEvent& event) 
   using Kind = auth::SecurityEvent::Kind;
   audit::AuditRecord record;
   const bool login = event.kind == Kind::kLogin || event.kind == Kind::kLoginRefused;
-  record.category = login ? audit::AuditRecord::Category::kLogin
-                          : audit::AuditRecord::Category::kSecurity;
+  record.category =
+      login ? audit::AuditRecord::Category::kLogin : audit::AuditRecord::Category::kSecurity;
   record.subtype = std::string(auth::SecurityEventName(event.kind));
   record.action = "E";
   record.recorded = event.time;

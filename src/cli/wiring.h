@@ -15,8 +15,6 @@
 #include "mpi/match_operation.h"
 #include "mpi/patient_hook.h"
 #include "mpi/patient_index.h"
-#include "registry/member_reference_hook.h"
-#include "registry/members_operation.h"
 #include "recognition/catalogue.h"
 #include "recognition/engine.h"
 #include "recognition/hooks.h"
@@ -28,6 +26,8 @@
 #include "referral/metrics_operation.h"
 #include "referral/service_request_hook.h"
 #include "referral/task_hook.h"
+#include "registry/member_reference_hook.h"
+#include "registry/members_operation.h"
 #include "store/store.h"
 
 namespace medalliance::cli {

@@ -224,8 +224,12 @@ Result<SearchPage> Searcher::Everything(store::ReadTx& tx, const EverythingReque
     if (!visible)
       return Error::NotFound("Patient/" + request.patient_id + " is not known");
   }
+  // The audit trail is not the patient's record: AuditEvents (in the R4 Patient compartment,
+  // one per audited access) come only when _type names them.
   auto wanted = [&](std::string_view type) {
-    return types.empty() || std::find(types.begin(), types.end(), type) != types.end();
+    if (types.empty())
+      return type != "AuditEvent";
+    return std::find(types.begin(), types.end(), type) != types.end();
   };
   Fragment where;
   where.Text("c.deleted = 0 AND (c.type, c.id) IN (");

@@ -20,7 +20,7 @@ namespace medalliance::store {
 struct Caller {
   bool authenticated = false;
   std::string client_id;        // SMART backend client, when a system calls
-  std::string organization_id;  // the member Organization the caller acts for
+  std::string organization_id;  // the member the caller acts for: its bare Organization id
   std::string practitioner_id;  // the person, when a person calls
   // clinician, referral-coordinator, alliance-admin, data-steward, researcher; "system" for
   // a hospital system (SMART backend client).

@@ -119,7 +119,7 @@ TEST_F(TokenServiceTest, IssuesAnEs384TokenThatValidatesToTheCaller) {
   ASSERT_TRUE(caller.has_value()) << caller.error().GetMessage();
   EXPECT_TRUE(caller->authenticated);
   EXPECT_EQ(caller->client_id, "gz-his");
-  EXPECT_EQ(caller->organization_id, "Organization/gz-central");
+  EXPECT_EQ(caller->organization_id, "gz-central");  // the bare member id
   EXPECT_EQ(caller->roles, std::vector<std::string>{"system"});
   EXPECT_EQ(caller->scopes, (std::vector<std::string>{"system/Observation.rs", "system/*.rs"}));
   EXPECT_EQ(events_.back().kind, SecurityEvent::Kind::kTokenIssued);

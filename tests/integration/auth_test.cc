@@ -65,11 +65,11 @@ class AuthServerTest : public ::testing::Test {
   std::filesystem::path Db() const { return dir_.Path() / "auth.db"; }
 
   void AddClient(const std::string& id, const auth::KeyPair& key, const std::string& scope,
-                 bool break_glass = false) {
-    std::vector<std::string> args = {
-        "client",      "add",       "--db",           Db().string(),
-        "--id",        id,          "--organization", "Organization/gz-central",
-        "--jwks-json", JwksOf(key), "--scope",        scope};
+                 bool break_glass = false,
+                 const std::string& organization = "Organization/gz-central") {
+    std::vector<std::string> args = {"client",      "add",       "--db",           Db().string(),
+                                     "--id",        id,          "--organization", organization,
+                                     "--jwks-json", JwksOf(key), "--scope",        scope};
     if (break_glass)
       args.emplace_back("--break-glass");
     std::string output;
@@ -167,6 +167,65 @@ TEST_F(AuthServerTest, Es384ClientReadsAndWritesWithinItsScopes) {
   EXPECT_EQ(forged.status, 401);
   EXPECT_NE(forged.headers.Get("WWW-Authenticate").find("error=\"invalid_token\""),
             std::string::npos);
+}
+
+// The token's member reaches the access rules: another member's record is invisible until the
+// reader treats the patient, and invisible again once the patient opts out.
+TEST_F(AuthServerTest, TokensMemberDecidesWhatItMaySeeOfAnotherMembersPatient) {
+  AddClient("gz-his", EsKey(), "system/*.cruds", false, "Organization/gz-central");
+  AddClient("sz-his", RsKey(), "system/*.cruds", false, "Organization/sz-heart");
+  Start();
+  std::string gz = Token("gz-his", EsKey(), "ES384", "system/*.cruds");
+  std::string sz = Token("sz-his", RsKey(), "RS384", "system/*.cruds");
+  ASSERT_FALSE(gz.empty());
+  ASSERT_FALSE(sz.empty());
+
+  Response patient = client_->Send("POST", "/Patient",
+                                   R"({"resourceType":"Patient","gender":"male"})", Bearer(gz));
+  ASSERT_EQ(patient.status, 201) << patient.body;
+  std::string patient_id = ParseBody(patient)["id"];
+  Response observation = client_->Send(
+      "POST", "/Observation",
+      R"({"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"2345-7"}]},"subject":{"reference":"Patient/)" +
+          patient_id + R"("},"valueQuantity":{"value":5.6,"unit":"mmol/L"}})",
+      Bearer(gz));
+  ASSERT_EQ(observation.status, 201) << observation.body;
+  std::string observation_path = "/Observation/" + std::string(ParseBody(observation)["id"]);
+  std::string search_path = "/Observation?subject=Patient/" + patient_id + "&_total=accurate";
+
+  // No relationship: as if it did not exist.
+  EXPECT_EQ(client_->Get(observation_path, Bearer(gz)).status, 200);
+  EXPECT_EQ(client_->Get(observation_path, Bearer(sz)).status, 404);
+  EXPECT_EQ(ParseBody(client_->Get(search_path, Bearer(sz)))["total"], 0);
+
+  // An encounter of the patient at the reader opens the record to it.
+  Response encounter = client_->Send(
+      "POST", "/Encounter",
+      R"({"resourceType":"Encounter","status":"in-progress","class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"EMER"},"subject":{"reference":"Patient/)" +
+          patient_id + R"("},"serviceProvider":{"reference":"Organization/sz-heart"}})",
+      Bearer(sz));
+  ASSERT_EQ(encounter.status, 201) << encounter.body;
+  EXPECT_EQ(client_->Get(observation_path, Bearer(sz)).status, 200);
+  EXPECT_EQ(ParseBody(client_->Get(search_path, Bearer(sz)))["total"], 1);
+  // Reading is not writing: the record stays the issuer's.
+  Response overwrite =
+      client_->Send("PUT", observation_path,
+                    R"({"resourceType":"Observation","id":")" + observation_path.substr(13) +
+                        R"(","status":"cancelled","code":{"text":"x"}})",
+                    Bearer(sz));
+  EXPECT_EQ(overwrite.status, 403) << overwrite.body;
+
+  // The patient opts out of alliance sharing.
+  Response consent = client_->Send(
+      "POST", "/Consent",
+      R"({"resourceType":"Consent","status":"active","scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},"category":[{"coding":[{"system":"http://loinc.org","code":"59284-0"}]}],"patient":{"reference":"Patient/)" +
+          patient_id +
+          R"("},"policyRule":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"OPTOUT"}]},"provision":{"type":"deny"}})",
+      Bearer(gz));
+  ASSERT_EQ(consent.status, 201) << consent.body;
+  EXPECT_EQ(client_->Get(observation_path, Bearer(sz)).status, 404);
+  EXPECT_EQ(ParseBody(client_->Get(search_path, Bearer(sz)))["total"], 0);
+  EXPECT_EQ(client_->Get(observation_path, Bearer(gz)).status, 200);
 }
 
 TEST_F(AuthServerTest, PublicEndpointsNeedNoToken) {
