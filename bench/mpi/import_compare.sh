@@ -5,7 +5,12 @@
 # (bench/mpi/valid_subset.py). Each mode runs RUNS times, interleaved, into a fresh database.
 # Target (issue 5): the rate with matching within 30 % of the rate without (ratio >= 0.70).
 #
+# With MODE "mixed" the data are instead RECORDS patients with their whole records
+# (bench/gen_patients.py: about 44 resources per patient, Bundles of 10 patients), the data of
+# the import benchmark: the share of Patient writes a real import has.
+#
 # Usage: bench/mpi/import_compare.sh [RECORDS (default 100000)] [RUNS (default 2)]
+#                                    [MODE: patients (default) | mixed]
 # Environment: MA_BIN (default build/src/cli/medalliance), MA_BENCH_DIR (default
 #   ${TMPDIR:-/tmp}/medalliance-bench), MA_SYNC (default normal: fsync is not what we measure).
 set -euo pipefail
@@ -17,13 +22,22 @@ RUNS="${2:-2}"
 SYNC="${MA_SYNC:-normal}"
 mkdir -p "$BENCH_DIR"
 
-POP="$BENCH_DIR/pop-import-$RECORDS"
-if [[ ! -s "$POP/patients.ndjson" ]]; then
-  python3 "$ROOT/tools/mpi/gen_population.py" --records $((RECORDS * 11 / 10)) --seed 3 --out "$POP"
-fi
-DATA="$POP/valid-$RECORDS.ndjson"
-if [[ ! -s "$DATA" ]]; then
-  python3 "$ROOT/bench/mpi/valid_subset.py" "$POP/patients.ndjson" "$DATA" "$RECORDS"
+MODE="${3:-patients}"
+if [[ "$MODE" == mixed ]]; then
+  DATA="$BENCH_DIR/mixed-$RECORDS"
+  if [[ ! -d "$DATA" ]]; then
+    python3 "$ROOT/bench/gen_patients.py" --patients "$RECORDS" --per-bundle 10 --out "$DATA.tmp"
+    mv "$DATA.tmp" "$DATA"
+  fi
+else
+  POP="$BENCH_DIR/pop-import-$RECORDS"
+  if [[ ! -s "$POP/patients.ndjson" ]]; then
+    python3 "$ROOT/tools/mpi/gen_population.py" --records $((RECORDS * 11 / 10)) --seed 3 --out "$POP"
+  fi
+  DATA="$POP/valid-$RECORDS.ndjson"
+  if [[ ! -s "$DATA" ]]; then
+    python3 "$ROOT/bench/mpi/valid_subset.py" "$POP/patients.ndjson" "$DATA" "$RECORDS"
+  fi
 fi
 
 rate() {  # mode -> resources/s of one import into a fresh database
@@ -47,5 +61,5 @@ best() { printf '%s\n' "$@" | sort -n | tail -1; }
 off=$(best "${OFF[@]}")
 on=$(best "${ON[@]}")
 ratio=$(python3 -c "print(f'{$on / $off:.3f}')")
-echo "records=$RECORDS runs=$RUNS sync=$SYNC mpi_off=${off}/s mpi_on=${on}/s ratio=$ratio (target >= 0.70)"
+echo "mode=$MODE records=$RECORDS runs=$RUNS sync=$SYNC mpi_off=${off}/s mpi_on=${on}/s ratio=$ratio (target >= 0.70)"
 echo "load: $(uptime)"

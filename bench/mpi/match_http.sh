@@ -44,7 +44,7 @@ fi
 
 LOG="$(mktemp "$BENCH_DIR/match-serve.XXXXXX.log")"
 started=$(date +%s.%N)
-"$BIN" serve --db "$DB" --listen 127.0.0.1:0 --quiet --threads "${MA_THREADS:-2}" >"$LOG" 2>&1 &
+"$BIN" serve --db "$DB" --listen 127.0.0.1:0 --quiet --auth none --threads "${MA_THREADS:-2}" >"$LOG" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -f "$LOG"' EXIT
 PORT=""

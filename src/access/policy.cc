@@ -404,7 +404,8 @@ Result<Verdict> Session::Decide(store::ReadTx& tx, const StoredResource& resourc
 }
 
 Result<Verdict> Session::DecideJson(store::ReadTx& tx, const Json& resource,
-                                    const std::string& owner) {
+                                    const std::string& issuer) {
+  std::string owner = issuer;
   Verdict verdict;
   verdict.owner = owner;
   std::string_view type = resource.GetStringMember("resourceType");
@@ -433,6 +434,17 @@ Result<Verdict> Session::DecideJson(store::ReadTx& tx, const Json& resource,
     }
   } else {
     verdict.patients = search::CompartmentsOf(resource, "Patient");
+  }
+  if (owner.empty() && !verdict.patients.empty()) {
+    // A record that names no issuing member (loaded from a HIS without a performer) belongs
+    // to the member that manages the patient's record.
+    MA_ASSIGN_OR_RETURN(owner, PatientOwner(tx, verdict.patients.front()));
+    verdict.owner = owner;
+    if (!owner.empty() && owner == caller_.organization_id) {
+      verdict.allowed = true;
+      verdict.rule = Rule::kOwn;
+      return verdict;
+    }
   }
   if (verdict.patients.empty()) {
     verdict.allowed = owner.empty();
@@ -517,6 +529,24 @@ Result<std::string> Session::OrganizationOf(store::ReadTx& tx, std::string_view 
   }
   organization_of_[role] = organization;
   return organization;
+}
+
+Result<std::string> Session::PatientOwner(store::ReadTx& tx, const std::string& patient) {
+  auto cached = patient_owner_.find(patient);
+  if (cached != patient_owner_.end())
+    return cached->second;
+  std::string owner;
+  MA_ASSIGN_OR_RETURN(std::optional<StoredResource> stored, tx.ReadCurrent("Patient", patient));
+  if (stored.has_value() && !stored->deleted) {
+    std::optional<std::string> fast = FastCustodian(stored->json);
+    if (fast.has_value() && !fast->empty()) {
+      owner = *fast;
+    } else if (Result<Json> parsed = fhir::ParseJson(stored->json); parsed) {
+      owner = OwnerOf(*parsed);
+    }
+  }
+  patient_owner_[patient] = owner;
+  return owner;
 }
 
 Result<bool> Session::Treats(store::ReadTx& tx, const std::vector<std::string>& patients,

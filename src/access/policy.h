@@ -150,6 +150,8 @@ class Session {
                             const std::string& owner);
   core::Result<bool> SharingAllowed(store::ReadTx& tx, const std::vector<std::string>& patients);
   core::Result<std::string> OrganizationOf(store::ReadTx& tx, std::string_view reference);
+  // The member that manages a patient's record (its owner), or empty.
+  core::Result<std::string> PatientOwner(store::ReadTx& tx, const std::string& patient);
   bool MayBreakGlass() const;
 
   const Policy& policy_;
@@ -158,6 +160,7 @@ class Session {
   std::map<std::string, bool> treats_;   // "patients|owner"
   std::map<std::string, bool> sharing_;  // "patients"
   std::map<std::string, std::string> organization_of_;
+  std::map<std::string, std::string> patient_owner_;
   std::set<std::string> recorded_;
   std::vector<Access> cross_reads_;
   std::vector<BreakGlassGrant> new_grants_;

@@ -50,6 +50,29 @@ class SecurityTest : public ::testing::Test {
   store::Caller b_ = Member("org-b", "clinician");
 };
 
+// Records loaded without a caller and naming no issuing member (a bulk load from a HIS without
+// performers) belong to the member that manages the patient.
+TEST_F(SecurityTest, RecordsWithoutAnIssuerBelongToThePatientsMember) {
+  ASSERT_EQ(
+      world_.Put(
+          nullptr, "Patient", "pat-mrn",
+          R"({"resourceType":"Patient","id":"pat-mrn","identifier":[{"system":"https://fhir.medalliance.cn/sid/mrn/org-a","value":"MRN1"}]})"),
+      "");
+  ASSERT_EQ(
+      world_.Put(
+          nullptr, "Observation", "obs-loaded",
+          R"({"resourceType":"Observation","id":"obs-loaded","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"718-7"}]},"subject":{"reference":"Patient/pat-mrn"}})"),
+      "");
+  EXPECT_EQ(world_.Send(&a_, "GET", "Observation/obs-loaded").status, 200);
+  EXPECT_EQ(world_.Send(&b_, "GET", "Observation/obs-loaded").status, 404);
+  FhirResponse search_b =
+      world_.Send(&b_, "GET", "Observation?subject=Patient/pat-mrn&_total=accurate");
+  EXPECT_EQ(BundleTotal(search_b), 0) << search_b.body;
+  FhirResponse search_a =
+      world_.Send(&a_, "GET", "Observation?subject=Patient/pat-mrn&_total=accurate");
+  EXPECT_EQ(BundleTotal(search_a), 1) << search_a.body;
+}
+
 TEST_F(SecurityTest, BreakGlassAllowsAClinicianAuditsAndFlagsForTheSteward) {
   EXPECT_EQ(world_.Send(&b_, "GET", "Observation/obs-a").status, 404);
   store::Caller emergency = b_;
