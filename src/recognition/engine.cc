@@ -491,7 +491,8 @@ core::Result<std::vector<Finding>> Engine::IntrinsicFindings(store::ReadTx& tx,
 
 core::Result<Answer> Engine::Evaluate(store::ReadTx& tx, const std::vector<std::string>& patients,
                                       const std::vector<RequestedItem>& items,
-                                      core::EpochMillis at) {
+                                      core::EpochMillis at,
+                                      const search::VisibilityPredicate& visible) {
   Answer answer;
   MA_ASSIGN_OR_RETURN(answer.catalogue, catalogue_.Get(tx));
   answer.patients = patients;
@@ -564,6 +565,11 @@ core::Result<Answer> Engine::Evaluate(store::ReadTx& tx, const std::vector<std::
       for (auto& study : studies) found.push_back(std::move(study));
     }
     for (store::StoredResource& stored : found) {
+      if (visible) {
+        MA_ASSIGN_OR_RETURN(bool shown, visible(tx, stored));
+        if (!shown)
+          continue;
+      }
       Candidate candidate;
       MA_ASSIGN_OR_RETURN(candidate.json, fhir::ParseJson(stored.json));
       if (const Json* code = candidate.json.Find("code"); code != nullptr) {

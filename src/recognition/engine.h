@@ -133,9 +133,11 @@ class Engine {
                                                               std::string_view value) const;
 
   // Judges every prior result of `patients` for each requested item at instant `at`.
-  // Results issued after `at` are left out. Errors: the store's.
+  // Results issued after `at` are left out, and so are those `visible` (the caller's view
+  // under the access rules, when set) refuses. Errors: the store's.
   core::Result<Answer> Evaluate(store::ReadTx& tx, const std::vector<std::string>& patients,
-                                const std::vector<RequestedItem>& items, core::EpochMillis at);
+                                const std::vector<RequestedItem>& items, core::EpochMillis at,
+                                const search::VisibilityPredicate& visible = {});
 
   // The catalogue item a result names (code; for ImagingStudy procedureCode or the series'
   // modality and body site); null when none.

@@ -174,7 +174,7 @@ core::Result<store::OperationResponse> RecognizeOperation::Invoke(
                                identifier_system + "|" + identifier_value);
       }
     }
-    MA_ASSIGN_OR_RETURN(answer, engine_.Evaluate(tx, patients, items, at));
+    MA_ASSIGN_OR_RETURN(answer, engine_.Evaluate(tx, patients, items, at, request.visible));
     return {};
   }));
 

@@ -3,6 +3,7 @@
 // and FHIR operations. They are plain interfaces over the store, so that domain code never
 // sees HTTP; api/rest calls them and cli registers them.
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -72,6 +73,9 @@ struct OperationRequest {
   bool is_get = false;
   const Caller* caller = nullptr;
   std::string base_url;
+  // The caller's view under the access rules: an operation that reads resources to answer
+  // (not only to decide) lists only those for which this answers true. Unset: everything.
+  std::function<core::Result<bool>(ReadTx&, const StoredResource&)> visible;
 };
 
 struct OperationResponse {

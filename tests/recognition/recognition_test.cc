@@ -472,6 +472,28 @@ TEST_F(RecognitionTest, ValidityBoundaryMovesWithTheOrderingDay) {
   EXPECT_EQ(verdict("2026-06-16"), std::set<std::string>{"expired"});
 }
 
+// Under the access rules (issue 4) $recognize lists only results the caller may see.
+TEST_F(RecognitionTest, ResultsTheCallerMayNotSeeAreNotListed) {
+  Alliance();
+  std::string a = Patient("gz-central", "GZ-9", ResidentId("44010619680321999"));
+  std::string shown = Obs(a, "gz-central", "2823-3", "2026-06-08T09:00:00+08:00");
+  std::string hidden = Obs(a, "gz-central", "2823-3", "2026-06-09T09:00:00+08:00");
+  Json parameters = Params({{"name", "patient"}, {"valueReference", Ref(a)}},
+                           {LoincItem("2823-3")}, "2026-06-10T09:00:00+08:00");
+  store::OperationRequest request;
+  request.parameters = fhir::ParseJson(parameters.dump()).value();
+  std::string hidden_id = hidden.substr(hidden.find('/') + 1);
+  request.visible = [&](store::ReadTx&, const store::StoredResource& resource) {
+    return core::Result<bool>(resource.id != hidden_id);
+  };
+  auto response = operation_->Invoke(*store_, request);
+  ASSERT_TRUE(response.has_value()) << response.error().GetMessage();
+  std::map<std::string, std::set<std::string>> verdicts =
+      Verdicts(Result(Json::parse(fhir::WriteJson(response->body)), 0));
+  EXPECT_TRUE(verdicts.contains(shown));
+  EXPECT_FALSE(verdicts.contains(hidden));
+}
+
 TEST_F(RecognitionTest, QualificationEndingBetweenTwoReports) {
   Organization("gz-central");
   Qualification("gz-central", "immunology", "2025-01-01", "2026-04-30");

@@ -73,6 +73,8 @@ FhirResponse RestService::InvokeOperation(const FhirRequest& request, const std:
   call.type = type;
   call.id = id;
   call.caller = &request.caller;
+  if (session != nullptr)
+    call.visible = Predicate(session.get());
   call.base_url = request.base_url;
   call.is_get = request.method == "GET";
   if (call.is_get) {
