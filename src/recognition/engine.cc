@@ -490,8 +490,7 @@ core::Result<std::vector<Finding>> Engine::IntrinsicFindings(store::ReadTx& tx,
 }
 
 core::Result<Answer> Engine::Evaluate(store::ReadTx& tx, const std::vector<std::string>& patients,
-                                      const std::vector<RequestedItem>& items,
-                                      core::EpochMillis at,
+                                      const std::vector<RequestedItem>& items, core::EpochMillis at,
                                       const search::VisibilityPredicate& visible) {
   Answer answer;
   MA_ASSIGN_OR_RETURN(answer.catalogue, catalogue_.Get(tx));

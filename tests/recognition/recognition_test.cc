@@ -478,8 +478,8 @@ TEST_F(RecognitionTest, ResultsTheCallerMayNotSeeAreNotListed) {
   std::string a = Patient("gz-central", "GZ-9", ResidentId("44010619680321999"));
   std::string shown = Obs(a, "gz-central", "2823-3", "2026-06-08T09:00:00+08:00");
   std::string hidden = Obs(a, "gz-central", "2823-3", "2026-06-09T09:00:00+08:00");
-  Json parameters = Params({{"name", "patient"}, {"valueReference", Ref(a)}},
-                           {LoincItem("2823-3")}, "2026-06-10T09:00:00+08:00");
+  Json parameters = Params({{"name", "patient"}, {"valueReference", Ref(a)}}, {LoincItem("2823-3")},
+                           "2026-06-10T09:00:00+08:00");
   store::OperationRequest request;
   request.parameters = fhir::ParseJson(parameters.dump()).value();
   std::string hidden_id = hidden.substr(hidden.find('/') + 1);
