@@ -20,6 +20,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/clock.h"
@@ -112,8 +113,20 @@ class Policy {
   std::optional<BreakGlassGrant> OpenBreakGlass(const store::Caller& caller,
                                                 const std::string& patient) const;
 
+  // What the access rules need of one stored version's content: its issuing member (label or
+  // the organisations it names) and, when it names none, its patients. A function of the
+  // version's bytes, so kept for every request (bounded; emptied when full).
+  struct ContentFacts {
+    std::string owner;
+    std::vector<std::string> patients;
+  };
+  std::optional<ContentFacts> LookupContent(const store::StoredResource& resource) const;
+  void RememberContent(const store::StoredResource& resource, ContentFacts facts) const;
+
  private:
   PolicyOptions options_;
+  mutable std::mutex content_mutex_;
+  mutable std::unordered_map<std::string, ContentFacts> content_;
   mutable std::mutex mutex_;
   mutable std::map<std::string, core::EpochMillis> grants_;  // "caller|patient" -> end
 };
