@@ -4,6 +4,7 @@
 #include <array>
 #include <cstring>
 
+#include "mpi/link_operations.h"
 #include "search/compartments.h"
 #include "store/sql/schema.h"
 
@@ -546,23 +547,14 @@ Result<std::vector<std::string>> Session::LinkedPatients(store::ReadTx& tx,
   auto cached = linked_.find(patient);
   if (cached != linked_.end())
     return cached->second;
-  std::vector<std::string> linked = {patient};
-  MA_ASSIGN_OR_RETURN(std::vector<StoredResource> persons,
-                      Referencing(tx, "Person", {"Patient/" + patient}));
-  for (const StoredResource& person : persons) {
-    Result<Json> parsed = fhir::ParseJson(person.json);
-    if (!parsed)
-      continue;
-    const Json* links = parsed->Find("link");
-    if (links == nullptr || !links->IsArray())
-      continue;
-    for (const Json& link : links->Items()) {
-      std::string id = IdOf(ReferenceOf(link.Find("target")), "Patient");
-      if (!id.empty() && !Contains(linked, id))
-        linked.push_back(id);
-    }
+  MA_ASSIGN_OR_RETURN(std::vector<std::string> references,
+                      mpi::LinkedPatients(tx, "Patient/" + patient));
+  std::vector<std::string> linked;
+  for (const std::string& reference : references) {
+    std::string id = IdOf(reference, "Patient");
+    if (!id.empty())
+      linked.push_back(std::move(id));
   }
-  std::sort(linked.begin(), linked.end());
   linked_[patient] = linked;
   return linked;
 }

@@ -560,19 +560,8 @@ std::string ActivityOf(const Json& provenance) {
 
 core::Result<std::vector<std::string>> PersonIdsOf(store::ReadTx& tx,
                                                    std::string_view patient_reference) {
-  const store::Dialect& dialect = tx.GetDialect();
-  store::SqlQuery query;
-  query.sql =
-      "SELECT " + std::string(store::sql::kResourceColumns) + " FROM " +
-      std::string(store::sql::kCurrentTable) + " c JOIN " +
-      std::string(store::sql::kResourcesTable) +
-      " r ON r.sequence = c.sequence WHERE c.type = 'Person' AND c.deleted = 0"
-      " AND c.id IN (SELECT x.id FROM " +
-      std::string(store::sql::kReferenceIndexTable) +
-      " x WHERE x.type = 'Person' AND x.param = 'link' AND x.value = " + dialect.Placeholder(1) +
-      ") ORDER BY c.sequence";
-  query.params = {std::string(patient_reference)};
-  MA_ASSIGN_OR_RETURN(std::vector<store::StoredResource> found, tx.QueryResources(query));
+  MA_ASSIGN_OR_RETURN(std::vector<store::StoredResource> found,
+                      PersonsLinking(tx, patient_reference));
   std::vector<std::string> out;
   for (store::StoredResource& stored : found) out.push_back(std::move(stored.id));
   return out;
@@ -581,12 +570,10 @@ core::Result<std::vector<std::string>> PersonIdsOf(store::ReadTx& tx,
 core::Result<std::vector<std::string>> LinkedPatients(store::ReadTx& tx,
                                                       std::string_view patient_reference) {
   std::vector<std::string> out = {std::string(patient_reference)};
-  MA_ASSIGN_OR_RETURN(std::vector<std::string> persons, PersonIdsOf(tx, patient_reference));
-  for (const std::string& id : persons) {
-    MA_ASSIGN_OR_RETURN(std::optional<store::StoredResource> stored, tx.ReadCurrent("Person", id));
-    if (!stored.has_value() || stored->deleted)
-      continue;
-    MA_ASSIGN_OR_RETURN(Json person, fhir::ParseJson(stored->json));
+  MA_ASSIGN_OR_RETURN(std::vector<store::StoredResource> persons,
+                      PersonsLinking(tx, patient_reference));
+  for (const store::StoredResource& stored : persons) {
+    MA_ASSIGN_OR_RETURN(Json person, fhir::ParseJson(stored.json));
     for (std::string& target : LinkTargets(person)) {
       if (target.rfind(kPatientPrefix, 0) == 0)
         out.push_back(std::move(target));

@@ -136,8 +136,9 @@ Json MakeReviewTask(std::string_view reference, const PatientMatch& match, core:
   return task;
 }
 
-core::Result<std::optional<store::StoredResource>> FindPersonOf(
-    store::ReadTx& tx, std::string_view patient_reference) {
+core::Result<std::vector<store::StoredResource>> PersonsLinking(store::ReadTx& tx,
+                                                                std::string_view patient_reference,
+                                                                int limit) {
   const store::Dialect& dialect = tx.GetDialect();
   store::SqlQuery query;
   query.sql =
@@ -148,9 +149,17 @@ core::Result<std::optional<store::StoredResource>> FindPersonOf(
       " AND c.id IN (SELECT x.id FROM " +
       std::string(store::sql::kReferenceIndexTable) +
       " x WHERE x.type = 'Person' AND x.param = 'link' AND x.value = " + dialect.Placeholder(1) +
-      ") ORDER BY c.sequence LIMIT 1";
+      ") ORDER BY c.sequence";
+  if (limit > 0)
+    query.sql += " LIMIT " + std::to_string(limit);
   query.params = {std::string(patient_reference)};
-  MA_ASSIGN_OR_RETURN(std::vector<store::StoredResource> found, tx.QueryResources(query));
+  return tx.QueryResources(query);
+}
+
+core::Result<std::optional<store::StoredResource>> FindPersonOf(
+    store::ReadTx& tx, std::string_view patient_reference) {
+  MA_ASSIGN_OR_RETURN(std::vector<store::StoredResource> found,
+                      PersonsLinking(tx, patient_reference, 1));
   if (found.empty())
     return std::optional<store::StoredResource>();
   return std::optional<store::StoredResource>(std::move(found.front()));

@@ -95,6 +95,12 @@ class PatientHook : public store::WriteHook {
   search::Searcher searcher_;
 };
 
+// The current Persons linking `patient_reference` ("Patient/<id>") through Person.link.target,
+// oldest first, at most `limit` of them (0: all). Errors: the store's.
+core::Result<std::vector<store::StoredResource>> PersonsLinking(store::ReadTx& tx,
+                                                                std::string_view patient_reference,
+                                                                int limit = 0);
+
 // The Person linking `patient_reference` ("Patient/<id>") through Person.link.target, the
 // oldest one when several do; nullopt when none. Errors: the store's.
 core::Result<std::optional<store::StoredResource>> FindPersonOf(store::ReadTx& tx,

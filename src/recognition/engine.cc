@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/time.h"
+#include "mpi/link_operations.h"
 
 namespace medalliance::recognition {
 namespace {
@@ -205,21 +206,7 @@ core::Result<std::vector<store::StoredResource>> Engine::Find(store::ReadTx& tx,
 
 core::Result<std::vector<std::string>> Engine::LinkedPatients(store::ReadTx& tx,
                                                               std::string_view patient) const {
-  std::set<std::string> out{std::string(patient)};
-  MA_ASSIGN_OR_RETURN(auto persons, Find(tx, "Person", {{"link", std::string(patient)}}));
-  for (const store::StoredResource& person : persons) {
-    MA_ASSIGN_OR_RETURN(Json json, fhir::ParseJson(person.json));
-    const Json* links = json.Find("link");
-    if (links == nullptr || !links->IsArray())
-      continue;
-    for (const Json& link : links->Items()) {
-      const Json* target = link.Find("target");
-      std::string_view reference = target != nullptr ? target->GetStringMember("reference") : "";
-      if (reference.rfind("Patient/", 0) == 0)
-        out.emplace(reference);
-    }
-  }
-  return std::vector<std::string>(out.begin(), out.end());
+  return mpi::LinkedPatients(tx, patient);
 }
 
 core::Result<std::vector<std::string>> Engine::PatientsByIdentifier(store::ReadTx& tx,
