@@ -2,9 +2,11 @@
 // $everything across them (each entry marked with its member), search by a linked identifier,
 // unlink, and $everything of one member only again.
 
+#include <chrono>
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -128,6 +130,14 @@ TEST_F(MpiLinkTest, LinkEverythingAcrossMembersThenUnlink) {
   ASSERT_EQ(persons["entry"].size(), 1u);
   std::string person = "Person/" + persons["entry"][0]["resource"]["id"].get<std::string>();
   EXPECT_EQ(Count("/Provenance?target=" + person), 1u);
+  // Each invocation is audited, as every write is; the audit log flushes every few ms.
+  size_t audited = 0;
+  for (int i = 0; i < 100 && audited < 2; ++i) {
+    audited = Count("/AuditEvent?subtype=operation&_count=100");
+    if (audited < 2)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(audited, 2u);  // $mpi-link and $mpi-unlink
 }
 
 }  // namespace

@@ -117,6 +117,20 @@ FhirResponse RestService::InvokeOperation(const FhirRequest& request, const std:
   core::Result<store::OperationResponse> result = operation->Invoke(store_, call);
   if (!result)
     return ErrorResponse(result.error());
+  if (operation->AffectsState() && config_.audit != nullptr) {
+    // Writes made by an operation (MPI link, merge, ...) bypass the write hooks: the
+    // invocation itself is audited, like every write.
+    audit::AuditRecord record;
+    record.category = audit::AuditRecord::Category::kRest;
+    record.subtype = "operation";
+    record.action = "E";
+    record.recorded = config_.clock->Now();
+    record.caller = request.caller;
+    if (!id.empty())
+      record.entities = {type + "/" + id};
+    record.query = "$" + name;
+    config_.audit->Record(std::move(record));
+  }
   if (session != nullptr && !result->body.IsNull()) {
     if (core::Status filtered = FilterOperationResult(*session, result->body); !filtered)
       return ErrorResponse(filtered.error());
