@@ -36,6 +36,12 @@ inline constexpr std::string_view kGreenChannelCode = "green-channel";
 inline constexpr std::string_view kGradeExtension =
     "https://fhir.medalliance.cn/StructureDefinition/hospital-grade";
 
+// ServiceRequest.extension, complex, set by the hook on every referral: the sending and the
+// receiving member hospital and their cities (sub-extensions from, from-city, to, to-city), so
+// that referrals are searchable by member and city (from-member, to-member, from-city, to-city).
+inline constexpr std::string_view kRouteExtension =
+    "https://fhir.medalliance.cn/StructureDefinition/referral-route";
+
 // Task.extension, complex: one per status change (from, to, at, by, reason). Server-managed.
 inline constexpr std::string_view kTransitionExtension =
     "https://fhir.medalliance.cn/StructureDefinition/referral-transition";

@@ -123,6 +123,20 @@ core::Status CheckReferral(store::ReadTx& tx, const search::Searcher& searcher,
     categories = &service_request.Set("category", Json::MakeArray());
   categories->PushBack(std::move(concept_json));
 
+  internal::EraseExtensions(service_request, kRouteExtension);
+  Json route = Json::MakeObject();
+  route.Set("url", Str(kRouteExtension));
+  Json& parts = route.Set("extension", Json::MakeArray());
+  parts.PushBack(internal::SubExtension("from", "valueReference",
+                                        internal::Reference("Organization/" + from->id)));
+  if (!from->city.empty())
+    parts.PushBack(internal::SubExtension("from-city", "valueString", Str(from->city)));
+  parts.PushBack(internal::SubExtension("to", "valueReference",
+                                        internal::Reference("Organization/" + to->id)));
+  if (!to->city.empty())
+    parts.PushBack(internal::SubExtension("to-city", "valueString", Str(to->city)));
+  internal::AddExtension(service_request, std::move(route));
+
   if (direction == Direction::kDown) {
     std::string_view earlier_reference;
     if (const Json* based_on = service_request.Find("basedOn");

@@ -133,6 +133,15 @@ TEST_F(ServiceRequestHookTest, ReferralsAreSearchableByDirectionAndParties) {
                    "routine&authored=ge2026-11-26")
                 .size(),
             2u);
+  // By member hospital and city, from the referral-route extension the hook sets: a referral
+  // to a department (sz-heart-card) counts for its hospital.
+  Create(MakeReferral("Organization/gz-central", "Organization/sz-heart-card"));
+  EXPECT_EQ(Search("ServiceRequest?to-member=Organization/sz-heart").size(), 3u);
+  EXPECT_EQ(Search("ServiceRequest?from-member=Organization/gz-tianhe-chc").size(), 2u);
+  EXPECT_EQ(Search("ServiceRequest?from-city=广州&to-city=深圳").size(), 3u);
+  EXPECT_EQ(Search("ServiceRequest?from-city=深圳").size(), 0u);
+  EXPECT_EQ(Search("ServiceRequest?to-city=广州市&from-member=Organization/gz-tianhe-chc").size(),
+            1u);
 }
 
 TEST_F(ServiceRequestHookTest, StatusAndPartiesFollowTheTaskOnceThereIsOne) {

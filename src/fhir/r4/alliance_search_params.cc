@@ -20,6 +20,25 @@ const SearchParamRow kAllianceSearchParamRows[] = {
      "Organization.extension.where(url='https://fhir.medalliance.cn/StructureDefinition/"
      "hospital-grade').value",
      "", "", "https://fhir.medalliance.cn/SearchParameter/Organization-grade"},
+    // A referral's sending and receiving member hospital and city, from the referral-route
+    // extension the referral module sets (issue 7: searchable by member and city):
+    // ServiceRequest?from-city=广州&to-member=Organization/sz-heart.
+    {"ServiceRequest", "from-member", "reference",
+     "ServiceRequest.extension.where(url='https://fhir.medalliance.cn/StructureDefinition/"
+     "referral-route').extension.where(url='from').value",
+     "Organization", "", "https://fhir.medalliance.cn/SearchParameter/ServiceRequest-from-member"},
+    {"ServiceRequest", "to-member", "reference",
+     "ServiceRequest.extension.where(url='https://fhir.medalliance.cn/StructureDefinition/"
+     "referral-route').extension.where(url='to').value",
+     "Organization", "", "https://fhir.medalliance.cn/SearchParameter/ServiceRequest-to-member"},
+    {"ServiceRequest", "from-city", "string",
+     "ServiceRequest.extension.where(url='https://fhir.medalliance.cn/StructureDefinition/"
+     "referral-route').extension.where(url='from-city').value",
+     "", "", "https://fhir.medalliance.cn/SearchParameter/ServiceRequest-from-city"},
+    {"ServiceRequest", "to-city", "string",
+     "ServiceRequest.extension.where(url='https://fhir.medalliance.cn/StructureDefinition/"
+     "referral-route').extension.where(url='to-city').value",
+     "", "", "https://fhir.medalliance.cn/SearchParameter/ServiceRequest-to-city"},
 };
 const size_t kAllianceSearchParamRowCount = std::size(kAllianceSearchParamRows);
 
