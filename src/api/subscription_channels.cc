@@ -146,9 +146,8 @@ core::Status SubscriptionChannels::Post(const subscription::Notification& notifi
     beast::tcp_stream stream(io);
     boost::system::error_code result = asio::error::would_block;
     stream.expires_after(options_.connect_timeout);
-    stream.async_connect(endpoints, [&](boost::system::error_code ec, const tcp::endpoint&) {
-      result = ec;
-    });
+    stream.async_connect(endpoints,
+                         [&](boost::system::error_code ec, const tcp::endpoint&) { result = ec; });
     io.run();
     io.restart();
     if (result)
@@ -160,8 +159,8 @@ core::Status SubscriptionChannels::Post(const subscription::Notification& notifi
     io.run();
     io.restart();
     if (result)
-      return Error::Unavailable("sending to " + notification.endpoint + " failed: " +
-                                result.message());
+      return Error::Unavailable("sending to " + notification.endpoint +
+                                " failed: " + result.message());
     beast::flat_buffer buffer;
     bhttp::response<bhttp::string_body> response;
     result = asio::error::would_block;
@@ -246,32 +245,33 @@ void SubscriptionChannels::Unbind(const http::WebSocketPeer* peer) {
 }
 
 http::WebSocketAcceptor SubscriptionChannels::WebSocketAcceptor() {
-  return [this](const http::Request& upgrade,
-                std::shared_ptr<http::WebSocketPeer> peer) -> std::shared_ptr<http::WebSocketSession> {
-    store::Caller caller;
-    if (gate_ != nullptr && gate_->Enabled()) {
-      http::Request check = upgrade;
-      check.method = "GET";
-      check.path = "/Subscription";
-      check.target = "/Subscription";
-      check.query.clear();
-      if (!check.headers.Has("Authorization")) {
-        std::string_view query = upgrade.query;
-        while (!query.empty()) {
-          size_t amp = query.find('&');
-          std::string_view pair = query.substr(0, amp);
-          if (pair.starts_with("access_token="))
-            check.headers.Set("Authorization", "Bearer " + std::string(pair.substr(13)));
-          query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+  return
+      [this](const http::Request& upgrade,
+             std::shared_ptr<http::WebSocketPeer> peer) -> std::shared_ptr<http::WebSocketSession> {
+        store::Caller caller;
+        if (gate_ != nullptr && gate_->Enabled()) {
+          http::Request check = upgrade;
+          check.method = "GET";
+          check.path = "/Subscription";
+          check.target = "/Subscription";
+          check.query.clear();
+          if (!check.headers.Has("Authorization")) {
+            std::string_view query = upgrade.query;
+            while (!query.empty()) {
+              size_t amp = query.find('&');
+              std::string_view pair = query.substr(0, amp);
+              if (pair.starts_with("access_token="))
+                check.headers.Set("Authorization", "Bearer " + std::string(pair.substr(13)));
+              query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+            }
+          }
+          rest::FhirRequest request = ToFhirRequest(check, "");
+          if (gate_->Admit(check, request).has_value())
+            return nullptr;
+          caller = request.caller;
         }
-      }
-      rest::FhirRequest request = ToFhirRequest(check, "");
-      if (gate_->Admit(check, request).has_value())
-        return nullptr;
-      caller = request.caller;
-    }
-    return std::make_shared<BindSession>(*this, std::move(peer), std::move(caller));
-  };
+        return std::make_shared<BindSession>(*this, std::move(peer), std::move(caller));
+      };
 }
 
 }  // namespace medalliance::api

@@ -50,6 +50,7 @@ core::Result<App> BuildApp(const StoreSettings& settings, bool validate, bool sm
     config.resource_types.emplace_back(type);
   }
   config.software_version = kVersion;
+  config.subscription_channels = {"rest-hook", "websocket"};
   access::PolicyOptions policy_options;
   if (const char* consent = std::getenv("MEDALLIANCE_CONSENT_DEFAULT");
       consent != nullptr && std::string_view(consent) == "opt-in") {

@@ -88,8 +88,7 @@ core::Result<std::pair<std::string, std::string>> SplitPrefix(std::string_view n
   return std::pair{std::string("eq"), std::string(value)};
 }
 
-core::Status ParseDecimal(std::string_view name, std::string_view text,
-                          MatchCriteria::Value& out) {
+core::Status ParseDecimal(std::string_view name, std::string_view text, MatchCriteria::Value& out) {
   std::string copy(text);
   char* end = nullptr;
   out.number = std::strtod(copy.c_str(), &end);

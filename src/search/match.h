@@ -39,16 +39,16 @@ class MatchCriteria {
 
   // One OR'ed value of a condition, parsed once.
   struct Value {
-    std::string prefix = "eq";         // date, number, quantity
-    std::optional<std::string> system;  // token, quantity: present when the value had a '|'
-    std::string text;                   // token code, string (folded unless :exact), uri
+    std::string prefix = "eq";            // date, number, quantity
+    std::optional<std::string> system;    // token, quantity: present when the value had a '|'
+    std::string text;                     // token code, string (folded unless :exact), uri
     std::vector<std::string> references;  // reference candidates ("Type/id", URLs)
-    std::string bare_id;                // a reference value without a type nor target types
-    int64_t low = 0;                    // date range [low, high)
+    std::string bare_id;                  // a reference value without a type nor target types
+    int64_t low = 0;                      // date range [low, high)
     int64_t high = 0;
-    double number = 0;                  // number, quantity
-    double half = 0.5;                  // implicit precision half-width
-    bool substring = false;             // string: :contains or CJK
+    double number = 0;       // number, quantity
+    double half = 0.5;       // implicit precision half-width
+    bool substring = false;  // string: :contains or CJK
   };
   struct Condition {
     std::string code;      // search parameter code (or "_id")

@@ -128,8 +128,7 @@ void Dispatcher::RunLoop() {
     }
     if (!done.empty()) {
       if (auto flushed = Flush(done); !flushed)
-        spdlog::warn("subscription: recording deliveries failed: {}",
-                     flushed.error().GetMessage());
+        spdlog::warn("subscription: recording deliveries failed: {}", flushed.error().GetMessage());
     }
     {
       std::lock_guard lock(mutex_);
@@ -160,8 +159,7 @@ void Dispatcher::RunLoop() {
       wait = std::min(wait, std::chrono::milliseconds(*next_due - now));
     if (std::chrono::steady_clock::now() - last_poke_ < kPokeWindow)
       wait = std::min<std::chrono::milliseconds>(wait, kPokePoll);
-    wake_.wait_for(lock, wait,
-                   [&] { return stopping_ || !done_.empty() || pokes_ != seen_pokes; });
+    wake_.wait_for(lock, wait, [&] { return stopping_ || !done_.empty() || pokes_ != seen_pokes; });
   }
 }
 

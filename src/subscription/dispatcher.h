@@ -98,8 +98,8 @@ class Dispatcher {
   DispatcherOptions options_;
 
   mutable std::mutex mutex_;
-  std::condition_variable wake_;       // the loop: a poke, a completion, stop
-  std::condition_variable work_ready_; // the workers
+  std::condition_variable wake_;        // the loop: a poke, a completion, stop
+  std::condition_variable work_ready_;  // the workers
   bool stopping_ = false;
   bool running_ = false;
   int64_t pokes_ = 0;

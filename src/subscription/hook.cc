@@ -78,8 +78,7 @@ core::Status SubscriptionHook::BeforeWrite(store::WriteTx& tx, store::WriteEvent
       MA_ASSIGN_OR_RETURN(auto current, tx.ReadCurrent(event.type, event.id));
       version = current.has_value() ? current->version + 1 : 1;
     }
-    MA_RETURN_IF_ERROR(
-        Enqueue(tx, subscription->id, event.type, event.id, *version, clock_.Now()));
+    MA_RETURN_IF_ERROR(Enqueue(tx, subscription->id, event.type, event.id, *version, clock_.Now()));
     enqueued = true;
   }
   if (enqueued && on_enqueue_)

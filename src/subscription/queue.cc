@@ -18,8 +18,7 @@ int64_t AsInt(const SqlValue& value) {
   return std::holds_alternative<int64_t>(value) ? std::get<int64_t>(value) : 0;
 }
 std::string AsText(const SqlValue& value) {
-  return std::holds_alternative<std::string>(value) ? std::get<std::string>(value)
-                                                    : std::string();
+  return std::holds_alternative<std::string>(value) ? std::get<std::string>(value) : std::string();
 }
 
 std::vector<QueueRow> ToRows(const std::vector<store::SqlRow>& rows) {
@@ -59,15 +58,16 @@ core::Status Enqueue(store::WriteTx& tx, const std::string& subscription_id,
 }
 
 core::Result<std::vector<QueueRow>> Due(store::ReadTx& tx, core::EpochMillis now, int limit) {
-  MA_ASSIGN_OR_RETURN(auto rows,
-                      tx.QueryRows(SqlQuery{std::string(kColumns) +
-                                                " WHERE next_attempt_at <= ?1 ORDER BY seq LIMIT ?2",
-                                            {now, static_cast<int64_t>(limit)}}));
+  MA_ASSIGN_OR_RETURN(
+      auto rows, tx.QueryRows(SqlQuery{
+                     std::string(kColumns) + " WHERE next_attempt_at <= ?1 ORDER BY seq LIMIT ?2",
+                     {now, static_cast<int64_t>(limit)}}));
   return ToRows(rows);
 }
 
 core::Result<std::vector<QueueRow>> AllRows(store::ReadTx& tx) {
-  MA_ASSIGN_OR_RETURN(auto rows, tx.QueryRows(SqlQuery{std::string(kColumns) + " ORDER BY seq", {}}));
+  MA_ASSIGN_OR_RETURN(auto rows,
+                      tx.QueryRows(SqlQuery{std::string(kColumns) + " ORDER BY seq", {}}));
   return ToRows(rows);
 }
 
@@ -77,15 +77,15 @@ core::Status Remove(store::WriteTx& tx, int64_t seq) {
 
 core::Status RecordFailure(store::WriteTx& tx, int64_t seq, const std::string& error,
                            core::EpochMillis next_attempt_at) {
-  return StatusOf(tx.Execute(SqlQuery{
-      "UPDATE subscription_queue SET attempts = attempts + 1, last_error = ?2, "
-      "next_attempt_at = ?3 WHERE seq = ?1",
-      {seq, error, next_attempt_at}}));
+  return StatusOf(
+      tx.Execute(SqlQuery{"UPDATE subscription_queue SET attempts = attempts + 1, last_error = ?2, "
+                          "next_attempt_at = ?3 WHERE seq = ?1",
+                          {seq, error, next_attempt_at}}));
 }
 
 core::Result<std::optional<core::EpochMillis>> NextDue(store::ReadTx& tx) {
-  MA_ASSIGN_OR_RETURN(auto rows, tx.QueryRows(SqlQuery{
-                                     "SELECT MIN(next_attempt_at) FROM subscription_queue", {}}));
+  MA_ASSIGN_OR_RETURN(
+      auto rows, tx.QueryRows(SqlQuery{"SELECT MIN(next_attempt_at) FROM subscription_queue", {}}));
   if (rows.empty() || std::holds_alternative<std::monostate>(rows[0][0]))
     return std::optional<core::EpochMillis>();
   return std::optional<core::EpochMillis>(AsInt(rows[0][0]));

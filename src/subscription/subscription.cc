@@ -68,9 +68,10 @@ core::Result<Subscription> ParseSubscription(const Json& resource) {
   if (const Json* payload = channel->Find("payload"); payload != nullptr) {
     std::string_view mime = payload->IsString() ? std::string_view(payload->GetString()) : "";
     if (mime != "application/fhir+json") {
-      return Error::Unprocessable("payload must be absent or application/fhir+json / 不支持的 "
-                                  "payload 类型",
-                                  "Subscription.channel.payload");
+      return Error::Unprocessable(
+          "payload must be absent or application/fhir+json / 不支持的 "
+          "payload 类型",
+          "Subscription.channel.payload");
     }
     out.full_payload = true;
   }

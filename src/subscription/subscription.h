@@ -27,7 +27,7 @@ struct Subscription {
   std::string owner;   // the member that created it (custodian label); empty without auth
   search::MatchCriteria criteria;
   ChannelType channel = ChannelType::kRestHook;
-  std::string endpoint;  // rest-hook URL
+  std::string endpoint;                                      // rest-hook URL
   std::vector<std::pair<std::string, std::string>> headers;  // rest-hook extra headers
   bool full_payload = false;  // payload application/fhir+json: the resource is sent
   // Whether notifications are matched and sent (active or error).
@@ -47,7 +47,7 @@ struct Notification {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string content_type;  // empty: no body
   std::string body;
-  std::string focus;  // "Type/id/_history/n"
+  std::string focus;        // "Type/id/_history/n"
   int64_t enqueued_at = 0;  // epoch millis of the write that matched
 };
 

@@ -2,20 +2,19 @@
 // recovers, a kill -9 between commit and delivery, websocket bind/ping, and the access rules
 // (with authentication on, another member's patient data notifies nothing).
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
 #include <fstream>
 #include <mutex>
 #include <thread>
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "auth/jose.h"
 #include "integration/server_util.h"
@@ -112,6 +111,7 @@ class Receiver {
     int status = 200;
     {
       std::lock_guard lock(mutex_);
+      ++answered_;  // before the request is listed, so that a waiter sees both
       if (!statuses_.empty()) {
         status = statuses_.front();
         statuses_.erase(statuses_.begin());
@@ -124,7 +124,6 @@ class Receiver {
     std::string answer = "HTTP/1.1 " + std::to_string(status) +
                          " X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     (void)!write(client, answer.data(), answer.size());
-    ++answered_;
   }
 
   int fd_ = -1;
@@ -246,9 +245,9 @@ TEST_F(SubscriptionServerTest, RestHookIsRetriedUntilTheReceiverRecovers) {
   receiver.FailFirst({500, 503});
   TestServer server(Db(), Args());
   HttpClient client("127.0.0.1", server.Port());
-  std::string subscription = Create(
-      client, "Subscription",
-      RestHookSubscription("Task?owner=Organization/sz-heart", receiver.Port(), "/hook"));
+  std::string subscription =
+      Create(client, "Subscription",
+             RestHookSubscription("Task?owner=Organization/sz-heart", receiver.Port(), "/hook"));
   EXPECT_EQ(ParseBody(client.Get("/Subscription/" + subscription))["status"], "active");
   std::string task = Create(client, "Task", TaskFor("Organization/sz-heart"));
   Create(client, "Task", TaskFor("Organization/gz-central"));  // not matching
@@ -296,6 +295,15 @@ TEST_F(SubscriptionServerTest, WebSocketBindsAndReceivesPings) {
   std::string subscription = Create(
       client, "Subscription",
       R"({"resourceType":"Subscription","status":"requested","reason":"board","criteria":"Task?status=requested","channel":{"type":"websocket"}})");
+  Json metadata = ParseBody(client.Get("/metadata"));
+  EXPECT_EQ(metadata["rest"][0]["extension"][0]["valueUri"], "ws://localhost/websocket");
+  bool listed = false;
+  for (const Json& resource : metadata["rest"][0]["resource"]) {
+    listed = listed || (resource["type"] == "Subscription" &&
+                        resource.value("documentation", "").find("rest-hook, websocket") !=
+                            std::string::npos);
+  }
+  EXPECT_TRUE(listed);
   WsClient ws(server.Port(), "/websocket");
   ASSERT_TRUE(ws.Upgraded()) << ws.StatusLine();
   ws.SendText("bind nothing-here");
@@ -321,10 +329,10 @@ class SubscriptionAuthTest : public SubscriptionServerTest {
     fhir::Json jwks = fhir::Json::MakeObject();
     jwks.Set("keys", fhir::Json::MakeArray()).PushBack(Key().public_jwk);
     std::string output;
-    ASSERT_EQ(RunProgram({"client", "add", "--db", Db().string(), "--id", id, "--organization",
-                          organization, "--jwks-json", fhir::WriteJson(jwks), "--scope",
-                          "system/*.cruds"},
-                         &output),
+    ASSERT_EQ(RunProgram(
+                  {"client", "add", "--db", Db().string(), "--id", id, "--organization",
+                   organization, "--jwks-json", fhir::WriteJson(jwks), "--scope", "system/*.cruds"},
+                  &output),
               0)
         << output;
   }
@@ -365,11 +373,10 @@ TEST_F(SubscriptionAuthTest, AnotherMembersPatientDataNotifiesNothing) {
   std::string sz = Token(client, "sz-his");
   ASSERT_FALSE(gz.empty());
   ASSERT_FALSE(sz.empty());
-  std::string sz_subscription =
-      Create(client, "Subscription",
-             RestHookSubscription("Observation?code=http://loinc.org|2345-7", receiver.Port(),
-                                  "/sz"),
-             Bearer(sz));
+  std::string sz_subscription = Create(
+      client, "Subscription",
+      RestHookSubscription("Observation?code=http://loinc.org|2345-7", receiver.Port(), "/sz"),
+      Bearer(sz));
   Create(client, "Subscription",
          RestHookSubscription("Observation?code=http://loinc.org|2345-7", receiver.Port(), "/gz"),
          Bearer(gz));
@@ -377,10 +384,11 @@ TEST_F(SubscriptionAuthTest, AnotherMembersPatientDataNotifiesNothing) {
   EXPECT_EQ(client.Get("/Subscription/" + sz_subscription, Bearer(gz)).status, 404);
   std::string patient =
       Create(client, "Patient", R"({"resourceType":"Patient","gender":"male"})", Bearer(gz));
-  Create(client, "Observation",
-         R"({"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"2345-7"}]},"subject":{"reference":"Patient/)" +
-             patient + R"("},"valueQuantity":{"value":5.6,"unit":"mmol/L"}})",
-         Bearer(gz));
+  Create(
+      client, "Observation",
+      R"({"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"2345-7"}]},"subject":{"reference":"Patient/)" +
+          patient + R"("},"valueQuantity":{"value":5.6,"unit":"mmol/L"}})",
+      Bearer(gz));
   ASSERT_TRUE(receiver.WaitFor(1)) << server.Process().GetOutput();
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   std::vector<Receiver::Received> received = receiver.Requests();

@@ -63,7 +63,8 @@ TEST_F(MatchTest, TokenMatchesCodeSystemAndNot) {
   EXPECT_TRUE(Matches("Task?status=requested", kTask));
   EXPECT_FALSE(Matches("Task?status=accepted", kTask));
   EXPECT_TRUE(Matches("Task?status=accepted,requested", kTask));
-  EXPECT_TRUE(Matches("Task?code=https://fhir.medalliance.cn/CodeSystem/task-code|referral", kTask));
+  EXPECT_TRUE(
+      Matches("Task?code=https://fhir.medalliance.cn/CodeSystem/task-code|referral", kTask));
   EXPECT_FALSE(Matches("Task?code=http://other|referral", kTask));
   EXPECT_TRUE(Matches("Task?code=https://fhir.medalliance.cn/CodeSystem/task-code|", kTask));
   EXPECT_TRUE(Matches("Task?status:not=completed", kTask));
@@ -103,10 +104,10 @@ TEST_F(MatchTest, QuantityComparesNumberSystemAndUnit) {
   EXPECT_TRUE(Matches("Observation?value-quantity=5.6", kObservation));
   EXPECT_TRUE(Matches("Observation?value-quantity=gt5", kObservation));
   EXPECT_FALSE(Matches("Observation?value-quantity=lt5", kObservation));
-  EXPECT_TRUE(Matches("Observation?value-quantity=5.6|http://unitsofmeasure.org|mmol/L",
-                      kObservation));
-  EXPECT_FALSE(Matches("Observation?value-quantity=5.6|http://unitsofmeasure.org|mg/dL",
-                       kObservation));
+  EXPECT_TRUE(
+      Matches("Observation?value-quantity=5.6|http://unitsofmeasure.org|mmol/L", kObservation));
+  EXPECT_FALSE(
+      Matches("Observation?value-quantity=5.6|http://unitsofmeasure.org|mg/dL", kObservation));
   EXPECT_TRUE(Matches("Observation?value-quantity=ge5.6||mmol/L", kObservation));
 }
 

@@ -166,18 +166,16 @@ class SubscriptionTest : public ::testing::Test {
 };
 
 TEST_F(SubscriptionTest, QueueRowsMoveFromPendingThroughFailureToRemoved) {
-  ASSERT_TRUE(store_->Write([&](store::WriteTx& tx) {
-    return Enqueue(tx, "s1", "Task", "t1", 3, clock_.Now());
-  }));
+  ASSERT_TRUE(store_->Write(
+      [&](store::WriteTx& tx) { return Enqueue(tx, "s1", "Task", "t1", 3, clock_.Now()); }));
   std::vector<QueueRow> rows = Queue();
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].subscription_id, "s1");
   EXPECT_EQ(rows[0].version, 3);
   EXPECT_EQ(rows[0].attempts, 0);
   const int64_t seq = rows[0].seq;
-  ASSERT_TRUE(store_->Write([&](store::WriteTx& tx) {
-    return RecordFailure(tx, seq, "refused", clock_.Now() + 500);
-  }));
+  ASSERT_TRUE(store_->Write(
+      [&](store::WriteTx& tx) { return RecordFailure(tx, seq, "refused", clock_.Now() + 500); }));
   ASSERT_TRUE(store_->Read([&](store::ReadTx& tx) -> core::Status {
     MA_ASSIGN_OR_RETURN(auto now_due, Due(tx, clock_.Now(), 10));
     EXPECT_TRUE(now_due.empty());
@@ -201,7 +199,8 @@ TEST_F(SubscriptionTest, RequestedSubscriptionBecomesActive) {
 }
 
 TEST_F(SubscriptionTest, InvalidSubscriptionsAreRefusedNamingTheProblem) {
-  api::rest::FhirResponse chained = Send("POST", "Subscription", RestHook("Task?owner.name=x").dump());
+  api::rest::FhirResponse chained =
+      Send("POST", "Subscription", RestHook("Task?owner.name=x").dump());
   EXPECT_EQ(chained.status, 400);
   EXPECT_NE(chained.body.find("owner.name"), std::string::npos) << chained.body;
   Json email = RestHook("Task");
@@ -244,12 +243,12 @@ TEST_F(SubscriptionTest, RolledBackWriteLeavesNothingInTheQueue) {
   Json bundle = {
       {"resourceType", "Bundle"},
       {"type", "transaction"},
-      {"entry", Json::array({{{"resource", TaskFor("Organization/sz-heart")},
-                              {"request", {{"method", "POST"}, {"url", "Task"}}}},
-                             {{"resource", TaskFor("Organization/sz-heart")},
-                              {"request", {{"method", "PUT"},
-                                           {"url", "Task/missing"},
-                                           {"ifMatch", "W/\"7\""}}}}})}};
+      {"entry",
+       Json::array(
+           {{{"resource", TaskFor("Organization/sz-heart")},
+             {"request", {{"method", "POST"}, {"url", "Task"}}}},
+            {{"resource", TaskFor("Organization/sz-heart")},
+             {"request", {{"method", "PUT"}, {"url", "Task/missing"}, {"ifMatch", "W/\"7\""}}}}})}};
   api::rest::FhirResponse response = Send("POST", "", bundle.dump());
   EXPECT_GE(response.status, 400) << response.body;
   EXPECT_TRUE(Queue().empty());

@@ -3,10 +3,10 @@
 #include <array>
 #include <atomic>
 #include <condition_variable>
-#include <deque>
-#include <functional>
 #include <ctime>
+#include <deque>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -28,6 +28,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
@@ -35,7 +36,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/beast/websocket/ssl.hpp>
@@ -745,8 +745,7 @@ asio::awaitable<void> Server::Impl::ServeWebSocket(std::shared_ptr<Connection> c
   using WsStream = beast::websocket::stream<Next>;
   auto ws = std::make_shared<WsStream>(std::move(next));
   beast::get_lowest_layer(*ws).expires_never();
-  ws->set_option(
-      beast::websocket::stream_base::timeout::suggested(beast::role_type::server));
+  ws->set_option(beast::websocket::stream_base::timeout::suggested(beast::role_type::server));
   connection->idle = false;
   connection->close_websocket = [peer] { peer->CloseNow(); };
   auto [accept_ec] = co_await ws->async_accept(upgrade, kNoThrow);
