@@ -15,12 +15,6 @@
 //                       commit -> delivery, including the write itself).
 // Prints p50/p90/p99/max of both, writes/s, and the load average.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -32,6 +26,12 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "support/http_client.h"
 #include "support/server_process.h"
@@ -132,8 +132,8 @@ class Receiver {
     Clock::time_point now = Clock::now();
     std::string body = data.substr(header_end + 4);
     size_t resource = body.find("\"resource\":");
-    std::string key = Between(body, "\"id\":\"", resource) + "/" +
-                      Between(body, "\"versionId\":\"", resource);
+    std::string key =
+        Between(body, "\"id\":\"", resource) + "/" + Between(body, "\"versionId\":\"", resource);
     static const std::string kAnswer = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
     (void)!write(client, kAnswer.data(), kAnswer.size());
     std::lock_guard lock(mutex_);
@@ -159,15 +159,15 @@ int main(int argc, char** argv) {
   int tasks = argc > 1 ? std::atoi(argv[1]) : 1000;
   int threads = argc > 2 ? std::atoi(argv[2]) : 8;
   std::string synchronous = argc > 3 ? argv[3] : "full";
-  std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                              ("subscription-bench-" + std::to_string(getpid()));
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("subscription-bench-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   Receiver receiver;
   int status = 0;
   {
-    ServerProcess server(MA_BINARY, {"serve", "--listen", "127.0.0.1:0", "--db",
-                                     (dir / "bench.db").string(), "--quiet", "--auth", "none",
-                                     "--synchronous", synchronous});
+    ServerProcess server(MA_BINARY,
+                         {"serve", "--listen", "127.0.0.1:0", "--db", (dir / "bench.db").string(),
+                          "--quiet", "--auth", "none", "--synchronous", synchronous});
     if (auto started = server.Start(); !started) {
       std::fprintf(stderr, "server did not start: %s\n", started.error().GetMessage().c_str());
       return 1;
@@ -177,8 +177,7 @@ int main(int argc, char** argv) {
     auto subscribed = setup.Send(
         "POST", "/Subscription",
         R"({"resourceType":"Subscription","status":"requested","reason":"bench","criteria":"Task?owner=Organization/sz-heart","channel":{"type":"rest-hook","endpoint":"http://127.0.0.1:)" +
-            std::to_string(receiver.Port()) +
-            R"(/hook","payload":"application/fhir+json"}})",
+            std::to_string(receiver.Port()) + R"(/hook","payload":"application/fhir+json"}})",
         json);
     if (subscribed.status != 201) {
       std::fprintf(stderr, "subscription refused: %s\n", subscribed.body.c_str());
@@ -211,8 +210,8 @@ int main(int argc, char** argv) {
                            response.body.substr(0, 300).c_str());
               continue;
             }
-            std::string id = create ? Between(response.body, "\"id\":\"")
-                                    : ids[static_cast<size_t>(i)];
+            std::string id =
+                create ? Between(response.body, "\"id\":\"") : ids[static_cast<size_t>(i)];
             if (create)
               ids[static_cast<size_t>(i)] = id;
             std::lock_guard lock(writes_mutex);
@@ -241,19 +240,21 @@ int main(int argc, char** argv) {
       from_response.push_back(std::max(0.0, after_response));
       from_send.push_back(Millis(it->second - write.sent));
     }
-    std::printf("writes: %zu (%d creates in %.0f ms = %.0f/s, %d updates in %.0f ms = %.0f/s), "
-                "%d client threads, synchronous=%s\n",
-                writes.size(), tasks, create_ms, tasks * 1000.0 / create_ms, tasks, update_ms,
-                tasks * 1000.0 / update_ms, threads, synchronous.c_str());
+    std::printf(
+        "writes: %zu (%d creates in %.0f ms = %.0f/s, %d updates in %.0f ms = %.0f/s), "
+        "%d client threads, synchronous=%s\n",
+        writes.size(), tasks, create_ms, tasks * 1000.0 / create_ms, tasks, update_ms,
+        tasks * 1000.0 / update_ms, threads, synchronous.c_str());
     std::printf("delivered: %zu of %zu (%zu distinct)\n", from_send.size(), writes.size(),
                 received.size());
-    std::printf("response->delivery ms: p50=%.2f p90=%.2f p99=%.2f max=%.2f (%d before the "
-                "response, counted 0)\n",
-                Percentile(from_response, 0.5), Percentile(from_response, 0.9),
-                Percentile(from_response, 0.99), Percentile(from_response, 1.0), negative);
+    std::printf(
+        "response->delivery ms: p50=%.2f p90=%.2f p99=%.2f max=%.2f (%d before the "
+        "response, counted 0)\n",
+        Percentile(from_response, 0.5), Percentile(from_response, 0.9),
+        Percentile(from_response, 0.99), Percentile(from_response, 1.0), negative);
     std::printf("send->delivery ms:     p50=%.2f p90=%.2f p99=%.2f max=%.2f\n",
-                Percentile(from_send, 0.5), Percentile(from_send, 0.9),
-                Percentile(from_send, 0.99), Percentile(from_send, 1.0));
+                Percentile(from_send, 0.5), Percentile(from_send, 0.9), Percentile(from_send, 0.99),
+                Percentile(from_send, 1.0));
     if (from_send.size() != writes.size())
       status = 2;
   }
