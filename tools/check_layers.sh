@@ -18,8 +18,9 @@ declare -A allowed=(
   [access]="core fhir store search mpi access"
   [audit]="core fhir store search audit"
   [auth]="core fhir store search auth"
-  [api]="core fhir store search registry mpi recognition referral consult research access audit auth api"
-  [cli]="core fhir store search registry mpi recognition referral consult research access audit auth api cli"
+  [subscription]="core fhir store search mpi access audit subscription"
+  [api]="core fhir store search registry mpi recognition referral consult research access audit auth subscription api"
+  [cli]="core fhir store search registry mpi recognition referral consult research access audit auth subscription api cli"
 )
 
 status=0

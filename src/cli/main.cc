@@ -14,6 +14,7 @@
 
 #include "api/http/server.h"
 #include "api/http_adapter.h"
+#include "api/subscription_channels.h"
 #include "cli/audit_command.h"
 #include "cli/auth_commands.h"
 #include "cli/escalation_timer.h"
@@ -22,6 +23,7 @@
 #include "cli/reindex.h"
 #include "cli/wiring.h"
 #include "core/config.h"
+#include "subscription/dispatcher.h"
 
 namespace medalliance::cli {
 namespace {
@@ -224,6 +226,27 @@ int Serve(const ServeFlags& flags) {
     return service.IsResourceType(type);
   });
   adapter_options.security = &gate;
+  // FHIR Subscriptions (issue 7): the channels (rest-hook POST, websocket binds) and the
+  // dispatcher of the durable queue; pending notifications of a previous run go out first.
+  api::SubscriptionChannels subscription_channels(*app->store, &gate);
+  subscription::DispatcherOptions dispatcher_options;
+  try {
+    dispatcher_options.workers = std::stoi(config->GetOr("subscription-workers", "4"));
+    dispatcher_options.initial_backoff_ms =
+        std::stoll(config->GetOr("subscription-backoff-ms", "1000"));
+    dispatcher_options.max_backoff_ms =
+        std::stoll(config->GetOr("subscription-max-backoff-ms", "300000"));
+    dispatcher_options.error_after = std::stoi(config->GetOr("subscription-error-after", "5"));
+  } catch (const std::exception&) {
+    return Fail(core::Error::BadRequest("invalid subscription-* setting"));
+  }
+  dispatcher_options.enforce_access = security_options.enabled;
+  dispatcher_options.policy = app->policy.get();
+  dispatcher_options.audit = app->audit_log.get();
+  subscription::Dispatcher dispatcher(*app->store, subscription_channels, core::SystemClock::Get(),
+                                      *app->subscription_cache, dispatcher_options);
+  app->subscription_hook->SetOnEnqueue([&dispatcher] { dispatcher.Wake(); });
+  server_options.websocket = subscription_channels.WebSocketAcceptor();
   api::http::Server server(server_options, api::MakeFhirHandler(*app->service, adapter_options));
   if (auto started = server.Start(); !started)
     return Fail(started.error());
@@ -240,6 +263,8 @@ int Serve(const ServeFlags& flags) {
       return Fail(howto.error());
     std::printf("%s", howto->c_str());
   }
+  dispatcher.SetBaseUrl(public_base);
+  dispatcher.Start();
   std::fflush(stdout);
   spdlog::info("medalliance {} serving FHIR R4 on {} (database {}; auth {})", kVersion, public_base,
                store_settings.db_path, auth_mode);
@@ -258,6 +283,8 @@ int Serve(const ServeFlags& flags) {
   spdlog::info("received signal {}; finishing in-flight requests", signal_number);
   escalation_timer.Stop();
   server.Stop();
+  dispatcher.Stop();
+  app->subscription_hook->SetOnEnqueue({});
   spdlog::info("stopped");
   return 0;
 }

@@ -50,6 +50,7 @@ core::Result<App> BuildApp(const StoreSettings& settings, bool validate, bool sm
     config.resource_types.emplace_back(type);
   }
   config.software_version = kVersion;
+  config.subscription_channels = {"rest-hook", "websocket"};
   access::PolicyOptions policy_options;
   if (const char* consent = std::getenv("MEDALLIANCE_CONSENT_DEFAULT");
       consent != nullptr && std::string_view(consent) == "opt-in") {
@@ -112,6 +113,10 @@ core::Result<App> BuildApp(const StoreSettings& settings, bool validate, bool sm
   config.hooks.push_back(app.referral_appointment_hook.get());
   config.operations.push_back(app.green_channel_board.get());
   config.operations.push_back(app.referral_metrics.get());
+  app.subscription_cache = std::make_unique<subscription::SubscriptionCache>();
+  app.subscription_hook = std::make_unique<subscription::SubscriptionHook>(
+      *app.subscription_cache, core::SystemClock::Get());
+  config.hooks.push_back(app.subscription_hook.get());
   config.hooks.push_back(app.audit_hook.get());
   app.service = std::make_unique<api::rest::RestService>(*app.store, std::move(config));
   return app;

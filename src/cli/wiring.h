@@ -29,6 +29,7 @@
 #include "registry/member_reference_hook.h"
 #include "registry/members_operation.h"
 #include "store/store.h"
+#include "subscription/hook.h"
 
 namespace medalliance::cli {
 
@@ -74,6 +75,10 @@ struct App {
   std::unique_ptr<referral::GreenChannelBoard> green_channel_board;
   std::unique_ptr<referral::ReferralMetrics> referral_metrics;
   std::unique_ptr<referral::Escalator> escalator;
+  // FHIR Subscriptions (issue 7): the live-subscription cache and the matching hook (after
+  // the other hooks, before the audit hook). `serve` adds the dispatcher and its transport.
+  std::unique_ptr<subscription::SubscriptionCache> subscription_cache;
+  std::unique_ptr<subscription::SubscriptionHook> subscription_hook;
   std::unique_ptr<api::rest::RestService> service;
 };
 

@@ -4,7 +4,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <ctime>
+#include <deque>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/experimental/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
@@ -25,6 +28,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
@@ -33,6 +37,9 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <boost/beast/websocket/stream.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -73,6 +80,73 @@ struct Connection {
   beast::tcp_stream stream;  // unused (closed) when tls is set
   std::unique_ptr<TlsStream> tls;
   bool idle = true;
+  // Set while the connection is a WebSocket: Stop() closes it through this (on the strand).
+  std::function<void()> close_websocket;
+};
+
+// A WebSocket over `Next` (tcp_stream or the TLS stream): the peer handed to the application.
+// Everything runs on the connection's strand; Send/Close post to it.
+template <typename Next>
+class WebSocketPeerImpl final : public WebSocketPeer,
+                                public std::enable_shared_from_this<WebSocketPeerImpl<Next>> {
+ public:
+  using WsStream = beast::websocket::stream<Next>;
+  explicit WebSocketPeerImpl(asio::any_io_executor executor) : executor_(std::move(executor)) {}
+
+  void Send(std::string text) override {
+    asio::post(executor_, [self = this->shared_from_this(), text = std::move(text)]() mutable {
+      if (self->closed_)
+        return;
+      self->queue_.push_back(std::move(text));
+      self->Pump();
+    });
+  }
+  void Close() override {
+    asio::post(executor_, [self = this->shared_from_this()] { self->CloseNow(); });
+  }
+  // On the strand.
+  void CloseNow() {
+    closed_ = true;
+    queue_.clear();
+    if (ws_) {
+      ErrorCodeT ec;
+      beast::get_lowest_layer(*ws_).socket().close(ec);
+    }
+  }
+  void Open(std::shared_ptr<WsStream> ws) {
+    ws_ = std::move(ws);
+    open_ = true;
+    Pump();
+  }
+
+ private:
+  void Pump() {
+    if (!open_ || writing_ || closed_ || queue_.empty())
+      return;
+    writing_ = true;
+    asio::co_spawn(executor_, WriteLoop(this->shared_from_this()), asio::detached);
+  }
+  static asio::awaitable<void> WriteLoop(std::shared_ptr<WebSocketPeerImpl> self) {
+    while (!self->queue_.empty() && !self->closed_) {
+      std::string text = std::move(self->queue_.front());
+      self->queue_.pop_front();
+      self->ws_->text(true);
+      auto [ec, written] = co_await self->ws_->async_write(asio::buffer(text), kNoThrow);
+      (void)written;
+      if (ec) {
+        self->CloseNow();
+        break;
+      }
+    }
+    self->writing_ = false;
+  }
+
+  asio::any_io_executor executor_;
+  std::shared_ptr<WsStream> ws_;
+  std::deque<std::string> queue_;
+  bool open_ = false;
+  bool writing_ = false;
+  bool closed_ = false;
 };
 
 int HexValue(char c) {
@@ -214,6 +288,12 @@ class Server::Impl {
   template <typename Stream>
   asio::awaitable<void> Serve(std::shared_ptr<Connection> connection, Stream& stream);
   asio::awaitable<void> Reject(tcp::socket socket);
+  // Runs the WebSocket handshake over `next` (moved out of the connection) and the session.
+  template <typename Next>
+  asio::awaitable<void> ServeWebSocket(std::shared_ptr<Connection> connection, Next next,
+                                       BeastRequest upgrade,
+                                       std::shared_ptr<WebSocketPeerImpl<Next>> peer,
+                                       std::shared_ptr<WebSocketSession> session);
   // Writes `response` and returns whether the connection may stay open.
   template <typename Stream>
   asio::awaitable<bool> Send(Stream& stream, Response response, unsigned version, bool head,
@@ -364,7 +444,9 @@ void Server::Impl::Stop() {
   // with Connection: close and end on their own (Serve checks stopping_).
   for (const std::shared_ptr<Connection>& connection : snapshot) {
     asio::post(connection->Tcp().get_executor(), [connection] {
-      if (connection->idle) {
+      if (connection->close_websocket) {
+        connection->close_websocket();
+      } else if (connection->idle) {
         ErrorCodeT ec;
         connection->Tcp().socket().close(ec);
       }
@@ -616,6 +698,23 @@ asio::awaitable<void> Server::Impl::Serve(std::shared_ptr<Connection> connection
       error_status = 400;
       error_message = "malformed percent-encoding in request path";
     }
+    if (error_status == 0 && options_.websocket && request.path == options_.websocket_path &&
+        beast::websocket::is_upgrade(message)) {
+      auto ws_peer = std::make_shared<WebSocketPeerImpl<Stream>>(tcp_layer.get_executor());
+      std::shared_ptr<WebSocketSession> session;
+      try {
+        session = options_.websocket(request, ws_peer);
+      } catch (const std::exception& e) {
+        spdlog::error("http: websocket acceptor threw: {}", e.what());
+      }
+      if (session) {
+        co_await ServeWebSocket<Stream>(connection, std::move(stream), std::move(message), ws_peer,
+                                        session);
+        co_return;
+      }
+      error_status = 403;
+      error_message = "websocket refused";
+    }
     Response response = error_status != 0 ? ErrorResponse(error_status, std::move(error_message))
                                           : CallHandler(request);
     bool keep_alive = co_await Send(stream, std::move(response), message.version(), head,
@@ -635,6 +734,44 @@ asio::awaitable<void> Server::Impl::Serve(std::shared_ptr<Connection> connection
     tcp_layer.socket().shutdown(tcp::socket::shutdown_both, ec);
     tcp_layer.socket().close(ec);
   }
+  Unregister(connection);
+}
+
+template <typename Next>
+asio::awaitable<void> Server::Impl::ServeWebSocket(std::shared_ptr<Connection> connection,
+                                                   Next next, BeastRequest upgrade,
+                                                   std::shared_ptr<WebSocketPeerImpl<Next>> peer,
+                                                   std::shared_ptr<WebSocketSession> session) {
+  using WsStream = beast::websocket::stream<Next>;
+  auto ws = std::make_shared<WsStream>(std::move(next));
+  beast::get_lowest_layer(*ws).expires_never();
+  ws->set_option(beast::websocket::stream_base::timeout::suggested(beast::role_type::server));
+  connection->idle = false;
+  connection->close_websocket = [peer] { peer->CloseNow(); };
+  auto [accept_ec] = co_await ws->async_accept(upgrade, kNoThrow);
+  if (!accept_ec && !stopping_) {
+    peer->Open(ws);
+    for (;;) {
+      beast::flat_buffer buffer;
+      auto [read_ec, bytes] = co_await ws->async_read(buffer, kNoThrow);
+      (void)bytes;
+      if (read_ec)
+        break;
+      try {
+        session->OnText(beast::buffers_to_string(buffer.data()));
+      } catch (const std::exception& e) {
+        spdlog::error("http: websocket session threw: {}", e.what());
+        break;
+      }
+    }
+  }
+  try {
+    session->OnClose();
+  } catch (...) {
+    spdlog::error("http: websocket session threw on close");
+  }
+  peer->CloseNow();
+  connection->close_websocket = nullptr;
   Unregister(connection);
 }
 

@@ -26,6 +26,28 @@ namespace medalliance::api::http {
 // resort (logged, answered 500); code above should return error responses instead.
 using Handler = std::function<Response(Request&)>;
 
+// One accepted WebSocket connection, as the application sees it. Send and Close may be called
+// from any thread; messages are sent in order, after the handshake.
+class WebSocketPeer {
+ public:
+  virtual ~WebSocketPeer() = default;
+  virtual void Send(std::string text) = 0;
+  virtual void Close() = 0;
+};
+
+// The application side of one WebSocket connection; called on the connection's io thread.
+class WebSocketSession {
+ public:
+  virtual ~WebSocketSession() = default;
+  virtual void OnText(const std::string& text) = 0;
+  virtual void OnClose() = 0;
+};
+
+// Called for a WebSocket upgrade request on ServerOptions.websocket_path, before the
+// handshake: returns the session, or null to refuse it (403). Must not block.
+using WebSocketAcceptor = std::function<std::shared_ptr<WebSocketSession>(
+    const Request& upgrade, std::shared_ptr<WebSocketPeer> peer)>;
+
 // Builds the response for errors the server detects itself (no handler involved):
 // 400 malformed HTTP or bad gzip body, 413 body too large, 415 unknown Content-Encoding,
 // 431 header too large, 500 handler threw, 503 too many connections. It must not throw.
@@ -47,6 +69,10 @@ struct ServerOptions {
   // TLS: PEM files of the certificate chain and its private key; both empty = plain HTTP.
   std::string tls_cert_file;
   std::string tls_key_file;
+  // WebSocket upgrades on this path go to `websocket` (unset: no WebSockets; the request
+  // reaches the handler as any other).
+  std::string websocket_path = "/websocket";
+  WebSocketAcceptor websocket;
 };
 
 class Server {

@@ -136,9 +136,32 @@ FhirResponse RestService::Capabilities(const FhirRequest& request) const {
     }
     if (operations.Size() > 0)
       resource.Set("operation", std::move(operations));
+    if (type == "Subscription" && !config_.subscription_channels.empty()) {
+      std::string channels;
+      for (const std::string& channel : config_.subscription_channels)
+        channels += (channels.empty() ? "" : ", ") + channel;
+      resource.Set("documentation",
+                   Code("Criteria-based subscriptions (R4). Channel types: " + channels +
+                        ". Criteria: Type?params over token, reference, string, date, number, "
+                        "quantity, uri and _id (no chains); at-least-once delivery."));
+    }
     resources.PushBack(std::move(resource));
   }
   rest.Set("resource", std::move(resources));
+  if (std::find(config_.subscription_channels.begin(), config_.subscription_channels.end(),
+                "websocket") != config_.subscription_channels.end()) {
+    std::string websocket = request.base_url;
+    if (websocket.starts_with("https://")) {
+      websocket = "wss://" + websocket.substr(8);
+    } else if (websocket.starts_with("http://")) {
+      websocket = "ws://" + websocket.substr(7);
+    }
+    Json extension = Json::MakeObject();
+    extension.Set("url",
+                  Code("http://hl7.org/fhir/StructureDefinition/capabilitystatement-websocket"));
+    extension.Set("valueUri", Code(websocket + "/websocket"));
+    rest.SetAt(0, "extension", Json::MakeArray()).PushBack(std::move(extension));
+  }
   Json system_interactions = Json::MakeArray();
   for (std::string_view code : {"transaction", "batch", "history-system"}) {
     system_interactions.PushBack(Interaction(code));

@@ -33,6 +33,9 @@ struct RestConfig {
   std::function<core::Status(fhir::Json&, const fhir::Json&)> apply_fhirpath_patch;
   // Every R4 resource type name, sorted.
   std::vector<std::string> resource_types;
+  // Subscription channel types the server delivers ("rest-hook", "websocket"): listed on the
+  // Subscription resource of the CapabilityStatement, with the R4 websocket extension.
+  std::vector<std::string> subscription_channels;
   const core::Clock* clock = nullptr;
   std::string software_version = "0.1.0";
   int default_page_size = 50;

@@ -177,10 +177,31 @@ CREATE TABLE audit_chain (
 );
 )sql";
 
+// 0004_subscription_queue.sql
+constexpr std::string_view k0004SubscriptionQueue = R"sql(
+-- The durable notification queue of FHIR Subscriptions (doc/subscriptions.md): a row per
+-- (subscription, matched resource version), inserted in the transaction of the write that
+-- matched, deleted once delivered or dropped. At-least-once: a crash before the delete
+-- sends the notification again after restart.
+CREATE TABLE subscription_queue (
+  seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+  subscription_id TEXT    NOT NULL,
+  resource_type   TEXT    NOT NULL,
+  resource_id     TEXT    NOT NULL,
+  version         INTEGER NOT NULL,            -- the matched version
+  attempts        INTEGER NOT NULL DEFAULT 0,  -- failed deliveries so far
+  next_attempt_at INTEGER NOT NULL,            -- epoch millis: not tried before this
+  enqueued_at     INTEGER NOT NULL,            -- epoch millis of the write
+  last_error      TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX subscription_queue_due ON subscription_queue (next_attempt_at, seq);
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "0001_initial", k0001Initial},
     Migration{2, "0002_auth", k0002Auth},
     Migration{3, "0003_audit_chain", k0003AuditChain},
+    Migration{4, "0004_subscription_queue", k0004SubscriptionQueue},
 };
 
 }  // namespace
