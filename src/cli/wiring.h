@@ -73,8 +73,9 @@ struct App {
   std::unique_ptr<referral::AppointmentHook> referral_appointment_hook;
   std::unique_ptr<referral::GreenChannelBoard> green_channel_board;
   std::unique_ptr<referral::ReferralMetrics> referral_metrics;
-  std::unique_ptr<referral::Escalator> escalator;
   std::unique_ptr<api::rest::RestService> service;
+  // After `service`, whose write pipeline it uses (destroyed first).
+  std::unique_ptr<referral::Escalator> escalator;
 };
 
 // `smart_on_fhir`: advertise SMART security in the CapabilityStatement (auth is on).
