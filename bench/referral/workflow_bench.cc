@@ -1,24 +1,34 @@
 // Referral workflow: N referrals moving through the whole workflow concurrently, in process
-// (RestService over a SQLite file, as `serve` wires it, without HTTP).
+// (RestService over a SQLite file, as `serve` wires it, without HTTP). Self-contained: it
+// builds its own data in a fresh database file and removes it at the end.
 //
-//   referral_workflow_bench [referrals=1000] [threads=8] [db=/tmp/referral-bench.db]
+//   referral_workflow_bench [referrals=1000] [workers=8] [db=/tmp/referral-bench.db]
+//                           [synchronous=full|normal]
+//
+// e.g.  for w in 1 8 32; do build/bench/referral/referral_workflow_bench 1000 $w; done
 //
 // Each referral: POST ServiceRequest (direction hook), POST Task (state machine), then JSON
-// Patch of Task.status received → accepted → in-progress (Encounter opened) → completed
-// (Encounter finished, ServiceRequest completed). Prints p50/p90/p99/max per transition
-// (the four PATCHes) and per create, and the total rate. synchronous=normal (WAL).
+// Patch of Task.status requested → received → accepted → in-progress (Encounter opened) →
+// completed (Encounter finished, ServiceRequest completed), each hook-made write audited like
+// the request's own. `workers` threads take the next referral until all are done. Prints
+// p50/p90/p99/max per transition and for all four, per create, transitions/s, the store's
+// group-commit counters (commits, writes per commit) and the load average (/proc/loadavg).
+// synchronous=full (the server's default: fsync at every commit) unless told otherwise.
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "cli/wiring.h"
+#include "store/sqlite/sqlite_store.h"
 
 namespace {
 
@@ -52,7 +62,15 @@ std::string IdOf(const std::string& body) {
   return body.substr(at, body.find('"', at) - at);
 }
 
-void Report(const char* name, const std::vector<double>& millis) {
+std::string LoadAverage() {
+  std::ifstream file("/proc/loadavg");
+  std::string one, five, fifteen;
+  file >> one >> five >> fifteen;
+  return one + " " + five + " " + fifteen;
+}
+
+void Report(const std::string& label, const std::vector<double>& millis) {
+  const char* name = label.c_str();
   std::printf("%-12s n=%zu p50=%.2f ms p90=%.2f ms p99=%.2f ms max=%.2f ms\n", name, millis.size(),
               Percentile(millis, 0.5), Percentile(millis, 0.9), Percentile(millis, 0.99),
               Percentile(millis, 1.0));
@@ -64,10 +82,11 @@ int main(int argc, char** argv) {
   const int referrals = argc > 1 ? std::atoi(argv[1]) : 1000;
   const int threads = argc > 2 ? std::atoi(argv[2]) : 8;
   const std::string db = argc > 3 ? argv[3] : "/tmp/referral-bench.db";
+  const std::string synchronous = argc > 4 ? argv[4] : "full";
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db + suffix);
   medalliance::cli::StoreSettings settings;
   settings.db_path = db;
-  settings.synchronous = "normal";
+  settings.synchronous = synchronous;
   auto app = medalliance::cli::BuildApp(settings);
   if (!app) {
     std::fprintf(stderr, "%s\n", app.error().GetMessage().c_str());
@@ -97,12 +116,12 @@ int main(int argc, char** argv) {
       "performer":[{"reference":"Organization/gz-central"}]})";
   std::mutex mutex;
   std::vector<double> creates;
-  std::vector<double> transitions;
+  std::map<std::string, std::vector<double>> transitions;
   std::atomic<int> next{0};
   std::atomic<int> failures{0};
   auto worker = [&] {
     std::vector<double> my_creates;
-    std::vector<double> my_transitions;
+    std::map<std::string, std::vector<double>> my_transitions;
     while (next.fetch_add(1) < referrals) {
       auto start = Clock::now();
       FhirResponse created = Send(service, "POST", "/ServiceRequest", request_body, fhir);
@@ -126,7 +145,7 @@ int main(int argc, char** argv) {
         patch += "]";
         auto begin = Clock::now();
         FhirResponse moved = Send(service, "PATCH", path, patch, "application/json-patch+json");
-        my_transitions.push_back(
+        my_transitions[status].push_back(
             std::chrono::duration<double, std::milli>(Clock::now() - begin).count());
         if (moved.status != 200) {
           ++failures;
@@ -136,16 +155,38 @@ int main(int argc, char** argv) {
     }
     std::lock_guard<std::mutex> lock(mutex);
     creates.insert(creates.end(), my_creates.begin(), my_creates.end());
-    transitions.insert(transitions.end(), my_transitions.begin(), my_transitions.end());
+    for (auto& [status, millis] : my_transitions)
+      transitions[status].insert(transitions[status].end(), millis.begin(), millis.end());
   };
   auto start = Clock::now();
   std::vector<std::thread> pool;
   for (int i = 0; i < threads; ++i) pool.emplace_back(worker);
   for (std::thread& thread : pool) thread.join();
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  std::printf("%d referrals, %d threads, %.2f s, %.0f referrals/s, %d failures\n", referrals,
-              threads, seconds, referrals / seconds, failures.load());
+  std::vector<double> all;
+  for (const auto& [status, millis] : transitions)
+    all.insert(all.end(), millis.begin(), millis.end());
+  std::printf(
+      "%d referrals, %d workers, synchronous=%s: %.2f s, %.0f referrals/s, %.0f transitions/s, "
+      "%d failures, load %s\n",
+      referrals, threads, synchronous.c_str(), seconds, referrals / seconds,
+      static_cast<double>(all.size()) / seconds, failures.load(), LoadAverage().c_str());
   Report("create", creates);
-  Report("transition", transitions);
+  for (const char* status : {"received", "accepted", "in-progress", "completed"})
+    Report(status, transitions[status]);
+  Report("transition", all);
+  if (const auto* sqlite = dynamic_cast<const medalliance::store::SqliteStore*>(app->store.get())) {
+    medalliance::store::SqliteStore::BatchStats stats = sqlite->GetBatchStats();
+    std::printf("store: %lld write transactions for %lld writes (%.2f writes per commit)\n",
+                static_cast<long long>(stats.batches), static_cast<long long>(stats.writes),
+                stats.batches > 0
+                    ? static_cast<double>(stats.writes) / static_cast<double>(stats.batches)
+                    : 0.0);
+  }
+  app->escalator.reset();
+  app->service.reset();
+  app->audit_log.reset();  // flushes into the store
+  app->store.reset();
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db + suffix);
   return failures.load() == 0 ? 0 : 2;
 }

@@ -135,7 +135,9 @@ Json BuildAuditEvent(const AuditRecord& record) {
               Concept(Coding("http://terminology.hl7.org/CodeSystem/extra-security-role-type",
                              person ? "humanuser" : "dataprocessor")));
     Json who = Json::MakeObject();
-    if (person) {
+    if (caller.system) {
+      who.Set("display", Json::MakeString("medalliance system: " + caller.client_id));
+    } else if (person) {
       who.Set("reference", Json::MakeString("Practitioner/" + caller.practitioner_id));
     } else if (!caller.client_id.empty()) {
       Json identifier = Json::MakeObject();
@@ -147,7 +149,7 @@ Json BuildAuditEvent(const AuditRecord& record) {
                                                                : "unauthenticated (auth off)"));
     }
     agent.Set("who", std::move(who));
-    if (!caller.client_id.empty())
+    if (!caller.client_id.empty() && !caller.system)
       agent.Set("altId", Json::MakeString(caller.client_id));
     agent.Set("requestor", Json::MakeBool(true));
     if (!caller.roles.empty()) {
@@ -162,6 +164,18 @@ Json BuildAuditEvent(const AuditRecord& record) {
       policy.PushBack(Json::MakeString("https://fhir.medalliance.cn/policy/break-glass"));
       agent.Set("policy", std::move(policy));
     }
+    agents.PushBack(std::move(agent));
+  }
+  if (!record.origin.empty()) {
+    // The server's module that made the write for the requestor.
+    Json agent = Json::MakeObject();
+    agent.Set("type",
+              Concept(Coding("http://terminology.hl7.org/CodeSystem/extra-security-role-type",
+                             "dataprocessor")));
+    Json who = Json::MakeObject();
+    who.Set("display", Json::MakeString("medalliance " + record.origin));
+    agent.Set("who", std::move(who));
+    agent.Set("requestor", Json::MakeBool(false));
     agents.PushBack(std::move(agent));
   }
   if (!caller.organization_id.empty()) {
@@ -493,6 +507,7 @@ core::Status AuditWriteHook::BeforeWrite(store::WriteTx& tx, store::WriteEvent& 
   core::EpochMillis now = clock_.Now();
   record.recorded = now;
   record.caller = *event.caller;
+  record.origin = std::string(event.origin);
   int64_t version = event.previous != nullptr ? event.previous->version + 1 : 0;
   record.entities.push_back(event.type + "/" + event.id +
                             (version > 0 ? "/_history/" + std::to_string(version) : ""));

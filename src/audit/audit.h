@@ -47,6 +47,9 @@ struct AuditRecord {
   std::string purpose;                // v3 ActReason: TREAT, ETREAT (break-glass)
   std::string rule;                   // the access rule that decided
   std::string query;                  // search query text, when a search
+  // The domain module that made the write for the request (store::WriteEvent::origin), e.g.
+  // "referral": recorded as a second agent, the server acting for the caller.
+  std::string origin;
 };
 
 inline constexpr std::string_view kClientSystem = "https://fhir.medalliance.cn/sid/client";
@@ -115,7 +118,9 @@ class AuditLog {
 };
 
 // Records every write made for a request (create, update, patch, delete) as an AuditEvent in
-// the same transaction. Local tools (no caller) are not audited.
+// the same transaction, those domain modules make for it (WriteEvent::origin) included, and
+// the server's own (a store::SystemCaller, e.g. the green-channel escalator). Local tools
+// (no caller) are not audited.
 class AuditWriteHook final : public store::WriteHook {
  public:
   explicit AuditWriteHook(const core::Clock& clock) : clock_(clock) {}

@@ -107,7 +107,6 @@ core::Result<App> BuildApp(const StoreSettings& settings, bool validate, bool sm
   app.referral_appointment_hook = std::make_unique<referral::AppointmentHook>();
   app.green_channel_board = std::make_unique<referral::GreenChannelBoard>();
   app.referral_metrics = std::make_unique<referral::ReferralMetrics>(nullptr, referral_config);
-  app.escalator = std::make_unique<referral::Escalator>(*app.store, referral_config);
   config.hooks.push_back(app.referral_request_hook.get());
   config.hooks.push_back(app.referral_task_hook.get());
   config.hooks.push_back(app.referral_appointment_hook.get());
@@ -119,6 +118,9 @@ core::Result<App> BuildApp(const StoreSettings& settings, bool validate, bool sm
   config.hooks.push_back(app.subscription_hook.get());
   config.hooks.push_back(app.audit_hook.get());
   app.service = std::make_unique<api::rest::RestService>(*app.store, std::move(config));
+  // The escalator writes through the service's write pipeline as the system caller.
+  app.escalator =
+      std::make_unique<referral::Escalator>(*app.store, app.service->Writer(), referral_config);
   return app;
 }
 

@@ -74,12 +74,13 @@ struct App {
   std::unique_ptr<referral::AppointmentHook> referral_appointment_hook;
   std::unique_ptr<referral::GreenChannelBoard> green_channel_board;
   std::unique_ptr<referral::ReferralMetrics> referral_metrics;
-  std::unique_ptr<referral::Escalator> escalator;
   // FHIR Subscriptions (issue 7): the live-subscription cache and the matching hook (after
   // the other hooks, before the audit hook). `serve` adds the dispatcher and its transport.
   std::unique_ptr<subscription::SubscriptionCache> subscription_cache;
   std::unique_ptr<subscription::SubscriptionHook> subscription_hook;
   std::unique_ptr<api::rest::RestService> service;
+  // After `service`, whose write pipeline it uses (destroyed first).
+  std::unique_ptr<referral::Escalator> escalator;
 };
 
 // `smart_on_fhir`: advertise SMART security in the CapabilityStatement (auth is on).

@@ -169,8 +169,10 @@ struct Item {
 
 class Session {
  public:
-  Session(store::WriteTx& tx, const search::Searcher& searcher, core::EpochMillis now)
-      : tx_(tx), searcher_(searcher), now_(now) {}
+  // `writer` and `caller`: the operation request's (OperationRequest::writer, ::caller).
+  Session(store::WriteTx& tx, const search::Searcher& searcher, core::EpochMillis now,
+          const store::ResourceWriter* writer, const store::Caller* caller)
+      : tx_(tx), searcher_(searcher), now_(now), writer_(writer), caller_(caller) {}
 
   store::WriteTx& Tx() { return tx_; }
   core::EpochMillis Now() const { return now_; }
@@ -388,27 +390,29 @@ class Session {
     return agent;
   }
 
+  // Writes the item through the whole write pipeline (validation, hooks, index, audit) as the
+  // operation's caller; the resource is stamped in place with what was stored.
   core::Status Put(Item& item, int64_t version, std::string_view method) {
-    Json& resource = item.json;
-    resource.SetAt(1, "id", Str(item.id));
-    Json* meta = resource.Find("meta");
-    if (meta == nullptr || !meta->IsObject())
-      meta = &resource.SetAt(2, "meta", Json::MakeObject());
-    meta->SetAt(0, "versionId", Str(std::to_string(version)));
-    meta->SetAt(1, "lastUpdated", Str(core::FormatInstant(now_)));
-    store::StoredResource stored;
-    stored.type = item.type;
-    stored.id = item.id;
-    stored.version = version;
-    stored.last_updated = now_;
-    stored.method = std::string(method);
-    stored.json = fhir::WriteJson(resource);
-    return tx_.PutVersion(stored, searcher_.Index(resource));
+    if (writer_ == nullptr)
+      return Error::Internal("mpi: no ResourceWriter is wired for the operation's writes");
+    const store::WriteScope scope{caller_, kWriteOrigin, 1, now_, nullptr};
+    if (method == "POST") {
+      MA_ASSIGN_OR_RETURN(store::StoredResource stored,
+                          writer_->Create(tx_, item.json, scope, item.id));
+      (void)stored;
+      return {};
+    }
+    MA_ASSIGN_OR_RETURN(store::StoredResource stored,
+                        writer_->Update(tx_, item.json, scope, version - 1));
+    (void)stored;
+    return {};
   }
 
   store::WriteTx& tx_;
   const search::Searcher& searcher_;
   core::EpochMillis now_;
+  const store::ResourceWriter* writer_;
+  const store::Caller* caller_;
   std::map<std::string, Item> items_;
   std::vector<std::string> order_;  // keys in load order (deterministic output)
 };
@@ -642,7 +646,7 @@ core::Result<store::OperationResponse> LinkOperation::Invoke(
   const core::EpochMillis now = clock_->Now();
   Json response;
   core::Status status = store.Write([&](store::WriteTx& tx) -> core::Status {
-    Session session(tx, searcher_, now);
+    Session session(tx, searcher_, now, request.writer, request.caller);
     switch (action_) {
       case LinkAction::kLink: {
         MA_ASSIGN_OR_RETURN(auto patients, RequirePatients(parameters, 1, 100));

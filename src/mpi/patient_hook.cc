@@ -172,7 +172,8 @@ PatientHook::PatientHook(PatientIndex& index, PatientHookOptions options)
 }
 
 core::Status PatientHook::BeforeWrite(store::WriteTx& tx, store::WriteEvent& event) {
-  if (event.kind == store::WriteKind::kDelete || event.resource == nullptr)
+  if (event.kind == store::WriteKind::kDelete || event.resource == nullptr ||
+      event.origin == kWriteOrigin)
     return {};
   const core::EpochMillis now = options_.clock->Now();
   IdentityOptions identity;
@@ -210,18 +211,19 @@ core::Status PatientHook::BeforeWrite(store::WriteTx& tx, store::WriteEvent& eve
     MA_ASSIGN_OR_RETURN(std::optional<store::StoredResource> their_person,
                         FindPersonOf(tx, best.reference));
     if (their_person.has_value()) {
-      MA_RETURN_IF_ERROR(AddLink(tx, *their_person, record.reference, now));
+      MA_RETURN_IF_ERROR(AddLink(tx, event, *their_person, record.reference, now));
       person_id = their_person->id;
     } else {
-      MA_ASSIGN_OR_RETURN(
-          person_id, CreatePerson(tx, *event.resource, {record.reference, best.reference}, now));
+      MA_ASSIGN_OR_RETURN(person_id, CreatePerson(tx, event, *event.resource,
+                                                  {record.reference, best.reference}, now));
     }
     notes.push_back({core::Severity::kInformation, "informational",
                      "已与 " + best.reference + " 关联为同一人 / linked with " + best.reference +
                          " as one person (Person/" + person_id + ")",
                      ""});
   } else if (options_.person_per_patient) {
-    MA_ASSIGN_OR_RETURN(person_id, CreatePerson(tx, *event.resource, {record.reference}, now));
+    MA_ASSIGN_OR_RETURN(person_id,
+                        CreatePerson(tx, event, *event.resource, {record.reference}, now));
   }
 
   size_t reviews = 0;
@@ -232,7 +234,7 @@ core::Status PatientHook::BeforeWrite(store::WriteTx& tx, store::WriteEvent& eve
                         FindPersonOf(tx, match.reference));
     if (their_person.has_value() && their_person->id == person_id)
       continue;  // linked already
-    MA_ASSIGN_OR_RETURN(bool created, AddReviewItem(tx, record.reference, match, now));
+    MA_ASSIGN_OR_RETURN(bool created, AddReviewItem(tx, event, record.reference, match, now));
     if (created) {
       notes.push_back({core::Severity::kInformation, "informational",
                        "待数据管理员核对：可能与 " + match.reference + " 为同一人 / review item " +
@@ -249,26 +251,25 @@ core::Status PatientHook::BeforeWrite(store::WriteTx& tx, store::WriteEvent& eve
   return {};
 }
 
-core::Status PatientHook::Put(store::WriteTx& tx, Json& resource, const std::string& id,
-                              int64_t version, std::string_view method,
-                              core::EpochMillis now) const {
-  resource.SetAt(1, "id", Json::MakeString(id));
-  Json* meta = resource.Find("meta");
-  if (meta == nullptr || !meta->IsObject())
-    meta = &resource.SetAt(2, "meta", Json::MakeObject());
-  meta->SetAt(0, "versionId", Json::MakeString(std::to_string(version)));
-  meta->SetAt(1, "lastUpdated", Json::MakeString(core::FormatInstant(now)));
-  store::StoredResource stored;
-  stored.type = std::string(resource.GetStringMember("resourceType"));
-  stored.id = id;
-  stored.version = version;
-  stored.last_updated = now;
-  stored.method = std::string(method);
-  stored.json = fhir::WriteJson(resource);
-  return tx.PutVersion(stored, searcher_.Index(resource));
+core::Result<std::string> PatientHook::Put(store::WriteTx& tx, const store::WriteEvent& event,
+                                           Json& resource, std::string id, bool create,
+                                           core::EpochMillis now) const {
+  if (event.writer == nullptr)
+    return core::Error::Internal("mpi: no ResourceWriter is wired for the hook's writes");
+  store::WriteScope scope = event.Nested(kWriteOrigin);
+  scope.now = now;
+  if (create) {
+    MA_ASSIGN_OR_RETURN(store::StoredResource stored,
+                        event.writer->Create(tx, resource, scope, std::move(id)));
+    return std::move(stored.id);
+  }
+  MA_ASSIGN_OR_RETURN(store::StoredResource stored, event.writer->Update(tx, resource, scope));
+  return std::move(stored.id);
 }
 
-core::Result<std::string> PatientHook::CreatePerson(store::WriteTx& tx, const Json& patient,
+core::Result<std::string> PatientHook::CreatePerson(store::WriteTx& tx,
+                                                    const store::WriteEvent& event,
+                                                    const Json& patient,
                                                     const std::vector<std::string>& references,
                                                     core::EpochMillis now) const {
   Json person = Json::MakeObject();
@@ -284,22 +285,24 @@ core::Result<std::string> PatientHook::CreatePerson(store::WriteTx& tx, const Js
   person.Set("active", Json::MakeBool(true));
   Json& links = person.Set("link", Json::MakeArray());
   for (const std::string& reference : references) links.PushBack(Link(reference));
-  std::string id = core::NewId();
-  MA_RETURN_IF_ERROR(Put(tx, person, id, 1, "POST", now));
-  return id;
+  return Put(tx, event, person, {}, /*create=*/true, now);
 }
 
-core::Status PatientHook::AddLink(store::WriteTx& tx, const store::StoredResource& person,
-                                  const std::string& reference, core::EpochMillis now) const {
+core::Status PatientHook::AddLink(store::WriteTx& tx, const store::WriteEvent& event,
+                                  const store::StoredResource& person, const std::string& reference,
+                                  core::EpochMillis now) const {
   MA_ASSIGN_OR_RETURN(Json json, fhir::ParseJson(person.json));
   Json* links = json.Find("link");
   if (links == nullptr || !links->IsArray())
     links = &json.Set("link", Json::MakeArray());
   links->PushBack(Link(reference));
-  return Put(tx, json, person.id, person.version + 1, "PUT", now);
+  MA_ASSIGN_OR_RETURN(std::string id, Put(tx, event, json, person.id, /*create=*/false, now));
+  (void)id;
+  return {};
 }
 
-core::Result<bool> PatientHook::AddReviewItem(store::WriteTx& tx, const std::string& reference,
+core::Result<bool> PatientHook::AddReviewItem(store::WriteTx& tx, const store::WriteEvent& event,
+                                              const std::string& reference,
                                               const PatientMatch& match,
                                               core::EpochMillis now) const {
   std::string id = ReviewTaskId(reference, match.reference);
@@ -307,8 +310,8 @@ core::Result<bool> PatientHook::AddReviewItem(store::WriteTx& tx, const std::str
   if (existing.has_value() && !existing->deleted)
     return false;
   Json task = MakeReviewTask(reference, match, now);
-  MA_RETURN_IF_ERROR(
-      Put(tx, task, id, existing.has_value() ? existing->version + 1 : 1, "POST", now));
+  MA_ASSIGN_OR_RETURN(std::string created, Put(tx, event, task, id, /*create=*/true, now));
+  (void)created;
   return true;
 }
 

@@ -27,9 +27,11 @@
 //   Deletes are let through untouched: the Person keeps its link to the deleted Patient (no
 //   link is lost silently; unlinking is the steward's operation).
 //
-// Person and Task are written with tx.PutVersion and the search index rows of
-// search::Searcher::Index, so they are searchable like any other resource
-// (Person?link=Patient/123, Task?code=mpi-review&status=requested).
+// Person and Task are written through the whole write pipeline (WriteEvent::writer: validation,
+// the other hooks, search index, audit), with origin kWriteOrigin, so they are searchable like
+// any other resource (Person?link=Patient/123, Task?code=mpi-review&status=requested) and
+// audited for the request's caller. Patients written by the MPI itself (origin kWriteOrigin:
+// the steward's link operations) are let through untouched: the operation decided the links.
 //
 // Everything happens inside the transaction, so a re-run or a rollback undoes it; the only
 // effect outside is PatientIndex::Note(), which tolerates that (see patient_index.h).
@@ -55,6 +57,9 @@ namespace medalliance::mpi {
 inline constexpr std::string_view kMpiCodeSystem = "https://fhir.medalliance.cn/CodeSystem/mpi";
 inline constexpr std::string_view kReviewTaskCode = "mpi-review";
 inline constexpr std::string_view kPersonTagCode = "mpi-person";
+// WriteEvent::origin / WriteScope::origin of the writes the MPI makes itself (this hook's
+// Persons and review Tasks, the steward's operations' Patients, Persons, Tasks, Provenance).
+inline constexpr std::string_view kWriteOrigin = "mpi";
 // Person.link.assurance of a link made automatically on a certain match.
 inline constexpr std::string_view kCertainAssurance = "level4";
 
@@ -79,16 +84,22 @@ class PatientHook : public store::WriteHook {
   core::Status BeforeWrite(store::WriteTx& tx, store::WriteEvent& event) override;
 
  private:
-  core::Result<std::string> CreatePerson(store::WriteTx& tx, const fhir::Json& patient,
+  core::Result<std::string> CreatePerson(store::WriteTx& tx, const store::WriteEvent& event,
+                                         const fhir::Json& patient,
                                          const std::vector<std::string>& references,
                                          core::EpochMillis now) const;
-  core::Status AddLink(store::WriteTx& tx, const store::StoredResource& person,
-                       const std::string& reference, core::EpochMillis now) const;
+  core::Status AddLink(store::WriteTx& tx, const store::WriteEvent& event,
+                       const store::StoredResource& person, const std::string& reference,
+                       core::EpochMillis now) const;
   // Creates the pair's review Task unless it exists; true when created.
-  core::Result<bool> AddReviewItem(store::WriteTx& tx, const std::string& reference,
-                                   const PatientMatch& match, core::EpochMillis now) const;
-  core::Status Put(store::WriteTx& tx, fhir::Json& resource, const std::string& id, int64_t version,
-                   std::string_view method, core::EpochMillis now) const;
+  core::Result<bool> AddReviewItem(store::WriteTx& tx, const store::WriteEvent& event,
+                                   const std::string& reference, const PatientMatch& match,
+                                   core::EpochMillis now) const;
+  // A new resource (`id`, or a fresh one when empty; returns it) or a new version of
+  // `resource` (create = false), through event.writer.
+  core::Result<std::string> Put(store::WriteTx& tx, const store::WriteEvent& event,
+                                fhir::Json& resource, std::string id, bool create,
+                                core::EpochMillis now) const;
 
   PatientIndex& index_;
   PatientHookOptions options_;

@@ -18,6 +18,9 @@ inline constexpr std::string_view kDirectionSystem =
 
 // Task.code of a referral Task ("referral", and "green-channel" for a green-channel one);
 // PractitionerRole.code of a member's duty coordinator ("duty-coordinator").
+// WriteEvent::origin / WriteScope::origin of the writes this module makes itself (the
+// Encounter on arrival, the ServiceRequest following its Task, the escalator's steps).
+inline constexpr std::string_view kWriteOrigin = "referral";
 inline constexpr std::string_view kReferralSystem =
     "https://fhir.medalliance.cn/CodeSystem/referral";
 inline constexpr std::string_view kReferralTaskCode = "referral";

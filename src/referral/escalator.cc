@@ -119,13 +119,18 @@ core::Result<std::vector<Member>> CapableMembers(store::ReadTx& tx,
 
 }  // namespace
 
-Escalator::Escalator(store::Store& store, ReferralConfig config)
-    : store_(store), config_(std::move(config)) {}
+Escalator::Escalator(store::Store& store, const store::ResourceWriter& writer,
+                     ReferralConfig config)
+    : store_(store),
+      writer_(writer),
+      config_(std::move(config)),
+      caller_(store::SystemCaller("referral-escalator")) {}
 
 core::Result<std::vector<EscalationStep>> Escalator::Tick(core::EpochMillis now) {
   std::vector<EscalationStep> steps;
   core::Status status = store_.Write([&](store::WriteTx& tx) -> core::Status {
     steps.clear();  // Write() may re-run this block
+    const store::WriteScope scope{&caller_, kWriteOrigin, 1, now, nullptr};
     MA_ASSIGN_OR_RETURN(std::vector<Json> tasks,
                         internal::SearchJson(tx, searcher_, "Task",
                                              {{"code", std::string(kReferralSystem) + "|" +
@@ -238,16 +243,9 @@ core::Result<std::vector<EscalationStep>> Escalator::Tick(core::EpochMillis now)
       internal::AddExtension(task, MakeStep(step.level, now, step.action, step.target, from));
       AddNote(task, now, std::move(note));
       task.Set("lastModified", Str(core::FormatInstant(now)));
-      MA_ASSIGN_OR_RETURN(int64_t task_version, internal::NextVersion(tx, "Task", task_id));
-      MA_RETURN_IF_ERROR(
-          internal::PutResource(tx, searcher_, task, task_id, task_version, "PUT", now));
-      if (request_changed) {
-        const std::string request_id(request->GetStringMember("id"));
-        MA_ASSIGN_OR_RETURN(int64_t request_version,
-                            internal::NextVersion(tx, "ServiceRequest", request_id));
-        MA_RETURN_IF_ERROR(internal::PutResource(tx, searcher_, *request, request_id,
-                                                 request_version, "PUT", now));
-      }
+      MA_RETURN_IF_ERROR(internal::UpdateResource(tx, &writer_, task, scope));
+      if (request_changed)
+        MA_RETURN_IF_ERROR(internal::UpdateResource(tx, &writer_, *request, scope));
       steps.push_back(std::move(step));
     }
     return {};

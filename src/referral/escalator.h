@@ -16,6 +16,9 @@
 // Each step starts a new deadline of the condition's length, appends a kEscalationExtension
 // (level, at, action, target, from) and a Task.note, and is a new version of the Task, so the
 // history shows it. At most ReferralConfig::max_escalation_steps steps per Task.
+// The Task and ServiceRequest versions go through the whole write pipeline (ResourceWriter:
+// validation, hooks, index, audit) as the system caller "referral-escalator", origin
+// kWriteOrigin, so each step is audited as the server's own.
 //
 // Thread-safety: Tick() runs one store write transaction; call it from one thread (the serve
 // timer) at a time.
@@ -27,6 +30,7 @@
 #include "core/result.h"
 #include "referral/config.h"
 #include "search/search.h"
+#include "store/hooks.h"
 #include "store/store.h"
 
 namespace medalliance::referral {
@@ -40,8 +44,8 @@ struct EscalationStep {
 
 class Escalator {
  public:
-  // `store` is not owned and must outlive the escalator.
-  explicit Escalator(store::Store& store, ReferralConfig config = {});
+  // `store` and `writer` (RestService::Writer()) are not owned and must outlive the escalator.
+  Escalator(store::Store& store, const store::ResourceWriter& writer, ReferralConfig config = {});
   Escalator(const Escalator&) = delete;
   Escalator& operator=(const Escalator&) = delete;
 
@@ -50,7 +54,9 @@ class Escalator {
 
  private:
   store::Store& store_;
+  const store::ResourceWriter& writer_;
   ReferralConfig config_;
+  const store::Caller caller_;
   search::Searcher searcher_;
 };
 

@@ -197,8 +197,10 @@ core::Status CheckReferral(store::ReadTx& tx, const search::Searcher& searcher,
 }
 
 core::Status ServiceRequestHook::BeforeWrite(store::WriteTx& tx, store::WriteEvent& event) {
+  // The module's own writes (status following the Task, the escalator's reassignment, which
+  // checked the referral itself) are the workflow's.
   if (event.kind == store::WriteKind::kDelete || event.resource == nullptr ||
-      !IsReferral(*event.resource))
+      event.origin == kWriteOrigin || !IsReferral(*event.resource))
     return {};
   if (event.previous != nullptr && !event.previous->deleted) {
     // Once a Task drives the referral, its status and parties follow the Task.

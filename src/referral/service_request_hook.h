@@ -18,7 +18,8 @@
 //      priority stat and exactly one condition coding (stroke, chest-pain, ...).
 //   5. Once a Task is based on the referral, an update may not change its status, subject,
 //      requester or performer (kConflict): they follow the Task (task_hook.h).
-// Other ServiceRequests and deletes are let through untouched.
+// Other ServiceRequests, deletes and the referral module's own writes (origin kWriteOrigin:
+// the status following the Task, the escalator's reassignment) are let through untouched.
 
 #include <optional>
 #include <string>

@@ -14,6 +14,13 @@ namespace {
 using fhir::Json;
 using internal::Str;
 
+// The scope of the hook's own writes (Encounter, ServiceRequest status) at the hook's time.
+store::WriteScope Nested(const store::WriteEvent& event, core::EpochMillis now) {
+  store::WriteScope scope = event.Nested(kWriteOrigin);
+  scope.now = now;
+  return scope;
+}
+
 // Members a client may not change on a referral Task.
 constexpr std::string_view kFixedMembers[] = {"basedOn", "for", "requester", "owner"};
 
@@ -166,7 +173,9 @@ core::Result<CallerSides> TaskHook::SidesOf(store::ReadTx& tx, const store::Call
 }
 
 core::Status TaskHook::BeforeWrite(store::WriteTx& tx, store::WriteEvent& event) {
-  if (event.kind == store::WriteKind::kDelete || event.resource == nullptr)
+  // The module's own Task writes (the escalator's steps) are already the workflow's.
+  if (event.kind == store::WriteKind::kDelete || event.resource == nullptr ||
+      event.origin == kWriteOrigin)
     return {};
   Json& task = *event.resource;
   std::string request_reference = ServiceRequestOf(task);
@@ -314,9 +323,9 @@ core::Status TaskHook::OnChange(store::WriteTx& tx, store::WriteEvent& event, Js
         if (const Json* reasons = request.Find("reasonCode"); reasons != nullptr)
           encounter.Set("reasonCode", *reasons);
         encounter.Set("period", Json::MakeObject()).Set("start", Str(core::FormatInstant(now)));
-        std::string encounter_id = core::NewId();
-        MA_RETURN_IF_ERROR(
-            internal::PutResource(tx, searcher_, encounter, encounter_id, 1, "POST", now));
+        MA_ASSIGN_OR_RETURN(
+            std::string encounter_id,
+            internal::CreateResource(tx, event.writer, encounter, Nested(event, now)));
         task.Set("encounter", internal::Reference("Encounter/" + encounter_id));
         if (event.warnings != nullptr) {
           event.warnings->push_back({core::Severity::kInformation, "informational",
@@ -337,16 +346,13 @@ core::Status TaskHook::OnChange(store::WriteTx& tx, store::WriteEvent& event, Js
         MA_ASSIGN_OR_RETURN(std::optional<Json> encounter,
                             internal::ReadReference(tx, encounter_reference));
         if (encounter.has_value() && encounter->GetStringMember("status") == "in-progress") {
-          const std::string encounter_id(encounter->GetStringMember("id"));
-          MA_ASSIGN_OR_RETURN(int64_t encounter_version,
-                              internal::NextVersion(tx, "Encounter", encounter_id));
           encounter->Set("status", Str("finished"));
           Json* period = encounter->Find("period");
           if (period == nullptr || !period->IsObject())
             period = &encounter->Set("period", Json::MakeObject());
           period->Set("end", Str(core::FormatInstant(now)));
-          MA_RETURN_IF_ERROR(internal::PutResource(tx, searcher_, *encounter, encounter_id,
-                                                   encounter_version, "PUT", now));
+          MA_RETURN_IF_ERROR(
+              internal::UpdateResource(tx, event.writer, *encounter, Nested(event, now)));
         }
         if (DirectionOf(request) == Direction::kUp) {
           MA_ASSIGN_OR_RETURN(std::vector<Json> down,
@@ -373,12 +379,8 @@ core::Status TaskHook::OnChange(store::WriteTx& tx, store::WriteEvent& event, Js
              *to == TaskState::kFailed)
       request_status = "revoked";
     if (!request_status.empty() && request.GetStringMember("status") != request_status) {
-      const std::string request_id(request.GetStringMember("id"));
-      MA_ASSIGN_OR_RETURN(int64_t request_version,
-                          internal::NextVersion(tx, "ServiceRequest", request_id));
       request.Set("status", Str(request_status));
-      MA_RETURN_IF_ERROR(
-          internal::PutResource(tx, searcher_, request, request_id, request_version, "PUT", now));
+      MA_RETURN_IF_ERROR(internal::UpdateResource(tx, event.writer, request, Nested(event, now)));
     }
     internal::AddExtension(task, MakeTransition(from, *to, now, event.caller, reason));
   }

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/rest/rest_service.h"
+#include "audit/audit.h"
 #include "fhir/json/json.h"
 #include "fhir/r4/definitions.h"
 #include "fhir/validation/validator.h"
@@ -77,7 +78,7 @@ class LinkOperationsTest : public ::testing::Test {
       return fhir::validation::ValidateResource(resource);
     };
     config.clock = &clock_;
-    config.hooks = {hook_.get()};
+    config.hooks = {hook_.get(), &audit_hook_};
     for (LinkAction action : {LinkAction::kLink, LinkAction::kUnlink, LinkAction::kSplit,
                               LinkAction::kMerge, LinkAction::kUnmerge, LinkAction::kResolve}) {
       operations_.push_back(std::make_unique<LinkOperation>(action, &clock_));
@@ -187,7 +188,8 @@ class LinkOperationsTest : public ::testing::Test {
                                          MakeId("44030519900506002")));
   }
 
-  core::FakeClock clock_{1767225600000};  // 2026-01-01T00:00:00Z
+  core::FakeClock clock_{1767225600000};      // 2026-01-01T00:00:00Z
+  audit::AuditWriteHook audit_hook_{clock_};  // last, as `serve` wires it
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<PatientIndex> index_;
   std::unique_ptr<PatientHook> hook_;
@@ -242,6 +244,31 @@ TEST_F(LinkOperationsTest, LinkMovesAPatientAndRecordsWhoDidIt) {
       Operation("Person/$mpi-link", Parameters({Param("patient", a_), Param("patient", d_)}));
   EXPECT_EQ(ParameterNamed(again, "provenance"), nullptr);
   EXPECT_EQ(Search("Provenance").size(), 4u);
+}
+
+TEST_F(LinkOperationsTest, OperationWritesGoThroughTheHooksAndAreAudited) {
+  MakeThree();
+  Json out =
+      Operation("Person/$mpi-link", Parameters({Param("patient", a_), Param("patient", d_)}));
+  const Json* provenance = ParameterNamed(out, "provenance");
+  ASSERT_NE(provenance, nullptr) << out.dump();
+  std::string provenance_id = (*provenance)["resource"]["id"];
+  std::string person = PersonOf()[d_];
+  // Every version the operation wrote has its AuditEvent, naming the steward and the module.
+  std::map<std::string, Json> audited;
+  for (const Json& event : Search("AuditEvent?_count=1000")) {
+    for (const Json& entity : event.value("entity", Json::array()))
+      audited[entity["what"]["reference"]] = event;
+  }
+  const std::string person_version =
+      "Person/" + person + "/_history/" +
+      Read("Person/" + person)["meta"]["versionId"].get<std::string>();
+  for (const std::string& what : {"Provenance/" + provenance_id, person_version}) {
+    ASSERT_TRUE(audited.count(what)) << what;
+    std::string text = audited[what].dump();
+    EXPECT_NE(text.find("Practitioner/steward-1"), std::string::npos) << text;
+    EXPECT_NE(text.find("medalliance mpi"), std::string::npos) << text;
+  }
 }
 
 TEST_F(LinkOperationsTest, LinkRefusesUnknownPatientsAndLoneRequests) {

@@ -55,7 +55,7 @@ TEST(ReferralConfigTest, DeadlinesAndTargetsComeFromTheConfiguration) {
 TEST_F(GreenChannelTest, OverdueReferralEscalatesToTheCoordinatorThenTheNearestCapableMember) {
   std::string task_id = StartReferral(
       MakeGreenReferral("Organization/sz-nanshan", "Organization/sz-heart", "stroke"));
-  Escalator escalator(*store_, config_);
+  Escalator escalator(*store_, service_->Writer(), config_);
   EXPECT_TRUE(escalator.Tick(kStart + 9 * kMinute).value().empty());
 
   // 1. past the deadline: the duty coordinator of sz-heart.
@@ -112,7 +112,7 @@ TEST_F(GreenChannelTest, ADeclaredHealthcareServiceDecidesWhoIsCapable) {
                                Json::array({{{"system", kGreenSystem}, {"code", "stroke"}}})}}})}});
   std::string task_id = StartReferral(
       MakeGreenReferral("Organization/sz-nanshan", "Organization/sz-people", "stroke"));
-  Escalator escalator(*store_, config_);
+  Escalator escalator(*store_, service_->Writer(), config_);
   std::vector<EscalationStep> steps = escalator.Tick(kStart + 11 * kMinute).value();
   ASSERT_EQ(steps.size(), 1u);
   EXPECT_EQ(steps[0].action, "reassigned");  // sz-people has no coordinator
@@ -125,7 +125,7 @@ TEST_F(GreenChannelTest, AcceptedReferralIsNotEscalated) {
   clock_.Advance(3 * kMinute);
   ASSERT_EQ(Move(task_id, "received").status, 200);
   ASSERT_EQ(Move(task_id, "accepted").status, 200);
-  Escalator escalator(*store_, config_);
+  Escalator escalator(*store_, service_->Writer(), config_);
   EXPECT_TRUE(escalator.Tick(kStart + 60 * kMinute).value().empty());
   // The acceptance delay is derived: 3 minutes against the 10-minute deadline.
   Json task = Read("Task/" + task_id);

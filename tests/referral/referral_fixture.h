@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/rest/rest_service.h"
+#include "audit/audit.h"
 #include "core/clock.h"
 #include "referral/appointment_hook.h"
 #include "referral/board_operation.h"
@@ -43,6 +44,8 @@ class ReferralTest : public ::testing::Test {
   std::string Create(const Json& resource);
   Json Read(const std::string& reference);
   std::vector<Json> Search(const std::string& url);
+  // The AuditEvents whose entity.what starts with `reference` ("Task/1", "Task/1/_history/2").
+  std::vector<Json> AuditsOf(const std::string& reference);
 
   // A referral ServiceRequest (not yet stored).
   static Json MakeReferral(const std::string& requester, const std::string& performer);
@@ -65,6 +68,8 @@ class ReferralTest : public ::testing::Test {
   std::unique_ptr<AppointmentHook> appointment_hook_;
   std::unique_ptr<GreenChannelBoard> board_;
   std::unique_ptr<ReferralMetrics> metrics_;
+  // Last of the hooks, as `serve` wires it: every write made for a request is audited.
+  std::unique_ptr<audit::AuditWriteHook> audit_hook_;
   std::unique_ptr<api::rest::RestService> service_;
 };
 

@@ -41,7 +41,9 @@ void ReferralTest::SetUp() {
     return fhir::ApplyJsonPatch(document, patch);
   };
   config.clock = &clock_;
-  config.hooks = {request_hook_.get(), task_hook_.get(), appointment_hook_.get()};
+  audit_hook_ = std::make_unique<audit::AuditWriteHook>(clock_);
+  config.hooks = {request_hook_.get(), task_hook_.get(), appointment_hook_.get(),
+                  audit_hook_.get()};
   config.operations = {board_.get(), metrics_.get()};
   service_ = std::make_unique<api::rest::RestService>(*store_, std::move(config));
 
@@ -117,6 +119,20 @@ std::vector<Json> ReferralTest::Search(const std::string& url) {
   for (const Json& entry : bundle.value("entry", Json::array())) {
     if (entry["search"].value("mode", "") == "match")
       out.push_back(entry["resource"]);
+  }
+  return out;
+}
+
+std::vector<Json> ReferralTest::AuditsOf(const std::string& reference) {
+  std::vector<Json> out;
+  for (const Json& event : Search("AuditEvent?_count=1000")) {
+    for (const Json& entity : event.value("entity", Json::array())) {
+      std::string what = entity.value("what", Json::object()).value("reference", "");
+      if (what.rfind(reference, 0) == 0) {
+        out.push_back(event);
+        break;
+      }
+    }
   }
   return out;
 }

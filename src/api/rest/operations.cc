@@ -73,6 +73,7 @@ FhirResponse RestService::InvokeOperation(const FhirRequest& request, const std:
   call.type = type;
   call.id = id;
   call.caller = &request.caller;
+  call.writer = &writer_;
   if (session != nullptr)
     call.visible = Predicate(session.get());
   call.base_url = request.base_url;
@@ -118,8 +119,8 @@ FhirResponse RestService::InvokeOperation(const FhirRequest& request, const std:
   if (!result)
     return ErrorResponse(result.error());
   if (operation->AffectsState() && config_.audit != nullptr) {
-    // Writes made by an operation (MPI link, merge, ...) bypass the write hooks: the
-    // invocation itself is audited, like every write.
+    // The invocation itself is audited (its writes, made through call.writer, are audited
+    // one by one by the write hooks).
     audit::AuditRecord record;
     record.category = audit::AuditRecord::Category::kRest;
     record.subtype = "operation";

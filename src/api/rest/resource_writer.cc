@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/ids.h"
 #include "core/time.h"
 
 namespace medalliance::api::rest {
@@ -44,7 +45,7 @@ core::Result<WriteResult> ResourceWriter::Put(store::WriteTx& tx, Json& resource
 core::Status ResourceWriter::RunHooks(store::WriteTx& tx, store::WriteKind kind,
                                       std::string_view type, std::string_view id, Json* resource,
                                       const store::StoredResource* previous,
-                                      const WriteContext& context) const {
+                                      const WriteContext& context, core::EpochMillis now) const {
   for (store::WriteHook* hook : hooks_) {
     if (hook->CallerOnly() && context.caller == nullptr)
       continue;
@@ -59,6 +60,10 @@ core::Status ResourceWriter::RunHooks(store::WriteTx& tx, store::WriteKind kind,
     event.previous = previous;
     event.caller = context.caller;
     event.warnings = context.warnings;
+    event.origin = context.origin;
+    event.depth = context.depth;
+    event.now = now;
+    event.writer = this;
     MA_RETURN_IF_ERROR(hook->BeforeWrite(tx, event));
   }
   return {};
@@ -90,7 +95,7 @@ core::Result<WriteResult> ResourceWriter::Create(store::WriteTx& tx, Json& resou
                                                  const WriteContext& context) const {
   std::string resource_type(resource.GetStringMember("resourceType"));
   MA_RETURN_IF_ERROR(
-      RunHooks(tx, store::WriteKind::kCreate, resource_type, id, &resource, nullptr, context));
+      RunHooks(tx, store::WriteKind::kCreate, resource_type, id, &resource, nullptr, context, now));
   // New ids are fresh, so try version 1 first; the store refuses it if the id exists.
   core::Result<WriteResult> first = Put(tx, resource, id, 1, "POST", now);
   if (first.has_value() || first.error().GetCode() != core::ErrorCode::kConflict)
@@ -126,7 +131,7 @@ core::Result<WriteResult> ResourceWriter::Update(store::WriteTx& tx, Json& resou
                               !exists             ? store::WriteKind::kCreate
                               : method == "PATCH" ? store::WriteKind::kPatch
                                                   : store::WriteKind::kUpdate,
-                              type, id, &resource, exists ? &*current : nullptr, context));
+                              type, id, &resource, exists ? &*current : nullptr, context, now));
   MA_ASSIGN_OR_RETURN(WriteResult result, Put(tx, resource, id, current_version + 1, method, now));
   result.created = !current.has_value() || current->deleted;
   return result;
@@ -146,7 +151,7 @@ core::Result<std::optional<store::StoredResource>> ResourceWriter::Delete(
   if (!current.has_value() || current->deleted)
     return std::optional<store::StoredResource>();
   MA_RETURN_IF_ERROR(
-      RunHooks(tx, store::WriteKind::kDelete, type, id, nullptr, &*current, context));
+      RunHooks(tx, store::WriteKind::kDelete, type, id, nullptr, &*current, context, now));
   store::StoredResource marker;
   marker.type = std::string(type);
   marker.id = std::string(id);
@@ -156,6 +161,52 @@ core::Result<std::optional<store::StoredResource>> ResourceWriter::Delete(
   marker.method = "DELETE";
   MA_RETURN_IF_ERROR(tx.PutVersion(marker, {}));
   return std::optional<store::StoredResource>(std::move(marker));
+}
+
+core::Status ResourceWriter::CheckScoped(const Json& resource,
+                                         const store::WriteScope& scope) const {
+  if (scope.depth > store::kMaxWriteDepth) {
+    return Error::Internal("writes nested more than " + std::to_string(store::kMaxWriteDepth) +
+                           " deep (hooks writing resources that trigger each other): " +
+                           std::string(resource.GetStringMember("resourceType")) + " by " +
+                           std::string(scope.origin));
+  }
+  if (!resource.IsObject() || resource.GetStringMember("resourceType").empty())
+    return Error::Internal("a domain write without a resourceType");
+  if (validate_)
+    return validate_(resource);
+  return {};
+}
+
+core::Result<store::StoredResource> ResourceWriter::Create(store::WriteTx& tx, Json& resource,
+                                                           const store::WriteScope& scope,
+                                                           std::string id) const {
+  MA_RETURN_IF_ERROR(CheckScoped(resource, scope));
+  if (id.empty())
+    id = core::NewId();
+  WriteContext context{scope.caller, scope.warnings, scope.origin, scope.depth};
+  MA_ASSIGN_OR_RETURN(WriteResult result, Create(tx, resource, id, scope.now, context));
+  return std::move(result.stored);
+}
+
+core::Result<store::StoredResource> ResourceWriter::Update(
+    store::WriteTx& tx, Json& resource, const store::WriteScope& scope,
+    std::optional<int64_t> expected_version) const {
+  MA_RETURN_IF_ERROR(CheckScoped(resource, scope));
+  const std::string id(resource.GetStringMember("id"));
+  if (!core::IsValidId(id))
+    return Error::Internal("a domain update without a valid id");
+  WriteContext context{scope.caller, scope.warnings, scope.origin, scope.depth};
+  core::Result<WriteResult> result =
+      Update(tx, resource, id, expected_version, "PUT", scope.now, context);
+  if (!result) {
+    if (result.error().GetCode() == core::ErrorCode::kPreconditionFailed) {
+      // Not the client's If-Match: another version than the one the module read.
+      return Error::Conflict(result.error().GetMessage());
+    }
+    return std::move(result).error();
+  }
+  return std::move(result->stored);
 }
 
 }  // namespace medalliance::api::rest

@@ -1,7 +1,9 @@
 #pragma once
-// The write path shared by single REST interactions and Bundle entries: stamps id and meta,
-// serialises, and stores a new version with its search-index rows, inside a WriteTx.
-// Callers validate the resource first. Thread-safe (no mutable state).
+// The write path shared by single REST interactions, Bundle entries and domain code: runs the
+// write hooks, stamps id and meta, serialises, and stores a new version with its search-index
+// rows, inside a WriteTx. REST callers validate the resource first; writes made by domain
+// code through the store::ResourceWriter interface (hooks, operations, the escalator) are
+// validated here. Thread-safe (no mutable state).
 
 #include <functional>
 #include <optional>
@@ -20,10 +22,13 @@ namespace medalliance::api::rest {
 // Computes the search-index rows of a resource (search/ provides it; may be empty).
 using IndexFunction = std::function<std::vector<store::IndexEntry>(const fhir::Json& resource)>;
 
-// Who writes, and where hooks put their warnings. Both may be null.
+// Who writes, and where hooks put their warnings. Both may be null. `origin` and `depth` are
+// set for writes made by domain code (store::WriteScope).
 struct WriteContext {
   const store::Caller* caller = nullptr;
   std::vector<core::Issue>* warnings = nullptr;
+  std::string_view origin;
+  int depth = 0;
 };
 
 struct WriteResult {
@@ -31,11 +36,22 @@ struct WriteResult {
   bool created = false;  // a new resource (201) rather than a new version (200)
 };
 
-class ResourceWriter {
+class ResourceWriter final : public store::ResourceWriter {
  public:
   // `hooks` run inside the transaction before each write of their types (not owned).
-  ResourceWriter(IndexFunction index, std::vector<store::WriteHook*> hooks)
-      : index_(std::move(index)), hooks_(std::move(hooks)) {}
+  // `validate` checks writes made by domain code (none when empty).
+  ResourceWriter(IndexFunction index, std::vector<store::WriteHook*> hooks,
+                 std::function<core::Status(const fhir::Json&)> validate = {})
+      : index_(std::move(index)), hooks_(std::move(hooks)), validate_(std::move(validate)) {}
+
+  // store::ResourceWriter: domain code's writes, validated, then as Create / Update below
+  // with the scope's caller, origin and depth (kInternal past store::kMaxWriteDepth).
+  core::Result<store::StoredResource> Create(store::WriteTx& tx, fhir::Json& resource,
+                                             const store::WriteScope& scope,
+                                             std::string id = {}) const override;
+  core::Result<store::StoredResource> Update(
+      store::WriteTx& tx, fhir::Json& resource, const store::WriteScope& scope,
+      std::optional<int64_t> expected_version = std::nullopt) const override;
 
   // Stores `resource` as version 1 with the given id (a new version after a deletion).
   // kConflict when the id exists and is not deleted. `resource` is stamped in place (id,
@@ -76,10 +92,14 @@ class ResourceWriter {
 
   core::Status RunHooks(store::WriteTx& tx, store::WriteKind kind, std::string_view type,
                         std::string_view id, fhir::Json* resource,
-                        const store::StoredResource* previous, const WriteContext& context) const;
+                        const store::StoredResource* previous, const WriteContext& context,
+                        core::EpochMillis now) const;
+  // The checks of a domain write: depth, resourceType, validation.
+  core::Status CheckScoped(const fhir::Json& resource, const store::WriteScope& scope) const;
 
   IndexFunction index_;
   std::vector<store::WriteHook*> hooks_;
+  std::function<core::Status(const fhir::Json&)> validate_;
 };
 
 }  // namespace medalliance::api::rest

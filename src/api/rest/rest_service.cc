@@ -135,7 +135,8 @@ std::optional<int64_t> ParseETagVersion(std::string_view etag) {
 RestService::RestService(store::Store& store, RestConfig config)
     : store_(store),
       config_(std::move(config)),
-      writer_([this](const Json& resource) { return searcher_.Index(resource); }, config_.hooks) {
+      writer_([this](const Json& resource) { return searcher_.Index(resource); }, config_.hooks,
+              config_.validate) {
   std::sort(config_.resource_types.begin(), config_.resource_types.end());
   if (config_.clock == nullptr)
     config_.clock = &core::SystemClock::Get();

@@ -84,6 +84,10 @@ class RestService {
 
   bool IsResourceType(std::string_view type) const;
 
+  // The write pipeline for domain code outside a request (the escalator's timer); hooks and
+  // operations get it in WriteEvent / OperationRequest. Lives as long as the service.
+  const store::ResourceWriter& Writer() const { return writer_; }
+
  private:
   struct Route;
   class BundleProcessor;

@@ -156,30 +156,29 @@ core::Result<std::optional<Json>> ReadReference(store::ReadTx& tx, std::string_v
   return ReadJson(tx, type, id);
 }
 
-core::Status PutResource(store::WriteTx& tx, const search::Searcher& searcher, Json& resource,
-                         const std::string& id, int64_t version, std::string_view method,
-                         core::EpochMillis now) {
-  resource.SetAt(1, "id", Json::MakeString(id));
-  Json* meta = resource.Find("meta");
-  if (meta == nullptr || !meta->IsObject())
-    meta = &resource.SetAt(2, "meta", Json::MakeObject());
-  meta->SetAt(0, "versionId", Json::MakeString(std::to_string(version)));
-  meta->SetAt(1, "lastUpdated", Json::MakeString(core::FormatInstant(now)));
-  store::StoredResource stored;
-  stored.type = std::string(resource.GetStringMember("resourceType"));
-  stored.id = id;
-  stored.version = version;
-  stored.last_updated = now;
-  stored.method = std::string(method);
-  stored.json = fhir::WriteJson(resource);
-  return tx.PutVersion(stored, searcher.Index(resource));
+namespace {
+
+core::Status NeedWriter(const store::ResourceWriter* writer) {
+  if (writer == nullptr)
+    return core::Error::Internal("referral: no ResourceWriter is wired for the module's writes");
+  return {};
 }
 
-core::Result<int64_t> NextVersion(store::ReadTx& tx, std::string_view type, std::string_view id) {
-  MA_ASSIGN_OR_RETURN(std::optional<store::StoredResource> stored, tx.ReadCurrent(type, id));
-  if (!stored.has_value())
-    return int64_t{1};
-  return stored->version + 1;
+}  // namespace
+
+core::Result<std::string> CreateResource(store::WriteTx& tx, const store::ResourceWriter* writer,
+                                         Json& resource, const store::WriteScope& scope) {
+  MA_RETURN_IF_ERROR(NeedWriter(writer));
+  MA_ASSIGN_OR_RETURN(store::StoredResource stored, writer->Create(tx, resource, scope));
+  return std::move(stored.id);
+}
+
+core::Status UpdateResource(store::WriteTx& tx, const store::ResourceWriter* writer, Json& resource,
+                            const store::WriteScope& scope) {
+  MA_RETURN_IF_ERROR(NeedWriter(writer));
+  MA_ASSIGN_OR_RETURN(store::StoredResource stored, writer->Update(tx, resource, scope));
+  (void)stored;
+  return {};
 }
 
 core::Result<std::vector<Json>> SearchJson(store::ReadTx& tx, const search::Searcher& searcher,

@@ -10,6 +10,7 @@
 #include "core/result.h"
 #include "fhir/json/json.h"
 #include "search/search.h"
+#include "store/hooks.h"
 #include "store/store.h"
 
 namespace medalliance::referral::internal {
@@ -48,14 +49,13 @@ core::Result<std::optional<fhir::Json>> ReadJson(store::ReadTx& tx, std::string_
 core::Result<std::optional<fhir::Json>> ReadReference(store::ReadTx& tx,
                                                       std::string_view reference);
 
-// Stamps id and meta and appends a version with the search index of `searcher` (a write
-// from inside a hook or the escalator: no other hook runs).
-core::Status PutResource(store::WriteTx& tx, const search::Searcher& searcher, fhir::Json& resource,
-                         const std::string& id, int64_t version, std::string_view method,
-                         core::EpochMillis now);
-
-// One more than the current version of (type, id); 1 when it never existed.
-core::Result<int64_t> NextVersion(store::ReadTx& tx, std::string_view type, std::string_view id);
+// Writes of the module through the whole write pipeline (validation, hooks, index, audit):
+// a new resource (its id returned) or a new version of `resource` (its id). kInternal when
+// no writer is wired.
+core::Result<std::string> CreateResource(store::WriteTx& tx, const store::ResourceWriter* writer,
+                                         fhir::Json& resource, const store::WriteScope& scope);
+core::Status UpdateResource(store::WriteTx& tx, const store::ResourceWriter* writer,
+                            fhir::Json& resource, const store::WriteScope& scope);
 
 // Runs a search and parses the matches.
 core::Result<std::vector<fhir::Json>> SearchJson(store::ReadTx& tx,

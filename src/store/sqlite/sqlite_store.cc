@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <exception>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -662,10 +663,125 @@ core::Status SqliteStore::Read(const std::function<core::Status(ReadTx&)>& fn) {
   return RunTransaction<SqliteReadTx>(*lease.reader, kBeginRead, attempts, fn);
 }
 
-core::Status SqliteStore::Write(const std::function<core::Status(WriteTx&)>& fn) {
+// ---- Group commit ---------------------------------------------------------------------------
+//
+// Concurrent Write() calls queue; the first to find no leader becomes it, takes everything
+// queued (at most kMaxBatch) and runs it as one batch while later calls queue for the next.
+// A batch of one is an ordinary transaction (RunTransaction). A larger batch is one BEGIN
+// IMMEDIATE ... COMMIT with each call's fn inside its own SAVEPOINT: an fn that fails is
+// rolled back to its savepoint and gets its error, the others are unaffected; an fn that met
+// SQLITE_BUSY is re-run alone afterwards; when BEGIN or COMMIT fails, or SQLite rolled the
+// whole transaction back, every fn of the batch is re-run alone. Nobody is answered before
+// the COMMIT that holds its changes has returned (and, with synchronous=FULL, fsynced), so
+// durability is unchanged: one fsync acknowledges the whole batch.
+
+struct SqliteStore::PendingWrite {
+  const std::function<core::Status(WriteTx&)>* fn = nullptr;
+  core::Status result = core::Ok{};
+  bool done = false;
+};
+
+namespace {
+
+constexpr size_t kMaxBatch = 64;
+
+// Runs fn, turning an escaping exception into an error: a leader runs other callers' fns,
+// and one that throws must not leave them waiting forever.
+core::Status CallWriteFn(const std::function<core::Status(WriteTx&)>& fn, WriteTx& tx) {
+  try {
+    return fn(tx);
+  } catch (const std::exception& error) {
+    return core::Error::Internal(std::string("exception in a write transaction: ") + error.what());
+  } catch (...) {
+    return core::Error::Internal("exception in a write transaction");
+  }
+}
+
+}  // namespace
+
+void SqliteStore::RunBatch(std::vector<PendingWrite*>& batch) {
+  const int attempts = std::max(1, options_.max_attempts);
   std::lock_guard lock(writer_mutex_);
-  return RunTransaction<SqliteWriteTx>(*writer_, kBeginWrite, std::max(1, options_.max_attempts),
-                                       fn);
+  if (batch.size() == 1) {
+    batch[0]->result =
+        RunTransaction<SqliteWriteTx>(*writer_, kBeginWrite, attempts,
+                                      [&](WriteTx& tx) { return CallWriteFn(*batch[0]->fn, tx); });
+    return;
+  }
+  static const std::string kSavepoint = "SAVEPOINT batch_item";
+  static const std::string kRelease = "RELEASE batch_item";
+  static const std::string kRollbackTo = "ROLLBACK TO batch_item";
+  static const std::string kCommit = "COMMIT";
+  std::vector<PendingWrite*> alone;  // to re-run in a transaction of their own
+  writer_->ClearBusy();
+  bool whole = RunCached(*writer_, kBeginWrite).has_value();
+  for (size_t i = 0; whole && i < batch.size(); ++i) {
+    PendingWrite& write = *batch[i];
+    if (!RunCached(*writer_, kSavepoint).has_value()) {
+      whole = false;
+      break;
+    }
+    writer_->ClearBusy();
+    SqliteWriteTx tx(*writer_);
+    write.result = CallWriteFn(*write.fn, tx);
+    if (write.result.has_value()) {
+      whole = RunCached(*writer_, kRelease).has_value();
+      continue;
+    }
+    const bool busy = writer_->BusySeen();
+    if (!writer_->InTransaction() || !RunCached(*writer_, kRollbackTo).has_value() ||
+        !RunCached(*writer_, kRelease).has_value()) {
+      whole = false;  // SQLite ended the transaction (I/O error, disk full, ...)
+      break;
+    }
+    if (busy)
+      alone.push_back(&write);
+  }
+  if (whole)
+    whole = RunCached(*writer_, kCommit).has_value();
+  if (!whole) {
+    writer_->RollbackQuietly();
+    alone = batch;
+  }
+  for (PendingWrite* write : alone) {
+    write->result = RunTransaction<SqliteWriteTx>(
+        *writer_, kBeginWrite, attempts, [&](WriteTx& tx) { return CallWriteFn(*write->fn, tx); });
+  }
+}
+
+core::Status SqliteStore::Write(const std::function<core::Status(WriteTx&)>& fn) {
+  PendingWrite write;
+  write.fn = &fn;
+  std::unique_lock lock(queue_mutex_);
+  queue_.push_back(&write);
+  while (!write.done) {
+    if (leading_) {
+      batch_done_.wait(lock);
+      continue;
+    }
+    // Lead a batch: everything queued so far (this call's write among it, or a batch of
+    // others' queued before it; then the loop leads again or waits).
+    leading_ = true;
+    std::vector<PendingWrite*> batch;
+    while (!queue_.empty() && batch.size() < kMaxBatch) {
+      batch.push_back(queue_.front());
+      queue_.pop_front();
+    }
+    lock.unlock();
+    RunBatch(batch);
+    lock.lock();
+    for (PendingWrite* done : batch) done->done = true;
+    leading_ = false;
+    batches_ += 1;
+    batched_writes_ += static_cast<int64_t>(batch.size());
+    batch_done_.notify_all();
+  }
+  return std::move(write.result);
+}
+
+SqliteStore::BatchStats SqliteStore::GetBatchStats() const {
+  std::lock_guard lock(queue_mutex_);
+  return BatchStats{batches_, batched_writes_, static_cast<int64_t>(queue_.size())};
 }
 
 }  // namespace medalliance::store

@@ -2,7 +2,11 @@
 // SqliteStore: the embedded SQLite back end of store::Store (see store/store.h).
 //
 // One file in WAL mode. Writes go through a single writer connection guarded by a mutex
-// (BEGIN IMMEDIATE, so a write transaction holds the database write lock from its start);
+// (BEGIN IMMEDIATE, so a write transaction holds the database write lock from its start).
+// Concurrent writes are committed in groups: the calls that queued while a transaction ran
+// go together into the next one, each in its own SAVEPOINT (a failing one rolls back alone),
+// and share its COMMIT (one fsync); each call returns only after that COMMIT. A write without
+// concurrency runs alone, as a plain transaction. See Write() in sqlite_store.cc;
 // reads take a connection from a pool of read-only connections and run in parallel with the
 // write, each on its own snapshot. For ":memory:" there is one connection, so reads are
 // routed to the writer connection and serialised with writes.
@@ -18,6 +22,8 @@
 // created, and kInternal when the database's schema is newer than this binary's migrations.
 
 #include <condition_variable>
+#include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -74,9 +80,22 @@ class SqliteStore final : public Store {
   // The dialect of this back end ("?n" placeholders).
   static const Dialect& SqliteDialect();
 
+  // Group commit counters since Open: transactions run by Write() and the calls they held
+  // (writes / batches is the mean batch size; re-runs of a failed batch are not counted).
+  struct BatchStats {
+    int64_t batches = 0;
+    int64_t writes = 0;
+    int64_t queued = 0;  // calls waiting for the next batch now
+  };
+  BatchStats GetBatchStats() const;
+
  private:
   SqliteStore(SqliteOptions options, std::unique_ptr<internal::SqliteConnection> writer,
               std::vector<std::unique_ptr<internal::SqliteConnection>> readers, int schema_version);
+
+  struct PendingWrite;
+  // Runs a group of queued writes (see Write()); sets each one's result.
+  void RunBatch(std::vector<PendingWrite*>& batch);
 
   std::unique_ptr<internal::SqliteConnection> AcquireReader();
   void ReleaseReader(std::unique_ptr<internal::SqliteConnection> reader);
@@ -86,6 +105,14 @@ class SqliteStore final : public Store {
 
   std::mutex writer_mutex_;
   std::unique_ptr<internal::SqliteConnection> writer_;  // guarded by writer_mutex_
+
+  // Group commit: writes waiting for a leader, whether one is running a batch, counters.
+  mutable std::mutex queue_mutex_;
+  std::condition_variable batch_done_;
+  std::deque<PendingWrite*> queue_;  // guarded by queue_mutex_
+  bool leading_ = false;             // guarded by queue_mutex_
+  int64_t batches_ = 0;              // guarded by queue_mutex_
+  int64_t batched_writes_ = 0;       // guarded by queue_mutex_
 
   std::mutex readers_mutex_;
   std::condition_variable reader_released_;
