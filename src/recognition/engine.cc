@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <set>
 
 #include "core/time.h"
@@ -136,7 +137,20 @@ int64_t ShanghaiDay(core::EpochMillis millis) {
 }
 
 std::string FormatDay(int64_t day) {
-  return core::FormatInstant(day * kDayMillis).substr(0, 10);
+  // Civil date of a day number (H. Hinnant's days_from_civil inverse): no time formatting.
+  int64_t z = day + 719468;
+  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  int64_t doe = z - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153;
+  int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  char text[16];
+  std::snprintf(text, sizeof text, "%04d-%02d-%02d", static_cast<int>(y), static_cast<int>(m),
+                static_cast<int>(d));
+  return text;
 }
 
 std::string_view ReasonCode(Reason reason) {
@@ -554,7 +568,9 @@ core::Result<std::vector<Finding>> Engine::IntrinsicFindings(store::ReadTx& tx,
       }
     }
   }
-  MA_ASSIGN_OR_RETURN(prior.issuer, Issuer(tx, resource));
+  if (prior.issuer.empty()) {
+    MA_ASSIGN_OR_RETURN(prior.issuer, Issuer(tx, resource));
+  }
   bool qualified = false;
   if (!prior.issuer.empty() && prior.issued != 0) {
     MA_ASSIGN_OR_RETURN(qualified, Qualified(tx, prior.issuer, item, prior.issued, cache));
@@ -639,6 +655,7 @@ core::Result<Answer> Engine::Evaluate(store::ReadTx& tx, const std::vector<std::
     Json json;
     std::vector<std::string> tokens;  // "system|code" and "code" of its code
     std::string issuer;
+    std::vector<size_t> items;  // indices of the requested items it shows
   };
   std::vector<Candidate> candidates;
   if (!patients.empty()) {
@@ -682,6 +699,24 @@ core::Result<Answer> Engine::Evaluate(store::ReadTx& tx, const std::vector<std::
           }
         }
       }
+      for (size_t index = 0; index < items.size(); ++index) {
+        bool shows = false;
+        if (stored.type == "ImagingStudy") {
+          shows = resolved[index] != nullptr && StudyShows(candidate.json, *resolved[index]);
+        } else {
+          for (const std::string& token : item_tokens[index]) {
+            if (std::find(candidate.tokens.begin(), candidate.tokens.end(), token) !=
+                candidate.tokens.end()) {
+              shows = true;
+              break;
+            }
+          }
+        }
+        if (shows)
+          candidate.items.push_back(index);
+      }
+      if (candidate.items.empty())
+        continue;
       candidate.stored = std::move(stored);
       candidates.push_back(std::move(candidate));
     }
@@ -697,17 +732,12 @@ core::Result<Answer> Engine::Evaluate(store::ReadTx& tx, const std::vector<std::
     for (const Candidate& candidate : candidates) {
       const store::StoredResource& stored = candidate.stored;
       const Json& json = candidate.json;
-      if (stored.type == "ImagingStudy") {
-        if (item == nullptr || !StudyShows(json, *item))
-          continue;
-      } else if (std::none_of(item_tokens[index].begin(), item_tokens[index].end(),
-                              [&](const std::string& token) {
-                                return std::find(candidate.tokens.begin(), candidate.tokens.end(),
-                                                 token) != candidate.tokens.end();
-                              })) {
+      if (std::find(candidate.items.begin(), candidate.items.end(), index) ==
+          candidate.items.end()) {
         continue;
       }
       Prior prior;
+      prior.issuer = candidate.issuer;
       prior.reference = stored.type + "/" + stored.id;
       const Json* subject = json.Find("subject");
       prior.patient = subject != nullptr ? std::string(subject->GetStringMember("reference")) : "";
