@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/time.h"
+#include "fhir/json/members.h"
 #include "mpi/link_operations.h"
 #include "store/sql/schema.h"
 
@@ -42,6 +43,18 @@ std::optional<core::EpochMillis> ParseInstant(std::string_view text) {
   if (!range)
     return std::nullopt;
   return range->low;
+}
+
+// The elements of a candidate result the engine reads; the rest (value, text, ...) is skipped.
+const std::vector<std::string_view>& CandidateMembers() {
+  static const std::vector<std::string_view> members = {
+      "resourceType",     "status",          "code",
+      "subject",          "issued",          "effectiveDateTime",
+      "effectiveInstant", "effectivePeriod", "performer",
+      "specimen",         "method",          "result",
+      "imagingStudy",     "series",          "procedureCode",
+      "started"};
+  return members;
 }
 
 std::string Days(int64_t days) {
@@ -679,7 +692,7 @@ core::Result<Answer> Engine::Evaluate(store::ReadTx& tx, const std::vector<std::
           continue;
       }
       Candidate candidate;
-      MA_ASSIGN_OR_RETURN(candidate.json, fhir::ParseJson(stored.json));
+      MA_ASSIGN_OR_RETURN(candidate.json, fhir::ParseJsonMembers(stored.json, CandidateMembers()));
       MA_ASSIGN_OR_RETURN(candidate.issuer, Issuer(tx, candidate.json));
       if (answer.sharing_refused) {
         // Only the orderer's own results: the others leave no trace.
