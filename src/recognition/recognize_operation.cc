@@ -13,21 +13,26 @@ Json String(std::string_view text) {
   return Json::MakeString(std::string(text));
 }
 
+// Members are appended directly: the keys are distinct, and reserving saves the reallocations
+// that dominated building the answer (~100 results × ~8 parts).
 Json Part(std::string_view name, std::string_view value_key, Json value) {
   Json part = Json::MakeObject();
-  part.Set("name", String(name));
-  part.Set(value_key, std::move(value));
+  Json::Object& members = part.Members();
+  members.reserve(2);
+  members.emplace_back("name", String(name));
+  members.emplace_back(std::string(value_key), std::move(value));
   return part;
 }
 
 Json ReferenceJson(std::string_view reference) {
   Json out = Json::MakeObject();
-  out.Set("reference", String(reference));
+  out.Members().emplace_back("reference", String(reference));
   return out;
 }
 
 Json CodingJson(std::string_view system, std::string_view code, std::string_view display) {
   Json coding = Json::MakeObject();
+  coding.Members().reserve(3);
   if (!system.empty())
     coding.Set("system", String(system));
   coding.Set("code", String(code));
@@ -68,6 +73,7 @@ Json PriorPart(std::string_view name, const Prior& prior) {
   Json part = Json::MakeObject();
   part.Set("name", String(name));
   Json parts = Json::MakeArray();
+  parts.Items().reserve(6 + 3 * prior.findings.size());
   if (!prior.reference.empty())
     parts.PushBack(Part("reference", "valueReference", ReferenceJson(prior.reference)));
   if (!prior.patient.empty())
@@ -198,6 +204,7 @@ core::Result<store::OperationResponse> RecognizeOperation::Invoke(
     Json result = Json::MakeObject();
     result.Set("name", String("result"));
     Json parts = Json::MakeArray();
+    parts.Items().reserve(5 + item_answer.reusable.size() + item_answer.refused.size());
     const Item* item = item_answer.item;
     parts.PushBack(Part(
         "item", "valueCoding",
