@@ -707,6 +707,17 @@ TEST_F(RecognitionTest, QualificationRecordedLaterReMarksPublishedResults) {
   EXPECT_EQ(version(inside), "3");
   EXPECT_EQ(version(outside), "1");
 
+  // Recorded for the wrong member: moved from gz-central to sz-heart, both are re-judged.
+  Organization("gz-central");
+  std::string gz = Obs(a, "gz-central", "2823-3", "2026-06-01T08:00:00+08:00");
+  basic["subject"] = Ref("Organization/gz-central");
+  basic["extension"][0]["extension"][1]["valuePeriod"]["start"] = "2026-03-01";
+  Put(basic);
+  EXPECT_EQ(SearchIds(marked), (std::set<std::string>{gz}));
+  basic["subject"] = Ref("Organization/sz-heart");
+  Put(basic);
+  EXPECT_EQ(SearchIds(marked), (std::set<std::string>{inside, department}));
+
   // Widened to January: all three; then deleted: none.
   basic["extension"][0]["extension"][1]["valuePeriod"]["start"] = "2026-01-01";
   Put(basic);
