@@ -7,12 +7,20 @@
 // 100 final laboratory Observations over 5 years (10 catalogue items, 10 results each,
 // issuers drawn from the members), straight through WriteTx::PutVersion with the search
 // index rows (no REST, no hooks). Then runs RecognizeOperation::Invoke for random patients
-// with the 10 items and prints p50/p90/p99/max.
+// with the 10 items and prints p50/p90/p99/max of the wall time and of the thread's CPU time
+// per call (the CPU time is what a loaded machine inflates least), with the load average.
+// The db file is kept for the next run (loading 1,000,000 takes 4-10 min); delete it to
+// rebuild. Figures: doc/recognition.md §8.
+//
+//   cmake --build build --target recognize_bench -j2 &&
+//   build/bench/recognition/recognize_bench 1000000 1000 /tmp/recognize-bench-1m.db
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -54,6 +62,19 @@ core::Status Put(store::WriteTx& tx, const medalliance::search::Searcher& search
   resource.SetAt(1, "id", Json::MakeString(id));
   stored.json = medalliance::fhir::WriteJson(resource);
   return tx.PutVersion(stored, searcher.Index(resource));
+}
+
+double ThreadCpuMicros() {
+  timespec now{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) * 1e6 + static_cast<double>(now.tv_nsec) / 1e3;
+}
+
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five, fifteen;
+  in >> one >> five >> fifteen;
+  return one + " " + five + " " + fifteen;
 }
 
 Json Parse(const std::string& text) {
@@ -150,6 +171,7 @@ int main(int argc, char** argv) {
   medalliance::recognition::RecognizeOperation operation(engine, &clock);
   std::mt19937_64 rng(11);
   std::vector<double> micros;
+  std::vector<double> cpu_micros;
   size_t reusable = 0;
   for (int q = 0; q < queries + 20; ++q) {
     std::string text =
@@ -164,9 +186,11 @@ int main(int argc, char** argv) {
     text += "]}";
     store::OperationRequest request;
     request.parameters = Parse(text);
+    double cpu_start = ThreadCpuMicros();
     auto start = SteadyClock::now();
     auto response = operation.Invoke(*db, request);
     double elapsed = std::chrono::duration<double, std::micro>(SteadyClock::now() - start).count();
+    double cpu = ThreadCpuMicros() - cpu_start;
     if (!response) {
       std::fprintf(stderr, "%s\n", response.error().GetMessage().c_str());
       return 1;
@@ -176,13 +200,18 @@ int main(int argc, char** argv) {
          at = body.find("\"reusable\"", at + 1)) {
       ++reusable;
     }
-    if (q >= 20)  // warm-up
+    if (q >= 20) {  // warm-up
       micros.push_back(elapsed);
+      cpu_micros.push_back(cpu);
+    }
   }
   std::printf(
       "$recognize, 10 items, %ld observations: p50 %.0f us, p90 %.0f us, p99 %.0f us, max %.0f "
       "us over %d calls (%.1f reusable results per call)\n",
       patients * 100, Percentile(micros, 0.5), Percentile(micros, 0.9), Percentile(micros, 0.99),
       Percentile(micros, 1.0), queries, static_cast<double>(reusable) / (queries + 20));
+  std::printf("CPU time per call: p50 %.0f us, p90 %.0f us, p99 %.0f us; load average %s\n",
+              Percentile(cpu_micros, 0.5), Percentile(cpu_micros, 0.9),
+              Percentile(cpu_micros, 0.99), LoadAverage().c_str());
   return 0;
 }

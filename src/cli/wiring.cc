@@ -94,13 +94,20 @@ core::Result<App> BuildApp(const StoreSettings& settings, bool validate, bool sm
       std::make_unique<recognition::MarkHook>(*app.recognition_engine, recognition::HookOptions{});
   app.recognition_order_hook = std::make_unique<recognition::OrderAlertHook>(
       *app.recognition_engine, recognition::HookOptions{});
-  app.recognition_decision_hook = std::make_unique<recognition::DecisionHook>();
+  app.recognition_decision_hook = std::make_unique<recognition::DecisionHook>(
+      *app.recognition_engine, recognition::HookOptions{});
+  app.recognition_qualification_hook = std::make_unique<recognition::QualificationHook>(
+      *app.recognition_engine, recognition::HookOptions{});
   app.recognize_operation =
       std::make_unique<recognition::RecognizeOperation>(*app.recognition_engine);
+  app.recognition_metrics =
+      std::make_unique<recognition::RecognitionMetrics>(*app.recognition_engine);
   config.hooks.push_back(app.recognition_mark_hook.get());
   config.hooks.push_back(app.recognition_order_hook.get());
   config.hooks.push_back(app.recognition_decision_hook.get());
+  config.hooks.push_back(app.recognition_qualification_hook.get());
   config.operations.push_back(app.recognize_operation.get());
+  config.operations.push_back(app.recognition_metrics.get());
   app.referral_request_hook = std::make_unique<referral::ServiceRequestHook>();
   app.referral_task_hook =
       std::make_unique<referral::TaskHook>(referral::TaskHookOptions{nullptr, referral_config});

@@ -18,6 +18,7 @@
 #include "recognition/catalogue.h"
 #include "recognition/engine.h"
 #include "recognition/hooks.h"
+#include "recognition/metrics_operation.h"
 #include "recognition/recognize_operation.h"
 #include "referral/appointment_hook.h"
 #include "referral/board_operation.h"
@@ -58,7 +59,9 @@ struct App {
   std::unique_ptr<recognition::MarkHook> recognition_mark_hook;
   std::unique_ptr<recognition::OrderAlertHook> recognition_order_hook;
   std::unique_ptr<recognition::DecisionHook> recognition_decision_hook;
+  std::unique_ptr<recognition::QualificationHook> recognition_qualification_hook;
   std::unique_ptr<recognition::RecognizeOperation> recognize_operation;
+  std::unique_ptr<recognition::RecognitionMetrics> recognition_metrics;
   // Access rules and audit (issue 4): the policy and its write hook (first of the hooks),
   // the buffered audit log and the write-audit hook (last of the hooks).
   std::unique_ptr<access::Policy> policy;

@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <set>
 
 #include "core/time.h"
+#include "fhir/json/members.h"
 #include "mpi/link_operations.h"
+#include "store/sql/schema.h"
 
 namespace medalliance::recognition {
 namespace {
@@ -40,6 +43,18 @@ std::optional<core::EpochMillis> ParseInstant(std::string_view text) {
   if (!range)
     return std::nullopt;
   return range->low;
+}
+
+// The elements of a candidate result the engine reads; the rest (value, text, ...) is skipped.
+const std::vector<std::string_view>& CandidateMembers() {
+  static const std::vector<std::string_view> members = {
+      "resourceType",     "status",          "code",
+      "subject",          "issued",          "effectiveDateTime",
+      "effectiveInstant", "effectivePeriod", "performer",
+      "specimen",         "method",          "result",
+      "imagingStudy",     "series",          "procedureCode",
+      "started"};
+  return members;
 }
 
 std::string Days(int64_t days) {
@@ -135,7 +150,20 @@ int64_t ShanghaiDay(core::EpochMillis millis) {
 }
 
 std::string FormatDay(int64_t day) {
-  return core::FormatInstant(day * kDayMillis).substr(0, 10);
+  // Civil date of a day number (H. Hinnant's days_from_civil inverse): no time formatting.
+  int64_t z = day + 719468;
+  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  int64_t doe = z - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153;
+  int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  char text[16];
+  std::snprintf(text, sizeof text, "%04d-%02d-%02d", static_cast<int>(y), static_cast<int>(m),
+                static_cast<int>(d));
+  return text;
 }
 
 std::string_view ReasonCode(Reason reason) {
@@ -158,8 +186,8 @@ std::string_view ReasonCode(Reason reason) {
       return "entered-in-error";
     case Reason::kConclusionOnly:
       return "conclusion-only";
-    case Reason::kConsentRefused:
-      return "consent-refused";
+    case Reason::kSharingRefused:
+      return "sharing-refused";
   }
   return "unknown";
 }
@@ -185,8 +213,9 @@ std::string_view ReasonDisplay(Reason reason) {
       return "报告已作废或录入错误 / cancelled or entered in error";
     case Reason::kConclusionOnly:
       return "仅有诊断结论，无结果或影像 / a diagnostic conclusion only, no results or images";
-    case Reason::kConsentRefused:
-      return "患者拒绝共享该结果 / the patient refused sharing";
+    case Reason::kSharingRefused:
+      return "患者已拒绝在联盟内共享检查检验结果 / the patient refused sharing results within the "
+             "alliance";
   }
   return "";
 }
@@ -291,6 +320,44 @@ core::Result<std::string> Engine::Issuer(store::ReadTx& tx, const Json& resource
   return std::string();
 }
 
+std::vector<Qualification> Engine::ParseQualifications(const Json& basic, std::string_view source) {
+  std::vector<Qualification> out;
+  const Json* code = basic.Find("code");
+  const Json* codings = code != nullptr ? code->Find("coding") : nullptr;
+  bool coded = false;
+  if (codings != nullptr && codings->IsArray()) {
+    for (const Json& coding : codings->Items()) {
+      coded = coded || (coding.GetStringMember("system") == kRecognitionSystem &&
+                        coding.GetStringMember("code") == kQualificationCode);
+    }
+  }
+  const Json* extensions = basic.Find("extension");
+  if (!coded || extensions == nullptr || !extensions->IsArray())
+    return out;
+  for (const Json& extension : extensions->Items()) {
+    if (extension.GetStringMember("url") != kQualificationExtension)
+      continue;
+    Qualification qualification{"", INT64_MIN, INT64_MAX, std::string(source)};
+    const Json* parts = extension.Find("extension");
+    if (parts == nullptr || !parts->IsArray())
+      continue;
+    for (const Json& part : parts->Items()) {
+      if (part.GetStringMember("url") == "scope") {
+        qualification.scope = std::string(part.GetStringMember("valueCode"));
+      } else if (const Json* period = part.Find("valuePeriod");
+                 period != nullptr && part.GetStringMember("url") == "period") {
+        if (auto start = core::ParseFhirDateTime(period->GetStringMember("start"), 480))
+          qualification.low = start->low;
+        if (auto end = core::ParseFhirDateTime(period->GetStringMember("end"), 480))
+          qualification.high = end->high;
+      }
+    }
+    if (!qualification.scope.empty())
+      out.push_back(std::move(qualification));
+  }
+  return out;
+}
+
 core::Result<OrganizationRules> Engine::LoadOrganization(store::ReadTx& tx,
                                                          const std::string& organization) const {
   OrganizationRules rules;
@@ -301,30 +368,8 @@ core::Result<OrganizationRules> Engine::LoadOrganization(store::ReadTx& tx,
             {"code", std::string(kRecognitionSystem) + "|" + std::string(kQualificationCode)}}));
   for (const store::StoredResource& stored : qualifications) {
     MA_ASSIGN_OR_RETURN(Json json, fhir::ParseJson(stored.json));
-    const Json* extensions = json.Find("extension");
-    if (extensions == nullptr || !extensions->IsArray())
-      continue;
-    for (const Json& extension : extensions->Items()) {
-      if (extension.GetStringMember("url") != kQualificationExtension)
-        continue;
-      Qualification qualification{"", INT64_MIN, INT64_MAX};
-      const Json* parts = extension.Find("extension");
-      if (parts == nullptr || !parts->IsArray())
-        continue;
-      for (const Json& part : parts->Items()) {
-        if (part.GetStringMember("url") == "scope") {
-          qualification.scope = std::string(part.GetStringMember("valueCode"));
-        } else if (const Json* period = part.Find("valuePeriod");
-                   period != nullptr && part.GetStringMember("url") == "period") {
-          if (auto start = core::ParseFhirDateTime(period->GetStringMember("start"), 480))
-            qualification.low = start->low;
-          if (auto end = core::ParseFhirDateTime(period->GetStringMember("end"), 480))
-            qualification.high = end->high;
-        }
-      }
-      if (!qualification.scope.empty())
-        rules.qualifications.push_back(std::move(qualification));
-    }
+    for (Qualification& qualification : ParseQualifications(json, stored.id))
+      rules.qualifications.push_back(std::move(qualification));
   }
   MA_ASSIGN_OR_RETURN(auto stored, tx.ReadCurrent("Organization", organization.substr(13)));
   if (stored.has_value() && !stored->deleted) {
@@ -335,6 +380,86 @@ core::Result<OrganizationRules> Engine::LoadOrganization(store::ReadTx& tx,
   return rules;
 }
 
+const OrganizationRules* OrganizationCache::Find(const std::string& organization) const {
+  if (auto found = local.find(organization); found != local.end())
+    return &found->second;
+  if (shared != nullptr) {
+    if (auto found = shared->find(organization); found != shared->end())
+      return &found->second;
+  }
+  return nullptr;
+}
+
+core::Result<const OrganizationRules*> Engine::Rules(store::ReadTx& tx,
+                                                     const std::string& organization,
+                                                     OrganizationCache* cache) const {
+  if (const OrganizationRules* rules = cache->Find(organization))
+    return rules;
+  MA_ASSIGN_OR_RETURN(OrganizationRules rules, LoadOrganization(tx, organization));
+  return &cache->local.emplace(organization, std::move(rules)).first->second;
+}
+
+core::Result<int64_t> Engine::RulesStamp(store::ReadTx& tx) const {
+  // The newest version of any Basic or Organization (resources_by_type: two index seeks).
+  store::SqlQuery query;
+  query.sql = "SELECT COALESCE((SELECT MAX(sequence) FROM " +
+              std::string(store::sql::kResourcesTable) +
+              " WHERE type = 'Basic'), 0) * 4294967296 + COALESCE((SELECT MAX(sequence) FROM " +
+              std::string(store::sql::kResourcesTable) + " WHERE type = 'Organization'), 0)";
+  return tx.QueryCount(query);
+}
+
+core::Result<OrganizationCache> Engine::StartCache(store::ReadTx& tx) {
+  OrganizationCache cache;
+  MA_ASSIGN_OR_RETURN(int64_t stamp, RulesStamp(tx));
+  std::lock_guard lock(rules_mutex_);
+  if (stamp == rules_stamp_)
+    cache.shared = rules_;
+  return cache;
+}
+
+void Engine::Keep(store::ReadTx& tx, OrganizationCache& cache) {
+  // A write transaction may still roll back: what it saw must not outlive it.
+  if (cache.local.empty() || dynamic_cast<store::WriteTx*>(&tx) != nullptr)
+    return;
+  core::Result<int64_t> stamp = RulesStamp(tx);
+  if (!stamp)
+    return;
+  std::lock_guard lock(rules_mutex_);
+  auto merged = std::make_shared<OrganizationMap>();
+  if (rules_stamp_ == *stamp && rules_ != nullptr)
+    *merged = *rules_;
+  for (auto& [organization, rules] : cache.local) merged->emplace(organization, rules);
+  rules_ = std::move(merged);
+  rules_stamp_ = *stamp;
+}
+
+core::Result<std::string> Engine::MemberOf(store::ReadTx& tx, std::string_view reference) const {
+  if (reference.rfind("Organization/", 0) == 0)
+    return std::string(reference);
+  if (reference.rfind("PractitionerRole/", 0) != 0)
+    return std::string();
+  MA_ASSIGN_OR_RETURN(auto stored, tx.ReadCurrent("PractitionerRole", reference.substr(17)));
+  if (!stored.has_value() || stored->deleted)
+    return std::string();
+  MA_ASSIGN_OR_RETURN(Json json, fhir::ParseJson(stored->json));
+  const Json* organization = json.Find("organization");
+  std::string_view text = organization != nullptr ? organization->GetStringMember("reference") : "";
+  return text.rfind("Organization/", 0) == 0 ? std::string(text) : std::string();
+}
+
+core::Result<bool> Engine::WithinMember(store::ReadTx& tx, const std::string& organization,
+                                        const std::string& member, OrganizationCache* cache) const {
+  std::string current = organization;
+  for (int level = 0; level < 5 && current.rfind("Organization/", 0) == 0; ++level) {
+    if (current == member)
+      return true;
+    MA_ASSIGN_OR_RETURN(const OrganizationRules* rules, Rules(tx, current, cache));
+    current = rules->parent;
+  }
+  return false;
+}
+
 core::Result<bool> Engine::Qualified(store::ReadTx& tx, const std::string& organization,
                                      const Item& item, core::EpochMillis when,
                                      OrganizationCache* cache) const {
@@ -343,18 +468,14 @@ core::Result<bool> Engine::Qualified(store::ReadTx& tx, const std::string& organ
     cache = &local;
   std::string current = organization;
   for (int level = 0; level < 5 && current.rfind("Organization/", 0) == 0; ++level) {
-    auto found = cache->find(current);
-    if (found == cache->end()) {
-      MA_ASSIGN_OR_RETURN(OrganizationRules rules, LoadOrganization(tx, current));
-      found = cache->emplace(current, std::move(rules)).first;
-    }
-    for (const Qualification& qualification : found->second.qualifications) {
+    MA_ASSIGN_OR_RETURN(const OrganizationRules* rules, Rules(tx, current, cache));
+    for (const Qualification& qualification : rules->qualifications) {
       bool covers = qualification.scope == item.code || qualification.scope == item.qc_group ||
                     qualification.scope == item.CategoryCode();
       if (covers && when >= qualification.low && when < qualification.high)
         return true;
     }
-    current = found->second.parent;
+    current = rules->parent;
   }
   return false;
 }
@@ -460,7 +581,9 @@ core::Result<std::vector<Finding>> Engine::IntrinsicFindings(store::ReadTx& tx,
       }
     }
   }
-  MA_ASSIGN_OR_RETURN(prior.issuer, Issuer(tx, resource));
+  if (prior.issuer.empty()) {
+    MA_ASSIGN_OR_RETURN(prior.issuer, Issuer(tx, resource));
+  }
   bool qualified = false;
   if (!prior.issuer.empty() && prior.issued != 0) {
     MA_ASSIGN_OR_RETURN(qualified, Qualified(tx, prior.issuer, item, prior.issued, cache));
@@ -476,32 +599,42 @@ core::Result<std::vector<Finding>> Engine::IntrinsicFindings(store::ReadTx& tx,
   return findings;
 }
 
+core::Result<bool> Engine::Deserves(store::ReadTx& tx, const Json& resource,
+                                    OrganizationCache* cache) {
+  MA_ASSIGN_OR_RETURN(auto catalogue, catalogue_.Get(tx));
+  const Item* item = ItemOf(*catalogue, resource);
+  if (item == nullptr)
+    return false;
+  Prior prior;
+  std::optional<core::EpochMillis> issued = IssuedAt(resource, &prior.issued_text);
+  if (!issued.has_value())
+    return false;
+  prior.issued = *issued;
+  MA_ASSIGN_OR_RETURN(auto findings, IntrinsicFindings(tx, resource, *item, prior, cache));
+  return findings.empty();
+}
+
 core::Result<Answer> Engine::Evaluate(store::ReadTx& tx, const std::vector<std::string>& patients,
                                       const std::vector<RequestedItem>& items, core::EpochMillis at,
+                                      const std::string& orderer,
                                       const search::VisibilityPredicate& visible) {
   Answer answer;
   MA_ASSIGN_OR_RETURN(answer.catalogue, catalogue_.Get(tx));
   answer.patients = patients;
   const Catalogue& catalogue = *answer.catalogue;
   const int64_t today = ShanghaiDay(at);
-  OrganizationCache organizations;
+  MA_ASSIGN_OR_RETURN(OrganizationCache organizations, StartCache(tx));
   std::string subjects = Join(patients);
-  if (patients.empty())
-    subjects.clear();
 
-  // Consent: patient records whose sharing is refused.
-  std::set<std::string> refused_patients;
+  // Consent: an active opt-out of any linked record refuses alliance sharing.
   if (!patients.empty()) {
     MA_ASSIGN_OR_RETURN(auto consents,
                         Find(tx, "Consent", {{"patient", subjects}, {"status", "active"}}));
     for (const store::StoredResource& stored : consents) {
       MA_ASSIGN_OR_RETURN(Json json, fhir::ParseJson(stored.json));
       const Json* provision = json.Find("provision");
-      const Json* patient = json.Find("patient");
-      if (provision != nullptr && provision->GetStringMember("type") == "deny" &&
-          patient != nullptr) {
-        refused_patients.emplace(patient->GetStringMember("reference"));
-      }
+      if (provision != nullptr && provision->GetStringMember("type") == "deny")
+        answer.sharing_refused = true;
     }
   }
 
@@ -533,7 +666,9 @@ core::Result<Answer> Engine::Evaluate(store::ReadTx& tx, const std::vector<std::
   struct Candidate {
     store::StoredResource stored;
     Json json;
-    std::set<std::string> tokens;  // "system|code" and "|code" of its code
+    std::vector<std::string> tokens;  // "system|code" and "code" of its code
+    std::string issuer;
+    std::vector<size_t> items;  // indices of the requested items it shows
   };
   std::vector<Candidate> candidates;
   if (!patients.empty()) {
@@ -557,16 +692,44 @@ core::Result<Answer> Engine::Evaluate(store::ReadTx& tx, const std::vector<std::
           continue;
       }
       Candidate candidate;
-      MA_ASSIGN_OR_RETURN(candidate.json, fhir::ParseJson(stored.json));
+      MA_ASSIGN_OR_RETURN(candidate.json, fhir::ParseJsonMembers(stored.json, CandidateMembers()));
+      MA_ASSIGN_OR_RETURN(candidate.issuer, Issuer(tx, candidate.json));
+      if (answer.sharing_refused) {
+        // Only the orderer's own results: the others leave no trace.
+        bool own = false;
+        if (!candidate.issuer.empty() && !orderer.empty()) {
+          MA_ASSIGN_OR_RETURN(own, WithinMember(tx, candidate.issuer, orderer, &organizations));
+        }
+        if (!own)
+          continue;
+      }
       if (const Json* code = candidate.json.Find("code"); code != nullptr) {
         if (const Json* codings = code->Find("coding"); codings != nullptr && codings->IsArray()) {
           for (const Json& coding : codings->Items()) {
             std::string value(coding.GetStringMember("code"));
-            candidate.tokens.insert(std::string(coding.GetStringMember("system")) + "|" + value);
-            candidate.tokens.insert(value);
+            candidate.tokens.push_back(std::string(coding.GetStringMember("system")) + "|" + value);
+            candidate.tokens.push_back(std::move(value));
           }
         }
       }
+      for (size_t index = 0; index < items.size(); ++index) {
+        bool shows = false;
+        if (stored.type == "ImagingStudy") {
+          shows = resolved[index] != nullptr && StudyShows(candidate.json, *resolved[index]);
+        } else {
+          for (const std::string& token : item_tokens[index]) {
+            if (std::find(candidate.tokens.begin(), candidate.tokens.end(), token) !=
+                candidate.tokens.end()) {
+              shows = true;
+              break;
+            }
+          }
+        }
+        if (shows)
+          candidate.items.push_back(index);
+      }
+      if (candidate.items.empty())
+        continue;
       candidate.stored = std::move(stored);
       candidates.push_back(std::move(candidate));
     }
@@ -582,15 +745,12 @@ core::Result<Answer> Engine::Evaluate(store::ReadTx& tx, const std::vector<std::
     for (const Candidate& candidate : candidates) {
       const store::StoredResource& stored = candidate.stored;
       const Json& json = candidate.json;
-      if (stored.type == "ImagingStudy") {
-        if (item == nullptr || !StudyShows(json, *item))
-          continue;
-      } else if (std::none_of(
-                     item_tokens[index].begin(), item_tokens[index].end(),
-                     [&](const std::string& token) { return candidate.tokens.count(token) > 0; })) {
+      if (std::find(candidate.items.begin(), candidate.items.end(), index) ==
+          candidate.items.end()) {
         continue;
       }
       Prior prior;
+      prior.issuer = candidate.issuer;
       prior.reference = stored.type + "/" + stored.id;
       const Json* subject = json.Find("subject");
       prior.patient = subject != nullptr ? std::string(subject->GetStringMember("reference")) : "";
@@ -600,14 +760,10 @@ core::Result<Answer> Engine::Evaluate(store::ReadTx& tx, const std::vector<std::
           continue;  // not a prior result
         prior.issued = *issued;
       }
-      if (refused_patients.count(prior.patient) > 0) {
-        prior.findings.push_back(
-            {Reason::kConsentRefused, std::string(ReasonDisplay(Reason::kConsentRefused)), 0});
-      }
       if (item == nullptr) {
         prior.findings.push_back(
             {Reason::kNotInCatalogue, std::string(ReasonDisplay(Reason::kNotInCatalogue)), 0});
-        MA_ASSIGN_OR_RETURN(prior.issuer, Issuer(tx, json));
+        prior.issuer = candidate.issuer;
       } else {
         MA_ASSIGN_OR_RETURN(auto intrinsic,
                             IntrinsicFindings(tx, json, *item, prior, &organizations));
@@ -637,8 +793,16 @@ core::Result<Answer> Engine::Evaluate(store::ReadTx& tx, const std::vector<std::
     };
     std::sort(item_answer.reusable.begin(), item_answer.reusable.end(), newest_first);
     std::sort(item_answer.refused.begin(), item_answer.refused.end(), newest_first);
+    if (answer.sharing_refused) {
+      // One entry that says so and names nothing: no reference, issuer, date or count.
+      Prior refused;
+      refused.findings.push_back(
+          {Reason::kSharingRefused, std::string(ReasonDisplay(Reason::kSharingRefused)), 0});
+      item_answer.refused.push_back(std::move(refused));
+    }
     answer.items.push_back(std::move(item_answer));
   }
+  Keep(tx, organizations);
   return answer;
 }
 

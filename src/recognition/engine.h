@@ -9,16 +9,19 @@
 //     quality-control group such as "chemistry", or a category "lab"/"exam") the member passed
 //     the quality-control assessment (室间质评) for, and when (a Period of Asia/Shanghai dates,
 //     both ends inclusive). A department (Organization.partOf) inherits its hospital's;
-//   - consent: an active Consent of the patient whose provision.type is deny refuses sharing
-//     of that patient record's results;
+//   - consent: an active Consent of the patient (any linked record) whose provision.type is
+//     deny refuses alliance sharing: only the ordering member's own results are listed, and
+//     each item gets one not-reusable entry "sharing-refused" that names nothing else;
 //   - the results: Observation, DiagnosticReport and ImagingStudy of the patient and of every
 //     Patient linked to it through a Person (the master patient index).
 // Days are calendar days in Asia/Shanghai (UTC+8, no daylight saving): a result issued on day
 // D with validity N days is valid through day D+N and expired from day D+N+1.
 //
-// Thread-safe: the engine keeps only the catalogue cache, which locks.
+// Thread-safe: the engine keeps the catalogue cache and a snapshot of the members'
+// qualifications and partOf links (invalidated by any Basic or Organization write), both locked.
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -61,7 +64,7 @@ enum class Reason {
   kAmended,
   kEnteredInError,
   kConclusionOnly,
-  kConsentRefused,
+  kSharingRefused,
 };
 std::string_view ReasonCode(Reason reason);
 // "中文 / English" display of a reason's code.
@@ -96,6 +99,10 @@ struct Answer {
   std::shared_ptr<const Catalogue> catalogue;  // keeps ItemAnswer::item alive
   std::vector<std::string> patients;           // the linked Patient references searched
   std::vector<ItemAnswer> items;
+  // An active opt-out Consent of one of the patients: only the orderer's own results are
+  // listed, and each item's `refused` ends with one Prior without reference, issuer or date
+  // whose only finding is kSharingRefused.
+  bool sharing_refused = false;
 };
 
 // The qualifications of one Organization and its parent, read once per evaluation.
@@ -103,12 +110,20 @@ struct Qualification {
   std::string scope;  // item code, qc-group or category
   core::EpochMillis low = 0;
   core::EpochMillis high = 0;  // exclusive
+  std::string source;          // the Basic's id
 };
 struct OrganizationRules {
   std::vector<Qualification> qualifications;
   std::string parent;  // Organization.partOf, "Organization/<id>" or empty
 };
-using OrganizationCache = std::unordered_map<std::string, OrganizationRules>;
+using OrganizationMap = std::unordered_map<std::string, OrganizationRules>;
+// The rules of the Organizations one evaluation needs: `local` (loaded or overridden during
+// this evaluation) first, then `shared` (the engine's snapshot across calls, may be null).
+struct OrganizationCache {
+  std::shared_ptr<const OrganizationMap> shared;
+  OrganizationMap local;
+  const OrganizationRules* Find(const std::string& organization) const;
+};
 
 struct RequestedItem {
   std::string system;
@@ -135,9 +150,35 @@ class Engine {
   // Judges every prior result of `patients` for each requested item at instant `at`.
   // Results issued after `at` are left out, and so are those `visible` (the caller's view
   // under the access rules, when set) refuses. Errors: the store's.
+  // `orderer` ("Organization/<id>"): the ordering member; under an opt-out Consent only the
+  // results it (or one of its departments) issued are listed.
   core::Result<Answer> Evaluate(store::ReadTx& tx, const std::vector<std::string>& patients,
                                 const std::vector<RequestedItem>& items, core::EpochMillis at,
+                                const std::string& orderer,
                                 const search::VisibilityPredicate& visible = {});
+
+  // True when the result deserves the recognition mark: it names a catalogue item, has an
+  // issue time, and IntrinsicFindings is empty. `cache` may carry overridden qualifications
+  // (re-marking). Errors: the store's.
+  core::Result<bool> Deserves(store::ReadTx& tx, const fhir::Json& resource,
+                              OrganizationCache* cache = nullptr);
+
+  // The qualifications a Basic resource records (none unless it is coded kQualificationCode).
+  static std::vector<Qualification> ParseQualifications(const fhir::Json& basic,
+                                                        std::string_view source);
+  // The member Organization a reference stands for: an Organization itself, or a
+  // PractitionerRole's organization. Empty when none.
+  core::Result<std::string> MemberOf(store::ReadTx& tx, std::string_view reference) const;
+  // True when `organization` is `member` or one of its departments (partOf, up to 4 levels).
+  core::Result<bool> WithinMember(store::ReadTx& tx, const std::string& organization,
+                                  const std::string& member, OrganizationCache* cache) const;
+  // The rules of one Organization, through `cache` (loaded into cache->local on a miss).
+  core::Result<const OrganizationRules*> Rules(store::ReadTx& tx, const std::string& organization,
+                                               OrganizationCache* cache) const;
+  // A cache for one evaluation, starting from the engine's snapshot when it is current in
+  // `tx`; Keep() stores what it loaded into the snapshot (read transactions only).
+  core::Result<OrganizationCache> StartCache(store::ReadTx& tx);
+  void Keep(store::ReadTx& tx, OrganizationCache& cache);
 
   // The catalogue item a result names (code; for ImagingStudy procedureCode or the series'
   // modality and body site); null when none.
@@ -170,8 +211,13 @@ class Engine {
   core::Result<std::vector<store::StoredResource>> Find(store::ReadTx& tx, const std::string& type,
                                                         search::Params params) const;
 
+  core::Result<int64_t> RulesStamp(store::ReadTx& tx) const;
+
   CatalogueCache& catalogue_;
   search::Searcher searcher_;
+  std::mutex rules_mutex_;
+  int64_t rules_stamp_ = -1;  // RulesStamp() of rules_
+  std::shared_ptr<const OrganizationMap> rules_;
 };
 
 }  // namespace medalliance::recognition

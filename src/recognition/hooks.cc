@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/time.h"
+#include "search/search.h"
 
 namespace medalliance::recognition {
 namespace {
@@ -14,6 +15,57 @@ bool IsMark(const Json& coding) {
   return coding.GetStringMember("system") == kRecognitionSystem &&
          coding.GetStringMember("code") == kMarkCode;
 }
+
+bool HasCoding(const Json* concept_json, std::string_view system, std::string_view code);
+
+// The first Task.input whose type is kRecognitionSystem#`code`; null when none.
+const Json* InputOf(const Json& task, std::string_view code) {
+  const Json* inputs = task.Find("input");
+  if (inputs == nullptr || !inputs->IsArray())
+    return nullptr;
+  for (const Json& input : inputs->Items()) {
+    if (HasCoding(input.Find("type"), kRecognitionSystem, code))
+      return &input;
+  }
+  return nullptr;
+}
+
+Json TypedInput(std::string_view code, std::string_view value_key, Json value) {
+  Json coding = Json::MakeObject();
+  coding.Set("system", Json::MakeString(std::string(kRecognitionSystem)));
+  coding.Set("code", Json::MakeString(std::string(code)));
+  Json type = Json::MakeObject();
+  type.Set("coding", Json::MakeArray()).PushBack(std::move(coding));
+  Json input = Json::MakeObject();
+  input.Set("type", std::move(type));
+  input.Set(value_key, std::move(value));
+  return input;
+}
+
+std::vector<store::StoredResource> All(store::ReadTx& tx, const std::string& type,
+                                       search::Params params, core::Status& status) {
+  static const search::Searcher searcher;
+  std::vector<store::StoredResource> out;
+  std::optional<std::string> cursor;
+  do {
+    search::SearchRequest request;
+    request.type = type;
+    request.params = params;
+    request.params.emplace_back("_count", "1000");
+    if (cursor.has_value())
+      request.params.emplace_back("_cursor", *cursor);
+    core::Result<search::SearchPage> page = searcher.Search(tx, request);
+    if (!page) {
+      status = page.error();
+      return {};
+    }
+    for (auto& match : page->matches) out.push_back(std::move(match));
+    cursor = page->has_more ? page->next_cursor : std::nullopt;
+  } while (cursor.has_value());
+  return out;
+}
+
+}  // namespace
 
 // Removes every recognition mark from meta.security.
 void StripMarks(Json& resource) {
@@ -28,6 +80,22 @@ void StripMarks(Json& resource) {
   if (items.empty())
     meta->Erase("security");
 }
+
+void AddMark(Json& resource, const std::string& display) {
+  Json* meta = resource.Find("meta");
+  if (meta == nullptr || !meta->IsObject())
+    meta = &resource.SetAt(2, "meta", Json::MakeObject());
+  Json* security = meta->Find("security");
+  if (security == nullptr || !security->IsArray())
+    security = &meta->Set("security", Json::MakeArray());
+  Json mark = Json::MakeObject();
+  mark.Set("system", Json::MakeString(std::string(kRecognitionSystem)));
+  mark.Set("code", Json::MakeString(std::string(kMarkCode)));
+  mark.Set("display", Json::MakeString(display));
+  security->PushBack(std::move(mark));
+}
+
+namespace {
 
 bool HasCoding(const Json* concept_json, std::string_view system, std::string_view code) {
   if (concept_json == nullptr)
@@ -56,29 +124,10 @@ core::Status MarkHook::BeforeWrite(store::WriteTx& tx, store::WriteEvent& event)
     return {};
   Json& resource = *event.resource;
   StripMarks(resource);
-  MA_ASSIGN_OR_RETURN(auto catalogue, engine_.GetCatalogue(tx));
-  const Item* item = Engine::ItemOf(*catalogue, resource);
-  if (item == nullptr)
-    return {};
-  Prior prior;
-  std::optional<core::EpochMillis> issued = Engine::IssuedAt(resource, &prior.issued_text);
-  if (!issued.has_value())
-    return {};
-  prior.issued = *issued;
-  MA_ASSIGN_OR_RETURN(auto findings, engine_.IntrinsicFindings(tx, resource, *item, prior));
-  if (!findings.empty())
-    return {};
-  Json* meta = resource.Find("meta");
-  if (meta == nullptr || !meta->IsObject())
-    meta = &resource.SetAt(2, "meta", Json::MakeObject());
-  Json* security = meta->Find("security");
-  if (security == nullptr || !security->IsArray())
-    security = &meta->Set("security", Json::MakeArray());
-  Json mark = Json::MakeObject();
-  mark.Set("system", Json::MakeString(std::string(kRecognitionSystem)));
-  mark.Set("code", Json::MakeString(std::string(kMarkCode)));
-  mark.Set("display", Json::MakeString(options_.mark_display));
-  security->PushBack(std::move(mark));
+  MA_ASSIGN_OR_RETURN(OrganizationCache cache, engine_.StartCache(tx));
+  MA_ASSIGN_OR_RETURN(bool deserves, engine_.Deserves(tx, resource, &cache));
+  if (deserves)
+    AddMark(resource, options_.mark_display);
   return {};
 }
 
@@ -99,9 +148,16 @@ core::Status OrderAlertHook::BeforeWrite(store::WriteTx& tx, store::WriteEvent& 
     return {};
   const core::Clock& clock = options_.clock != nullptr ? *options_.clock : core::SystemClock::Get();
   MA_ASSIGN_OR_RETURN(auto patients, engine_.LinkedPatients(tx, patient));
+  const Json* requester = order.Find("requester");
   MA_ASSIGN_OR_RETURN(
-      Answer answer,
-      engine_.Evaluate(tx, patients, {{std::string(kItemSystem), item->code}}, clock.Now()));
+      std::string orderer,
+      engine_.MemberOf(
+          tx, requester != nullptr ? requester->GetStringMember("reference") : std::string_view()));
+  if (orderer.empty() && event.caller != nullptr && !event.caller->organization_id.empty())
+    orderer = "Organization/" + event.caller->organization_id;
+  MA_ASSIGN_OR_RETURN(Answer answer,
+                      engine_.Evaluate(tx, patients, {{std::string(kItemSystem), item->code}},
+                                       clock.Now(), orderer));
   for (const ItemAnswer& item_answer : answer.items) {
     if (item_answer.reusable.empty())
       continue;
@@ -117,14 +173,84 @@ core::Status OrderAlertHook::BeforeWrite(store::WriteTx& tx, store::WriteEvent& 
              ", valid through " + last_day + "); " + std::to_string(item_answer.reusable.size()) +
              " reusable in all, see $recognize",
          "ServiceRequest.code"});
+    // Stored with the order: the metrics count it as a recognition opportunity.
+    Json& resource = *event.resource;
+    Json* meta = resource.Find("meta");
+    if (meta == nullptr || !meta->IsObject())
+      meta = &resource.SetAt(2, "meta", Json::MakeObject());
+    Json* tags = meta->Find("tag");
+    if (tags == nullptr || !tags->IsArray())
+      tags = &meta->Set("tag", Json::MakeArray());
+    Json tag = Json::MakeObject();
+    tag.Set("system", Json::MakeString(std::string(kRecognitionSystem)));
+    tag.Set("code", Json::MakeString(std::string(kAlertTag)));
+    tags->PushBack(std::move(tag));
   }
   return {};
 }
 
-core::Status DecisionHook::BeforeWrite(store::WriteTx& /*tx*/, store::WriteEvent& event) {
+core::Status DecisionHook::BeforeWrite(store::WriteTx& tx, store::WriteEvent& event) {
   if (event.kind == store::WriteKind::kDelete || event.resource == nullptr)
     return {};
-  const Json& task = *event.resource;
+  MA_RETURN_IF_ERROR(Check(*event.resource));
+  if (!HasCoding(event.resource->Find("code"), kRecognitionSystem, kDecisionCode))
+    return {};
+  Json& task = *event.resource;
+  // What the server found is recorded by the server: drop what the writer sent.
+  if (Json* inputs = task.Find("input"); inputs != nullptr && inputs->IsArray()) {
+    auto& list = inputs->Items();
+    list.erase(std::remove_if(
+                   list.begin(), list.end(),
+                   [](const Json& input) {
+                     return HasCoding(input.Find("type"), kRecognitionSystem, kReusableInput) ||
+                            HasCoding(input.Find("type"), kRecognitionSystem, kRefusedIssuerInput);
+                   }),
+               list.end());
+  }
+  const Json* item_input = InputOf(task, kItemInput);
+  const Json* coding = item_input != nullptr ? item_input->Find("valueCoding") : nullptr;
+  const Json* for_patient = task.Find("for");
+  std::string_view patient =
+      for_patient != nullptr ? for_patient->GetStringMember("reference") : "";
+  if (coding == nullptr || patient.rfind("Patient/", 0) != 0)
+    return {};
+  MA_ASSIGN_OR_RETURN(auto catalogue, engine_.GetCatalogue(tx));
+  const Item* item =
+      catalogue->Find(coding->GetStringMember("system"), coding->GetStringMember("code"));
+  if (item == nullptr)
+    return {};
+  const core::Clock& clock = options_.clock != nullptr ? *options_.clock : core::SystemClock::Get();
+  core::EpochMillis at = clock.Now();
+  if (auto authored = core::ParseFhirDateTime(task.GetStringMember("authoredOn"), 480))
+    at = std::min(at, authored->low);
+  const Json* requester = task.Find("requester");
+  MA_ASSIGN_OR_RETURN(
+      std::string member,
+      engine_.MemberOf(
+          tx, requester != nullptr ? requester->GetStringMember("reference") : std::string_view()));
+  MA_ASSIGN_OR_RETURN(auto patients, engine_.LinkedPatients(tx, patient));
+  MA_ASSIGN_OR_RETURN(
+      Answer answer,
+      engine_.Evaluate(tx, patients, {{std::string(kItemSystem), item->code}}, at, member));
+  const ItemAnswer& found = answer.items.front();
+  Json* inputs = task.Find("input");
+  if (inputs == nullptr || !inputs->IsArray())
+    inputs = &task.Set("input", Json::MakeArray());
+  inputs->PushBack(TypedInput(kReusableInput, "valueInteger",
+                              Json::MakeNumber(static_cast<int64_t>(found.reusable.size()))));
+  if (HasCoding(task.Find("businessStatus"), kRecognitionSystem, "repeated")) {
+    for (const Prior& prior : found.reusable) {
+      if (prior.issuer.empty())
+        continue;
+      Json reference = Json::MakeObject();
+      reference.Set("reference", Json::MakeString(prior.issuer));
+      inputs->PushBack(TypedInput(kRefusedIssuerInput, "valueReference", std::move(reference)));
+    }
+  }
+  return {};
+}
+
+core::Status DecisionHook::Check(const Json& task) {
   if (!HasCoding(task.Find("code"), kRecognitionSystem, kDecisionCode))
     return {};
   const Json* status = task.Find("businessStatus");
@@ -176,6 +302,109 @@ core::Status DecisionHook::BeforeWrite(store::WriteTx& /*tx*/, store::WriteEvent
           ": condition-changed, fast-changing, critical-before-major-measure, emergency, "
           "appraisal, other)",
       "Task.reasonCode");
+}
+
+core::Status WriteRemarked(store::WriteTx& tx, const store::StoredResource& current, Json& resource,
+                           core::EpochMillis now) {
+  static const search::Searcher searcher;
+  store::StoredResource stored;
+  stored.type = current.type;
+  stored.id = current.id;
+  stored.version = current.version + 1;
+  stored.last_updated = std::max(now, current.last_updated);
+  stored.method = "PUT";
+  Json* meta = resource.Find("meta");
+  if (meta == nullptr || !meta->IsObject())
+    meta = &resource.SetAt(2, "meta", Json::MakeObject());
+  meta->Set("versionId", Json::MakeString(std::to_string(stored.version)));
+  meta->Set("lastUpdated", Json::MakeString(core::FormatInstant(stored.last_updated)));
+  stored.json = fhir::WriteJson(resource);
+  return tx.PutVersion(stored, searcher.Index(resource));
+}
+
+core::Result<int> Remark(store::WriteTx& tx, Engine& engine, const std::string& member,
+                         OrganizationCache& cache, const HookOptions& options,
+                         core::EpochMillis now) {
+  core::Status status;
+  std::string issuers = member;
+  for (const store::StoredResource& department :
+       All(tx, "Organization", {{"partof", member}}, status)) {
+    issuers += ",Organization/" + department.id;
+  }
+  MA_RETURN_IF_ERROR(status);
+  // Collected first: the new versions must not move under the search's cursor.
+  std::vector<store::StoredResource> results;
+  for (const char* type : {"Observation", "DiagnosticReport", "ImagingStudy"}) {
+    for (store::StoredResource& stored : All(tx, type, {{"performer", issuers}}, status))
+      results.push_back(std::move(stored));
+    MA_RETURN_IF_ERROR(status);
+  }
+  int changed = 0;
+  for (const store::StoredResource& stored : results) {
+    MA_ASSIGN_OR_RETURN(Json resource, fhir::ParseJson(stored.json));
+    MA_ASSIGN_OR_RETURN(bool deserves, engine.Deserves(tx, resource, &cache));
+    if (deserves == HasMark(resource))
+      continue;
+    StripMarks(resource);
+    if (deserves)
+      AddMark(resource, options.mark_display);
+    MA_RETURN_IF_ERROR(WriteRemarked(tx, stored, resource, now));
+    ++changed;
+  }
+  return changed;
+}
+
+core::Status QualificationHook::BeforeWrite(store::WriteTx& tx, store::WriteEvent& event) {
+  // The qualifications before and after this write, per member it names.
+  std::vector<Qualification> before;
+  std::vector<Qualification> after;
+  std::string old_member;
+  std::string new_member;
+  auto subject_of = [](const Json& basic) {
+    const Json* subject = basic.Find("subject");
+    std::string_view text = subject != nullptr ? subject->GetStringMember("reference") : "";
+    return text.rfind("Organization/", 0) == 0 ? std::string(text) : std::string();
+  };
+  if (event.previous != nullptr && !event.previous->deleted) {
+    MA_ASSIGN_OR_RETURN(Json previous, fhir::ParseJson(event.previous->json));
+    before = Engine::ParseQualifications(previous, event.id);
+    old_member = subject_of(previous);
+  }
+  if (event.kind != store::WriteKind::kDelete && event.resource != nullptr) {
+    after = Engine::ParseQualifications(*event.resource, event.id);
+    new_member = subject_of(*event.resource);
+  }
+  if (before.empty() && after.empty())
+    return {};
+  const core::Clock& clock = options_.clock != nullptr ? *options_.clock : core::SystemClock::Get();
+  std::vector<std::string> members;
+  for (const std::string& member : {old_member, new_member}) {
+    if (!member.empty() && std::find(members.begin(), members.end(), member) == members.end())
+      members.push_back(member);
+  }
+  for (const std::string& member : members) {
+    // The member's rules as they will be once this write is stored (it is not yet).
+    OrganizationCache cache;
+    MA_ASSIGN_OR_RETURN(const OrganizationRules* loaded, engine_.Rules(tx, member, &cache));
+    OrganizationRules rules = *loaded;
+    auto& list = rules.qualifications;
+    list.erase(std::remove_if(list.begin(), list.end(),
+                              [&](const Qualification& q) { return q.source == event.id; }),
+               list.end());
+    if (member == new_member)
+      list.insert(list.end(), after.begin(), after.end());
+    cache.local[member] = std::move(rules);
+    MA_ASSIGN_OR_RETURN(int changed, Remark(tx, engine_, member, cache, options_, clock.Now()));
+    if (changed > 0 && event.warnings != nullptr) {
+      event.warnings->push_back({core::Severity::kInformation, "informational",
+                                 "检查检验结果互认：已按新的室间质评资质重新标记 " +
+                                     std::to_string(changed) + " 份报告 / re-marked " +
+                                     std::to_string(changed) + " published result(s) of " + member +
+                                     " for the changed qualification",
+                                 "Basic"});
+    }
+  }
+  return {};
 }
 
 }  // namespace medalliance::recognition

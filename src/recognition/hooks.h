@@ -13,12 +13,23 @@
 // reusable prior result for the patient or a linked identity, adds one warning issue naming
 // the newest one. The order is not blocked.
 //
+// The ServiceRequest that got the warning is stored with meta.tag kRecognitionSystem#
+// kAlertTag, which the metrics count as a recognition opportunity.
+//
 // DecisionHook (Task create, update, patch, for Tasks coded kDecisionCode): the physician's
 // decision on an item. businessStatus kRecognitionSystem#reused needs `focus` (the reused
 // result); #repeated needs a reasonCode of kRepeatReasonSystem, and for "other" its text.
-// Otherwise kUnprocessable (422) in Chinese and English.
+// Otherwise kUnprocessable (422) in Chinese and English. When the Task names its item (input
+// kRecognitionSystem#item) and its patient (`for`), the hook records what the engine found
+// at authoredOn (else now) for the requester's member, replacing whatever the writer sent:
+// input kReusableInput (valueInteger: how many reusable results there were) and, for a
+// repeat, one input kRefusedIssuerInput (valueReference: the issuer) per reusable result not
+// reused. The metrics (metrics_operation.h) count these.
 //
-// All three act only inside the write transaction and keep no state but the catalogue cache.
+// QualificationHook (Basic create, update, patch, delete of a qualification): re-marks the
+// member's published results whose mark the change gives or takes (Remark()).
+//
+// All act only inside the write transaction and keep no state but the engine's caches.
 
 #include <string>
 #include <vector>
@@ -30,6 +41,10 @@
 namespace medalliance::recognition {
 
 inline constexpr std::string_view kDecisionCode = "decision";
+inline constexpr std::string_view kItemInput = "item";
+inline constexpr std::string_view kReusableInput = "reusable-at-decision";
+inline constexpr std::string_view kRefusedIssuerInput = "refused-issuer";
+inline constexpr std::string_view kAlertTag = "reuse-alert";
 inline constexpr std::string_view kRepeatReasonSystem =
     "https://fhir.medalliance.cn/CodeSystem/recognition-repeat-reason";
 // The allowed reasons for repeating a test or examination instead of reusing a result.
@@ -76,10 +91,52 @@ class OrderAlertHook : public store::WriteHook {
 
 class DecisionHook : public store::WriteHook {
  public:
+  DecisionHook(Engine& engine, HookOptions options)
+      : engine_(engine), options_(std::move(options)) {}
   std::vector<std::string> Types() const override { return {"Task"}; }
   // Errors: kUnprocessable for a decision without its reason or reused result.
   core::Status BeforeWrite(store::WriteTx& tx, store::WriteEvent& event) override;
+
+ private:
+  static core::Status Check(const fhir::Json& task);
+
+  Engine& engine_;
+  HookOptions options_;
 };
+
+// Re-marking: a qualification recorded, changed or removed after results were published.
+class QualificationHook : public store::WriteHook {
+ public:
+  QualificationHook(Engine& engine, HookOptions options)
+      : engine_(engine), options_(std::move(options)) {}
+  std::vector<std::string> Types() const override { return {"Basic"}; }
+  core::Status BeforeWrite(store::WriteTx& tx, store::WriteEvent& event) override;
+
+ private:
+  Engine& engine_;
+  HookOptions options_;
+};
+
+// Gives or takes the mark of every Observation, DiagnosticReport and ImagingStudy whose
+// performer is `member` or one of its direct departments, judged with the qualifications in
+// `cache` (the caller overrides the changed Basic's there, as it is not stored yet). Each
+// result whose mark changes gets a new version through WriteRemarked(). Returns how many.
+// Results naming their issuer only through a PractitionerRole are not found.
+core::Result<int> Remark(store::WriteTx& tx, Engine& engine, const std::string& member,
+                         OrganizationCache& cache, const HookOptions& options,
+                         core::EpochMillis now);
+
+// The one place re-marking writes: a new version of `current` with `resource` (its meta
+// versionId and lastUpdated set here) and its search index rows, through
+// WriteTx::PutVersion. The write hooks and the audit of the REST pipeline do not run for it
+// (the Basic write that caused it is audited); store::ResourceWriter (h/referral) is meant
+// to replace this body.
+core::Status WriteRemarked(store::WriteTx& tx, const store::StoredResource& current,
+                           fhir::Json& resource, core::EpochMillis now);
+
+// Adds the mark (display `display`) to meta.security; StripMarks() removes every mark.
+void AddMark(fhir::Json& resource, const std::string& display);
+void StripMarks(fhir::Json& resource);
 
 // True when the resource carries the recognition mark.
 bool HasMark(const fhir::Json& resource);

@@ -12,10 +12,12 @@
 //   at          valueDateTime: the moment of ordering (default now), read in Asia/Shanghai
 //               when it has no zone
 // Output Parameters: `orderer`, `at`, one `patient` per linked identity searched, and one
-// `result` per item, in the order asked, with parts `item` (valueCoding, with the catalogue
-// display), `catalogue-code`, `validity-days`, `price-yuan` (absent when the item is not in the
-// catalogue), `reason` (valueCoding not-in-catalogue, then), one `reusable` per reusable prior
-// result, newest first (parts reference, issued, issuer, last-valid-day), and one
+// `result` per item, in the order asked (when the patient refused sharing: only the patient
+// asked for by reference, and per item only the orderer's own results plus one not-reusable
+// entry with reason sharing-refused and nothing else), with parts `item` (valueCoding, with the
+// catalogue display), `catalogue-code`, `validity-days`, `price-yuan` (absent when the item is not
+// in the catalogue), `reason` (valueCoding not-in-catalogue, then), one `reusable` per reusable
+// prior result, newest first (parts reference, issued, issuer, last-valid-day), and one
 // `not-reusable` per other prior result, newest first (the same parts plus one `reason`
 // valueCoding and `explanation` valueString per finding, and `expired-days`).
 //
@@ -57,7 +59,8 @@ class RecognizeOperation : public store::Operation {
 fhir::Json RecognizeOperationDefinition();
 
 // Writes what the recognition engine needs when the store lacks it: the seeded catalogue
-// (CodeSystem/recognition-item) and OperationDefinition/recognize. Returns how many resources
+// (CodeSystem/recognition-item), OperationDefinition/recognize and
+// OperationDefinition/recognition-metrics. Returns how many resources
 // it wrote. Errors: the store's.
 core::Result<int> SeedRecognitionData(store::Store& store, const search::Searcher& searcher,
                                       core::EpochMillis now);

@@ -127,6 +127,26 @@ TEST_F(RecognitionHttpTest, RecognizeAndTheSearchableMark) {
   EXPECT_EQ(Verdict(last_day, unqualified), "issuer-not-qualified");
   Json first_expired = Recognize(patient_ref, "2026-06-16T00:00:00+08:00");
   EXPECT_EQ(Verdict(first_expired, qualified), "expired");
+
+  // A qualification for chc recorded later (through the real server): chc's report is
+  // re-marked, with a new version.
+  qualification["subject"]["reference"] = "Organization/chc";
+  Send("POST", "/Basic", qualification, 201);
+  Response remarked = client_->Get("/" + unqualified);
+  ASSERT_EQ(remarked.status, 200) << remarked.body;
+  EXPECT_EQ(ParseBody(remarked)["meta"]["versionId"], "2");
+  EXPECT_NE(remarked.body.find("粤HR"), std::string::npos) << remarked.body;
+
+  // The month's metrics of gz: nothing decided yet, a well-formed MeasureReport.
+  EXPECT_NE(
+      metadata.body.find("https://fhir.medalliance.cn/OperationDefinition/recognition-metrics"),
+      std::string::npos);
+  Response metrics = client_->Get("/$recognition-metrics?member=Organization/gz&period=2026-06");
+  ASSERT_EQ(metrics.status, 200) << metrics.body;
+  Json report = ParseBody(metrics);
+  EXPECT_EQ(report["resourceType"], "MeasureReport");
+  EXPECT_EQ(report["group"][0]["code"]["coding"][0]["code"], "total");
+  EXPECT_EQ(client_->Get("/$recognition-metrics?member=Organization/gz").status, 400);
 }
 
 }  // namespace

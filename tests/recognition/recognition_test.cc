@@ -22,6 +22,7 @@
 #include "recognition/catalogue.h"
 #include "recognition/engine.h"
 #include "recognition/hooks.h"
+#include "recognition/metrics_operation.h"
 #include "recognition/recognize_operation.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -61,7 +62,11 @@ class RecognitionTest : public ::testing::Test {
     engine_ = std::make_unique<Engine>(cache_);
     mark_hook_ = std::make_unique<MarkHook>(*engine_, HookOptions{&clock_, "粤HR"});
     order_hook_ = std::make_unique<OrderAlertHook>(*engine_, HookOptions{&clock_, "粤HR"});
+    decision_hook_ = std::make_unique<DecisionHook>(*engine_, HookOptions{&clock_, "粤HR"});
+    qualification_hook_ =
+        std::make_unique<QualificationHook>(*engine_, HookOptions{&clock_, "粤HR"});
     operation_ = std::make_unique<RecognizeOperation>(*engine_, &clock_);
+    metrics_ = std::make_unique<RecognitionMetrics>(*engine_, &clock_);
     api::rest::RestConfig config;
     for (std::string_view type : fhir::r4::ResourceTypeNames()) {
       config.resource_types.emplace_back(type);
@@ -70,11 +75,12 @@ class RecognitionTest : public ::testing::Test {
       return fhir::validation::ValidateResource(resource);
     };
     config.clock = &clock_;
-    config.hooks = {patient_hook_.get(), mark_hook_.get(), order_hook_.get(), &decision_hook_};
-    config.operations = {operation_.get()};
+    config.hooks = {patient_hook_.get(), mark_hook_.get(), order_hook_.get(), decision_hook_.get(),
+                    qualification_hook_.get()};
+    config.operations = {operation_.get(), metrics_.get()};
     service_ = std::make_unique<api::rest::RestService>(*store_, std::move(config));
     search::Searcher searcher;
-    ASSERT_EQ(SeedRecognitionData(*store_, searcher, clock_.Now()).value(), 2);
+    ASSERT_EQ(SeedRecognitionData(*store_, searcher, clock_.Now()).value(), 3);
   }
 
   FhirResponse Send(std::string method, std::string url, std::string body = {},
@@ -282,8 +288,10 @@ class RecognitionTest : public ::testing::Test {
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<MarkHook> mark_hook_;
   std::unique_ptr<OrderAlertHook> order_hook_;
-  DecisionHook decision_hook_;
+  std::unique_ptr<DecisionHook> decision_hook_;
+  std::unique_ptr<QualificationHook> qualification_hook_;
   std::unique_ptr<RecognizeOperation> operation_;
+  std::unique_ptr<RecognitionMetrics> metrics_;
   std::unique_ptr<api::rest::RestService> service_;
 };
 
@@ -314,6 +322,8 @@ TEST_F(RecognitionTest, SeededCatalogueIsAValidCodeSystemWithEnoughItems) {
   EXPECT_EQ(definition.status, 200) << definition.body;
   FhirResponse metadata = Send("GET", "metadata");
   EXPECT_NE(metadata.body.find(kRecognizeDefinition), std::string::npos);
+  EXPECT_NE(metadata.body.find(kMetricsDefinition), std::string::npos);
+  EXPECT_EQ(Send("GET", "OperationDefinition/recognition-metrics").status, 200);
 }
 
 TEST_F(RecognitionTest, ShanghaiDaysAndValidityBoundaries) {
@@ -506,15 +516,26 @@ TEST_F(RecognitionTest, QualificationEndingBetweenTwoReports) {
                                              {last_day, {}}, {after, {"issuer-not-qualified"}}}));
 }
 
-TEST_F(RecognitionTest, ConsentDenyRefusesSharingAndIdentifierFindsLinkedRecords) {
+TEST_F(RecognitionTest, OptOutConsentListsOnlyOwnResultsAndRevealsNothingElse) {
   Alliance();
   std::string resident = ResidentId("44030419680321127");
   std::string a = Patient("gz-central", "GZ-2", resident);
   std::string b = Patient("sz-heart", "SZ-2", resident);
-  std::string shared = Obs(a, "gz-central", "18262-6", "2026-06-01T08:00:00+08:00");
-  std::string refused = Obs(b, "sz-heart", "6598-7", "2026-06-15T06:00:00+08:00");
+  std::string own = Obs(a, "gz-central", "18262-6", "2026-06-01T08:00:00+08:00");
+  std::string troponin_b = Obs(b, "sz-heart", "6598-7", "2026-06-15T06:00:00+08:00");
   Qualification("sz-heart", "lab", "2026-01-01", "2026-12-31");
   std::string ldl_b = Obs(b, "sz-heart", "18262-6", "2026-06-02T08:00:00+08:00");
+  Json who = {{"name", "identifier"},
+              {"valueIdentifier",
+               {{"system", "https://fhir.medalliance.cn/sid/mrn/gz-central"}, {"value", "GZ-2"}}}};
+  // 6598-7: sz-heart has a result; 4548-4 (HbA1c): nobody has.
+  Json params = Params(who, {LoincItem("18262-6"), LoincItem("6598-7"), LoincItem("4548-4")});
+  using Reasons = std::map<std::string, std::set<std::string>>;
+  Json shared = Recognize(params);
+  EXPECT_EQ(Verdicts(Result(shared, 0)), (Reasons{{own, {}}, {ldl_b, {}}}));
+  EXPECT_EQ(Verdicts(Result(shared, 1)), (Reasons{{troponin_b, {}}}));
+
+  // The patient opts out (on her sz-heart record: any linked record counts).
   Json consent = {
       {"resourceType", "Consent"},
       {"status", "active"},
@@ -530,19 +551,38 @@ TEST_F(RecognitionTest, ConsentDenyRefusesSharingAndIdentifierFindsLinkedRecords
                                  {"code", "OPTOUT"}}})}}},
       {"provision", {{"type", "deny"}}}};
   Create(consent);
-  Json who = {{"name", "identifier"},
-              {"valueIdentifier",
-               {{"system", "https://fhir.medalliance.cn/sid/mrn/gz-central"}, {"value", "GZ-2"}}}};
-  Json answer = Recognize(Params(who, {LoincItem("18262-6"), LoincItem("6598-7")}));
-  using Reasons = std::map<std::string, std::set<std::string>>;
-  EXPECT_EQ(Verdicts(Result(answer, 0)), (Reasons{{shared, {}}, {ldl_b, {"consent-refused"}}}));
-  EXPECT_EQ(Verdicts(Result(answer, 1)), (Reasons{{refused, {"consent-refused"}}}));
-  std::set<std::string> searched;
-  for (const Json& parameter : answer["parameter"]) {
-    if (parameter["name"] == "patient")
-      searched.insert(parameter["valueReference"]["reference"].get<std::string>());
+  Json answer = Recognize(params);
+  // gz-central (the orderer) still sees its own result; of the others only "refused".
+  EXPECT_EQ(Verdicts(Result(answer, 0)), (Reasons{{own, {}}, {"", {"sharing-refused"}}}));
+  EXPECT_EQ(Verdicts(Result(answer, 1)), (Reasons{{"", {"sharing-refused"}}}));
+  EXPECT_EQ(Verdicts(Result(answer, 2)), (Reasons{{"", {"sharing-refused"}}}));
+  // The entry names nothing: no reference, patient, issuer, date or count; and it is the same
+  // whether other members hold results (item 1) or not (item 2).
+  auto refusal = [](const Json& result) {
+    Json entries = Json::array();
+    for (const Json& part : result["part"]) {
+      if (part["name"] == "not-reusable")
+        entries.push_back(part);
+    }
+    return entries;
+  };
+  ASSERT_EQ(refusal(Result(answer, 1)).size(), 1u);
+  EXPECT_EQ(refusal(Result(answer, 1)), refusal(Result(answer, 2)));
+  for (const Json& sub : refusal(Result(answer, 1))[0]["part"]) {
+    EXPECT_TRUE(sub["name"] == "reason" || sub["name"] == "explanation") << sub.dump();
   }
-  EXPECT_EQ(searched, (std::set<std::string>{a, b}));
+  std::string text = answer.dump();
+  EXPECT_NE(text.find("患者已拒绝"), std::string::npos);
+  EXPECT_NE(text.find("refused sharing"), std::string::npos);
+  for (const std::string& secret : {b, ldl_b, troponin_b, std::string("sz-heart")})
+    EXPECT_EQ(text.find(secret), std::string::npos) << secret << " in " << text;
+  // The other members' records are not listed among the patients searched either.
+  for (const Json& parameter : answer["parameter"])
+    EXPECT_NE(parameter["name"], "patient") << parameter.dump();
+  Json by_reference =
+      Recognize(Params({{"name", "patient"}, {"valueReference", Ref(a)}}, {LoincItem("6598-7")}));
+  EXPECT_EQ(Verdicts(Result(by_reference, 0)), (Reasons{{"", {"sharing-refused"}}}));
+  EXPECT_EQ(by_reference.dump().find(b), std::string::npos);
 }
 
 TEST_F(RecognitionTest, MembersCannotMarkTheirOwnResults) {
@@ -636,6 +676,204 @@ TEST_F(RecognitionTest, DecisionsNeedTheirReasonAndAreSearchable) {
             (std::set<std::string>{"Task/" + reuse}));
   // Other Tasks are not decisions and are left alone.
   Create({{"resourceType", "Task"}, {"status", "requested"}, {"intent", "order"}});
+}
+
+TEST_F(RecognitionTest, QualificationRecordedLaterReMarksPublishedResults) {
+  Organization("sz-heart");
+  Organization("sz-heart-lab", "sz-heart");
+  std::string a = Patient("sz-heart", "SZ-9", ResidentId("44030419680321555"));
+  std::string inside = Obs(a, "sz-heart", "2823-3", "2026-05-10T08:00:00+08:00");
+  std::string department = Obs(a, "sz-heart-lab", "2823-3", "2026-05-11T08:00:00+08:00");
+  std::string outside = Obs(a, "sz-heart", "2823-3", "2026-02-10T08:00:00+08:00");
+  const std::string marked = std::string("Observation?_security=") + kMark;
+  EXPECT_TRUE(SearchIds(marked).empty());
+  auto version = [&](const std::string& reference) {
+    return Json::parse(Send("GET", reference).body)["meta"]["versionId"].get<std::string>();
+  };
+
+  // The quality-control pass is recorded later, from 1 March: the May reports get the mark.
+  std::string q = Qualification("sz-heart", "chemistry", "2026-03-01", "2026-12-31");
+  EXPECT_EQ(SearchIds(marked), (std::set<std::string>{inside, department}));
+  EXPECT_EQ(version(inside), "2");
+  EXPECT_EQ(version(outside), "1");
+  EXPECT_NE(Send("GET", inside).body.find("粤HR"), std::string::npos);
+  EXPECT_EQ(Json::parse(Send("GET", inside + "/_history").body)["entry"].size(), 2u);
+
+  // Corrected: the pass started in June. The May reports lose the mark again.
+  Json basic = Json::parse(Send("GET", "Basic/" + q).body);
+  basic["extension"][0]["extension"][1]["valuePeriod"]["start"] = "2026-06-01";
+  Put(basic);
+  EXPECT_TRUE(SearchIds(marked).empty());
+  EXPECT_EQ(version(inside), "3");
+  EXPECT_EQ(version(outside), "1");
+
+  // Recorded for the wrong member: moved from gz-central to sz-heart, both are re-judged.
+  Organization("gz-central");
+  std::string gz = Obs(a, "gz-central", "2823-3", "2026-06-01T08:00:00+08:00");
+  basic["subject"] = Ref("Organization/gz-central");
+  basic["extension"][0]["extension"][1]["valuePeriod"]["start"] = "2026-03-01";
+  Put(basic);
+  EXPECT_EQ(SearchIds(marked), (std::set<std::string>{gz}));
+  basic["subject"] = Ref("Organization/sz-heart");
+  Put(basic);
+  EXPECT_EQ(SearchIds(marked), (std::set<std::string>{inside, department}));
+
+  // Widened to January: all three; then deleted: none.
+  basic["extension"][0]["extension"][1]["valuePeriod"]["start"] = "2026-01-01";
+  Put(basic);
+  EXPECT_EQ(SearchIds(marked), (std::set<std::string>{inside, department, outside}));
+  EXPECT_EQ(Send("DELETE", "Basic/" + q).status, 204);
+  EXPECT_TRUE(SearchIds(marked).empty());
+  // $recognize agrees with the marks.
+  Json answer =
+      Recognize(Params({{"name", "patient"}, {"valueReference", Ref(a)}}, {LoincItem("2823-3")}));
+  for (const auto& [reference, reasons] : Verdicts(Result(answer, 0)))
+    EXPECT_TRUE(reasons.contains("issuer-not-qualified")) << reference;
+}
+
+TEST_F(RecognitionTest, MetricsCountOneMembersMonthPerItem) {
+  Alliance();
+  Qualification("sz-heart", "lab", "2026-01-01", "2026-12-31");
+  std::string a = Patient("gz-central", "GZ-10", ResidentId("44010619680321321"));
+  std::string k = Obs(a, "gz-central", "2823-3", "2026-06-14T09:00:00+08:00");
+  std::string hba1c = Obs(a, "sz-heart", "4548-4", "2026-06-01T09:00:00+08:00");
+  auto order = [&](const std::string& loinc, const std::string& requester) {
+    Json request = {{"resourceType", "ServiceRequest"},
+                    {"status", "active"},
+                    {"intent", "order"},
+                    {"code", Loinc(loinc)},
+                    {"subject", Ref(a)},
+                    {"authoredOn", "2026-06-15T09:00:00+08:00"},
+                    {"requester", Ref("Organization/" + requester)}};
+    return "ServiceRequest/" + Create(request);
+  };
+  auto decision = [&](const std::string& item, const std::string& outcome,
+                      const std::string& requester, const std::string& authored) {
+    Json task = {
+        {"resourceType", "Task"},
+        {"status", "completed"},
+        {"intent", "order"},
+        {"code",
+         {{"coding",
+           Json::array({{{"system", std::string(kRecognitionSystem)}, {"code", "decision"}}})}}},
+        {"businessStatus",
+         {{"coding",
+           Json::array({{{"system", std::string(kRecognitionSystem)}, {"code", outcome}}})}}},
+        {"for", Ref(a)},
+        {"authoredOn", authored},
+        {"requester", Ref("Organization/" + requester)},
+        {"input",
+         Json::array({{{"type",
+                        {{"coding", Json::array({{{"system", std::string(kRecognitionSystem)},
+                                                  {"code", "item"}}})}}},
+                       {"valueCoding", {{"system", std::string(kItemSystem)}, {"code", item}}}}})}};
+    return task;
+  };
+  auto repeat = [&](Json task, const std::string& reason) {
+    task["reasonCode"] = {{"coding", Json::array({{{"system", std::string(kRepeatReasonSystem)},
+                                                   {"code", reason}}})}};
+    return task;
+  };
+  const std::string june = "2026-06-15T10:00:00+08:00";
+  // Potassium: an alerted order decided by a reuse (one opportunity), and an alerted order
+  // nobody decided on (another).
+  std::string decided_order = order("2823-3", "sz-heart");
+  order("2823-3", "sz-heart");
+  Json reuse = decision("lab-k", "reused", "sz-heart", june);
+  reuse["focus"] = Ref(k);
+  reuse["basedOn"] = Json::array({Ref(decided_order)});
+  Create(reuse);
+  // HbA1c: repeated although sz-heart's own result was reusable (fast-changing).
+  Json repeated = repeat(decision("lab-hba1c", "repeated", "sz-heart", june), "fast-changing");
+  std::string repeated_id = Create(repeated);
+  // TSH: nothing to reuse; repeated in an emergency. The writer's own count is replaced.
+  Json tsh = repeat(decision("lab-tsh", "repeated", "sz-heart", june), "emergency");
+  tsh["input"].push_back({{"type",
+                           {{"coding", Json::array({{{"system", std::string(kRecognitionSystem)},
+                                                     {"code", std::string(kReusableInput)}}})}}},
+                          {"valueInteger", 99}});
+  std::string tsh_id = Create(tsh);
+  // Not counted: another member's decision, sz-heart's decision in May, an order without alert.
+  Create(repeat(decision("lab-hba1c", "repeated", "gz-central", june), "emergency"));
+  Create(repeat(decision("lab-tsh", "repeated", "sz-heart", "2026-05-20T10:00:00+08:00"),
+                "emergency"));
+  order("3016-3", "sz-heart");
+
+  auto input_count = [&](const std::string& id, const std::string& code) {
+    Json task = Json::parse(Send("GET", "Task/" + id).body);
+    std::vector<Json> values;
+    for (const Json& input : task["input"]) {
+      if (input["type"]["coding"][0]["code"] == code)
+        values.push_back(input.contains("valueInteger") ? input["valueInteger"]
+                                                        : input["valueReference"]);
+    }
+    return values;
+  };
+  EXPECT_EQ(input_count(tsh_id, std::string(kReusableInput)), std::vector<Json>{0});
+  EXPECT_EQ(input_count(repeated_id, std::string(kReusableInput)), std::vector<Json>{1});
+  EXPECT_EQ(input_count(repeated_id, std::string(kRefusedIssuerInput)),
+            std::vector<Json>{Ref("Organization/sz-heart")});
+
+  FhirResponse response =
+      Send("GET", "$recognition-metrics?member=Organization/sz-heart&period=2026-06");
+  ASSERT_EQ(response.status, 200) << response.body;
+  Json report = Json::parse(response.body);
+  EXPECT_EQ(report["resourceType"], "MeasureReport");
+  EXPECT_EQ(report["type"], "summary");
+  EXPECT_EQ(report["reporter"]["reference"], "Organization/sz-heart");
+  std::map<std::string, Json> groups;
+  for (const Json& group : report["group"]) groups[group["code"]["coding"][0]["code"]] = group;
+  auto count = [](const Json& group, const std::string& code) -> int64_t {
+    for (const Json& population : group["population"]) {
+      if (population["code"]["coding"][0]["code"] == code)
+        return population["count"];
+    }
+    return -1;
+  };
+  using Counts = std::vector<int64_t>;  // opportunity, decision, reuse, repeat
+  auto counts = [&](const std::string& code) {
+    const Json& group = groups[code];
+    return Counts{count(group, "opportunity"), count(group, "decision"), count(group, "reuse"),
+                  count(group, "repeat")};
+  };
+  EXPECT_EQ(groups.size(), 4u) << report.dump();
+  EXPECT_EQ(counts("total"), (Counts{3, 3, 1, 2}));
+  EXPECT_EQ(counts("lab-k"), (Counts{2, 1, 1, 0}));
+  EXPECT_EQ(counts("lab-hba1c"), (Counts{1, 1, 0, 1}));
+  EXPECT_EQ(counts("lab-tsh"), (Counts{0, 1, 0, 1}));
+  // Potassium costs 4 yuan in the seeded catalogue.
+  EXPECT_DOUBLE_EQ(groups["lab-k"]["measureScore"]["value"].get<double>(), 4.0);
+  EXPECT_EQ(groups["lab-k"]["measureScore"]["code"], "CNY");
+  EXPECT_DOUBLE_EQ(groups["total"]["measureScore"]["value"].get<double>(), 4.0);
+  EXPECT_DOUBLE_EQ(groups["lab-hba1c"]["measureScore"]["value"].get<double>(), 0.0);
+  const Json& reasons = groups["total"]["stratifier"][0];
+  EXPECT_EQ(reasons["code"][0]["coding"][0]["code"], "repeat-reason");
+  std::map<std::string, int64_t> by_reason;
+  for (const Json& stratum : reasons["stratum"])
+    by_reason[stratum["value"]["coding"][0]["code"]] = stratum["population"][0]["count"];
+  EXPECT_EQ(by_reason, (std::map<std::string, int64_t>{{"emergency", 1}, {"fast-changing", 1}}));
+  const Json& issuers = groups["lab-hba1c"]["stratifier"][1];
+  EXPECT_EQ(issuers["code"][0]["coding"][0]["code"], "refused-issuer");
+  ASSERT_EQ(issuers["stratum"].size(), 1u) << issuers.dump();
+  EXPECT_EQ(issuers["stratum"][0]["component"][0]["value"]["text"], "Organization/sz-heart");
+  EXPECT_EQ(issuers["stratum"][0]["component"][1]["value"]["coding"][0]["code"], "fast-changing");
+  EXPECT_EQ(issuers["stratum"][0]["population"][0]["count"], 1);
+  // One item only; another month; bad input.
+  FhirResponse only =
+      Send("GET", "$recognition-metrics?member=Organization/sz-heart&period=2026-06&item=lab-tsh");
+  ASSERT_EQ(only.status, 200) << only.body;
+  EXPECT_EQ(Json::parse(only.body)["group"].size(), 2u);
+  FhirResponse may =
+      Send("GET", "$recognition-metrics?member=Organization/sz-heart&period=2026-05");
+  ASSERT_EQ(may.status, 200) << may.body;
+  Json may_report = Json::parse(may.body);
+  EXPECT_EQ(may_report["group"][0]["population"][1]["count"], 1);
+  EXPECT_EQ(Send("GET", "$recognition-metrics?member=Organization/sz-heart").status, 400);
+  EXPECT_EQ(Send("GET", "$recognition-metrics?member=sz-heart&period=2026-06").status, 400);
+  EXPECT_EQ(
+      Send("GET", "$recognition-metrics?member=Organization/sz-heart&period=2026-06&item=nope")
+          .status,
+      400);
 }
 
 TEST_F(RecognitionTest, BadParametersAreRefused) {

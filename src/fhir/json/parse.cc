@@ -7,6 +7,7 @@
 #include <simdjson.h>
 
 #include "fhir/json/json.h"
+#include "fhir/json/members.h"
 
 namespace medalliance::fhir {
 namespace {
@@ -28,7 +29,9 @@ inline std::string_view RawToken(od::document& doc) {
 
 class Builder {
  public:
-  explicit Builder(const ParseOptions& options) : options_(options) {}
+  explicit Builder(const ParseOptions& options,
+                   const std::vector<std::string_view>* only_members = nullptr)
+      : options_(options), only_members_(only_members) {}
 
   template <typename V>
   Result<Json> Build(V& value, int depth) {
@@ -50,6 +53,11 @@ class Builder {
           std::string_view key;
           if (auto error = field.unescaped_key().get(key))
             return Fail(error);
+          if (depth == 1 && only_members_ != nullptr &&
+              std::find(only_members_->begin(), only_members_->end(), key) ==
+                  only_members_->end()) {
+            continue;  // On-Demand skips the unread value
+          }
           std::string key_copy(key);
           od::value child;
           if (auto error = field.value().get(child))
@@ -147,6 +155,7 @@ class Builder {
   }
 
   const ParseOptions& options_;
+  const std::vector<std::string_view>* only_members_;
 };
 
 }  // namespace
@@ -159,13 +168,18 @@ std::string_view JsonParserKernel() {
 }
 
 Result<Json> ParseJson(std::string_view text, const ParseOptions& options) {
+  return ParseJsonMembers(text, {}, options);
+}
+
+Result<Json> ParseJsonMembers(std::string_view text, const std::vector<std::string_view>& members,
+                              const ParseOptions& options) {
   thread_local od::parser parser;
   simdjson::padded_string padded(text);
   od::document doc;
   if (auto error = parser.iterate(padded).get(doc)) {
     return Error::BadRequest(std::string("malformed JSON: ") + simdjson::error_message(error));
   }
-  Builder builder(options);
+  Builder builder(options, members.empty() ? nullptr : &members);
   bool scalar = false;
   if (auto error = doc.is_scalar().get(scalar)) {
     return Error::BadRequest(std::string("malformed JSON: ") + simdjson::error_message(error));

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "fhir/json/members.h"
+
 namespace medalliance::fhir {
 namespace {
 
@@ -47,6 +49,18 @@ TEST(JsonTest, RejectsDuplicateKeys) {
   Result<Json> parsed = ParseJson(R"({"a":1,"a":2})");
   ASSERT_FALSE(parsed.has_value());
   EXPECT_NE(parsed.error().GetMessage().find("duplicate"), std::string::npos);
+}
+
+TEST(JsonTest, OnlyMembersBuildsTheNamedTopLevelMembers) {
+  Result<Json> parsed = ParseJsonMembers(
+      R"({"resourceType":"Observation","code":{"text":"K","status":"x"},"value":[1,{"a":2}],)"
+      R"("status":"final"})",
+      {"code", "status"});
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().GetMessage();
+  EXPECT_EQ(parsed->Members().size(), 2u);
+  EXPECT_EQ(parsed->GetStringMember("status"), "final");
+  EXPECT_EQ(parsed->Find("code")->GetStringMember("status"), "x");  // nested: all kept
+  EXPECT_EQ(parsed->Find("value"), nullptr);
 }
 
 TEST(JsonTest, RejectsMalformedInput) {
