@@ -18,6 +18,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -94,6 +95,10 @@ struct BreakGlassGrant {
   core::EpochMillis end = 0;
 };
 
+// Stores a grant that OpenBreakGlass opened for `caller` (and drops expired ones).
+core::Status SaveBreakGlass(store::WriteTx& tx, const store::Caller& caller,
+                            const BreakGlassGrant& grant);
+
 class Policy {
  public:
   explicit Policy(PolicyOptions options = {});
@@ -109,24 +114,47 @@ class Policy {
   core::Status CheckWrite(store::ReadTx& tx, const store::Caller& caller, std::string_view type,
                           fhir::Json* resource, const store::StoredResource* previous) const;
 
-  // Opens a grant for (caller, patient) unless one is open; returns it when it is new.
-  std::optional<BreakGlassGrant> OpenBreakGlass(const store::Caller& caller,
-                                                const std::string& patient) const;
+  // Opens a grant for (caller, patient) unless one is open, in memory or in the
+  // break_glass_grants table (a grant survives a restart); returns it when it is new. The
+  // caller of a new grant stores it with SaveBreakGlass in the transaction that flags it.
+  core::Result<std::optional<BreakGlassGrant>> OpenBreakGlass(store::ReadTx& tx,
+                                                              const store::Caller& caller,
+                                                              const std::string& patient) const;
 
   // What the access rules need of one stored version's content: its issuing member (label or
-  // the organisations it names) and, when it names none, its patients. A function of the
-  // version's bytes, so kept for every request (bounded; emptied when full).
+  // the organisations it names) and, when it names none, the first patient it is about (whose
+  // record's owner owns it). A function of the version's bytes, so kept for every request
+  // (bounded; emptied when full), keyed by the version's sequence.
   struct ContentFacts {
     std::string owner;
-    std::vector<std::string> patients;
+    std::string patient;
   };
-  std::optional<ContentFacts> LookupContent(const store::StoredResource& resource) const;
+  bool LookupContent(const store::StoredResource& resource, ContentFacts* facts) const;
   void RememberContent(const store::StoredResource& resource, ContentFacts facts) const;
 
+  // The owner of a patient's record, kept across requests while no Patient is written:
+  // `generation` is the latest Patient sequence of the reading transaction
+  // (PatientGeneration); a newer one empties the cache.
+  static core::Result<int64_t> PatientGeneration(store::ReadTx& tx);
+  std::optional<std::string> LookupPatientOwner(int64_t generation,
+                                                const std::string& patient) const;
+  void RememberPatientOwner(int64_t generation, const std::string& patient,
+                            const std::string& owner) const;
+
  private:
+  struct ContentEntry {
+    std::string type;
+    std::string id;
+    int64_t version = 0;
+    size_t size = 0;
+    ContentFacts facts;
+  };
   PolicyOptions options_;
-  mutable std::mutex content_mutex_;
-  mutable std::unordered_map<std::string, ContentFacts> content_;
+  mutable std::shared_mutex content_mutex_;
+  mutable std::unordered_map<int64_t, ContentEntry> content_;  // by resources.sequence
+  mutable std::shared_mutex patient_mutex_;
+  mutable int64_t patient_generation_ = -1;
+  mutable std::unordered_map<std::string, std::string> patient_owner_;
   mutable std::mutex mutex_;
   mutable std::map<std::string, core::EpochMillis> grants_;  // "caller|patient" -> end
 };
@@ -174,6 +202,7 @@ class Session {
   std::map<std::string, bool> sharing_;  // "patients"
   std::map<std::string, std::string> organization_of_;
   std::map<std::string, std::string> patient_owner_;
+  int64_t patient_generation_ = -1;  // read once, when first needed
   std::set<std::string> recorded_;
   std::vector<Access> cross_reads_;
   std::vector<BreakGlassGrant> new_grants_;

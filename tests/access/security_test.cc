@@ -93,6 +93,51 @@ TEST_F(SecurityTest, BreakGlassAllowsAClinicianAuditsAndFlagsForTheSteward) {
             2);
 }
 
+// A grant is kept in the database: a restart within the window neither forgets it nor flags
+// the same emergency again; after the window the next break-glass read opens a new one.
+TEST_F(SecurityTest, BreakGlassGrantsSurviveARestartAndExpire) {
+  const std::string tasks =
+      "Task?code=https://fhir.medalliance.cn/CodeSystem/task-code|break-glass-review";
+  store::Caller emergency = b_;
+  emergency.break_glass_reason = "unconscious patient in the emergency room";
+  EXPECT_EQ(world_.Send(&emergency, "GET", "Observation/obs-a").status, 200);
+  ASSERT_TRUE(world_.Audit().Flush().has_value());
+  EXPECT_EQ(Count(tasks), 1);
+
+  world_.Restart();
+  world_.Clock().Advance(60'000);
+  EXPECT_EQ(world_.Send(&emergency, "GET", "Observation/obs-a").status, 200);
+  ASSERT_TRUE(world_.Audit().Flush().has_value());
+  EXPECT_EQ(Count(tasks), 1) << "the grant opened before the restart still covers the read";
+  // Without a reason the grant does not open the record: break-glass is asked per request.
+  EXPECT_EQ(world_.Send(&b_, "GET", "Observation/obs-a").status, 404);
+  // Another caller of the same member has no grant of its own.
+  store::Caller colleague = emergency;
+  colleague.practitioner_id = "dr-other";
+  EXPECT_EQ(world_.Send(&colleague, "GET", "Observation/obs-a").status, 200);
+  ASSERT_TRUE(world_.Audit().Flush().has_value());
+  EXPECT_EQ(Count(tasks), 2);
+
+  world_.Restart();
+  world_.Clock().Advance(world_.GetPolicy().Options().break_glass_window_ms);
+  EXPECT_EQ(world_.Send(&emergency, "GET", "Observation/obs-a").status, 200);
+  ASSERT_TRUE(world_.Audit().Flush().has_value());
+  EXPECT_EQ(Count(tasks), 3) << "an expired grant is flagged anew";
+
+  // The table keeps one open grant per (caller, patient), expired ones are dropped.
+  int64_t rows = -1;
+  ASSERT_TRUE(world_.Store()
+                  .Read([&](store::ReadTx& tx) -> core::Status {
+                    store::SqlQuery query;
+                    query.sql = "SELECT count(*) FROM break_glass_grants";
+                    MA_ASSIGN_OR_RETURN(std::vector<store::SqlRow> found, tx.QueryRows(query));
+                    rows = std::get<int64_t>(found.at(0).at(0));
+                    return {};
+                  })
+                  .has_value());
+  EXPECT_EQ(rows, 1);
+}
+
 TEST_F(SecurityTest, BreakGlassIsRefusedToRolesWithoutTheRight) {
   store::Caller researcher = Member("org-b", "researcher");
   researcher.break_glass_reason = "curiosity";
