@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstring>
 #include <variant>
 
@@ -444,36 +445,52 @@ void Policy::RememberContent(const StoredResource& resource, ContentFacts facts)
                                          resource.json.size(), std::move(facts)});
 }
 
-Result<int64_t> Policy::PatientGeneration(store::ReadTx& tx) {
+Result<int64_t> Policy::PatientSequence(store::ReadTx& tx, const std::string& patient) {
   store::SqlQuery query;
-  query.sql = "SELECT max(sequence) FROM resources WHERE type = 'Patient'";
+  query.sql = "SELECT sequence FROM current_resources WHERE type = 'Patient' AND id = " +
+              tx.GetDialect().Placeholder(1);
+  query.params = {patient};
   MA_ASSIGN_OR_RETURN(std::vector<store::SqlRow> rows, tx.QueryRows(query));
   if (rows.empty() || rows.front().empty() || !std::holds_alternative<int64_t>(rows.front()[0]))
     return int64_t{0};
   return std::get<int64_t>(rows.front()[0]);
 }
 
-std::optional<std::string> Policy::LookupPatientOwner(int64_t generation,
-                                                      const std::string& patient) const {
-  std::shared_lock lock(patient_mutex_);
-  if (generation != patient_generation_)
-    return std::nullopt;
-  auto found = patient_owner_.find(patient);
-  if (found == patient_owner_.end())
-    return std::nullopt;
-  return found->second;
+namespace {
+
+int64_t SteadyMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
-void Policy::RememberPatientOwner(int64_t generation, const std::string& patient,
+}  // namespace
+
+std::optional<std::string> Policy::LookupRecentPatientOwner(const std::string& patient) const {
+  const int64_t now = SteadyMillis();
+  std::shared_lock lock(patient_mutex_);
+  auto found = patient_owner_.find(patient);
+  if (found == patient_owner_.end() || now - found->second.checked >= kPatientOwnerRecheckMs)
+    return std::nullopt;
+  return found->second.owner;
+}
+
+std::optional<std::string> Policy::LookupPatientOwner(const std::string& patient,
+                                                      int64_t sequence) const {
+  std::unique_lock lock(patient_mutex_);
+  auto found = patient_owner_.find(patient);
+  if (found == patient_owner_.end() || found->second.sequence != sequence)
+    return std::nullopt;
+  found->second.checked = SteadyMillis();
+  return found->second.owner;
+}
+
+void Policy::RememberPatientOwner(const std::string& patient, int64_t sequence,
                                   const std::string& owner) const {
   std::unique_lock lock(patient_mutex_);
-  if (generation < patient_generation_)
-    return;  // learnt from an older snapshot
-  if (generation > patient_generation_ || patient_owner_.size() >= kMaxPatientOwners) {
+  if (patient_owner_.size() >= kMaxPatientOwners)
     patient_owner_.clear();
-    patient_generation_ = generation;
-  }
-  patient_owner_.insert_or_assign(patient, owner);
+  patient_owner_.insert_or_assign(patient, PatientOwnerEntry{sequence, owner, SteadyMillis()});
 }
 
 Result<Verdict> Session::Decide(store::ReadTx& tx, const StoredResource& resource) {
@@ -497,42 +514,45 @@ Result<Verdict> Session::Decide(store::ReadTx& tx, const StoredResource& resourc
     verdict.rule = Rule::kShared;
     return verdict;
   }
-  // The common case, a member reading its own records: decided from the label in the text.
-  std::optional<std::string> fast = FastCustodian(resource.json);
-  if (fast.has_value() && !fast->empty() && *fast == caller_.organization_id) {
-    verdict.allowed = true;
-    verdict.rule = Rule::kOwn;
-    verdict.owner = *fast;
-    return verdict;
-  }
-  // Own records without a label (loaded without a caller): decided from what an earlier
-  // request learnt of this version, without parsing it again.
+  // The common case, a member reading its own records: decided from what an earlier request
+  // learnt of this version, else from the label in the text, without parsing it.
   const bool cacheable = resource.type != "Person";
-  if (cacheable) {
-    if (Policy::ContentFacts facts; policy_.LookupContent(resource, &facts)) {
-      std::string owner = std::move(facts.owner);
-      if (owner.empty() && !facts.patient.empty()) {
-        MA_ASSIGN_OR_RETURN(owner, PatientOwner(tx, facts.patient));
-      }
-      if (!owner.empty() && owner == caller_.organization_id) {
-        verdict.allowed = true;
-        verdict.rule = Rule::kOwn;
-        verdict.owner = owner;
-        return verdict;
-      }
+  Policy::ContentFacts facts;
+  bool known = cacheable && policy_.LookupContent(resource, &facts);
+  std::optional<std::string> fast;
+  if (!known) {
+    fast = FastCustodian(resource.json);
+    if (fast.has_value() && !fast->empty()) {
+      known = true;
+      facts.owner = *fast;
+      if (cacheable)
+        policy_.RememberContent(resource, facts);
+    }
+  }
+  if (known) {
+    std::string owner = std::move(facts.owner);
+    // Own records without a label (loaded without a caller) belong to the patient's member.
+    if (owner.empty() && !facts.patient.empty()) {
+      MA_ASSIGN_OR_RETURN(owner, PatientOwner(tx, facts.patient));
+    }
+    if (!owner.empty() && owner == caller_.organization_id) {
+      verdict.allowed = true;
+      verdict.rule = Rule::kOwn;
+      verdict.owner = std::move(owner);
+      return verdict;
     }
   }
   MA_ASSIGN_OR_RETURN(Json parsed, fhir::ParseJson(resource.json));
   std::string owner = fast.has_value() && !fast->empty() ? *fast : OwnerOf(parsed);
   if (cacheable) {
-    Policy::ContentFacts facts;
-    facts.owner = owner;
+    Policy::ContentFacts learnt;
+    learnt.owner = owner;
     if (owner.empty()) {
       std::vector<std::string> patients = search::CompartmentsOf(parsed, "Patient");
       if (!patients.empty())
-        facts.patient = std::move(patients.front());
+        learnt.patient = std::move(patients.front());
     }
-    policy_.RememberContent(resource, std::move(facts));
+    policy_.RememberContent(resource, std::move(learnt));
   }
   MA_ASSIGN_OR_RETURN(verdict, DecideJson(tx, parsed, owner));
   if (verdict.cross_member() || verdict.rule == Rule::kBreakGlass) {
@@ -669,10 +689,12 @@ Result<std::string> Session::PatientOwner(store::ReadTx& tx, const std::string& 
   auto cached = patient_owner_.find(patient);
   if (cached != patient_owner_.end())
     return cached->second;
-  if (patient_generation_ < 0) {
-    MA_ASSIGN_OR_RETURN(patient_generation_, Policy::PatientGeneration(tx));
+  if (std::optional<std::string> recent = policy_.LookupRecentPatientOwner(patient)) {
+    patient_owner_[patient] = *recent;
+    return std::move(*recent);
   }
-  if (std::optional<std::string> known = policy_.LookupPatientOwner(patient_generation_, patient)) {
+  MA_ASSIGN_OR_RETURN(int64_t sequence, Policy::PatientSequence(tx, patient));
+  if (std::optional<std::string> known = policy_.LookupPatientOwner(patient, sequence)) {
     patient_owner_[patient] = *known;
     return std::move(*known);
   }
@@ -690,7 +712,8 @@ Result<std::string> Session::PatientOwner(store::ReadTx& tx, const std::string& 
       policy_.RememberContent(*stored, Policy::ContentFacts{owner, {}});
     }
   }
-  policy_.RememberPatientOwner(patient_generation_, patient, owner);
+  // The sequence read before ReadCurrent, in the same transaction: the same version.
+  policy_.RememberPatientOwner(patient, stored.has_value() ? stored->sequence : sequence, owner);
   patient_owner_[patient] = owner;
   return owner;
 }

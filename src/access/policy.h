@@ -132,13 +132,18 @@ class Policy {
   bool LookupContent(const store::StoredResource& resource, ContentFacts* facts) const;
   void RememberContent(const store::StoredResource& resource, ContentFacts facts) const;
 
-  // The owner of a patient's record, kept across requests while no Patient is written:
-  // `generation` is the latest Patient sequence of the reading transaction
-  // (PatientGeneration); a newer one empties the cache.
-  static core::Result<int64_t> PatientGeneration(store::ReadTx& tx);
-  std::optional<std::string> LookupPatientOwner(int64_t generation,
-                                                const std::string& patient) const;
-  void RememberPatientOwner(int64_t generation, const std::string& patient,
+  // The owner of a patient's record, kept across requests for the Patient's current version:
+  // `sequence` is that version's (PatientSequence, one primary-key lookup), so a write of the
+  // Patient, by this server or any other process, makes the entry miss. An entry checked less
+  // than kPatientOwnerRecheckMs ago is used without the lookup (LookupRecentPatientOwner):
+  // through the API a Patient's owner cannot change (only its owner writes it, and the label
+  // stamped is that owner's), so only local tools (import) and deletes wait that long.
+  static constexpr int64_t kPatientOwnerRecheckMs = 1000;
+  static core::Result<int64_t> PatientSequence(store::ReadTx& tx, const std::string& patient);
+  std::optional<std::string> LookupRecentPatientOwner(const std::string& patient) const;
+  std::optional<std::string> LookupPatientOwner(const std::string& patient,
+                                                int64_t sequence) const;
+  void RememberPatientOwner(const std::string& patient, int64_t sequence,
                             const std::string& owner) const;
 
  private:
@@ -152,9 +157,13 @@ class Policy {
   PolicyOptions options_;
   mutable std::shared_mutex content_mutex_;
   mutable std::unordered_map<int64_t, ContentEntry> content_;  // by resources.sequence
+  struct PatientOwnerEntry {
+    int64_t sequence = 0;  // of the Patient version it was read from
+    std::string owner;
+    int64_t checked = 0;  // steady clock ms of the last check against the store
+  };
   mutable std::shared_mutex patient_mutex_;
-  mutable int64_t patient_generation_ = -1;
-  mutable std::unordered_map<std::string, std::string> patient_owner_;
+  mutable std::unordered_map<std::string, PatientOwnerEntry> patient_owner_;
   mutable std::mutex mutex_;
   mutable std::map<std::string, core::EpochMillis> grants_;  // "caller|patient" -> end
 };
@@ -202,7 +211,6 @@ class Session {
   std::map<std::string, bool> sharing_;  // "patients"
   std::map<std::string, std::string> organization_of_;
   std::map<std::string, std::string> patient_owner_;
-  int64_t patient_generation_ = -1;  // read once, when first needed
   std::set<std::string> recorded_;
   std::vector<Access> cross_reads_;
   std::vector<BreakGlassGrant> new_grants_;

@@ -1,8 +1,10 @@
 // Break-glass, write rules (owner, registry, forged labels, AuditEvents append-only) and the
 // audit trail (write AuditEvents in the write's transaction, cross-member reads, hash chain).
 
+#include <chrono>
 #include <filesystem>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -71,6 +73,32 @@ TEST_F(SecurityTest, RecordsWithoutAnIssuerBelongToThePatientsMember) {
   FhirResponse search_a =
       world_.Send(&a_, "GET", "Observation?subject=Patient/pat-mrn&_total=accurate");
   EXPECT_EQ(BundleTotal(search_a), 1) << search_a.body;
+}
+
+// The owner of an unlabelled record follows its patient's record across requests: a local
+// tool moving the Patient to another member is seen within Policy::kPatientOwnerRecheckMs.
+TEST_F(SecurityTest, ThePatientsOwnerIsRecheckedAfterAnOutOfBandWrite) {
+  ASSERT_EQ(
+      world_.Put(
+          nullptr, "Patient", "pat-moved",
+          R"({"resourceType":"Patient","id":"pat-moved","identifier":[{"system":"https://fhir.medalliance.cn/sid/mrn/org-a","value":"MRN7"}]})"),
+      "");
+  ASSERT_EQ(
+      world_.Put(
+          nullptr, "Observation", "obs-moved",
+          R"({"resourceType":"Observation","id":"obs-moved","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"718-7"}]},"subject":{"reference":"Patient/pat-moved"}})"),
+      "");
+  EXPECT_EQ(world_.Send(&a_, "GET", "Observation/obs-moved").status, 200);
+  EXPECT_EQ(world_.Send(&b_, "GET", "Observation/obs-moved").status, 404);
+  ASSERT_EQ(
+      world_.Put(
+          nullptr, "Patient", "pat-moved",
+          R"({"resourceType":"Patient","id":"pat-moved","identifier":[{"system":"https://fhir.medalliance.cn/sid/mrn/org-b","value":"MRN7"}]})"),
+      "");
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(access::Policy::kPatientOwnerRecheckMs + 50));
+  EXPECT_EQ(world_.Send(&a_, "GET", "Observation/obs-moved").status, 404);
+  EXPECT_EQ(world_.Send(&b_, "GET", "Observation/obs-moved").status, 200);
 }
 
 TEST_F(SecurityTest, BreakGlassAllowsAClinicianAuditsAndFlagsForTheSteward) {
