@@ -277,8 +277,9 @@ Result<std::optional<BreakGlassGrant>> Policy::OpenBreakGlass(store::ReadTx& tx,
   const store::Dialect& dialect = tx.GetDialect();
   store::SqlQuery query;
   query.sql = "SELECT end_ms FROM break_glass_grants WHERE caller = " + dialect.Placeholder(1) +
-              " AND patient = " + dialect.Placeholder(2) + " AND start_ms <= " +
-              dialect.Placeholder(3) + " AND end_ms > " + dialect.Placeholder(3);
+              " AND patient = " + dialect.Placeholder(2) +
+              " AND start_ms <= " + dialect.Placeholder(3) + " AND end_ms > " +
+              dialect.Placeholder(3);
   query.params = {who, patient, int64_t{now}};
   MA_ASSIGN_OR_RETURN(std::vector<store::SqlRow> rows, tx.QueryRows(query));
   std::lock_guard lock(mutex_);

@@ -141,8 +141,7 @@ class Policy {
   static constexpr int64_t kPatientOwnerRecheckMs = 1000;
   static core::Result<int64_t> PatientSequence(store::ReadTx& tx, const std::string& patient);
   std::optional<std::string> LookupRecentPatientOwner(const std::string& patient) const;
-  std::optional<std::string> LookupPatientOwner(const std::string& patient,
-                                                int64_t sequence) const;
+  std::optional<std::string> LookupPatientOwner(const std::string& patient, int64_t sequence) const;
   void RememberPatientOwner(const std::string& patient, int64_t sequence,
                             const std::string& owner) const;
 

@@ -1,8 +1,5 @@
 #include "audit/audit.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -11,7 +8,9 @@
 #include <map>
 #include <set>
 
+#include <fcntl.h>
 #include <openssl/evp.h>
+#include <unistd.h>
 
 #include "core/ids.h"
 #include "core/time.h"

@@ -53,8 +53,7 @@ int RunAuditVerify(const std::string& db, const std::string& anchor_file,
     return 1;
   }
   std::printf("audit chain ok: %lld link(s), head %lld:%s%s\n",
-              static_cast<long long>(report->links),
-              static_cast<long long>(report->head_position),
+              static_cast<long long>(report->links), static_cast<long long>(report->head_position),
               report->head.empty() ? "(empty)" : report->head.c_str(),
               anchors.empty() ? "" : "; anchors match");
   return 0;

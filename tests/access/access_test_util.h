@@ -77,7 +77,6 @@ class World {
   }
 
  public:
-
   // Loads the $match candidate cache from what was written so far.
   void IndexPatients() { (void)index_.Load(*store_); }
 

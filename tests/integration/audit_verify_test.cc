@@ -128,8 +128,8 @@ TEST(AuditAnchorTest, DeletingTheNewestEntriesIsDetectedAgainstTheAnchor) {
   std::filesystem::path anchor = dir.Path() / "anchor" / "chain.anchor";
   std::filesystem::create_directories(anchor.parent_path());
   {
-    TestServer server(db, {"--auth", "none", "--audit-anchor", anchor.string(),
-                           "--audit-anchor-interval", "1"});
+    TestServer server(
+        db, {"--auth", "none", "--audit-anchor", anchor.string(), "--audit-anchor-interval", "1"});
     HttpClient client("127.0.0.1", server.Port());
     for (int i = 0; i < 3; ++i) {
       Json patient = {{"resourceType", "Patient"},
@@ -144,9 +144,8 @@ TEST(AuditAnchorTest, DeletingTheNewestEntriesIsDetectedAgainstTheAnchor) {
   last_line = last_line == std::string::npos ? 0 : last_line + 1;
   EXPECT_EQ(lines.substr(last_line, 2), "3 ") << lines;  // the head, anchored last
   std::string output;
-  ASSERT_EQ(RunProgram({"audit", "verify", "--db", db.string(), "--anchor", anchor.string()},
-                       &output),
-            0)
+  ASSERT_EQ(
+      RunProgram({"audit", "verify", "--db", db.string(), "--anchor", anchor.string()}, &output), 0)
       << output;
   EXPECT_NE(output.find("anchors match"), std::string::npos) << output;
   // The head as verify prints it, for --expect-head.
@@ -156,29 +155,25 @@ TEST(AuditAnchorTest, DeletingTheNewestEntriesIsDetectedAgainstTheAnchor) {
   EXPECT_EQ(head.substr(0, 2), "3:") << head;
 
   // Truncate the trail: the newest AuditEvent goes together with its chain link.
-  Sql(db,
-      "DELETE FROM resources WHERE sequence = " + AtPosition(3) +
-          "; DELETE FROM current_resources WHERE type = 'AuditEvent' AND id = (SELECT "
-          "resource_id FROM audit_chain WHERE position = 3); DELETE FROM audit_chain WHERE "
-          "position = 3;");
+  Sql(db, "DELETE FROM resources WHERE sequence = " + AtPosition(3) +
+              "; DELETE FROM current_resources WHERE type = 'AuditEvent' AND id = (SELECT "
+              "resource_id FROM audit_chain WHERE position = 3); DELETE FROM audit_chain WHERE "
+              "position = 3;");
   EXPECT_EQ(RunProgram({"audit", "verify", "--db", db.string()}, &output), 0)
       << "without an anchor the shortened chain is self-consistent: " << output;
-  EXPECT_EQ(RunProgram({"audit", "verify", "--db", db.string(), "--anchor", anchor.string()},
-                       &output),
-            1)
+  EXPECT_EQ(
+      RunProgram({"audit", "verify", "--db", db.string(), "--anchor", anchor.string()}, &output), 1)
       << output;
   EXPECT_NE(output.find("TAMPERED position 3: removed from the end of the chain"),
             std::string::npos)
       << output;
-  EXPECT_EQ(RunProgram({"audit", "verify", "--db", db.string(), "--expect-head", head}, &output),
-            1)
+  EXPECT_EQ(RunProgram({"audit", "verify", "--db", db.string(), "--expect-head", head}, &output), 1)
       << output;
-  EXPECT_NE(output.find("TAMPERED position 3: removed from the end"), std::string::npos)
-      << output;
+  EXPECT_NE(output.find("TAMPERED position 3: removed from the end"), std::string::npos) << output;
   // A bare hash must be the hash of some link.
-  EXPECT_EQ(
-      RunProgram({"audit", "verify", "--db", db.string(), "--expect-head", head.substr(2)}, &output),
-      1)
+  EXPECT_EQ(RunProgram({"audit", "verify", "--db", db.string(), "--expect-head", head.substr(2)},
+                       &output),
+            1)
       << output;
   EXPECT_EQ(RunProgram({"audit", "verify", "--db", db.string(), "--expect-head", "3:xyz"}, &output),
             2)
@@ -194,8 +189,8 @@ TEST(AuditAnchorTest, AnEarlierAnchorStillMatchesAGrownChain) {
     {
       TestServer server(db);
       HttpClient client("127.0.0.1", server.Port());
-      Response response = client.Send(
-          "POST", "/Patient", R"({"resourceType":"Patient","gender":"male"})", FhirJson());
+      Response response = client.Send("POST", "/Patient",
+                                      R"({"resourceType":"Patient","gender":"male"})", FhirJson());
       ASSERT_EQ(response.status, 201) << response.body;
     }
     std::vector<std::string> args = {"audit", "verify", "--db", db.string()};
