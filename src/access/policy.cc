@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstring>
+#include <variant>
 
 #include "mpi/link_operations.h"
 #include "search/compartments.h"
@@ -251,22 +253,68 @@ core::EpochMillis Policy::Now() const {
   return options_.clock->Now();
 }
 
-std::optional<BreakGlassGrant> Policy::OpenBreakGlass(const store::Caller& caller,
-                                                      const std::string& patient) const {
-  std::string key = caller.organization_id + "|" + caller.client_id + "|" + caller.practitioner_id +
-                    "|" + patient;
+namespace {
+
+std::string GrantCaller(const store::Caller& caller) {
+  return caller.organization_id + "|" + caller.client_id + "|" + caller.practitioner_id;
+}
+
+}  // namespace
+
+Result<std::optional<BreakGlassGrant>> Policy::OpenBreakGlass(store::ReadTx& tx,
+                                                              const store::Caller& caller,
+                                                              const std::string& patient) const {
+  const std::string who = GrantCaller(caller);
+  const std::string key = who + "|" + patient;
   core::EpochMillis now = Now();
+  {
+    std::lock_guard lock(mutex_);
+    auto it = grants_.find(key);
+    if (it != grants_.end() && it->second > now)
+      return std::optional<BreakGlassGrant>();
+  }
+  // A grant opened before a restart (or by another server on the database) still covers it.
+  const store::Dialect& dialect = tx.GetDialect();
+  store::SqlQuery query;
+  query.sql = "SELECT end_ms FROM break_glass_grants WHERE caller = " + dialect.Placeholder(1) +
+              " AND patient = " + dialect.Placeholder(2) +
+              " AND start_ms <= " + dialect.Placeholder(3) + " AND end_ms > " +
+              dialect.Placeholder(3);
+  query.params = {who, patient, int64_t{now}};
+  MA_ASSIGN_OR_RETURN(std::vector<store::SqlRow> rows, tx.QueryRows(query));
   std::lock_guard lock(mutex_);
-  auto it = grants_.find(key);
-  if (it != grants_.end() && it->second > now)
-    return std::nullopt;
+  core::EpochMillis& end = grants_[key];
+  if (!rows.empty() && std::holds_alternative<int64_t>(rows.front()[0]))
+    end = std::max(end, std::get<int64_t>(rows.front()[0]));
+  if (end > now)
+    return std::optional<BreakGlassGrant>();
   BreakGlassGrant grant;
   grant.patient = patient;
   grant.reason = caller.break_glass_reason.value_or("");
   grant.start = now;
   grant.end = now + options_.break_glass_window_ms;
-  grants_[key] = grant.end;
-  return grant;
+  end = grant.end;
+  return std::optional<BreakGlassGrant>(std::move(grant));
+}
+
+core::Status SaveBreakGlass(store::WriteTx& tx, const store::Caller& caller,
+                            const BreakGlassGrant& grant) {
+  const store::Dialect& dialect = tx.GetDialect();
+  store::SqlQuery expired;
+  expired.sql = "DELETE FROM break_glass_grants WHERE end_ms <= " + dialect.Placeholder(1);
+  expired.params = {int64_t{grant.start}};
+  MA_RETURN_IF_ERROR(tx.Execute(expired));
+  store::SqlQuery insert;
+  insert.sql =
+      "INSERT INTO break_glass_grants (caller, patient, start_ms, end_ms, reason) VALUES (" +
+      dialect.Placeholder(1) + ", " + dialect.Placeholder(2) + ", " + dialect.Placeholder(3) +
+      ", " + dialect.Placeholder(4) + ", " + dialect.Placeholder(5) +
+      ") ON CONFLICT (caller, patient) DO UPDATE SET start_ms = excluded.start_ms,"
+      " end_ms = excluded.end_ms, reason = excluded.reason";
+  insert.params = {GrantCaller(caller), grant.patient, int64_t{grant.start}, int64_t{grant.end},
+                   grant.reason};
+  MA_RETURN_IF_ERROR(tx.Execute(insert));
+  return {};
 }
 
 core::Status Policy::CheckWrite(store::ReadTx& tx, const store::Caller& caller,
@@ -365,35 +413,85 @@ core::Result<bool> Session::Visible(store::ReadTx& tx, const StoredResource& res
 namespace {
 
 constexpr size_t kMaxContentFacts = 200'000;
-
-// The cache key of a stored version: its sequence alone could in theory be reused after a
-// rolled-back write, so the version's identity and size go with it.
-std::string ContentKey(const StoredResource& resource) {
-  return std::to_string(resource.sequence) + "|" + resource.type + "/" + resource.id + "|" +
-         std::to_string(resource.version) + "|" + std::to_string(resource.json.size());
-}
+constexpr size_t kMaxPatientOwners = 200'000;
 
 }  // namespace
 
-std::optional<Policy::ContentFacts> Policy::LookupContent(const StoredResource& resource) const {
+// The sequence alone could in theory be reused after a rolled-back write, so the version's
+// identity and size are checked too.
+bool Policy::LookupContent(const StoredResource& resource, ContentFacts* facts) const {
   if (resource.sequence <= 0)
-    return std::nullopt;
-  std::string key = ContentKey(resource);
-  std::lock_guard<std::mutex> lock(content_mutex_);
-  auto found = content_.find(key);
+    return false;
+  std::shared_lock lock(content_mutex_);
+  auto found = content_.find(resource.sequence);
   if (found == content_.end())
-    return std::nullopt;
-  return found->second;
+    return false;
+  const ContentEntry& entry = found->second;
+  if (entry.version != resource.version || entry.size != resource.json.size() ||
+      entry.id != resource.id || entry.type != resource.type) {
+    return false;
+  }
+  *facts = entry.facts;
+  return true;
 }
 
 void Policy::RememberContent(const StoredResource& resource, ContentFacts facts) const {
   if (resource.sequence <= 0)
     return;
-  std::string key = ContentKey(resource);
-  std::lock_guard<std::mutex> lock(content_mutex_);
+  std::unique_lock lock(content_mutex_);
   if (content_.size() >= kMaxContentFacts)
     content_.clear();
-  content_.emplace(std::move(key), std::move(facts));
+  content_.insert_or_assign(resource.sequence,
+                            ContentEntry{resource.type, resource.id, resource.version,
+                                         resource.json.size(), std::move(facts)});
+}
+
+Result<int64_t> Policy::PatientSequence(store::ReadTx& tx, const std::string& patient) {
+  store::SqlQuery query;
+  query.sql = "SELECT sequence FROM current_resources WHERE type = 'Patient' AND id = " +
+              tx.GetDialect().Placeholder(1);
+  query.params = {patient};
+  MA_ASSIGN_OR_RETURN(std::vector<store::SqlRow> rows, tx.QueryRows(query));
+  if (rows.empty() || rows.front().empty() || !std::holds_alternative<int64_t>(rows.front()[0]))
+    return int64_t{0};
+  return std::get<int64_t>(rows.front()[0]);
+}
+
+namespace {
+
+int64_t SteadyMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+std::optional<std::string> Policy::LookupRecentPatientOwner(const std::string& patient) const {
+  const int64_t now = SteadyMillis();
+  std::shared_lock lock(patient_mutex_);
+  auto found = patient_owner_.find(patient);
+  if (found == patient_owner_.end() || now - found->second.checked >= kPatientOwnerRecheckMs)
+    return std::nullopt;
+  return found->second.owner;
+}
+
+std::optional<std::string> Policy::LookupPatientOwner(const std::string& patient,
+                                                      int64_t sequence) const {
+  std::unique_lock lock(patient_mutex_);
+  auto found = patient_owner_.find(patient);
+  if (found == patient_owner_.end() || found->second.sequence != sequence)
+    return std::nullopt;
+  found->second.checked = SteadyMillis();
+  return found->second.owner;
+}
+
+void Policy::RememberPatientOwner(const std::string& patient, int64_t sequence,
+                                  const std::string& owner) const {
+  std::unique_lock lock(patient_mutex_);
+  if (patient_owner_.size() >= kMaxPatientOwners)
+    patient_owner_.clear();
+  patient_owner_.insert_or_assign(patient, PatientOwnerEntry{sequence, owner, SteadyMillis()});
 }
 
 Result<Verdict> Session::Decide(store::ReadTx& tx, const StoredResource& resource) {
@@ -417,39 +515,45 @@ Result<Verdict> Session::Decide(store::ReadTx& tx, const StoredResource& resourc
     verdict.rule = Rule::kShared;
     return verdict;
   }
-  // The common case, a member reading its own records: decided from the label in the text.
-  std::optional<std::string> fast = FastCustodian(resource.json);
-  if (fast.has_value() && !fast->empty() && *fast == caller_.organization_id) {
-    verdict.allowed = true;
-    verdict.rule = Rule::kOwn;
-    verdict.owner = *fast;
-    return verdict;
-  }
-  // Own records without a label (loaded without a caller): decided from what an earlier
-  // request learnt of this version, without parsing it again.
+  // The common case, a member reading its own records: decided from what an earlier request
+  // learnt of this version, else from the label in the text, without parsing it.
   const bool cacheable = resource.type != "Person";
-  if (cacheable) {
-    if (std::optional<Policy::ContentFacts> facts = policy_.LookupContent(resource)) {
-      std::string owner = facts->owner;
-      if (owner.empty() && !facts->patients.empty()) {
-        MA_ASSIGN_OR_RETURN(owner, PatientOwner(tx, facts->patients.front()));
-      }
-      if (!owner.empty() && owner == caller_.organization_id) {
-        verdict.allowed = true;
-        verdict.rule = Rule::kOwn;
-        verdict.owner = owner;
-        return verdict;
-      }
+  Policy::ContentFacts facts;
+  bool known = cacheable && policy_.LookupContent(resource, &facts);
+  std::optional<std::string> fast;
+  if (!known) {
+    fast = FastCustodian(resource.json);
+    if (fast.has_value() && !fast->empty()) {
+      known = true;
+      facts.owner = *fast;
+      if (cacheable)
+        policy_.RememberContent(resource, facts);
+    }
+  }
+  if (known) {
+    std::string owner = std::move(facts.owner);
+    // Own records without a label (loaded without a caller) belong to the patient's member.
+    if (owner.empty() && !facts.patient.empty()) {
+      MA_ASSIGN_OR_RETURN(owner, PatientOwner(tx, facts.patient));
+    }
+    if (!owner.empty() && owner == caller_.organization_id) {
+      verdict.allowed = true;
+      verdict.rule = Rule::kOwn;
+      verdict.owner = std::move(owner);
+      return verdict;
     }
   }
   MA_ASSIGN_OR_RETURN(Json parsed, fhir::ParseJson(resource.json));
   std::string owner = fast.has_value() && !fast->empty() ? *fast : OwnerOf(parsed);
   if (cacheable) {
-    Policy::ContentFacts facts;
-    facts.owner = owner;
-    if (owner.empty())
-      facts.patients = search::CompartmentsOf(parsed, "Patient");
-    policy_.RememberContent(resource, std::move(facts));
+    Policy::ContentFacts learnt;
+    learnt.owner = owner;
+    if (owner.empty()) {
+      std::vector<std::string> patients = search::CompartmentsOf(parsed, "Patient");
+      if (!patients.empty())
+        learnt.patient = std::move(patients.front());
+    }
+    policy_.RememberContent(resource, std::move(learnt));
   }
   MA_ASSIGN_OR_RETURN(verdict, DecideJson(tx, parsed, owner));
   if (verdict.cross_member() || verdict.rule == Rule::kBreakGlass) {
@@ -532,9 +636,10 @@ Result<Verdict> Session::DecideJson(store::ReadTx& tx, const Json& resource,
     verdict.allowed = true;
     verdict.rule = Rule::kBreakGlass;
     for (const std::string& patient : verdict.patients) {
-      if (std::optional<BreakGlassGrant> grant = policy_.OpenBreakGlass(caller_, patient)) {
+      MA_ASSIGN_OR_RETURN(std::optional<BreakGlassGrant> grant,
+                          policy_.OpenBreakGlass(tx, caller_, patient));
+      if (grant.has_value())
         new_grants_.push_back(std::move(*grant));
-      }
     }
     return verdict;
   }
@@ -585,19 +690,31 @@ Result<std::string> Session::PatientOwner(store::ReadTx& tx, const std::string& 
   auto cached = patient_owner_.find(patient);
   if (cached != patient_owner_.end())
     return cached->second;
+  if (std::optional<std::string> recent = policy_.LookupRecentPatientOwner(patient)) {
+    patient_owner_[patient] = *recent;
+    return std::move(*recent);
+  }
+  MA_ASSIGN_OR_RETURN(int64_t sequence, Policy::PatientSequence(tx, patient));
+  if (std::optional<std::string> known = policy_.LookupPatientOwner(patient, sequence)) {
+    patient_owner_[patient] = *known;
+    return std::move(*known);
+  }
   std::string owner;
   MA_ASSIGN_OR_RETURN(std::optional<StoredResource> stored, tx.ReadCurrent("Patient", patient));
   if (stored.has_value() && !stored->deleted) {
     std::optional<std::string> fast = FastCustodian(stored->json);
+    Policy::ContentFacts facts;
     if (fast.has_value() && !fast->empty()) {
       owner = *fast;
-    } else if (std::optional<Policy::ContentFacts> facts = policy_.LookupContent(*stored)) {
-      owner = facts->owner;
+    } else if (policy_.LookupContent(*stored, &facts)) {
+      owner = facts.owner;
     } else if (Result<Json> parsed = fhir::ParseJson(stored->json); parsed) {
       owner = OwnerOf(*parsed);
       policy_.RememberContent(*stored, Policy::ContentFacts{owner, {}});
     }
   }
+  // The sequence read before ReadCurrent, in the same transaction: the same version.
+  policy_.RememberPatientOwner(patient, stored.has_value() ? stored->sequence : sequence, owner);
   patient_owner_[patient] = owner;
   return owner;
 }

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -94,6 +95,10 @@ struct BreakGlassGrant {
   core::EpochMillis end = 0;
 };
 
+// Stores a grant that OpenBreakGlass opened for `caller` (and drops expired ones).
+core::Status SaveBreakGlass(store::WriteTx& tx, const store::Caller& caller,
+                            const BreakGlassGrant& grant);
+
 class Policy {
  public:
   explicit Policy(PolicyOptions options = {});
@@ -109,24 +114,55 @@ class Policy {
   core::Status CheckWrite(store::ReadTx& tx, const store::Caller& caller, std::string_view type,
                           fhir::Json* resource, const store::StoredResource* previous) const;
 
-  // Opens a grant for (caller, patient) unless one is open; returns it when it is new.
-  std::optional<BreakGlassGrant> OpenBreakGlass(const store::Caller& caller,
-                                                const std::string& patient) const;
+  // Opens a grant for (caller, patient) unless one is open, in memory or in the
+  // break_glass_grants table (a grant survives a restart); returns it when it is new. The
+  // caller of a new grant stores it with SaveBreakGlass in the transaction that flags it.
+  core::Result<std::optional<BreakGlassGrant>> OpenBreakGlass(store::ReadTx& tx,
+                                                              const store::Caller& caller,
+                                                              const std::string& patient) const;
 
   // What the access rules need of one stored version's content: its issuing member (label or
-  // the organisations it names) and, when it names none, its patients. A function of the
-  // version's bytes, so kept for every request (bounded; emptied when full).
+  // the organisations it names) and, when it names none, the first patient it is about (whose
+  // record's owner owns it). A function of the version's bytes, so kept for every request
+  // (bounded; emptied when full), keyed by the version's sequence.
   struct ContentFacts {
     std::string owner;
-    std::vector<std::string> patients;
+    std::string patient;
   };
-  std::optional<ContentFacts> LookupContent(const store::StoredResource& resource) const;
+  bool LookupContent(const store::StoredResource& resource, ContentFacts* facts) const;
   void RememberContent(const store::StoredResource& resource, ContentFacts facts) const;
 
+  // The owner of a patient's record, kept across requests for the Patient's current version:
+  // `sequence` is that version's (PatientSequence, one primary-key lookup), so a write of the
+  // Patient, by this server or any other process, makes the entry miss. An entry checked less
+  // than kPatientOwnerRecheckMs ago is used without the lookup (LookupRecentPatientOwner):
+  // through the API a Patient's owner cannot change (only its owner writes it, and the label
+  // stamped is that owner's), so only local tools (import) and deletes wait that long.
+  static constexpr int64_t kPatientOwnerRecheckMs = 1000;
+  static core::Result<int64_t> PatientSequence(store::ReadTx& tx, const std::string& patient);
+  std::optional<std::string> LookupRecentPatientOwner(const std::string& patient) const;
+  std::optional<std::string> LookupPatientOwner(const std::string& patient, int64_t sequence) const;
+  void RememberPatientOwner(const std::string& patient, int64_t sequence,
+                            const std::string& owner) const;
+
  private:
+  struct ContentEntry {
+    std::string type;
+    std::string id;
+    int64_t version = 0;
+    size_t size = 0;
+    ContentFacts facts;
+  };
   PolicyOptions options_;
-  mutable std::mutex content_mutex_;
-  mutable std::unordered_map<std::string, ContentFacts> content_;
+  mutable std::shared_mutex content_mutex_;
+  mutable std::unordered_map<int64_t, ContentEntry> content_;  // by resources.sequence
+  struct PatientOwnerEntry {
+    int64_t sequence = 0;  // of the Patient version it was read from
+    std::string owner;
+    int64_t checked = 0;  // steady clock ms of the last check against the store
+  };
+  mutable std::shared_mutex patient_mutex_;
+  mutable std::unordered_map<std::string, PatientOwnerEntry> patient_owner_;
   mutable std::mutex mutex_;
   mutable std::map<std::string, core::EpochMillis> grants_;  // "caller|patient" -> end
 };

@@ -1,11 +1,16 @@
 #include "audit/audit.h"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <map>
 #include <set>
 
+#include <fcntl.h>
 #include <openssl/evp.h>
+#include <unistd.h>
 
 #include "core/ids.h"
 #include "core/time.h"
@@ -333,10 +338,77 @@ core::Status AppendBreakGlass(store::WriteTx& tx, const store::Caller& caller,
   return tx.PutVersion(stored, kSearcher.Index(task));
 }
 
-Result<VerifyReport> VerifyChain(store::Store& store) {
+namespace {
+
+bool IsHash(std::string_view text) {
+  return text.size() == 64 && std::all_of(text.begin(), text.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+}  // namespace
+
+Result<ChainAnchor> ParseAnchor(std::string_view text) {
+  auto bad = [&] {
+    return Error::BadRequest("not an audit chain anchor (POSITION:HASH, POSITION HASH or HASH): " +
+                             std::string(text.substr(0, 200)));
+  };
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
+    text.remove_suffix(1);
+  ChainAnchor anchor;
+  size_t split = text.find_first_of(": ");
+  std::string_view hash = text;
+  if (split != std::string_view::npos) {
+    std::string_view position = text.substr(0, split);
+    if (position.empty() || position.size() > 18 ||
+        !std::all_of(position.begin(), position.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      return bad();
+    anchor.position = std::stoll(std::string(position));
+    if (anchor.position <= 0)
+      return bad();
+    hash = text.substr(split + 1);
+    hash = hash.substr(0, hash.find(' '));  // an anchor file line goes on with its instant
+  }
+  if (!IsHash(hash))
+    return bad();
+  anchor.hash = std::string(hash);
+  return anchor;
+}
+
+Result<std::vector<ChainAnchor>> ReadAnchorFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in)
+    return Error::BadRequest("cannot read the anchor file " + path);
+  std::vector<ChainAnchor> anchors;
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty() || line[0] == '#')
+      continue;
+    Result<ChainAnchor> anchor = ParseAnchor(line);
+    if (!anchor || anchor->position == 0) {
+      return Error::BadRequest(path + " line " + std::to_string(number) +
+                               ": not POSITION HASH INSTANT");
+    }
+    anchors.push_back(std::move(*anchor));
+  }
+  return anchors;
+}
+
+Result<VerifyReport> VerifyChain(store::Store& store, const std::vector<ChainAnchor>& anchors) {
   VerifyReport report;
+  std::map<int64_t, std::string> at;  // position -> anchored hash
+  std::map<std::string, bool> bare;   // a hash anywhere -> seen
+  for (const ChainAnchor& anchor : anchors) {
+    if (anchor.position == 0)
+      bare[anchor.hash] = false;
+    else
+      at[anchor.position] = anchor.hash;
+  }
   MA_RETURN_IF_ERROR(store.Read([&](store::ReadTx& tx) -> core::Status {
     report = VerifyReport();
+    for (auto& [hash, seen] : bare) seen = false;
     std::set<int64_t> chained;
     int64_t after = 0;
     std::string previous;
@@ -364,6 +436,13 @@ Result<VerifyReport> VerifyChain(store::Store& store) {
         } else if (ChainHash(previous, stored->json) != link.hash) {
           report.problems.push_back(where + ": altered (hash mismatch)");
         }
+        if (auto anchored = at.find(link.position);
+            anchored != at.end() && anchored->second != link.hash) {
+          report.problems.push_back(where + ": does not match the anchor (anchored hash " +
+                                    anchored->second + "): altered or replaced");
+        }
+        if (auto found = bare.find(link.hash); found != bare.end())
+          found->second = true;
         previous = link.hash;
         after = link.position;
         ++report.links;
@@ -372,6 +451,22 @@ Result<VerifyReport> VerifyChain(store::Store& store) {
         break;
     }
     report.head = previous;
+    report.head_position = after;
+    // Anchored positions beyond the head: the newest entries were deleted with their links.
+    if (!at.empty() && at.rbegin()->first > after) {
+      report.problems.push_back(
+          "position " + std::to_string(after + 1) +
+          (at.rbegin()->first > after + 1 ? "-" + std::to_string(at.rbegin()->first) : "") +
+          ": removed from the end of the chain (anchored up to position " +
+          std::to_string(at.rbegin()->first) + ", head " + at.rbegin()->second +
+          "; the chain ends at position " + std::to_string(after) + ")");
+    }
+    for (const auto& [hash, seen] : bare) {
+      if (!seen) {
+        report.problems.push_back("head " + hash +
+                                  ": expected but no link has it (entries removed or altered)");
+      }
+    }
     // AuditEvent versions that no link covers were inserted behind the server's back.
     store::HistoryQuery query;
     query.type = "AuditEvent";
@@ -392,6 +487,66 @@ Result<VerifyReport> VerifyChain(store::Store& store) {
     return {};
   }));
   return report;
+}
+
+// ---- AnchorWriter ----
+
+AnchorWriter::AnchorWriter(store::Store& store, std::string path, int interval_ms)
+    : store_(store), path_(std::move(path)), interval_ms_(std::max(interval_ms, 10)) {
+  if (Result<std::vector<ChainAnchor>> known = ReadAnchorFile(path_); known && !known->empty())
+    last_position_ = known->back().position;
+  thread_ = std::thread([this] { Run(); });
+}
+
+AnchorWriter::~AnchorWriter() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+  if (core::Status status = WriteNow(); !status) {
+    std::fprintf(stderr, "audit: could not write the chain anchor: %s\n",
+                 status.error().GetMessage().c_str());
+  }
+}
+
+core::Status AnchorWriter::WriteNow() {
+  std::lock_guard write_lock(write_mutex_);
+  std::optional<store::AuditLink> head;
+  MA_RETURN_IF_ERROR(store_.Read([&](store::ReadTx& tx) -> core::Status {
+    MA_ASSIGN_OR_RETURN(head, tx.LastAuditLink());
+    return {};
+  }));
+  if (!head.has_value() || head->position == last_position_)
+    return {};
+  std::string line = std::to_string(head->position) + " " + head->hash + " " +
+                     core::FormatInstant(core::SystemClock::Get().Now()) + "\n";
+  int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0)
+    return Error(core::ErrorCode::kUnavailable, "cannot open the anchor file " + path_);
+  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok)
+    return Error(core::ErrorCode::kUnavailable, "cannot append to the anchor file " + path_);
+  last_position_ = head->position;
+  return {};
+}
+
+void AnchorWriter::Run() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    wake_.wait_for(lock, std::chrono::milliseconds(interval_ms_), [&] { return stopping_; });
+    if (stopping_)
+      break;
+    lock.unlock();
+    if (core::Status status = WriteNow(); !status) {
+      std::fprintf(stderr, "audit: could not write the chain anchor: %s\n",
+                   status.error().GetMessage().c_str());
+    }
+    lock.lock();
+  }
 }
 
 // ---- AuditLog ----

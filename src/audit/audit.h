@@ -16,6 +16,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -74,16 +75,62 @@ inline constexpr std::string_view kTaskCodeSystem =
 // SHA-256(previous || data) as 64 hex digits; `previous_hex` empty means 32 zero bytes.
 std::string ChainHash(std::string_view previous_hex, std::string_view data);
 
+// A point of the chain recorded outside the database: the link at `position` had `hash`.
+// The chain alone cannot show that its newest entries were deleted together with their
+// links; an anchor kept elsewhere (an anchor file, a head hash written down) can.
+struct ChainAnchor {
+  int64_t position = 0;  // 0: a bare hash, which must be the hash of some link
+  std::string hash;      // 64 lowercase hex digits
+};
+// "POSITION:HASH", "POSITION HASH ..." (an anchor file line) or "HASH". kBadRequest otherwise.
+core::Result<ChainAnchor> ParseAnchor(std::string_view text);
+// The anchors of an anchor file (AnchorWriter's lines; blank lines and '#' comments skipped).
+core::Result<std::vector<ChainAnchor>> ReadAnchorFile(const std::string& path);
+
 struct VerifyReport {
   int64_t links = 0;
+  int64_t head_position = 0;          // the last link's position
   std::string head;                   // the last link's hash
   std::vector<std::string> problems;  // each names the position or the AuditEvent
   bool ok() const { return problems.empty(); }
 };
 // Recomputes the whole chain: altered (hash mismatch), removed (a missing position or
 // AuditEvent), reordered (an AuditEvent at another sequence than chained) and inserted
-// (an AuditEvent version without a link) entries are reported.
-core::Result<VerifyReport> VerifyChain(store::Store& store);
+// (an AuditEvent version without a link) entries are reported. Each anchor must match the
+// chain: a link at its position with its hash (else altered), and no anchor beyond the head
+// (else the newest entries were removed).
+core::Result<VerifyReport> VerifyChain(store::Store& store,
+                                       const std::vector<ChainAnchor>& anchors = {});
+
+// Appends the chain head to an append-only anchor file, one line "POSITION HASH INSTANT" each
+// time it moved, checked every `interval_ms` on a background thread and once more at
+// destruction. Each line is fsync'ed. The operator keeps the file where whoever can edit the
+// database cannot (another disk, host or a WORM store); `medalliance audit verify --anchor`
+// checks the chain against it.
+class AnchorWriter {
+ public:
+  AnchorWriter(store::Store& store, std::string path, int interval_ms);
+  ~AnchorWriter();
+  AnchorWriter(const AnchorWriter&) = delete;
+  AnchorWriter& operator=(const AnchorWriter&) = delete;
+
+  // Appends the head now when it moved since the last line. kUnavailable when the file
+  // cannot be written.
+  core::Status WriteNow();
+
+ private:
+  void Run();
+
+  store::Store& store_;
+  const std::string path_;
+  const int interval_ms_;
+  std::mutex write_mutex_;
+  int64_t last_position_ = -1;  // of the last line written (or read back at start)
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
 
 // Buffered recording for reads and security events. A background thread writes the queued
 // records every `flush_interval_ms` in one transaction. Records that fail to store are

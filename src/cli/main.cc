@@ -49,6 +49,8 @@ struct ServeFlags {
   double rate_burst = -1;
   int max_connections = 0;
   size_t max_header_bytes = 0;
+  std::string audit_anchor;  // append the audit chain head to this file
+  int audit_anchor_interval = 0;
 };
 
 bool IsLoopback(const std::string& host) {
@@ -219,6 +221,21 @@ int Serve(const ServeFlags& flags) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // The audit chain's head, appended to an operator's anchor file (doc/security.md section 5).
+  std::unique_ptr<audit::AnchorWriter> anchor;
+  if (std::string anchor_path = Setting(*config, flags.audit_anchor, "audit-anchor", "");
+      !anchor_path.empty()) {
+    int interval = flags.audit_anchor_interval;
+    if (interval <= 0 &&
+        std::sscanf(config->GetOr("audit-anchor-interval", "60").c_str(), "%d", &interval) != 1)
+      interval = 60;
+    if (interval <= 0)
+      return Fail(core::Error::BadRequest("--audit-anchor-interval must be at least 1 second"));
+    anchor = std::make_unique<audit::AnchorWriter>(*app->store, anchor_path, interval * 1000);
+    if (auto written = anchor->WriteNow(); !written)
+      return Fail(written.error());
+  }
+
   api::AdapterOptions adapter_options;
   adapter_options.base_url = Setting(*config, flags.base_url, "base-url", "");
   adapter_options.scheme = tls_cert.empty() ? "http" : "https";
@@ -285,6 +302,10 @@ int Serve(const ServeFlags& flags) {
   server.Stop();
   dispatcher.Stop();
   app->subscription_hook->SetOnEnqueue({});
+  if (anchor != nullptr) {
+    (void)app->audit_log->Flush();
+    anchor.reset();  // appends the final head
+  }
   spdlog::info("stopped");
   return 0;
 }
@@ -359,6 +380,10 @@ int main(int argc, char** argv) {
                     "SQLite durability: full (default) or normal");
   serve->add_option("--max-body-bytes", serve_flags.max_body_bytes,
                     "Largest accepted request body (default 16 MiB)");
+  serve->add_option("--audit-anchor", serve_flags.audit_anchor,
+                    "Append the audit chain head to this file (keep it off the database's disk)");
+  serve->add_option("--audit-anchor-interval", serve_flags.audit_anchor_interval,
+                    "Seconds between audit chain anchors (default 60)");
   serve->add_flag("--demo", serve_flags.demo, "Load the demo alliance when the database is empty");
   serve->add_option("--demo-dir", serve_flags.demo_dir, "Folder of demo data (default data/demo)");
   serve->add_flag("--quiet", serve_flags.quiet, "No per-request log lines");
@@ -425,13 +450,19 @@ int main(int argc, char** argv) {
   CLI::App* audit_verify = audit->add_subcommand(
       "verify", "Recompute the AuditEvent hash chain; exit 1 naming each tampered entry");
   audit_verify->add_option("--db", audit_db, "SQLite database file");
+  std::string audit_anchor;
+  std::vector<std::string> audit_heads;
+  audit_verify->add_option("--anchor", audit_anchor,
+                           "Anchor file written by serve --audit-anchor: every line must match");
+  audit_verify->add_option("--expect-head", audit_heads,
+                           "A head recorded earlier ([POSITION:]HASH, as printed when intact)");
   audit->require_subcommand(1);
 
   CLI11_PARSE(app, argc, argv);
   if (std::optional<int> status = auth_cli.Run())
     return *status;
   if (*audit_verify)
-    return RunAuditVerify(audit_db);
+    return RunAuditVerify(audit_db, audit_anchor, audit_heads);
   if (*serve)
     return Serve(serve_flags);
   if (*import)

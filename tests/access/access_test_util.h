@@ -39,10 +39,22 @@ inline store::Caller Member(const std::string& organization, const std::string& 
 class World {
  public:
   explicit World(access::ConsentDefault consent = access::ConsentDefault::kOptOut)
-      : clock_(1'700'000'000'000) {
+      : clock_(1'700'000'000'000), consent_(consent) {
     store_ = store::SqliteStore::Open({}).value();
+    Build();
+  }
+
+  // A server restart: everything but the store (and the clock) is built anew.
+  void Restart() {
+    service_.reset();
+    audit_log_.reset();
+    Build();
+  }
+
+ private:
+  void Build() {
     access::PolicyOptions options;
-    options.consent_default = consent;
+    options.consent_default = consent_;
     options.clock = &clock_;
     policy_ = std::make_unique<access::Policy>(options);
     access_hook_ = std::make_unique<access::AccessWriteHook>(*policy_);
@@ -64,6 +76,7 @@ class World {
     service_ = std::make_unique<api::rest::RestService>(*store_, std::move(config));
   }
 
+ public:
   // Loads the $match candidate cache from what was written so far.
   void IndexPatients() { (void)index_.Load(*store_); }
 
@@ -101,6 +114,7 @@ class World {
 
  private:
   core::FakeClock clock_;
+  access::ConsentDefault consent_;
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<access::Policy> policy_;
   std::unique_ptr<access::AccessWriteHook> access_hook_;

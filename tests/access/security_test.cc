@@ -1,8 +1,10 @@
 // Break-glass, write rules (owner, registry, forged labels, AuditEvents append-only) and the
 // audit trail (write AuditEvents in the write's transaction, cross-member reads, hash chain).
 
+#include <chrono>
 #include <filesystem>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -73,6 +75,32 @@ TEST_F(SecurityTest, RecordsWithoutAnIssuerBelongToThePatientsMember) {
   EXPECT_EQ(BundleTotal(search_a), 1) << search_a.body;
 }
 
+// The owner of an unlabelled record follows its patient's record across requests: a local
+// tool moving the Patient to another member is seen within Policy::kPatientOwnerRecheckMs.
+TEST_F(SecurityTest, ThePatientsOwnerIsRecheckedAfterAnOutOfBandWrite) {
+  ASSERT_EQ(
+      world_.Put(
+          nullptr, "Patient", "pat-moved",
+          R"({"resourceType":"Patient","id":"pat-moved","identifier":[{"system":"https://fhir.medalliance.cn/sid/mrn/org-a","value":"MRN7"}]})"),
+      "");
+  ASSERT_EQ(
+      world_.Put(
+          nullptr, "Observation", "obs-moved",
+          R"({"resourceType":"Observation","id":"obs-moved","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"718-7"}]},"subject":{"reference":"Patient/pat-moved"}})"),
+      "");
+  EXPECT_EQ(world_.Send(&a_, "GET", "Observation/obs-moved").status, 200);
+  EXPECT_EQ(world_.Send(&b_, "GET", "Observation/obs-moved").status, 404);
+  ASSERT_EQ(
+      world_.Put(
+          nullptr, "Patient", "pat-moved",
+          R"({"resourceType":"Patient","id":"pat-moved","identifier":[{"system":"https://fhir.medalliance.cn/sid/mrn/org-b","value":"MRN7"}]})"),
+      "");
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(access::Policy::kPatientOwnerRecheckMs + 50));
+  EXPECT_EQ(world_.Send(&a_, "GET", "Observation/obs-moved").status, 404);
+  EXPECT_EQ(world_.Send(&b_, "GET", "Observation/obs-moved").status, 200);
+}
+
 TEST_F(SecurityTest, BreakGlassAllowsAClinicianAuditsAndFlagsForTheSteward) {
   EXPECT_EQ(world_.Send(&b_, "GET", "Observation/obs-a").status, 404);
   store::Caller emergency = b_;
@@ -91,6 +119,51 @@ TEST_F(SecurityTest, BreakGlassAllowsAClinicianAuditsAndFlagsForTheSteward) {
   EXPECT_EQ(world_.Send(&emergency, "GET", "Observation/obs-a").status, 200);
   EXPECT_EQ(Count("Task?code=https://fhir.medalliance.cn/CodeSystem/task-code|break-glass-review"),
             2);
+}
+
+// A grant is kept in the database: a restart within the window neither forgets it nor flags
+// the same emergency again; after the window the next break-glass read opens a new one.
+TEST_F(SecurityTest, BreakGlassGrantsSurviveARestartAndExpire) {
+  const std::string tasks =
+      "Task?code=https://fhir.medalliance.cn/CodeSystem/task-code|break-glass-review";
+  store::Caller emergency = b_;
+  emergency.break_glass_reason = "unconscious patient in the emergency room";
+  EXPECT_EQ(world_.Send(&emergency, "GET", "Observation/obs-a").status, 200);
+  ASSERT_TRUE(world_.Audit().Flush().has_value());
+  EXPECT_EQ(Count(tasks), 1);
+
+  world_.Restart();
+  world_.Clock().Advance(60'000);
+  EXPECT_EQ(world_.Send(&emergency, "GET", "Observation/obs-a").status, 200);
+  ASSERT_TRUE(world_.Audit().Flush().has_value());
+  EXPECT_EQ(Count(tasks), 1) << "the grant opened before the restart still covers the read";
+  // Without a reason the grant does not open the record: break-glass is asked per request.
+  EXPECT_EQ(world_.Send(&b_, "GET", "Observation/obs-a").status, 404);
+  // Another caller of the same member has no grant of its own.
+  store::Caller colleague = emergency;
+  colleague.practitioner_id = "dr-other";
+  EXPECT_EQ(world_.Send(&colleague, "GET", "Observation/obs-a").status, 200);
+  ASSERT_TRUE(world_.Audit().Flush().has_value());
+  EXPECT_EQ(Count(tasks), 2);
+
+  world_.Restart();
+  world_.Clock().Advance(world_.GetPolicy().Options().break_glass_window_ms);
+  EXPECT_EQ(world_.Send(&emergency, "GET", "Observation/obs-a").status, 200);
+  ASSERT_TRUE(world_.Audit().Flush().has_value());
+  EXPECT_EQ(Count(tasks), 3) << "an expired grant is flagged anew";
+
+  // The table keeps one open grant per (caller, patient), expired ones are dropped.
+  int64_t rows = -1;
+  ASSERT_TRUE(world_.Store()
+                  .Read([&](store::ReadTx& tx) -> core::Status {
+                    store::SqlQuery query;
+                    query.sql = "SELECT count(*) FROM break_glass_grants";
+                    MA_ASSIGN_OR_RETURN(std::vector<store::SqlRow> found, tx.QueryRows(query));
+                    rows = std::get<int64_t>(found.at(0).at(0));
+                    return {};
+                  })
+                  .has_value());
+  EXPECT_EQ(rows, 1);
 }
 
 TEST_F(SecurityTest, BreakGlassIsRefusedToRolesWithoutTheRight) {

@@ -1,7 +1,10 @@
 // `medalliance audit verify` on a database written by the server: intact, then with its
-// AuditEvent rows edited, deleted and swapped directly in SQLite.
+// AuditEvent rows edited, deleted and swapped directly in SQLite; and the removal of the newest
+// entries with their links, detected against the server's anchor file or an expected head.
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -110,6 +113,96 @@ TEST_F(AuditVerifyTest, ReorderedChainLinksAreDetected) {
   std::string output;
   EXPECT_EQ(Verify(db, &output), 1) << output;
   EXPECT_NE(output.find("position 1 "), std::string::npos) << output;
+}
+
+std::string ReadText(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST(AuditAnchorTest, DeletingTheNewestEntriesIsDetectedAgainstTheAnchor) {
+  TempDir dir;
+  std::filesystem::path db = dir.Path() / "anchored.db";
+  std::filesystem::path anchor = dir.Path() / "anchor" / "chain.anchor";
+  std::filesystem::create_directories(anchor.parent_path());
+  {
+    TestServer server(
+        db, {"--auth", "none", "--audit-anchor", anchor.string(), "--audit-anchor-interval", "1"});
+    HttpClient client("127.0.0.1", server.Port());
+    for (int i = 0; i < 3; ++i) {
+      Json patient = {{"resourceType", "Patient"},
+                      {"name", {{{"family", "锚点"}, {"given", {std::to_string(i)}}}}}};
+      Response response = client.Send("POST", "/Patient", patient.dump(), FhirJson());
+      ASSERT_EQ(response.status, 201) << response.body;
+    }
+  }  // stopping writes the final head
+  std::string lines = ReadText(anchor);
+  ASSERT_FALSE(lines.empty());
+  size_t last_line = lines.rfind('\n', lines.size() - 2);
+  last_line = last_line == std::string::npos ? 0 : last_line + 1;
+  EXPECT_EQ(lines.substr(last_line, 2), "3 ") << lines;  // the head, anchored last
+  std::string output;
+  ASSERT_EQ(
+      RunProgram({"audit", "verify", "--db", db.string(), "--anchor", anchor.string()}, &output), 0)
+      << output;
+  EXPECT_NE(output.find("anchors match"), std::string::npos) << output;
+  // The head as verify prints it, for --expect-head.
+  size_t at = output.find("head ");
+  ASSERT_NE(at, std::string::npos) << output;
+  std::string head = output.substr(at + 5, output.find_first_of(";\n", at) - at - 5);
+  EXPECT_EQ(head.substr(0, 2), "3:") << head;
+
+  // Truncate the trail: the newest AuditEvent goes together with its chain link.
+  Sql(db, "DELETE FROM resources WHERE sequence = " + AtPosition(3) +
+              "; DELETE FROM current_resources WHERE type = 'AuditEvent' AND id = (SELECT "
+              "resource_id FROM audit_chain WHERE position = 3); DELETE FROM audit_chain WHERE "
+              "position = 3;");
+  EXPECT_EQ(RunProgram({"audit", "verify", "--db", db.string()}, &output), 0)
+      << "without an anchor the shortened chain is self-consistent: " << output;
+  EXPECT_EQ(
+      RunProgram({"audit", "verify", "--db", db.string(), "--anchor", anchor.string()}, &output), 1)
+      << output;
+  EXPECT_NE(output.find("TAMPERED position 3: removed from the end of the chain"),
+            std::string::npos)
+      << output;
+  EXPECT_EQ(RunProgram({"audit", "verify", "--db", db.string(), "--expect-head", head}, &output), 1)
+      << output;
+  EXPECT_NE(output.find("TAMPERED position 3: removed from the end"), std::string::npos) << output;
+  // A bare hash must be the hash of some link.
+  EXPECT_EQ(RunProgram({"audit", "verify", "--db", db.string(), "--expect-head", head.substr(2)},
+                       &output),
+            1)
+      << output;
+  EXPECT_EQ(RunProgram({"audit", "verify", "--db", db.string(), "--expect-head", "3:xyz"}, &output),
+            2)
+      << output;
+}
+
+TEST(AuditAnchorTest, AnEarlierAnchorStillMatchesAGrownChain) {
+  TempDir dir;
+  std::filesystem::path db = dir.Path() / "grown.db";
+  std::string head;
+  std::string output;
+  for (int run = 0; run < 2; ++run) {
+    {
+      TestServer server(db);
+      HttpClient client("127.0.0.1", server.Port());
+      Response response = client.Send("POST", "/Patient",
+                                      R"({"resourceType":"Patient","gender":"male"})", FhirJson());
+      ASSERT_EQ(response.status, 201) << response.body;
+    }
+    std::vector<std::string> args = {"audit", "verify", "--db", db.string()};
+    if (!head.empty()) {
+      args.emplace_back("--expect-head");
+      args.push_back(head);
+    }
+    ASSERT_EQ(RunProgram(args, &output), 0) << output;
+    size_t at = output.find("head ");
+    head = output.substr(at + 5, output.find_first_of(";\n", at) - at - 5);
+  }
+  EXPECT_EQ(head.substr(0, 2), "2:") << output;
 }
 
 }  // namespace

@@ -295,6 +295,35 @@ TEST_F(AuthServerTest, BreakGlassNeedsThePermission) {
   EXPECT_EQ(client_->Get("/Patient", empty).status, 400);
 }
 
+// A break-glass grant outlives a server restart: the read after the restart is still covered
+// (one review Task for the data steward, not two).
+TEST_F(AuthServerTest, BreakGlassGrantSurvivesARestart) {
+  AddClient("gz-his", EsKey(), "system/*.cruds", false, "Organization/gz-central");
+  AddClient("sz-er", RsKey(), "system/*.cruds", /*break_glass=*/true, "Organization/sz-heart");
+  Start();
+  std::string gz = Token("gz-his", EsKey(), "ES384", "system/*.cruds");
+  std::string sz = Token("sz-er", RsKey(), "RS384", "system/*.cruds");
+  Response patient = client_->Send("POST", "/Patient",
+                                   R"({"resourceType":"Patient","gender":"female"})", Bearer(gz));
+  ASSERT_EQ(patient.status, 201) << patient.body;
+  std::string path = "/Patient/" + std::string(ParseBody(patient)["id"]);
+  const std::string tasks =
+      "/Task?code=https://fhir.medalliance.cn/CodeSystem/task-code%7Cbreak-glass-review"
+      "&_summary=count";
+  Headers emergency = Bearer(sz);
+  emergency.Add("X-Break-Glass", "unconscious, no relatives reachable");
+  EXPECT_EQ(client_->Get(path, Bearer(sz)).status, 404);
+  EXPECT_EQ(client_->Get(path, emergency).status, 200);
+  EXPECT_EQ(ParseBody(client_->Get(tasks, Bearer(sz)))["total"], 1);
+
+  client_.reset();
+  server_.reset();
+  Start();
+  EXPECT_EQ(client_->Get(path, Bearer(sz)).status, 404);
+  EXPECT_EQ(client_->Get(path, emergency).status, 200);
+  EXPECT_EQ(ParseBody(client_->Get(tasks, Bearer(sz)))["total"], 1);
+}
+
 TEST_F(AuthServerTest, PeopleLogInWithAPasswordFromStdin) {
   std::string output;
   ASSERT_EQ(RunShell("printf 's3cret-pass\\n' | '" + std::string(MA_BINARY) + "' user add --db '" +

@@ -30,6 +30,7 @@ void RestService::AuditReads(const FhirRequest& request, const access::Session* 
   if (!session->NewGrants().empty()) {
     core::Status written = store_.Write([&](store::WriteTx& tx) -> core::Status {
       for (const access::BreakGlassGrant& grant : session->NewGrants()) {
+        MA_RETURN_IF_ERROR(access::SaveBreakGlass(tx, request.caller, grant));
         MA_RETURN_IF_ERROR(audit::AppendBreakGlass(tx, request.caller, grant.patient, grant.reason,
                                                    grant.start, grant.end, now));
       }

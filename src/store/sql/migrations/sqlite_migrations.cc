@@ -197,11 +197,29 @@ CREATE TABLE subscription_queue (
 CREATE INDEX subscription_queue_due ON subscription_queue (next_attempt_at, seq);
 )sql";
 
+// 0005_break_glass.sql
+constexpr std::string_view k0005BreakGlass = R"sql(
+-- Open break-glass grants (doc/security.md section 4), so a restart neither forgets them nor
+-- flags the same emergency again. One row per (caller, patient): caller is
+-- "<member>|<client>|<practitioner>"; the grant covers start_ms <= now < end_ms. Written in the
+-- transaction that flags the grant (its AuditEvent and review Task); expired rows are removed
+-- when a new grant is written.
+CREATE TABLE break_glass_grants (
+  caller   TEXT    NOT NULL,
+  patient  TEXT    NOT NULL,
+  start_ms INTEGER NOT NULL,
+  end_ms   INTEGER NOT NULL,
+  reason   TEXT    NOT NULL,
+  PRIMARY KEY (caller, patient)
+);
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "0001_initial", k0001Initial},
     Migration{2, "0002_auth", k0002Auth},
     Migration{3, "0003_audit_chain", k0003AuditChain},
     Migration{4, "0004_subscription_queue", k0004SubscriptionQueue},
+    Migration{5, "0005_break_glass", k0005BreakGlass},
 };
 
 }  // namespace

@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# What authorization and audit add to reads and searches over HTTP (issue 4 requirement: at most
+# 10% at the alliance's load). Self-contained: generates the patient data (bench/gen_patients.py),
+# imports it into a fresh temporary database, and starts two servers on that database on free
+# ports: one `--auth none`, one `--auth smart` whose benchmark client acts for the data-owning
+# member Organization/gz-central (bench/auth/token.sh), so it reads its own members' records (the
+# common case; own reads are not audited). The request lists are taken from what that member
+# sees, so both servers answer the same requests:
+#   read-observation   GET /Observation/<id>                  (1000 random ids)
+#   read-patient       GET /Patient/<id>
+#   search-observation GET /Observation?patient=<id>          (about 30 rows each)
+#   search-patient     GET /Patient?identifier=<mrn system>|<mrn>
+# After a warm-up pass of every mix on both servers (not counted), each round runs every mix on
+# both servers back to back (`wrk -t2 -c<C> -d<D>`), alternating which goes first. Two overheads
+# per round: latency(auth)/latency(none) - 1 with latency the mean from the throughput
+# (C / req/s; wrk is a closed loop), and the server's CPU time per request (utime + stime of
+# /proc/PID/stat over the run / requests), auth vs none; the CPU figure is the robust one on a
+# loaded machine (wrk, other processes and the two servers share the cores). Prints each round,
+# then the median over rounds per mix with the load average, and whether every median is <= 10%.
+#
+#   bench/access_overhead.sh [--patients 2000] [--rounds 5] [--duration 10s] [--connections 32]
+#                            [--mixes read-observation,read-patient,search-observation,search-patient]
+# Environment: MA_BIN (the medalliance binary; default build/src/cli/medalliance), MA_BENCH_DIR
+# (default /tmp/medalliance-bench; the generated data is kept there between runs),
+# MA_SERVER_THREADS (server --threads).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BIN="${MA_BIN:-$ROOT/${BUILD_DIR:-build}/src/cli/medalliance}"
+BENCH_DIR="${MA_BENCH_DIR:-${TMPDIR:-/tmp}/medalliance-bench}"
+PATIENTS=2000
+ROUNDS=5
+DURATION=10s
+CONNS=32
+MIXES="read-observation,read-patient,search-observation,search-patient"
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --patients) PATIENTS="$2"; shift 2 ;;
+    --rounds) ROUNDS="$2"; shift 2 ;;
+    --duration) DURATION="$2"; shift 2 ;;
+    --connections) CONNS="$2"; shift 2 ;;
+    --mixes) MIXES="$2"; shift 2 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "access_overhead.sh: unknown option $1" >&2; exit 64 ;;
+  esac
+done
+for tool in wrk python3 curl; do
+  command -v "$tool" > /dev/null || { echo "access_overhead.sh: $tool not found" >&2; exit 1; }
+done
+[[ -x "$BIN" ]] || { echo "access_overhead.sh: no binary at $BIN (build first, or set MA_BIN)" >&2; exit 1; }
+
+mkdir -p "$BENCH_DIR"
+DATA="$BENCH_DIR/data-p${PATIENTS}-b10-s1"
+if [[ ! -f "$DATA/.complete" ]]; then
+  rm -rf "$DATA"
+  python3 "$ROOT/bench/gen_patients.py" --patients "$PATIENTS" --per-bundle 10 --seed 1 --out "$DATA"
+  touch "$DATA/.complete"
+fi
+SCRATCH="$(mktemp -d "$BENCH_DIR/access.XXXXXX")"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2> /dev/null || true
+    wait "$pid" 2> /dev/null || true
+  done
+  rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+DB="$SCRATCH/access.db"
+echo "== access overhead: $PATIENTS patients from $DATA; $(nproc) cores; load $(load)"
+"$BIN" import --db "$DB" --synchronous normal "$DATA" | sed 's/^/   /'
+
+# start NAME ARGS...: starts a server, sets PORT_<NAME>.
+start() {
+  local name=$1
+  shift
+  local args=(serve --listen 127.0.0.1:0 --db "$DB" --quiet "$@")
+  [[ -n "${MA_SERVER_THREADS:-}" ]] && args+=(--threads "$MA_SERVER_THREADS")
+  "$BIN" "${args[@]}" > "$SCRATCH/$name.out" 2> "$SCRATCH/$name.err" &
+  PIDS+=($!)
+  local port=""
+  for _ in $(seq 1 100); do
+    port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$SCRATCH/$name.out")
+    [[ -n "$port" ]] && break
+    sleep 0.1
+  done
+  [[ -n "$port" ]] || { echo "access_overhead.sh: server $name did not start" >&2; cat "$SCRATCH/$name.err" >&2; exit 1; }
+  printf -v "PORT_$name" '%s' "$port"
+}
+start none --auth none
+start smart --auth smart --token-lifetime 3600
+BASE_NONE="http://127.0.0.1:$PORT_none"
+BASE_AUTH="http://127.0.0.1:$PORT_smart"
+TOKEN=$("$ROOT/bench/auth/token.sh" "$BIN" "$DB" "$BASE_AUTH" "$SCRATCH")
+echo "   servers: none $BASE_NONE, smart $BASE_AUTH (client bench for ${MA_BENCH_ORG:-Organization/gz-central})"
+
+# The request paths of each mix, from what the benchmark client sees.
+MA_TOKEN="$TOKEN" python3 - "$BASE_AUTH" "$SCRATCH" << 'EOF'
+import json, os, random, sys, urllib.parse, urllib.request
+base, out = sys.argv[1], sys.argv[2]
+token = os.environ["MA_TOKEN"]
+def get(path):
+    request = urllib.request.Request(base + path, headers={"Authorization": "Bearer " + token})
+    with urllib.request.urlopen(request, timeout=120) as answer:
+        return json.load(answer)
+def resources(path):
+    return [e["resource"] for e in get(path).get("entry", []) if "resource" in e]
+patients = resources("/Patient?_count=1000")
+observations = resources("/Observation?_count=1000")
+if not patients or not observations:
+    sys.exit("access_overhead.sh: the benchmark client sees no Patient or Observation")
+mrn = lambda p: next(i for i in p["identifier"] if "/sid/mrn/" in i.get("system", ""))
+mixes = {
+    "read-observation": ["/Observation/" + o["id"] for o in observations],
+    "read-patient": ["/Patient/" + p["id"] for p in patients],
+    "search-observation": ["/Observation?patient=" + p["id"] for p in patients],
+    "search-patient": ["/Patient?identifier=" + urllib.parse.quote(mrn(p)["system"] + "|" + mrn(p)["value"], safe="")
+                       for p in patients],
+}
+# Every path must answer 200 with the same body size class on both servers: check a sample.
+for name, paths in mixes.items():
+    with open(os.path.join(out, name + ".paths"), "w") as f:
+        f.write("\n".join(paths) + "\n")
+    for path in random.Random(1).sample(paths, min(5, len(paths))):
+        body = get(path)
+        if body.get("resourceType") == "Bundle" and not body.get("entry"):
+            sys.exit(f"access_overhead.sh: {path} finds nothing for the benchmark client")
+print("   " + ", ".join(f"{len(p)} {n}" for n, p in mixes.items()))
+EOF
+
+# lua NAME TOKEN: a wrk script requesting random paths of the mix.
+lua() {
+  local name=$1 token=$2 file="$SCRATCH/$1-$3.lua"
+  {
+    echo "local paths = {"
+    sed 's/.*/  "&",/' "$SCRATCH/$name.paths"
+    echo "}"
+    if [[ -n "$token" ]]; then
+      echo "local headers = {[\"Accept\"] = \"application/fhir+json\", [\"Authorization\"] = \"Bearer $token\"}"
+    else
+      echo "local headers = {[\"Accept\"] = \"application/fhir+json\"}"
+    fi
+    cat << 'EOF'
+local counter = 0
+function setup(thread) counter = counter + 1; thread:set("seed", counter) end
+function init(args) math.randomseed(seed * 7919 + os.time()) end
+function request() return wrk.format("GET", paths[math.random(#paths)], headers) end
+EOF
+  } > "$file"
+  echo "$file"
+}
+
+# CPU clock ticks (user + system) used so far by process PID.
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+
+# run BASE SCRIPT PID [DURATION]: prints "req/s cpu-us-per-request", failing on errors.
+run() {
+  local out before after
+  before=$(ticks "$3")
+  out=$(wrk -t2 -c"$CONNS" -d"${4:-$DURATION}" -s "$2" "$1")
+  after=$(ticks "$3")
+  if grep -q "Non-2xx\|Socket errors" <<< "$out"; then
+    echo "access_overhead.sh: errors under load on $1:" >&2
+    echo "$out" >&2
+    exit 1
+  fi
+  awk -v cpu=$(((after - before) * TICK_US)) '/^Requests\/sec:/ { rps = $2 }
+    / requests in / { n = $1 } END { printf "%s %.1f\n", rps, cpu / n }' <<< "$out"
+}
+
+IFS=',' read -r -a MIX_LIST <<< "$MIXES"
+PID_NONE=${PIDS[0]}
+PID_AUTH=${PIDS[1]}
+echo "   warm-up: every mix on both servers for 3 s (caches, page cache)"
+for mix in "${MIX_LIST[@]}"; do
+  run "$BASE_NONE" "$(lua "$mix" "" none)" "$PID_NONE" 3s > /dev/null
+  run "$BASE_AUTH" "$(lua "$mix" "$TOKEN" auth)" "$PID_AUTH" 3s > /dev/null
+done
+declare -A OVER CPU LOADS
+echo
+echo "| round | mix | none req/s | auth req/s | latency overhead | none CPU us/req | auth CPU us/req | CPU overhead | load |"
+echo "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+for ((round = 1; round <= ROUNDS; round++)); do
+  for mix in "${MIX_LIST[@]}"; do
+    none_script=$(lua "$mix" "" none)
+    auth_script=$(lua "$mix" "$TOKEN" auth)
+    before=$(load)
+    if ((round % 2)); then
+      read -r none none_cpu <<< "$(run "$BASE_NONE" "$none_script" "$PID_NONE")"
+      read -r auth auth_cpu <<< "$(run "$BASE_AUTH" "$auth_script" "$PID_AUTH")"
+    else
+      read -r auth auth_cpu <<< "$(run "$BASE_AUTH" "$auth_script" "$PID_AUTH")"
+      read -r none none_cpu <<< "$(run "$BASE_NONE" "$none_script" "$PID_NONE")"
+    fi
+    over=$(awk -v n="$none" -v a="$auth" 'BEGIN { printf "%.1f", (n / a - 1) * 100 }')
+    cpu=$(awk -v n="$none_cpu" -v a="$auth_cpu" 'BEGIN { printf "%.1f", (a / n - 1) * 100 }')
+    OVER[$mix]+="$over "
+    CPU[$mix]+="$cpu "
+    LOADS[$mix]+="${before%% *} "
+    printf '| %d | %s | %.0f | %.0f | %s%% | %s | %s | %s%% | %s |\n' "$round" "$mix" "$none" "$auth" \
+      "$over" "$none_cpu" "$auth_cpu" "$cpu" "$before"
+  done
+done
+
+median() {
+  tr ' ' '\n' <<< "$1" | grep -v '^$' | sort -g |
+    awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+echo
+echo "| mix | median latency overhead | median CPU/request overhead | rounds | load (1 min) over rounds |"
+echo "| --- | ---: | ---: | ---: | --- |"
+MET=1
+for mix in "${MIX_LIST[@]}"; do
+  lat=$(median "${OVER[$mix]}")
+  cpu=$(median "${CPU[$mix]}")
+  printf '| %s | %s%% | %s%% | %d | %s|\n' "$mix" "$lat" "$cpu" "$ROUNDS" "${LOADS[$mix]}"
+  awk -v m="$lat" 'BEGIN { exit !(m > 10) }' && MET=0
+done
+echo "load average at end: $(load); wrk -t2 -c$CONNS -d$DURATION; $(nproc) cores shared with the servers"
+if ((MET)); then echo "target <= 10% latency for every mix: met"; else echo "target <= 10% latency for every mix: NOT met"; fi
