@@ -232,6 +232,22 @@ void StringCondition(Fragment& cond, std::string_view modifier, std::string_view
   }
 }
 
+// Whether a string search can read the CJK suffix rows (kCjkSuffix): every value, folded,
+// has a CJK character (so it matches as a substring, as :contains) and at most
+// kCjkSuffixChars characters.
+bool CjkSuffixSearch(const std::vector<std::string>& values) {
+  for (const std::string& part : values) {
+    std::string folded = FoldText(Unescape(part));
+    if (!HasCjk(folded))
+      return false;
+    size_t chars = 0;
+    for (char c : folded) chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+    if (chars > kCjkSuffixChars)
+      return false;
+  }
+  return !values.empty();
+}
+
 std::string StripBase(std::string_view value, const std::string& base_url) {
   if (!base_url.empty() && value.size() > base_url.size() + 1 && value.starts_with(base_url) &&
       value[base_url.size()] == '/') {
@@ -542,6 +558,65 @@ Fragment Membership(std::string_view alias, const IdSet& set, std::string_view r
   return out;
 }
 
+std::optional<IdSet> PlanTokenQuantityPair(std::string_view type, std::string_view token_name,
+                                           std::string_view token_value,
+                                           std::string_view quantity_name,
+                                           std::string_view quantity_value) {
+  const ParamPlan* pair = nullptr;
+  for (const ParamPlan& plan : Extractor::Get().Plans(type)) {
+    if (plan.derivation == ParamPlan::Derivation::kRootComposite && plan.sources.size() == 2 &&
+        plan.sources[0] == token_name && plan.sources[1] == quantity_name) {
+      pair = &plan;
+      break;
+    }
+  }
+  if (pair == nullptr || pair->components.size() != 2 ||
+      pair->components[0].definition->type != r4::SearchParamType::kToken ||
+      pair->components[1].definition->type != r4::SearchParamType::kQuantity) {
+    return std::nullopt;
+  }
+  std::vector<std::string> tokens = SplitUnescaped(token_value, ',');
+  std::vector<std::string> quantities = SplitUnescaped(quantity_value, ',');
+  if (tokens.size() != 1 || quantities.size() != 1 ||
+      SplitUnescaped(quantities[0], '|').size() != 1) {
+    return std::nullopt;
+  }
+  auto [system, code] = SplitSystem(tokens[0]);
+  if (code.empty())
+    return std::nullopt;
+  Result<Prefixed> prefixed = SplitPrefix(quantity_name, quantities[0]);
+  if (!prefixed)
+    return std::nullopt;
+  Result<Decimal> number = ParseDecimal(quantity_name, prefixed->value);
+  if (!number)
+    return std::nullopt;
+  std::string param = pair->sources[0] + kPairSeparator + pair->sources[1];
+  // The value index is (type, param, code, number): equality on the code, a number range.
+  Fragment rows;
+  rows.Text("x.code = ").Bind(code);
+  if (system.has_value())
+    rows.Text(" AND x.system = ").Bind(*system);
+  rows.Text(" AND ");
+  NumberCondition(rows, "x.number", prefixed->prefix, *number);
+  IdSet set;
+  set.select.Text("SELECT x.id AS id FROM index_quantity x WHERE x.type = ");
+  set.select.Bind(std::string(type)).Text(" AND x.param = ").Bind(param);
+  set.select.Text(" AND ").Append(rows);
+  Fragment exists;
+  exists.Text("EXISTS (SELECT 1 FROM index_quantity x WHERE x.type = c.type AND ");
+  exists.Text("x.id = c.id AND x.param || '' = ").Bind(param).Text(" AND ").Append(rows);
+  exists.Text(")");
+  set.exists = std::move(exists);
+  set.rank = 0;
+  return set;
+}
+
+Fragment LimitedCount(const IdSet& set, int64_t limit) {
+  Fragment out;
+  out.Text("SELECT COUNT(*) FROM (").Append(set.select).Text(" LIMIT ").Bind(limit).Text(")");
+  return out;
+}
+
 Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_view name,
                                            std::string_view value, const PlannerOptions& options,
                                            int depth) {
@@ -640,6 +715,19 @@ Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_vi
     case r4::SearchParamType::kString:
       if (!modifier.empty() && modifier != "exact" && modifier != "contains") {
         return std::optional<IdSet>();
+      }
+      if (modifier != "exact" && CjkSuffixSearch(values)) {
+        // Every value is CJK text: a prefix of the suffix rows (kCjkSuffix), an index range
+        // instead of a substring test of every row of the parameter.
+        table = "index_string";
+        param += kCjkSuffix;
+        suffix = kCjkSuffix;
+        for (const std::string& part : values) {
+          std::string folded = FoldText(Unescape(part));
+          next().Text("(x.value >= ").Bind(folded).Text(" AND x.value < ");
+          any.Bind(PrefixUpperBound(folded)).Text(")");
+        }
+        break;
       }
       for (const std::string& part : values) StringCondition(next(), modifier, part);
       break;

@@ -65,6 +65,19 @@ Fragment ParamRowsIn(std::string_view type, const std::vector<std::string_view>&
 // correlated with: `c`, or the driver rows `d` (ResultOptions::driver_table).
 Fragment Membership(std::string_view alias, const IdSet& set, std::string_view rows_alias = "c");
 
+// `<token>=system|code&<quantity>=gt5` (one value each, no modifiers, a code given, no unit)
+// where the type has a root composite of the two parameters (Observation `code` and
+// `value-quantity`): the matching resources as one range of the "<token>$<quantity>" rows
+// (kPairSeparator). nullopt when the parameters or values do not have that shape; malformed
+// values are left to PlanParameter to report.
+std::optional<IdSet> PlanTokenQuantityPair(std::string_view type, std::string_view token_name,
+                                           std::string_view token_value,
+                                           std::string_view quantity_name,
+                                           std::string_view quantity_value);
+
+// `SELECT COUNT(*)` of the set's ids, counting at most `limit` rows: a cheap selectivity test.
+Fragment LimitedCount(const IdSet& set, int64_t limit);
+
 // Splits on unescaped `separator`, keeping escapes in place ("\," stays).
 std::vector<std::string> SplitUnescaped(std::string_view value, char separator);
 // Removes FHIR search escapes ("\," -> ",", "\|" -> "|", "\$" -> "$", "\\" -> "\").
