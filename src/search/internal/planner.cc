@@ -611,6 +611,39 @@ std::optional<IdSet> PlanTokenQuantityPair(std::string_view type, std::string_vi
   return set;
 }
 
+size_t FilterDriver(std::string_view type, std::vector<IdSet>& sets, size_t driver) {
+  static constexpr std::string_view kOnResource = "x.type = c.type AND x.id = c.id";
+  // `type` is a resource type name (letters only), written as a literal: a bound value here
+  // would have to be placed among the fragment's values.
+  if (!r4::IsResourceType(type))
+    return driver;
+  Fragment tests;
+  std::vector<IdSet> kept;
+  size_t new_driver = 0;
+  for (size_t i = 0; i < sets.size(); ++i) {
+    size_t at = i != driver && sets[i].exists.has_value() ? sets[i].exists->sql.find(kOnResource)
+                                                          : std::string::npos;
+    if (at == std::string::npos) {
+      if (i == driver)
+        new_driver = kept.size();
+      kept.push_back(std::move(sets[i]));
+      continue;
+    }
+    Fragment test = *sets[i].exists;
+    test.sql.replace(at, kOnResource.size(),
+                     "x.type = '" + std::string(type) + "' AND x.id = d.id");
+    tests.Text(tests.Empty() ? "" : " AND ").Text(sets[i].negate ? "NOT " : "").Append(test);
+  }
+  sets = std::move(kept);
+  if (tests.Empty())
+    return new_driver;
+  IdSet& list = sets[new_driver];
+  Fragment select;
+  select.Text("SELECT d.id AS id FROM (").Append(list.select).Text(") d WHERE ").Append(tests);
+  list.select = std::move(select);
+  return new_driver;
+}
+
 Fragment LimitedCount(const IdSet& set, int64_t limit) {
   Fragment out;
   out.Text("SELECT COUNT(*) FROM (").Append(set.select).Text(" LIMIT ").Bind(limit).Text(")");

@@ -78,6 +78,14 @@ std::optional<IdSet> PlanTokenQuantityPair(std::string_view type, std::string_vi
 // `SELECT COUNT(*)` of the set's ids, counting at most `limit` rows: a cheap selectivity test.
 Fragment LimitedCount(const IdSet& set, int64_t limit);
 
+// Moves the EXISTS tests of the other sets into the id list of `sets[driver]` (resources of
+// `type`), correlated on the list's ids: `c.id IN (SELECT d.id FROM (<driver>) d WHERE
+// EXISTS (...d.id...))`. The resources that fail a test are then never looked up in
+// current_resources (Observation?patient=&code=&date=: about 30 candidates, 1 or 2
+// matches). For small drivers (rank 0): the tests run on every row of the list, not only
+// until the page is full. The moved sets are erased from `sets`; returns the driver's new index.
+size_t FilterDriver(std::string_view type, std::vector<IdSet>& sets, size_t driver);
+
 // Splits on unescaped `separator`, keeping escapes in place ("\," stays).
 std::vector<std::string> SplitUnescaped(std::string_view value, char separator);
 // Removes FHIR search escapes ("\," -> ",", "\|" -> "|", "\$" -> "$", "\\" -> "\").
