@@ -54,10 +54,10 @@ bool IsResultParameter(std::string_view name) {
 }
 
 // `code=X&value-quantity=gtN` (internal::PlanTokenQuantityPair): when few resources match
-// (fewer than kPairDriveLimit pair rows; counting them costs about 0.2 us a row), the pair rows'
-// range drives the query instead of the token, whose rows would otherwise be walked until a page of
-// them has the value (every row of the code when none has). Many matches: the token's ordered walk
-// finds a page soon.
+// (fewer than kPairDriveLimit pair rows; the test steps over at most that many index entries,
+// about 0.15 us each), the pair rows' range drives the query instead of the token, whose rows
+// would otherwise be walked until a page of them has the value (every row of the code when
+// none has). Many matches: the token's ordered walk finds a page soon.
 core::Status UseTokenQuantityPairs(
     store::ReadTx& tx, std::string_view type,
     const std::vector<std::pair<std::string_view, std::string_view>>& set_params,
@@ -72,10 +72,10 @@ core::Status UseTokenQuantityPairs(
                                           set_params[q].first, set_params[q].second);
       if (!pair)
         continue;
-      MA_ASSIGN_OR_RETURN(int64_t rows,
-                          tx.QueryCount(internal::Number(
-                              internal::LimitedCount(*pair, kPairDriveLimit), tx.GetDialect())));
-      if (rows >= kPairDriveLimit)
+      MA_ASSIGN_OR_RETURN(
+          int64_t many, tx.QueryCount(internal::Number(internal::HasAtLeast(*pair, kPairDriveLimit),
+                                                       tx.GetDialect())));
+      if (many != 0)
         return {};
       // The pair rows imply the token: one set instead of two.
       sets[q] = std::move(*pair);

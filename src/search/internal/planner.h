@@ -75,8 +75,9 @@ std::optional<IdSet> PlanTokenQuantityPair(std::string_view type, std::string_vi
                                            std::string_view quantity_name,
                                            std::string_view quantity_value);
 
-// `SELECT COUNT(*)` of the set's ids, counting at most `limit` rows: a cheap selectivity test.
-Fragment LimitedCount(const IdSet& set, int64_t limit);
+// A query giving 1 when the set has at least `rows` rows (ids, not necessarily distinct), else
+// 0: a selectivity test that stops after `rows` index entries.
+Fragment HasAtLeast(const IdSet& set, int64_t rows);
 
 // Moves the EXISTS tests of the other sets into the id list of `sets[driver]` (resources of
 // `type`), correlated on the list's ids: `c.id IN (SELECT d.id FROM (<driver>) d WHERE
