@@ -58,13 +58,13 @@ for file in "$SCRATCH"/urls/*.urls; do
   [[ -n "$ONLY" && ! "$name" =~ $ONLY ]] && continue
   head -"$REQUESTS" "$file" > "$SCRATCH/run.urls"
   while read -r url; do curl -sf -o /dev/null "$BASE$url"; done < "$SCRATCH/run.urls"
-  callgrind_control -z "$VG_PID" > /dev/null
-  callgrind_control -i on "$VG_PID" > /dev/null
+  callgrind_control -z "$VG_PID" > /dev/null 2>&1
+  callgrind_control -i on "$VG_PID" > /dev/null 2>&1
   while read -r url; do curl -sf -o /dev/null "$BASE$url"; done < "$SCRATCH/run.urls"
-  callgrind_control -i off "$VG_PID" > /dev/null
-  callgrind_control -d "$VG_PID" > /dev/null
+  callgrind_control -i off "$VG_PID" > /dev/null 2>&1
+  callgrind_control -d "$VG_PID" > /dev/null 2>&1
   dump=$(ls -t "$SCRATCH"/cg.*.* | head -1)
-  total=$(callgrind_annotate "$dump" 2> /dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}')
+  total=$(callgrind_annotate "$dump" 2> /dev/null | awk '/PROGRAM TOTALS/ && !done {gsub(",", "", $1); print $1; done = 1}')
   lines=$(wc -l < "$SCRATCH/run.urls")
   echo "| $name | $(( total / lines )) |"
   rm -f "$dump"

@@ -251,7 +251,7 @@ Fragment PageQuery(const std::vector<SortKey>& keys, const std::vector<Fragment>
     return key.kind == SortKey::Kind::kLastUpdated;
   });
   Fragment query;
-  query.Text("SELECT ").Text(store::sql::kResourceColumns).Text(" FROM (SELECT c.sequence AS s");
+  query.Text("SELECT ").Text(store::sql::kResourceColumns).Text(" FROM (SELECT c.sequence AS seq");
   for (size_t i = 0; i < expressions.size(); ++i) {
     query.Text(", ").Append(expressions[i]).Text(" AS k" + std::to_string(i));
   }
@@ -265,7 +265,7 @@ Fragment PageQuery(const std::vector<SortKey>& keys, const std::vector<Fragment>
     query.Text(descending[i] != backward ? " DESC" : " ASC");
   }
   limits(query);
-  query.Text(") p JOIN resources r ON r.sequence = p.s");
+  query.Text(") p JOIN resources r ON r.sequence = p.seq");
   order(query, true);
   return query;
 }
