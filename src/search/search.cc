@@ -53,6 +53,39 @@ bool IsResultParameter(std::string_view name) {
   return false;
 }
 
+// `code=X&value-quantity=gtN` (internal::PlanTokenQuantityPair): when few resources match
+// (fewer than kPairDriveLimit pair rows; the test steps over at most that many index entries,
+// about 0.15 us each), the pair rows' range drives the query instead of the token, whose rows
+// would otherwise be walked until a page of them has the value (every row of the code when
+// none has). Many matches: the token's ordered walk finds a page soon.
+core::Status UseTokenQuantityPairs(
+    store::ReadTx& tx, std::string_view type,
+    const std::vector<std::pair<std::string_view, std::string_view>>& set_params,
+    std::vector<internal::IdSet>& sets) {
+  constexpr int64_t kPairDriveLimit = 500;
+  for (size_t t = 0; t < sets.size(); ++t) {
+    for (size_t q = 0; q < sets.size(); ++q) {
+      if (t == q || sets[t].negate || sets[q].negate)
+        continue;
+      std::optional<internal::IdSet> pair =
+          internal::PlanTokenQuantityPair(type, set_params[t].first, set_params[t].second,
+                                          set_params[q].first, set_params[q].second);
+      if (!pair)
+        continue;
+      MA_ASSIGN_OR_RETURN(
+          int64_t many, tx.QueryCount(internal::Number(internal::HasAtLeast(*pair, kPairDriveLimit),
+                                                       tx.GetDialect())));
+      if (many != 0)
+        return {};
+      // The pair rows imply the token: one set instead of two.
+      sets[q] = std::move(*pair);
+      sets.erase(sets.begin() + static_cast<std::ptrdiff_t>(t));
+      return {};
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 std::vector<IndexEntry> Searcher::Index(const Json& resource) const {
@@ -88,6 +121,7 @@ Result<SearchPage> Searcher::Search(store::ReadTx& tx, const SearchRequest& requ
   std::optional<std::string> cursor_text;
 
   std::vector<internal::IdSet> sets;
+  std::vector<std::pair<std::string_view, std::string_view>> set_params;  // name, value of sets[i]
   for (const auto& [name, value] : request.params) {
     if (IsResultParameter(name)) {
       std::string_view code = std::string_view(name).substr(0, name.find(':'));
@@ -121,8 +155,10 @@ Result<SearchPage> Searcher::Search(store::ReadTx& tx, const SearchRequest& requ
       continue;
     }
     sets.push_back(std::move(*set));
+    set_params.emplace_back(name, value);
     page.applied.emplace_back(name, value);
   }
+  MA_RETURN_IF_ERROR(UseTokenQuantityPairs(tx, request.type, set_params, sets));
   // Drive from one IN list (the most selective set, or a set that has no EXISTS form such as
   // _id or a chain); test the others per candidate with EXISTS.
   int driver = -1;
@@ -152,6 +188,10 @@ Result<SearchPage> Searcher::Search(store::ReadTx& tx, const SearchRequest& requ
     where.Text(" AND ").Append(set.ordered_condition);
     sets.erase(sets.begin() + driver);
     driver = -1;
+  }
+  if (driver >= 0 && sets[static_cast<size_t>(driver)].rank == 0) {
+    driver =
+        static_cast<int>(internal::FilterDriver(request.type, sets, static_cast<size_t>(driver)));
   }
   for (size_t i = 0; i < sets.size(); ++i) {
     if (static_cast<int>(i) == driver)

@@ -1856,6 +1856,84 @@ bool Extractor::Evaluate(const Json& resource, const ParamPlan& plan, std::vecto
   return ok;
 }
 
+namespace {
+
+bool IsContinuationByte(char c) {
+  return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
+}
+
+// "<code>:cjk" rows (extract.h, kCjkSuffix): the suffixes of CJK string values.
+void AddCjkSuffixes(std::vector<IndexEntry>& out) {
+  const size_t rows = out.size();
+  for (size_t i = 0; i < rows; ++i) {
+    if (out[i].kind != store::IndexKind::kString ||
+        out[i].param.find_first_of(":#") != std::string::npos || !HasCjk(out[i].value)) {
+      continue;
+    }
+    const std::string value = out[i].value;
+    const std::string param = out[i].param + std::string(kCjkSuffix);
+    for (size_t start = 0; start < value.size(); ++start) {
+      if (IsContinuationByte(value[start]))
+        continue;
+      size_t end = start;
+      for (size_t chars = 0; end < value.size() && chars < kCjkSuffixChars; ++chars) {
+        ++end;
+        while (end < value.size() && IsContinuationByte(value[end])) ++end;
+      }
+      std::string_view suffix(value.data() + start, end - start);
+      bool seen = false;
+      for (size_t k = rows; k < out.size() && !seen; ++k) {
+        seen = out[k].param == param && out[k].value == suffix;
+      }
+      if (seen)
+        continue;
+      IndexEntry row;
+      row.param = param;
+      row.kind = store::IndexKind::kString;
+      row.value = std::string(suffix);
+      out.push_back(std::move(row));
+    }
+  }
+}
+
+// "<token>$<quantity>" rows (extract.h, kPairSeparator) of root composites of a token and a
+// quantity parameter whose rows are stored.
+void AddTokenQuantityPairs(const std::vector<ParamPlan>& plans, std::vector<IndexEntry>& out) {
+  for (const ParamPlan& plan : plans) {
+    if (plan.derivation != ParamPlan::Derivation::kRootComposite || plan.sources.size() != 2 ||
+        plan.components.size() != 2 ||
+        plan.components[0].definition->type != r4::SearchParamType::kToken ||
+        plan.components[1].definition->type != r4::SearchParamType::kQuantity) {
+      continue;
+    }
+    const size_t rows = out.size();
+    std::string param = plan.sources[0] + kPairSeparator + plan.sources[1];
+    for (size_t t = 0; t < rows; ++t) {
+      if (out[t].kind != store::IndexKind::kToken || out[t].param != plan.sources[0])
+        continue;
+      for (size_t q = 0; q < rows; ++q) {
+        if (out[q].kind != store::IndexKind::kQuantity || out[q].param != plan.sources[1])
+          continue;
+        IndexEntry row;
+        row.param = param;
+        row.kind = store::IndexKind::kQuantity;
+        row.value = out[t].value;
+        row.system = out[t].system;
+        row.number = out[q].number;
+        row.raw = out[q].value;
+        out.push_back(std::move(row));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void Extractor::AddSearchAids(const std::vector<ParamPlan>& plans, std::vector<IndexEntry>& out) {
+  AddCjkSuffixes(out);
+  AddTokenQuantityPairs(plans, out);
+}
+
 std::vector<IndexEntry> Extractor::Index(const Json& resource) const {
   return IndexImpl(resource, false);
 }
@@ -1916,6 +1994,8 @@ std::vector<IndexEntry> Extractor::IndexImpl(const Json& resource, bool stored_o
           out.end());
     }  // kUnion, kRootComposite: no rows of their own
   }
+  if (stored_only)
+    AddSearchAids(entry->plans, out);
   return out;
 }
 

@@ -38,6 +38,23 @@ inline constexpr std::string_view kIdentifierSuffix = ":identifier";  // Referen
 // Composite rows: "<code>#<group>#<component>", one group per composite value.
 inline constexpr char kCompositeSeparator = '#';
 
+// Search aids: stored rows that no parameter reads as its own, kept only so the planner can
+// answer some searches from an index range instead of testing every row (doc/search.md,
+// "Search aids"). Extractor::IndexStored() adds them; Extractor::Index() does not.
+//
+// "<code>:cjk" (index_string): for every folded value of a string parameter that contains a
+// CJK character, each suffix starting at a character boundary (the value itself included),
+// cut to kCjkSuffixChars characters. A CJK search value of at most that many characters is
+// a substring of a value exactly when it is a prefix of one of these rows.
+inline constexpr std::string_view kCjkSuffix = ":cjk";
+inline constexpr size_t kCjkSuffixChars = 16;
+// "<token>$<quantity>" (index_quantity): for a root composite of a token and a quantity
+// parameter (Observation `code-value-quantity`: code, value-quantity), one row per pair of
+// their rows on the resource: number = the quantity's number, code column (IndexEntry.value)
+// = the token's code, system = the token's system, raw = the quantity's unit code. The value
+// index (type, param, code, number) then finds "code X with value > n" by one range.
+inline constexpr char kPairSeparator = '$';
+
 struct FastExpression;  // extract.cc
 
 struct ParamPlan {
@@ -128,6 +145,9 @@ class Extractor {
   const TypePlans* GetTypePlans(std::string_view type) const;
   // Sets ParamPlan::derivation/sources for the parameters of `type`.
   static void FindDerivations(std::string_view type, std::vector<ParamPlan>& plans);
+  // Appends the search-aid rows (kCjkSuffix, kPairSeparator) of the rows in `out`.
+  static void AddSearchAids(const std::vector<ParamPlan>& plans,
+                            std::vector<store::IndexEntry>& out);
   // Index() and IndexStored().
   std::vector<store::IndexEntry> IndexImpl(const fhir::Json& resource, bool stored_only) const;
   void Build(std::string_view type, TypePlans& entry) const;

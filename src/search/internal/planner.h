@@ -65,6 +65,28 @@ Fragment ParamRowsIn(std::string_view type, const std::vector<std::string_view>&
 // correlated with: `c`, or the driver rows `d` (ResultOptions::driver_table).
 Fragment Membership(std::string_view alias, const IdSet& set, std::string_view rows_alias = "c");
 
+// `<token>=system|code&<quantity>=gt5` (one value each, no modifiers, a code given, no unit)
+// where the type has a root composite of the two parameters (Observation `code` and
+// `value-quantity`): the matching resources as one range of the "<token>$<quantity>" rows
+// (kPairSeparator). nullopt when the parameters or values do not have that shape; malformed
+// values are left to PlanParameter to report.
+std::optional<IdSet> PlanTokenQuantityPair(std::string_view type, std::string_view token_name,
+                                           std::string_view token_value,
+                                           std::string_view quantity_name,
+                                           std::string_view quantity_value);
+
+// A query giving 1 when the set has at least `rows` rows (ids, not necessarily distinct), else
+// 0: a selectivity test that stops after `rows` index entries.
+Fragment HasAtLeast(const IdSet& set, int64_t rows);
+
+// Moves the EXISTS tests of the other sets into the id list of `sets[driver]` (resources of
+// `type`), correlated on the list's ids: `c.id IN (SELECT d.id FROM (<driver>) d WHERE
+// EXISTS (...d.id...))`. The resources that fail a test are then never looked up in
+// current_resources (Observation?patient=&code=&date=: about 30 candidates, 1 or 2
+// matches). For small drivers (rank 0): the tests run on every row of the list, not only
+// until the page is full. The moved sets are erased from `sets`; returns the driver's new index.
+size_t FilterDriver(std::string_view type, std::vector<IdSet>& sets, size_t driver);
+
 // Splits on unescaped `separator`, keeping escapes in place ("\," stays).
 std::vector<std::string> SplitUnescaped(std::string_view value, char separator);
 // Removes FHIR search escapes ("\," -> ",", "\|" -> "|", "\$" -> "$", "\\" -> "\").

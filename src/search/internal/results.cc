@@ -212,6 +212,64 @@ Fragment CursorCondition(const std::vector<Fragment>& expressions,
   return f;
 }
 
+// The page query: rows matching `condition` (on c, and d for a driver table) ordered by the
+// key expressions, `limit` rows from `offset`. In id order SQLite walks an index and stops at
+// the limit; with other keys it sorts every match, so the sort runs on (sequence, keys) only
+// and the page's resources are joined afterwards: sorting whole rows copied every candidate's
+// JSON into the sorter (Observation?patient=&_sort=-date: about 20% of the query).
+Fragment PageQuery(const std::vector<SortKey>& keys, const std::vector<Fragment>& expressions,
+                   const std::vector<bool>& descending, bool backward, std::string_view driver,
+                   const Fragment& condition, int64_t limit, std::optional<int64_t> offset) {
+  const bool id_order = std::all_of(
+      keys.begin(), keys.end(), [](const SortKey& key) { return key.kind == SortKey::Kind::kId; });
+  auto order = [&](Fragment& query, bool aliases) {
+    query.Text(" ORDER BY ");
+    for (size_t i = 0; i < expressions.size(); ++i) {
+      if (i > 0)
+        query.Text(", ");
+      if (aliases) {
+        query.Text("p.k" + std::to_string(i));
+      } else {
+        query.Append(expressions[i]);
+      }
+      query.Text(descending[i] != backward ? " DESC" : " ASC");
+    }
+  };
+  auto limits = [&](Fragment& query) {
+    query.Text(" LIMIT ").Bind(limit);
+    if (offset.has_value())
+      query.Text(" OFFSET ").Bind(*offset);
+  };
+  if (id_order) {
+    Fragment query = Select(driver);
+    query.Text(" WHERE ").Append(condition);
+    order(query, false);
+    limits(query);
+    return query;
+  }
+  const bool uses_resource = std::any_of(keys.begin(), keys.end(), [](const SortKey& key) {
+    return key.kind == SortKey::Kind::kLastUpdated;
+  });
+  Fragment query;
+  query.Text("SELECT ").Text(store::sql::kResourceColumns).Text(" FROM (SELECT c.sequence AS seq");
+  for (size_t i = 0; i < expressions.size(); ++i) {
+    query.Text(", ").Append(expressions[i]).Text(" AS k" + std::to_string(i));
+  }
+  query.Text(From(driver));
+  if (uses_resource)
+    query.Text(" JOIN resources r ON r.sequence = c.sequence");
+  query.Text(" WHERE ").Append(condition);
+  query.Text(" ORDER BY ");
+  for (size_t i = 0; i < expressions.size(); ++i) {
+    query.Text(i > 0 ? ", k" : "k").Text(std::to_string(i));
+    query.Text(descending[i] != backward ? " DESC" : " ASC");
+  }
+  limits(query);
+  query.Text(") p JOIN resources r ON r.sequence = p.seq");
+  order(query, true);
+  return query;
+}
+
 // ---- visibility (access control) ----
 
 // Keeps the rows `visible` accepts, in order.
@@ -328,6 +386,61 @@ std::string StripBase(std::string_view value, const std::string& base_url) {
   return std::string(value);
 }
 
+// _include of a named parameter with known target types (the spec's target, or the
+// parameter's): read from the index rows of the sources (their stored references) rather than
+// by parsing each source's JSON; nullopt for `*` and parameters that may target any type.
+std::optional<std::vector<std::string>> IncludeTargets(const IncludeSpec& spec) {
+  constexpr size_t kMaxTargets = 8;
+  if (spec.param.empty())
+    return std::nullopt;
+  const ParamPlan* plan = Extractor::Get().Find(spec.source_type, spec.param);
+  if (plan == nullptr || plan->definition->type != r4::SearchParamType::kReference)
+    return std::nullopt;
+  const std::vector<std::string_view>& types = plan->definition->target_types;
+  if (!spec.target.empty()) {
+    if (!types.empty() && std::find(types.begin(), types.end(), spec.target) == types.end())
+      return std::vector<std::string>();  // the parameter never refers to that type
+    return std::vector<std::string>{spec.target};
+  }
+  if (types.empty() || types.size() > kMaxTargets)
+    return std::nullopt;
+  return std::vector<std::string>(types.begin(), types.end());
+}
+
+constexpr size_t kIncludeChunk = 100;  // source ids per include query
+
+// The resources that the rows of `param` of the sources `ids` (of `source_type`) refer to, for
+// each target type: relative "T/id" and absolute "<base_url>/T/id" references (the JSON path
+// kept exactly those, with one '/' after the type).
+Fragment IncludeQuery(const std::string& source_type, const std::string& param,
+                      const std::vector<std::string>& targets, const std::vector<std::string>& ids,
+                      const std::string& base_url) {
+  // One SELECT per target type: `(c.type, c.id) IN (...)` made SQLite scan current_resources.
+  Fragment f;
+  for (const std::string& target : targets) {
+    if (!f.Empty())
+      f.Text(" UNION ALL ");
+    f.Append(Select()).Text(" WHERE c.type = ").Bind(target);
+    f.Text(" AND c.deleted = 0 AND c.id IN (");
+    std::vector<std::string> prefixes = {target + "/"};
+    if (!base_url.empty())
+      prefixes.push_back(base_url + "/" + target + "/");
+    for (size_t p = 0; p < prefixes.size(); ++p) {
+      f.Text(p == 0 ? "SELECT substr(x.value, " : " UNION ALL SELECT substr(x.value, ");
+      f.Bind(static_cast<int64_t>(prefixes[p].size() + 1)).Text(") FROM index_reference x WHERE ");
+      f.Text("x.type = ").Bind(source_type).Text(" AND x.id IN (");
+      for (size_t i = 0; i < ids.size(); ++i) f.Text(i == 0 ? "" : ", ").Bind(ids[i]);
+      f.Text(") AND ").Append(ParamRowsIn(source_type, {param}));
+      f.Text(" AND x.value > ").Bind(prefixes[p]).Text(" AND x.value < ");
+      f.Bind(PrefixUpperBound(prefixes[p]));
+    }
+    f.Text(")");
+  }
+  if (f.Empty())
+    f.Append(Select()).Text(" WHERE 0");
+  return f;
+}
+
 core::Status ApplyIncludes(store::ReadTx& tx, const std::vector<const IncludeSpec*>& specs,
                            const std::vector<const StoredResource*>& sources,
                            const std::string& base_url, int budget,
@@ -337,6 +450,26 @@ core::Status ApplyIncludes(store::ReadTx& tx, const std::vector<const IncludeSpe
     if (static_cast<int>(added.size()) >= budget)
       break;
     if (!spec->reverse) {
+      if (std::optional<std::vector<std::string>> targets = IncludeTargets(*spec)) {
+        std::vector<std::string> ids;
+        for (const StoredResource* source : sources) {
+          if (source->type == spec->source_type)
+            ids.push_back(source->id);
+        }
+        for (size_t start = 0; start < ids.size(); start += kIncludeChunk) {
+          std::vector<std::string> chunk(ids.begin() + static_cast<std::ptrdiff_t>(start),
+                                         ids.begin() + static_cast<std::ptrdiff_t>(std::min(
+                                                           ids.size(), start + kIncludeChunk)));
+          Fragment query = IncludeQuery(spec->source_type, spec->param, *targets, chunk, base_url);
+          MA_ASSIGN_OR_RETURN(std::vector<StoredResource> rows,
+                              tx.QueryResources(Number(query, tx.GetDialect())));
+          for (StoredResource& row : rows) {
+            if (seen.insert(RefKey(row)).second)
+              added.push_back(std::move(row));
+          }
+        }
+        continue;
+      }
       std::map<std::string, std::vector<std::string>> wanted;  // type -> ids
       for (const StoredResource* source : sources) {
         if (source->type != spec->source_type)
@@ -665,20 +798,14 @@ core::Status RunPagedQuery(store::ReadTx& tx, const SearchRequest& request, cons
   if (page.count > 0) {
     bool backward = cursor && cursor->backward;
     auto make = [&](const std::optional<Cursor>& position, int64_t limit) {
-      Fragment query = Select(options.driver_table);
-      query.Text(" WHERE ").Append(where);
+      Fragment condition = where;
       if (position)
-        query.Text(" AND ").Append(CursorCondition(expressions, descending, *position));
-      query.Text(" ORDER BY ");
-      for (size_t i = 0; i < expressions.size(); ++i) {
-        if (i > 0)
-          query.Text(", ");
-        query.Append(expressions[i]).Text(descending[i] != backward ? " DESC" : " ASC");
-      }
-      query.Text(" LIMIT ").Bind(limit);
+        condition.Text(" AND ").Append(CursorCondition(expressions, descending, *position));
+      std::optional<int64_t> offset;
       if (page.offset > 0 && !cursor && !request.visible)
-        query.Text(" OFFSET ").Bind(static_cast<int64_t>(page.offset));
-      return query;
+        offset = page.offset;
+      return PageQuery(keys, expressions, descending, backward, options.driver_table, condition,
+                       limit, offset);
     };
     if (!request.visible) {
       MA_ASSIGN_OR_RETURN(
