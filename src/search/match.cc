@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "core/percent.h"
 #include "core/time.h"
 #include "fhir/r4/definitions.h"
 #include "search/internal/extract.h"
@@ -23,30 +24,11 @@ Error Refuse(std::string_view name, const std::string& why) {
                            " / 订阅条件参数 '" + std::string(name) + "' 无法使用");
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 core::Result<std::string> PercentDecode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out.push_back(text[i]);
-      continue;
-    }
-    if (i + 2 >= text.size() || HexValue(text[i + 1]) < 0 || HexValue(text[i + 2]) < 0)
-      return Error::BadRequest("subscription criteria: malformed percent-encoding");
-    out.push_back(static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2])));
-    i += 2;
-  }
-  return out;
+  std::optional<std::string> decoded = core::PercentDecode(text);
+  if (!decoded)
+    return Error::BadRequest("subscription criteria: malformed percent-encoding");
+  return *std::move(decoded);
 }
 
 // Splits on `separator` not preceded by a backslash; the pieces keep their escapes.

@@ -44,6 +44,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/http/gzip.h"
+#include "core/percent.h"
 
 namespace medalliance::api::http {
 
@@ -148,37 +149,6 @@ class WebSocketPeerImpl final : public WebSocketPeer,
   bool writing_ = false;
   bool closed_ = false;
 };
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decodes a URL path; nullopt for a malformed escape.
-std::optional<std::string> DecodePath(std::string_view raw) {
-  std::string out;
-  out.reserve(raw.size());
-  for (size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] != '%') {
-      out.push_back(raw[i]);
-      continue;
-    }
-    if (i + 2 >= raw.size())
-      return std::nullopt;
-    int high = HexValue(raw[i + 1]);
-    int low = HexValue(raw[i + 2]);
-    if (high < 0 || low < 0)
-      return std::nullopt;
-    out.push_back(static_cast<char>(high * 16 + low));
-    i += 2;
-  }
-  return out;
-}
 
 void AppendJsonEscaped(std::string& out, std::string_view text) {
   for (char c : text) {
@@ -691,7 +661,7 @@ asio::awaitable<void> Server::Impl::Serve(std::shared_ptr<Connection> connection
 
     int error_status = 0;
     std::string error_message;
-    if (std::optional<std::string> path = DecodePath(raw_path)) {
+    if (std::optional<std::string> path = core::PercentDecode(raw_path)) {
       request.path = std::move(*path);
       error_status = DecodeBody(request, error_message);
     } else {

@@ -7,6 +7,7 @@
 #include "api/rest/bundle_builder.h"
 #include "api/rest/outcome.h"
 #include "core/ids.h"
+#include "core/percent.h"
 #include "core/time.h"
 
 namespace medalliance::api::rest {
@@ -18,32 +19,9 @@ using store::StoredResource;
 
 namespace {
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
+// A malformed escape in a URL part is taken literally, as before Boost.URL decoded them.
 std::string PercentDecode(std::string_view text, bool plus_is_space) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 &&
-        HexValue(text[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2])));
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
-      out.push_back(' ');
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
+  return core::PercentDecode(text, plus_is_space).value_or(std::string(text));
 }
 
 std::string ETag(int64_t version) {
