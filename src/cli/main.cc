@@ -260,8 +260,9 @@ int Serve(const ServeFlags& flags) {
   dispatcher_options.enforce_access = security_options.enabled;
   dispatcher_options.policy = app->policy.get();
   dispatcher_options.audit = app->audit_log.get();
-  subscription::Dispatcher dispatcher(*app->store, subscription_channels, core::SystemClock::Get(),
-                                      *app->subscription_cache, dispatcher_options);
+  subscription::Dispatcher dispatcher(*app->store, app->service->Writer(), subscription_channels,
+                                      core::SystemClock::Get(), *app->subscription_cache,
+                                      dispatcher_options);
   app->subscription_hook->SetOnEnqueue([&dispatcher] { dispatcher.Wake(); });
   server_options.websocket = subscription_channels.WebSocketAcceptor();
   api::http::Server server(server_options, api::MakeFhirHandler(*app->service, adapter_options));

@@ -33,6 +33,7 @@ core::Result<App> BuildApp(const StoreSettings& settings, bool validate, bool sm
     options.writer_cache_size_kib = 256 * 1024;
     options.wal_autocheckpoint_pages = 8000;
   }
+  options.background_checkpoint = settings.background_checkpoint && !settings.bulk_load;
   MA_ASSIGN_OR_RETURN(auto sqlite, store::SqliteStore::Open(options));
   App app;
   app.store = std::move(sqlite);

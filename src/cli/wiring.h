@@ -38,6 +38,9 @@ struct StoreSettings {
   std::string db_path = "var/medalliance.db";
   std::string synchronous = "full";  // full | normal
   bool bulk_load = false;            // `import`: a larger writer page cache, fewer WAL checkpoints
+  // WAL checkpoints in a background thread, off the commit path (SqliteOptions); not for a
+  // bulk load, which keeps SQLite's autocheckpoint in the writer.
+  bool background_checkpoint = true;
   // The master patient index on the write path (PatientHook). Off: Patient writes are not
   // validated for identity nor matched (`medalliance import --no-mpi`, bench/mpi).
   bool mpi = true;

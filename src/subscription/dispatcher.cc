@@ -7,7 +7,6 @@
 #include <spdlog/spdlog.h>
 
 #include "core/time.h"
-#include "search/search.h"
 
 namespace medalliance::subscription {
 
@@ -35,9 +34,11 @@ void AppendEscaped(std::string& out, std::string_view text) {
 
 }  // namespace
 
-Dispatcher::Dispatcher(store::Store& store, Transport& transport, const core::Clock& clock,
-                       SubscriptionCache& cache, DispatcherOptions options)
+Dispatcher::Dispatcher(store::Store& store, const store::ResourceWriter& writer,
+                       Transport& transport, const core::Clock& clock, SubscriptionCache& cache,
+                       DispatcherOptions options)
     : store_(store),
+      writer_(writer),
       transport_(transport),
       clock_(clock),
       cache_(cache),
@@ -312,34 +313,37 @@ core::Status Dispatcher::SetSubscriptionStatus(store::WriteTx& tx, const std::st
   if (error.empty()) {
     json.Erase("error");
   } else {
-    json.Set("error", Json::MakeString(error.substr(0, 1000)));
+    size_t length = std::min<size_t>(error.size(), 1000);
+    while (length < error.size() && length > 0 &&
+           (static_cast<unsigned char>(error[length]) & 0xC0) == 0x80)
+      --length;  // not inside a UTF-8 sequence
+    json.Set("error", Json::MakeString(error.substr(0, length)));
   }
-  store::StoredResource stored;
-  stored.type = "Subscription";
-  stored.id = id;
-  stored.version = current->version + 1;
-  stored.last_updated = clock_.Now();
-  stored.method = "PUT";
-  if (Json* meta = json.Find("meta"); meta != nullptr && meta->IsObject()) {
-    meta->Set("versionId", Json::MakeString(std::to_string(stored.version)));
-    meta->Set("lastUpdated", Json::MakeString(core::FormatInstant(stored.last_updated)));
-  }
-  stored.json = fhir::WriteJson(json);
-  search::Searcher searcher;
-  MA_RETURN_IF_ERROR(tx.PutVersion(stored, searcher.Index(json)));
+  store::WriteScope scope;
+  scope.caller = &system_caller_;
+  scope.origin = kWriteOrigin;
+  scope.now = clock_.Now();
+  MA_RETURN_IF_ERROR(writer_.Update(tx, json, scope, current->version));
   cache_.Invalidate();
   return {};
 }
 
 core::Status Dispatcher::Flush(std::vector<Done>& done) {
   core::EpochMillis now = clock_.Now();
+  struct StatusChange {
+    std::string subscription_id;
+    std::string status;
+    std::string error;
+  };
+  std::vector<StatusChange> changes;
   core::Status written = store_.Write([&](store::WriteTx& tx) -> core::Status {
+    changes.clear();  // Write() may re-run fn
     for (const Done& item : done) {
       switch (item.outcome) {
         case Outcome::kDelivered:
           MA_RETURN_IF_ERROR(Remove(tx, item.row.seq));
           if (item.error == "error")
-            MA_RETURN_IF_ERROR(SetSubscriptionStatus(tx, item.row.subscription_id, "active", ""));
+            changes.push_back({item.row.subscription_id, "active", ""});
           break;
         case Outcome::kDropped:
           MA_RETURN_IF_ERROR(Remove(tx, item.row.seq));
@@ -347,16 +351,27 @@ core::Status Dispatcher::Flush(std::vector<Done>& done) {
         case Outcome::kFailed: {
           int attempts = item.row.attempts + 1;
           MA_RETURN_IF_ERROR(RecordFailure(tx, item.row.seq, item.error, now + Backoff(attempts)));
-          if (attempts == options_.error_after) {
-            MA_RETURN_IF_ERROR(
-                SetSubscriptionStatus(tx, item.row.subscription_id, "error", item.error));
-          }
+          if (attempts == options_.error_after)
+            changes.push_back({item.row.subscription_id, "error", item.error});
           break;
         }
       }
     }
     return {};
   });
+  // Each status change is a write of its own through the whole pipeline, after the queue's:
+  // one that fails (a hook refuses it) is logged and must not hold the queue back.
+  if (written) {
+    for (const StatusChange& change : changes) {
+      core::Status set = store_.Write([&](store::WriteTx& tx) {
+        return SetSubscriptionStatus(tx, change.subscription_id, change.status, change.error);
+      });
+      if (!set) {
+        spdlog::warn("subscription: setting Subscription/{} to {} failed: {}",
+                     change.subscription_id, change.status, set.error().GetMessage());
+      }
+    }
+  }
   std::lock_guard lock(mutex_);
   for (const Done& item : done) {
     in_flight_.erase(item.row.seq);

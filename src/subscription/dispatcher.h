@@ -12,6 +12,10 @@
 // `error_after` failed attempts of a row the Subscription gets status "error" (and
 // Subscription.error the last error), and it keeps being retried at the capped interval; a
 // later success sets it back to "active". There is no ordering between notifications.
+// Those status changes are writes of the server's own (store::SystemCaller
+// kDispatcherComponent, origin kWriteOrigin) through the whole write pipeline
+// (store::ResourceWriter): validated, hooked, indexed (a search by status finds them) and
+// audited like any other write.
 //
 // Thread-safety: Wake() may be called from any thread (the write hook calls it); Start and
 // Stop from the owner's thread.
@@ -30,12 +34,17 @@
 #include "access/policy.h"
 #include "audit/audit.h"
 #include "core/clock.h"
+#include "store/hooks.h"
 #include "store/store.h"
 #include "subscription/hook.h"
 #include "subscription/queue.h"
 #include "subscription/subscription.h"
 
 namespace medalliance::subscription {
+
+// The dispatcher's status writes: their origin and the system caller's component.
+inline constexpr std::string_view kWriteOrigin = "subscription";
+inline constexpr std::string_view kDispatcherComponent = "subscription-dispatcher";
 
 struct DispatcherOptions {
   int workers = 4;
@@ -53,9 +62,10 @@ struct DispatcherOptions {
 
 class Dispatcher {
  public:
-  // Not owned: store, transport, clock, cache (invalidated when it changes a status).
-  Dispatcher(store::Store& store, Transport& transport, const core::Clock& clock,
-             SubscriptionCache& cache, DispatcherOptions options);
+  // Not owned: store, writer (the write pipeline of its Subscription status changes),
+  // transport, clock, cache (invalidated when it changes a status).
+  Dispatcher(store::Store& store, const store::ResourceWriter& writer, Transport& transport,
+             const core::Clock& clock, SubscriptionCache& cache, DispatcherOptions options);
   ~Dispatcher();  // Stop()s
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
@@ -92,6 +102,8 @@ class Dispatcher {
   core::EpochMillis Backoff(int attempts);
 
   store::Store& store_;
+  const store::ResourceWriter& writer_;
+  const store::Caller system_caller_ = store::SystemCaller(kDispatcherComponent);
   Transport& transport_;
   const core::Clock& clock_;
   SubscriptionCache& cache_;

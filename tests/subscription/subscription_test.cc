@@ -15,6 +15,7 @@
 #include "access/policy.h"
 #include "access/write_hook.h"
 #include "api/rest/rest_service.h"
+#include "audit/audit.h"
 #include "core/clock.h"
 #include "fhir/r4/definitions.h"
 #include "store/sqlite/sqlite_store.h"
@@ -79,11 +80,12 @@ class SubscriptionTest : public ::testing::Test {
     policy_ = std::make_unique<access::Policy>(policy_options);
     access_hook_ = std::make_unique<access::AccessWriteHook>(*policy_);
     hook_ = std::make_unique<SubscriptionHook>(cache_, clock_);
+    audit_hook_ = std::make_unique<audit::AuditWriteHook>(clock_);
     api::rest::RestConfig config;
     for (std::string_view type : fhir::r4::ResourceTypeNames())
       config.resource_types.emplace_back(type);
     config.clock = &clock_;
-    config.hooks = {access_hook_.get(), hook_.get()};
+    config.hooks = {access_hook_.get(), hook_.get(), audit_hook_.get()};  // audit last
     service_ = std::make_unique<api::rest::RestService>(*store_, std::move(config));
   }
   void TearDown() override {
@@ -95,7 +97,8 @@ class SubscriptionTest : public ::testing::Test {
     options.policy = policy_.get();
     if (options.initial_backoff_ms == DispatcherOptions{}.initial_backoff_ms)
       options.initial_backoff_ms = 100;
-    dispatcher_ = std::make_unique<Dispatcher>(*store_, transport_, clock_, cache_, options);
+    dispatcher_ = std::make_unique<Dispatcher>(*store_, service_->Writer(), transport_, clock_,
+                                               cache_, options);
     hook_->SetOnEnqueue([this] { dispatcher_->Wake(); });
     dispatcher_->Start();
   }
@@ -104,7 +107,10 @@ class SubscriptionTest : public ::testing::Test {
                                const store::Caller& caller = {}) {
     api::rest::FhirRequest request;
     request.method = std::move(method);
-    api::rest::SplitPath(url, request.segments);
+    size_t question = url.find('?');
+    api::rest::SplitPath(url.substr(0, question), request.segments);
+    if (question != std::string::npos)
+      request.params = api::rest::ParseQueryString(url.substr(question + 1));
     request.body = std::move(body);
     request.content_type = "application/fhir+json";
     request.base_url = "http://test";
@@ -146,6 +152,26 @@ class SubscriptionTest : public ::testing::Test {
     EXPECT_EQ(response.status, 200) << response.body;
     return Json::parse(response.body);
   }
+  // The Bundle entries' resources of a search.
+  std::vector<Json> Search(const std::string& query) {
+    std::vector<Json> out;
+    for (const Json& entry : ReadJson(query).value("entry", Json::array()))
+      out.push_back(entry["resource"]);
+    return out;
+  }
+  // AuditEvents whose entity is `reference` (a prefix: "Subscription/x/_history/2").
+  std::vector<Json> AuditsOf(const std::string& reference) {
+    std::vector<Json> out;
+    for (const Json& event : Search("AuditEvent?_count=1000")) {
+      for (const Json& entity : event.value("entity", Json::array())) {
+        if (entity.value("what", Json::object()).value("reference", "").rfind(reference, 0) == 0) {
+          out.push_back(event);
+          break;
+        }
+      }
+    }
+    return out;
+  }
   static store::Caller Member(const std::string& organization) {
     store::Caller caller;
     caller.authenticated = true;
@@ -160,6 +186,7 @@ class SubscriptionTest : public ::testing::Test {
   std::unique_ptr<access::AccessWriteHook> access_hook_;
   SubscriptionCache cache_;
   std::unique_ptr<SubscriptionHook> hook_;
+  std::unique_ptr<audit::AuditWriteHook> audit_hook_;
   std::unique_ptr<api::rest::RestService> service_;
   FakeTransport transport_;
   std::unique_ptr<Dispatcher> dispatcher_;
@@ -318,6 +345,53 @@ TEST_F(SubscriptionTest, SubscriptionTurnsErrorAfterRepeatedFailuresAndActiveAga
   ASSERT_TRUE(WaitFor([&] { return ReadJson("Subscription/" + id)["status"] == "active"; }));
   EXPECT_EQ(transport_.Delivered().size(), 1u);
   EXPECT_FALSE(ReadJson("Subscription/" + id).contains("error"));
+}
+
+// The dispatcher's status changes go through the write pipeline: indexed (a search by status
+// finds them), audited as the server's own write, versioned with meta.
+TEST_F(SubscriptionTest, StatusChangesAreIndexedAndAuditedAsTheDispatcher) {
+  transport_.FailNext(1);
+  DispatcherOptions options;
+  options.error_after = 1;
+  StartDispatcher(options);
+  std::string id = Create(RestHook("Task"));
+  Create(TaskFor("Organization/sz-heart"));
+  ASSERT_TRUE(WaitFor([&] { return ReadJson("Subscription/" + id)["status"] == "error"; }));
+  Json stored = ReadJson("Subscription/" + id);
+  EXPECT_EQ(stored["meta"]["versionId"], "2");
+  std::vector<Json> in_error = Search("Subscription?status=error");
+  ASSERT_EQ(in_error.size(), 1u);
+  EXPECT_EQ(in_error[0]["id"], id);
+  EXPECT_TRUE(Search("Subscription?status=active").empty());
+  std::vector<Json> audits = AuditsOf("Subscription/" + id + "/_history/2");
+  ASSERT_EQ(audits.size(), 1u);
+  EXPECT_EQ(audits[0]["action"], "U");
+  EXPECT_NE(audits[0].dump().find("subscription-dispatcher"), std::string::npos)
+      << audits[0].dump();
+  // Back to active on the next success: indexed and audited again.
+  clock_.Advance(1000);
+  dispatcher_->Wake();
+  ASSERT_TRUE(WaitFor([&] { return ReadJson("Subscription/" + id)["status"] == "active"; }));
+  EXPECT_EQ(Search("Subscription?status=active").size(), 1u);
+  EXPECT_TRUE(Search("Subscription?status=error").empty());
+  EXPECT_EQ(AuditsOf("Subscription/" + id + "/_history/3").size(), 1u);
+}
+
+// R4 rest-hook notifications are for a resource that matches the criteria when it is created
+// or updated (doc/subscriptions.md): a delete has no content to match or to send, so it
+// notifies nothing, even when the deleted resource matched; writing it again does.
+TEST_F(SubscriptionTest, DeletingAMatchingResourceNotifiesNothing) {
+  Create(RestHook("Task?owner=Organization/sz-heart"));
+  std::string task = Create(TaskFor("Organization/sz-heart"));
+  ASSERT_EQ(Queue().size(), 1u);
+  ASSERT_EQ(Send("DELETE", "Task/" + task).status, 204);
+  EXPECT_EQ(Queue().size(), 1u);  // only the create's
+  Json again = TaskFor("Organization/sz-heart");
+  again["id"] = task;
+  ASSERT_EQ(Send("PUT", "Task/" + task, again.dump()).status, 201);
+  std::vector<QueueRow> rows = Queue();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1].version, 3);  // after the delete marker (version 2)
 }
 
 TEST_F(SubscriptionTest, PendingNotificationsAreDeliveredByTheNextDispatcher) {

@@ -77,6 +77,10 @@ class SqliteConnection {
   // A cached prepared statement for `sql` (prepared on first use).
   core::Result<SqliteStatement> Prepare(std::string_view sql);
 
+  // The raw handle, for connection-level hooks (sqlite3_wal_hook); statements go through
+  // Prepare/Exec.
+  sqlite3* Handle() const { return db_; }
+
   int64_t LastInsertRowid() const;
   // Rows changed by the last INSERT, UPDATE or DELETE.
   int64_t Changes() const;

@@ -619,8 +619,19 @@ core::Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions
       readers.push_back(std::move(reader));
     }
   }
-  return std::unique_ptr<SqliteStore>(
+  std::unique_ptr<SqliteStore> store(
       new SqliteStore(options, std::move(writer), std::move(readers), schema_version));
+  if (!memory && options.background_checkpoint) {
+    MA_ASSIGN_OR_RETURN(store->checkpointer_,
+                        SqliteConnection::Open(options.path, /*create=*/false,
+                                               options.busy_timeout_ms, options.cache_size_kib));
+    MA_RETURN_IF_ERROR(store->checkpointer_->Exec("PRAGMA synchronous = " + synchronous + ";"));
+    // Replaces SQLite's autocheckpoint (itself a wal hook) on the writer.
+    sqlite3_wal_hook(store->writer_->Handle(), &SqliteStore::OnWalCommit, store.get());
+    SqliteStore* self = store.get();
+    store->checkpoint_thread_ = std::thread([self] { self->RunCheckpointer(); });
+  }
+  return store;
 }
 
 SqliteStore::SqliteStore(SqliteOptions options, std::unique_ptr<SqliteConnection> writer,
@@ -630,7 +641,90 @@ SqliteStore::SqliteStore(SqliteOptions options, std::unique_ptr<SqliteConnection
       writer_(std::move(writer)),
       readers_(std::move(readers)) {}
 
-SqliteStore::~SqliteStore() = default;
+SqliteStore::~SqliteStore() {
+  StopCheckpointer();
+}
+
+// ---- Background checkpoints -----------------------------------------------------------------
+//
+// With wal_autocheckpoint, the commit that takes the WAL past the threshold copies it back
+// into the database and fsyncs it before it returns: that commit (and the batch queued behind
+// it) waits tens of milliseconds. Here the writer's wal hook only wakes a thread, which runs
+// a PASSIVE checkpoint on its own connection (it takes no lock a writer or reader needs, and
+// copies only frames no reader still uses). SQLite restarts the WAL from its beginning at the
+// first write after a checkpoint that copied every frame. Past 2x the threshold the writer
+// checkpoints itself, as a bound on the WAL's size when the thread cannot keep up or its
+// checkpoints keep finishing just after a new commit (then the WAL cannot restart).
+
+int SqliteStore::OnWalCommit(void* self, sqlite3* db, const char* /*schema*/, int pages) {
+  auto* store = static_cast<SqliteStore*>(self);
+  const int threshold = std::max(1, store->options_.wal_autocheckpoint_pages);
+  if (pages >= 2 * threshold) {
+    {
+      // While the thread checkpoints, the writer's attempt would only meet its lock.
+      std::lock_guard lock(store->checkpoint_mutex_);
+      if (store->checkpoint_running_)
+        return SQLITE_OK;
+    }
+    // Most frames are usually copied back already: this copies the rest, and the next write
+    // restarts the WAL.
+    const int rc =
+        sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    std::lock_guard lock(store->checkpoint_mutex_);
+    if (rc == SQLITE_OK)
+      ++store->writer_checkpoints_;
+    return SQLITE_OK;
+  }
+  if (pages >= threshold) {
+    {
+      std::lock_guard lock(store->checkpoint_mutex_);
+      store->checkpoint_requested_ = true;
+    }
+    store->checkpoint_wanted_.notify_one();
+  }
+  return SQLITE_OK;
+}
+
+void SqliteStore::RunCheckpointer() {
+  for (;;) {
+    {
+      std::unique_lock lock(checkpoint_mutex_);
+      checkpoint_wanted_.wait(lock,
+                              [this] { return checkpoint_requested_ || checkpoint_stopping_; });
+      if (checkpoint_stopping_)
+        return;
+      checkpoint_requested_ = false;
+      checkpoint_running_ = true;
+    }
+    // A failure (an I/O error) leaves the WAL as it is; the next commit asks again.
+    const bool done = checkpointer_->Exec("PRAGMA wal_checkpoint(PASSIVE);").has_value();
+    std::lock_guard lock(checkpoint_mutex_);
+    checkpoint_running_ = false;
+    if (done)
+      ++background_checkpoints_;
+  }
+}
+
+void SqliteStore::StopCheckpointer() {
+  if (!checkpoint_thread_.joinable())
+    return;
+  {
+    std::lock_guard lock(writer_mutex_);
+    sqlite3_wal_hook(writer_->Handle(), nullptr, nullptr);
+  }
+  {
+    std::lock_guard lock(checkpoint_mutex_);
+    checkpoint_stopping_ = true;
+  }
+  checkpoint_wanted_.notify_one();
+  checkpoint_thread_.join();
+  checkpointer_.reset();
+}
+
+SqliteStore::CheckpointStats SqliteStore::GetCheckpointStats() const {
+  std::lock_guard lock(checkpoint_mutex_);
+  return CheckpointStats{background_checkpoints_, writer_checkpoints_};
+}
 
 std::unique_ptr<SqliteConnection> SqliteStore::AcquireReader() {
   std::unique_lock lock(readers_mutex_);

@@ -27,11 +27,14 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/clock.h"
 #include "core/result.h"
 #include "store/store.h"
+
+struct sqlite3;
 
 namespace medalliance::store {
 
@@ -59,6 +62,13 @@ struct SqliteOptions {
   // wal_autocheckpoint; 1000 is SQLite's default). A bulk load checkpoints less often: a page
   // rewritten by many commits is copied back once per checkpoint.
   int wal_autocheckpoint_pages = 1000;
+  // Checkpoint in a background thread, off the commit path (file databases): a commit that
+  // leaves the WAL at wal_autocheckpoint_pages or more wakes a thread that runs a PASSIVE
+  // checkpoint on a connection of its own, so no commit waits for the copy back and its
+  // fsync. Should the WAL reach 2x that (the thread cannot keep up), the committing writer
+  // checkpoints itself, as SQLite's autocheckpoint does. Durability is the same: every commit
+  // still syncs the WAL (synchronous=FULL). false: SQLite's autocheckpoint in the writer.
+  bool background_checkpoint = true;
   // Stamps schema_version.applied_at; nullptr means the system clock. Not owned.
   const core::Clock* clock = nullptr;
 };
@@ -89,6 +99,14 @@ class SqliteStore final : public Store {
   };
   BatchStats GetBatchStats() const;
 
+  // Checkpoints run since Open: by the background thread, and by the writer itself (the
+  // background mode's fallback at 2x the threshold; SQLite's own autocheckpoint is not counted).
+  struct CheckpointStats {
+    int64_t background = 0;
+    int64_t in_writer = 0;
+  };
+  CheckpointStats GetCheckpointStats() const;
+
  private:
   SqliteStore(SqliteOptions options, std::unique_ptr<internal::SqliteConnection> writer,
               std::vector<std::unique_ptr<internal::SqliteConnection>> readers, int schema_version);
@@ -96,6 +114,11 @@ class SqliteStore final : public Store {
   struct PendingWrite;
   // Runs a group of queued writes (see Write()); sets each one's result.
   void RunBatch(std::vector<PendingWrite*>& batch);
+
+  // The writer's sqlite3_wal_hook (after each commit, with the WAL's size in pages).
+  static int OnWalCommit(void* self, sqlite3* db, const char* schema, int pages);
+  void RunCheckpointer();
+  void StopCheckpointer();
 
   std::unique_ptr<internal::SqliteConnection> AcquireReader();
   void ReleaseReader(std::unique_ptr<internal::SqliteConnection> reader);
@@ -113,6 +136,17 @@ class SqliteStore final : public Store {
   bool leading_ = false;             // guarded by queue_mutex_
   int64_t batches_ = 0;              // guarded by queue_mutex_
   int64_t batched_writes_ = 0;       // guarded by queue_mutex_
+
+  // Background checkpoints (SqliteOptions::background_checkpoint).
+  std::unique_ptr<internal::SqliteConnection> checkpointer_;  // used by checkpoint_thread_ only
+  mutable std::mutex checkpoint_mutex_;
+  std::condition_variable checkpoint_wanted_;
+  bool checkpoint_requested_ = false;   // guarded by checkpoint_mutex_
+  bool checkpoint_stopping_ = false;    // guarded by checkpoint_mutex_
+  bool checkpoint_running_ = false;     // guarded by checkpoint_mutex_
+  int64_t background_checkpoints_ = 0;  // guarded by checkpoint_mutex_
+  int64_t writer_checkpoints_ = 0;      // guarded by checkpoint_mutex_
+  std::thread checkpoint_thread_;
 
   std::mutex readers_mutex_;
   std::condition_variable reader_released_;

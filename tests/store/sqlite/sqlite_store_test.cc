@@ -131,6 +131,7 @@ TEST_F(SqliteStoreTest, WriterCacheAndCheckpointIntervalApplyToTheWriterOnly) {
   };
   constexpr uintmax_t kFrame = 4096 + 24;
   SqliteOptions options = FileOptions();
+  options.background_checkpoint = false;  // SQLite's autocheckpoint in the writer
   {
     auto store = OpenOrDie(options);
     ASSERT_NE(store, nullptr);
@@ -146,6 +147,44 @@ TEST_F(SqliteStoreTest, WriterCacheAndCheckpointIntervalApplyToTheWriterOnly) {
   EXPECT_EQ(cache_size(*store, false), -options.cache_size_kib);
   EXPECT_GT(write_pages(*store, options.path + "-wal"), 1400 * kFrame);
   EXPECT_EQ(Count(*store, "SELECT COUNT(*) FROM resources"), 1500);
+}
+
+// Background checkpoints (the default): commits never checkpoint below 2x the threshold; the
+// thread copies the WAL back, and the WAL stays bounded (the writer's fallback from 2x) while
+// every write survives a reopen.
+TEST_F(SqliteStoreTest, BackgroundCheckpointsKeepTheWalBoundedOffTheCommitPath) {
+  constexpr uintmax_t kFrame = 4096 + 24;
+  SqliteOptions options = FileOptions();
+  options.wal_autocheckpoint_pages = 200;
+  const std::string big(3500, 'x');
+  uintmax_t largest = 0;
+  {
+    auto store = OpenOrDie(options);
+    ASSERT_NE(store, nullptr);
+    auto* sqlite = dynamic_cast<SqliteStore*>(store.get());
+    ASSERT_NE(sqlite, nullptr);
+    for (int t = 0; t < 100; ++t) {
+      ASSERT_TRUE(store->Write([&](WriteTx& tx) -> core::Status {
+        for (int i = 0; i < 20; ++i) {
+          StoredResource resource = MakeResource("Patient", std::to_string(t * 20 + i), 1, 1000,
+                                                 R"({"x":")" + big + R"("})");
+          MA_RETURN_IF_ERROR(tx.PutVersion(resource, {}));
+        }
+        return core::Ok{};
+      }));
+      largest = std::max(largest, std::filesystem::file_size(options.path + "-wal"));
+      if (t % 10 == 9)  // a pause now and then lets a checkpoint finish before the next write
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    SqliteStore::CheckpointStats stats = sqlite->GetCheckpointStats();
+    EXPECT_GT(stats.background, 0);
+    // ~2,000 pages written: without any checkpoint the WAL would hold them all. (2x the
+    // threshold, plus what commits add while the thread is still copying.)
+    EXPECT_LT(largest, 1200 * kFrame);
+  }
+  auto reopened = OpenOrDie(options);
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(Count(*reopened, "SELECT COUNT(*) FROM resources"), 2000);
 }
 
 TEST_F(SqliteStoreTest, FailedTransactionLeavesNothingAfterReopen) {
