@@ -177,7 +177,8 @@ void ReadFile(const api::rest::RestService& service, size_t file_index, const st
     const Json* entries = bundle.Find("entry");
     unit.entries = entries != nullptr ? static_cast<int64_t>(entries->Size()) : 0;
     unit.transaction = transaction;
-    MA_ASSIGN_OR_RETURN(unit.bundle, service.PrepareBundle(std::move(bundle), ""));
+    MA_ASSIGN_OR_RETURN(unit.bundle,
+                        service.PrepareBundle(std::move(bundle), "", nullptr, /*speculate=*/true));
     unit.end_of_file = end_of_file;
     queue.Push(std::move(unit));
     queue.FreeSpent();
