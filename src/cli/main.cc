@@ -341,6 +341,7 @@ int Import(const std::string& db, const std::string& synchronous,
   ImportOptions options;
   options.batch_size = batch_size;
   options.progress = isatty(STDERR_FILENO) != 0;
+  options.sqlite = dynamic_cast<store::SqliteStore*>(app->store.get());
   ImportStats stats = ImportPaths(*app->service, paths, options);
   std::printf(
       "imported %lld resources from %lld files in %.2f s (%.0f resources/s); %lld files "
@@ -348,7 +349,11 @@ int Import(const std::string& db, const std::string& synchronous,
       static_cast<long long>(stats.resources), static_cast<long long>(stats.files), stats.seconds,
       stats.seconds > 0 ? static_cast<double>(stats.resources) / stats.seconds : 0.0,
       static_cast<long long>(stats.failed_files));
-  return stats.failed_files == 0 ? 0 : 2;
+  if (stats.deferred_indexes) {
+    std::printf("search value indexes deferred and rebuilt in %.2f s (included above)\n",
+                stats.rebuild_seconds);
+  }
+  return stats.failed_files == 0 && !stats.rebuild_failed ? 0 : 2;
 }
 
 }  // namespace

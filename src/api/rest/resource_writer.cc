@@ -23,8 +23,10 @@ void ResourceWriter::Stamp(Json& resource, std::string_view id, int64_t version,
 
 core::Result<WriteResult> ResourceWriter::Put(store::WriteTx& tx, Json& resource,
                                               const std::string& id, int64_t version,
-                                              std::string_view method,
-                                              core::EpochMillis now) const {
+                                              std::string_view method, core::EpochMillis now,
+                                              const PreparedContent* expected) const {
+  if (expected != nullptr)
+    now = expected->now;
   Stamp(resource, id, version, now);
   WriteResult result;
   result.created = version == 1;
@@ -34,6 +36,11 @@ core::Result<WriteResult> ResourceWriter::Put(store::WriteTx& tx, Json& resource
   stored.version = version;
   stored.last_updated = now;
   stored.method = std::string(method);
+  if (expected != nullptr && resource == expected->resource) {
+    stored.json = expected->json;
+    MA_RETURN_IF_ERROR(tx.PutVersion(stored, expected->index));
+    return result;
+  }
   stored.json = fhir::WriteJson(resource);
   std::vector<store::IndexEntry> index;
   if (index_)
@@ -92,12 +99,13 @@ core::Result<WriteResult> ResourceWriter::PutPrepared(
 
 core::Result<WriteResult> ResourceWriter::Create(store::WriteTx& tx, Json& resource,
                                                  const std::string& id, core::EpochMillis now,
-                                                 const WriteContext& context) const {
+                                                 const WriteContext& context,
+                                                 const PreparedContent* expected) const {
   std::string resource_type(resource.GetStringMember("resourceType"));
   MA_RETURN_IF_ERROR(
       RunHooks(tx, store::WriteKind::kCreate, resource_type, id, &resource, nullptr, context, now));
   // New ids are fresh, so try version 1 first; the store refuses it if the id exists.
-  core::Result<WriteResult> first = Put(tx, resource, id, 1, "POST", now);
+  core::Result<WriteResult> first = Put(tx, resource, id, 1, "POST", now, expected);
   if (first.has_value() || first.error().GetCode() != core::ErrorCode::kConflict)
     return first;
   std::string type(resource.GetStringMember("resourceType"));
