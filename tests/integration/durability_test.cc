@@ -48,6 +48,26 @@ int64_t QueryInt(const std::filesystem::path& db, const std::string& sql) {
   return value;
 }
 
+// Patients in `db` while another process may be creating it: -1 before the tables exist or
+// while the database is locked (no test expectation on failure, unlike QueryInt).
+int64_t PatientsSoFar(const std::filesystem::path& db) {
+  if (!std::filesystem::exists(db))
+    return -1;
+  sqlite3* handle = nullptr;
+  int64_t value = -1;
+  if (sqlite3_open_v2(db.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(handle, "SELECT COUNT(*) FROM current_resources WHERE type = 'Patient'",
+                           -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW) {
+      value = sqlite3_column_int64(stmt, 0);
+    }
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(handle);
+  return value;
+}
+
 int CountTag(HttpClient& client, const std::string& tag) {
   Response response = client.Get("/Patient?identifier=urn:crash|" + tag + "&_total=accurate");
   EXPECT_EQ(response.status, 200) << response.body;
@@ -128,7 +148,13 @@ TEST(DurabilityTest, KillNineDuringImportLeavesNoPartialBundle) {
     execl(MA_BINARY, MA_BINARY, "import", "--db", db.c_str(), data.c_str(), nullptr);
     _exit(127);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Kill once the first Bundles are in (a fixed sleep is too short on a loaded machine), so
+  // that the kill lands in the middle of the import, its indexes deferred.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline && waitpid(child, nullptr, WNOHANG) == 0 &&
+         PatientsSoFar(db) <= 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
   kill(child, SIGKILL);
   int status = 0;
   waitpid(child, &status, 0);
