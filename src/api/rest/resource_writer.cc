@@ -10,6 +10,17 @@ namespace medalliance::api::rest {
 using core::Error;
 using fhir::Json;
 
+ResourceWriter::ResourceWriter(IndexFunction index, std::vector<store::WriteHook*> hooks,
+                               std::function<core::Status(const fhir::Json&)> validate)
+    : index_(std::move(index)), validate_(std::move(validate)) {
+  hooks_.reserve(hooks.size());
+  for (store::WriteHook* hook : hooks) hooks_.push_back({hook, hook->Types(), hook->CallerOnly()});
+}
+
+bool ResourceWriter::HookEntry::Wants(std::string_view type) const {
+  return types.empty() || std::find(types.begin(), types.end(), type) != types.end();
+}
+
 void ResourceWriter::Stamp(Json& resource, std::string_view id, int64_t version,
                            core::EpochMillis now) {
   resource.SetAt(1, "id", Json::MakeString(std::string(id)));
@@ -18,7 +29,14 @@ void ResourceWriter::Stamp(Json& resource, std::string_view id, int64_t version,
     meta = &resource.SetAt(2, "meta", Json::MakeObject());
   }
   meta->SetAt(0, "versionId", Json::MakeString(std::to_string(version)));
-  meta->SetAt(1, "lastUpdated", Json::MakeString(core::FormatInstant(now)));
+  // A Bundle's resources share `now`: format it once per thread and run of equal stamps.
+  thread_local core::EpochMillis formatted_millis = 0;
+  thread_local std::string formatted;
+  if (formatted.empty() || formatted_millis != now) {
+    formatted = core::FormatInstant(now);
+    formatted_millis = now;
+  }
+  meta->SetAt(1, "lastUpdated", Json::MakeString(formatted));
 }
 
 core::Result<WriteResult> ResourceWriter::Put(store::WriteTx& tx, Json& resource,
@@ -53,11 +71,8 @@ core::Status ResourceWriter::RunHooks(store::WriteTx& tx, store::WriteKind kind,
                                       std::string_view type, std::string_view id, Json* resource,
                                       const store::StoredResource* previous,
                                       const WriteContext& context, core::EpochMillis now) const {
-  for (store::WriteHook* hook : hooks_) {
-    if (hook->CallerOnly() && context.caller == nullptr)
-      continue;
-    std::vector<std::string> types = hook->Types();
-    if (!types.empty() && std::find(types.begin(), types.end(), type) == types.end())
+  for (const HookEntry& entry : hooks_) {
+    if ((entry.caller_only && context.caller == nullptr) || !entry.Wants(type))
       continue;
     store::WriteEvent event;
     event.kind = kind;
@@ -71,17 +86,14 @@ core::Status ResourceWriter::RunHooks(store::WriteTx& tx, store::WriteKind kind,
     event.depth = context.depth;
     event.now = now;
     event.writer = this;
-    MA_RETURN_IF_ERROR(hook->BeforeWrite(tx, event));
+    MA_RETURN_IF_ERROR(entry.hook->BeforeWrite(tx, event));
   }
   return {};
 }
 
 bool ResourceWriter::HasHooksFor(std::string_view type, bool with_caller) const {
-  for (store::WriteHook* hook : hooks_) {
-    if (hook->CallerOnly() && !with_caller)
-      continue;
-    std::vector<std::string> types = hook->Types();
-    if (types.empty() || std::find(types.begin(), types.end(), type) != types.end())
+  for (const HookEntry& entry : hooks_) {
+    if ((!entry.caller_only || with_caller) && entry.Wants(type))
       return true;
   }
   return false;

@@ -52,9 +52,9 @@ class ResourceWriter final : public store::ResourceWriter {
  public:
   // `hooks` run inside the transaction before each write of their types (not owned).
   // `validate` checks writes made by domain code (none when empty).
+  // Each hook's Types() and CallerOnly() are read once, here: they must not change later.
   ResourceWriter(IndexFunction index, std::vector<store::WriteHook*> hooks,
-                 std::function<core::Status(const fhir::Json&)> validate = {})
-      : index_(std::move(index)), hooks_(std::move(hooks)), validate_(std::move(validate)) {}
+                 std::function<core::Status(const fhir::Json&)> validate = {});
 
   // store::ResourceWriter: domain code's writes, validated, then as Create / Update below
   // with the scope's caller, origin and depth (kInternal past store::kMaxWriteDepth).
@@ -111,8 +111,17 @@ class ResourceWriter final : public store::ResourceWriter {
   // The checks of a domain write: depth, resourceType, validation.
   core::Status CheckScoped(const fhir::Json& resource, const store::WriteScope& scope) const;
 
+  // A hook with its types (empty: all) and CallerOnly(), read once at construction: Types()
+  // builds a vector on every call, and this runs for every write.
+  struct HookEntry {
+    store::WriteHook* hook = nullptr;
+    std::vector<std::string> types;
+    bool caller_only = false;
+    bool Wants(std::string_view type) const;
+  };
+
   IndexFunction index_;
-  std::vector<store::WriteHook*> hooks_;
+  std::vector<HookEntry> hooks_;
   std::function<core::Status(const fhir::Json&)> validate_;
 };
 
