@@ -6,12 +6,18 @@
 //
 // Two threads: one reads, decompresses, parses and prepares each Bundle (validation, index
 // rows, JSON text: RestService::PrepareBundle); the caller's thread commits them.
+//
+// Into an empty or small SQLite database (no more resource versions than the files hold,
+// estimated from their size), the value indexes of the search-index tables are dropped first
+// and rebuilt by sorting once the files are in (SqliteStore::DeferValueIndexes): crash-safe,
+// as the next open of the database finishes a rebuild an interrupted import left pending.
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "api/rest/rest_service.h"
+#include "store/sqlite/sqlite_store.h"
 
 namespace medalliance::cli {
 
@@ -19,12 +25,18 @@ struct ImportStats {
   int64_t files = 0;
   int64_t failed_files = 0;
   int64_t resources = 0;
-  double seconds = 0;
+  double seconds = 0;             // everything, the index rebuild included
+  bool deferred_indexes = false;  // the value indexes were dropped and rebuilt
+  double rebuild_seconds = 0;
+  bool rebuild_failed = false;  // reported on stderr; the next open of the database retries
 };
 
 struct ImportOptions {
   size_t batch_size = 1000;
   bool progress = false;  // a progress bar on stderr (a terminal); else one summary line
+  // The store `service` writes to, when SQLite: defer its value indexes when it is small
+  // (see above). Not owned; null: never defer.
+  store::SqliteStore* sqlite = nullptr;
 };
 
 ImportStats ImportPaths(const api::rest::RestService& service,

@@ -176,6 +176,15 @@ int Serve(const ServeFlags& flags) {
   auto referral_config = referral::ParseReferralConfig(*config);
   if (!referral_config)
     return Fail(referral_config.error());
+  // Block the shutdown signals before anything starts a thread (BuildApp's AuditLog does), so
+  // that every thread inherits the mask and the signal reaches the sigwait below: a thread
+  // started unmasked could take SIGTERM's default action and end the process uncleanly. Other
+  // commands keep the default handling: Ctrl-C stops an import (each Bundle is atomic).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   auto app = BuildApp(store_settings, true, security_options.enabled, *referral_config);
   if (!app)
     return Fail(app.error());
@@ -211,15 +220,6 @@ int Serve(const ServeFlags& flags) {
   }
   if (auto seeded = SeedReferenceData(*app); !seeded)
     return Fail(seeded.error());
-
-  // Block the shutdown signals before the server starts its threads, so that they all
-  // inherit the mask and the signal reaches the sigwait below. Other commands keep the
-  // default handling: Ctrl-C stops an import (each Bundle is atomic).
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   // The audit chain's head, appended to an operator's anchor file (doc/security.md section 5).
   std::unique_ptr<audit::AnchorWriter> anchor;
@@ -342,6 +342,7 @@ int Import(const std::string& db, const std::string& synchronous,
   ImportOptions options;
   options.batch_size = batch_size;
   options.progress = isatty(STDERR_FILENO) != 0;
+  options.sqlite = dynamic_cast<store::SqliteStore*>(app->store.get());
   ImportStats stats = ImportPaths(*app->service, paths, options);
   std::printf(
       "imported %lld resources from %lld files in %.2f s (%.0f resources/s); %lld files "
@@ -349,7 +350,11 @@ int Import(const std::string& db, const std::string& synchronous,
       static_cast<long long>(stats.resources), static_cast<long long>(stats.files), stats.seconds,
       stats.seconds > 0 ? static_cast<double>(stats.resources) / stats.seconds : 0.0,
       static_cast<long long>(stats.failed_files));
-  return stats.failed_files == 0 ? 0 : 2;
+  if (stats.deferred_indexes) {
+    std::printf("search value indexes deferred and rebuilt in %.2f s (included above)\n",
+                stats.rebuild_seconds);
+  }
+  return stats.failed_files == 0 && !stats.rebuild_failed ? 0 : 2;
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,6 +31,41 @@ Json PairBundle(const std::string& tag) {
                        {"request", {{"method", "POST"}, {"url", "Patient"}}}});
   }
   return {{"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", entries}};
+}
+
+// The first column of the first row of `sql` on the database file, read directly.
+int64_t QueryInt(const std::filesystem::path& db, const std::string& sql) {
+  sqlite3* handle = nullptr;
+  EXPECT_EQ(sqlite3_open(db.c_str(), &handle), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  int64_t value = -1;
+  EXPECT_EQ(sqlite3_prepare_v2(handle, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(handle);
+  if (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW)
+    value = sqlite3_column_int64(stmt, 0);
+  sqlite3_finalize(stmt);
+  sqlite3_close(handle);
+  return value;
+}
+
+// Patients in `db` while another process may be creating it: -1 before the tables exist or
+// while the database is locked (no test expectation on failure, unlike QueryInt).
+int64_t PatientsSoFar(const std::filesystem::path& db) {
+  if (!std::filesystem::exists(db))
+    return -1;
+  sqlite3* handle = nullptr;
+  int64_t value = -1;
+  if (sqlite3_open_v2(db.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(handle, "SELECT COUNT(*) FROM current_resources WHERE type = 'Patient'",
+                           -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW) {
+      value = sqlite3_column_int64(stmt, 0);
+    }
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(handle);
+  return value;
 }
 
 int CountTag(HttpClient& client, const std::string& tag) {
@@ -112,11 +148,33 @@ TEST(DurabilityTest, KillNineDuringImportLeavesNoPartialBundle) {
     execl(MA_BINARY, MA_BINARY, "import", "--db", db.c_str(), data.c_str(), nullptr);
     _exit(127);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Kill once the first Bundles are in (a fixed sleep is too short on a loaded machine), so
+  // that the kill lands in the middle of the import, its indexes deferred.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline && waitpid(child, nullptr, WNOHANG) == 0 &&
+         PatientsSoFar(db) <= 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
   kill(child, SIGKILL);
   int status = 0;
   waitpid(child, &status, 0);
+  // Into the empty database the import dropped the value indexes (deferred_indexes holds
+  // them) and was killed before rebuilding them.
+  const std::string kPending = "SELECT COUNT(*) FROM deferred_indexes";
+  const std::string kValueIndexes =
+      "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'index\\_%\\_value'"
+      " ESCAPE '\\'";
+  // (Resources written means the deferral, which comes first, is done.)
+  const int64_t imported_after_kill =
+      QueryInt(db, "SELECT COUNT(*) FROM current_resources WHERE type = 'Patient'");
+  if (imported_after_kill > 0 && imported_after_kill < 2 * kFiles) {
+    EXPECT_EQ(QueryInt(db, kPending), 6) << "an import into an empty database defers 6 indexes";
+    EXPECT_EQ(QueryInt(db, kValueIndexes), 1);
+  }
   TestServer server(db);
+  // The server's start finished the rebuild before serving.
+  EXPECT_EQ(QueryInt(db, kPending), 0);
+  EXPECT_EQ(QueryInt(db, kValueIndexes), 7);
   HttpClient client("127.0.0.1", server.Port());
   int complete = 0;
   for (int i = 0; i < kFiles; ++i) {
@@ -126,6 +184,32 @@ TEST(DurabilityTest, KillNineDuringImportLeavesNoPartialBundle) {
       ++complete;
   }
   EXPECT_GT(complete, 0) << "the import made no progress before the kill";
+}
+
+// An import runs to its end: the value indexes it deferred are all back, nothing pending.
+TEST(DurabilityTest, ImportRebuildsTheIndexesItDeferred) {
+  TempDir dir;
+  std::filesystem::path data = dir.Path() / "bundles";
+  std::filesystem::create_directories(data);
+  for (int i = 0; i < 20; ++i) {
+    std::ofstream(data / ("b" + std::to_string(100 + i) + ".json"))
+        << PairBundle("done" + std::to_string(i)).dump();
+  }
+  std::filesystem::path db = dir.Path() / "import.db";
+  std::string output;
+  ASSERT_EQ(RunProgram({"import", "--db", db.string(), data.string()}, &output), 0) << output;
+  EXPECT_NE(output.find("search value indexes deferred and rebuilt"), std::string::npos) << output;
+  EXPECT_EQ(QueryInt(db, "SELECT COUNT(*) FROM deferred_indexes"), 0);
+  EXPECT_EQ(QueryInt(db,
+                     "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name LIKE"
+                     " 'index\\_%\\_value' ESCAPE '\\'"),
+            7);
+  // A second import into the now larger database keeps the indexes.
+  std::filesystem::path more = dir.Path() / "more";
+  std::filesystem::create_directories(more);
+  std::ofstream(more / "b.json") << PairBundle("more").dump();
+  ASSERT_EQ(RunProgram({"import", "--db", db.string(), more.string()}, &output), 0) << output;
+  EXPECT_EQ(output.find("deferred"), std::string::npos) << output;
 }
 
 TEST(DurabilityTest, SigtermShutsDownCleanly) {

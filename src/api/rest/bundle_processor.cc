@@ -111,6 +111,9 @@ struct RestService::PreparedBundle {
     // transaction (see PrepareBundle).
     std::optional<store::StoredResource> precomputed;
     std::vector<store::IndexEntry> precomputed_index;
+    // A create of a type with write hooks, prepared on the speculation that they change
+    // nothing (PrepareBundle's `speculate`).
+    std::optional<PreparedContent> speculative;
     // Results:
     std::vector<core::Issue> warnings;  // from write hooks
     int status = 200;
@@ -134,8 +137,10 @@ void RestService::PreparedBundleDeleter::operator()(PreparedBundle* bundle) cons
 // For a transaction without conditional parts, finishes every create whose type has no write
 // hook before the store transaction: rewrites its references to the ids assigned up front,
 // stamps it (version 1, the preparation time), and computes its JSON text and index rows.
-// The importer prepares on its reading thread, so this work overlaps with the writes.
-void RestService::PrecomputeCreates(PreparedBundle& prepared) const {
+// The importer prepares on its reading thread, so this work overlaps with the writes. With
+// `speculate`, creates of types with hooks get the same work done on a copy (PreparedContent),
+// used at commit only if the hooks left the resource equal to it.
+void RestService::PrecomputeCreates(PreparedBundle& prepared, bool speculate) const {
   using EntryKind = PreparedBundle::EntryKind;
   if (!prepared.transaction)
     return;
@@ -148,11 +153,18 @@ void RestService::PrecomputeCreates(PreparedBundle& prepared) const {
   }
   core::EpochMillis now = config_.clock->Now();
   for (PreparedBundle::Entry& entry : prepared.entries) {
-    if (entry.kind != EntryKind::kCreate ||
-        writer_.HasHooksFor(entry.type, prepared.caller != nullptr))
+    if (entry.kind != EntryKind::kCreate)
       continue;
+    const bool hooked = writer_.HasHooksFor(entry.type, prepared.caller != nullptr);
+    if (hooked && !speculate)
+      continue;
+    // With hooks, the entry stays as it is for CommitBundle; the speculation works on a copy.
+    std::optional<Json> copy;
+    if (hooked)
+      copy = entry.resource;
+    Json& resource = hooked ? *copy : entry.resource;
     bool conditional_reference = false;
-    core::Status rewritten = ForEachReference(entry.resource, [&](Json& value) -> core::Status {
+    core::Status rewritten = ForEachReference(resource, [&](Json& value) -> core::Status {
       const std::string& reference = value.GetString();
       auto found = prepared.assigned.find(reference);
       if (found != prepared.assigned.end()) {
@@ -165,6 +177,17 @@ void RestService::PrecomputeCreates(PreparedBundle& prepared) const {
     });
     if (!rewritten || conditional_reference)
       continue;
+    if (hooked) {
+      resource.Erase("id");
+      ResourceWriter::Stamp(resource, entry.id, 1, now);
+      PreparedContent content;
+      content.now = now;
+      content.json = fhir::WriteJson(resource);
+      content.index = searcher_.Index(resource);
+      content.resource = std::move(resource);
+      entry.speculative = std::move(content);
+      continue;
+    }
     entry.resource.Erase("id");
     ResourceWriter::Stamp(entry.resource, entry.id, 1, now);
     store::StoredResource stored;
@@ -187,8 +210,10 @@ Result<Json> RestService::ProcessBundle(Json bundle, const std::string& base_url
   return CommitBundle(*prepared);
 }
 
-Result<RestService::PreparedBundlePtr> RestService::PrepareBundle(
-    Json bundle, const std::string& base_url, const store::Caller* caller) const {
+Result<RestService::PreparedBundlePtr> RestService::PrepareBundle(Json bundle,
+                                                                  const std::string& base_url,
+                                                                  const store::Caller* caller,
+                                                                  bool speculate) const {
   using Entry = PreparedBundle::Entry;
   using EntryKind = PreparedBundle::EntryKind;
   if (bundle.GetStringMember("resourceType") != "Bundle") {
@@ -366,7 +391,7 @@ Result<RestService::PreparedBundlePtr> RestService::PrepareBundle(
     });
   }
 
-  PrecomputeCreates(*prepared);
+  PrecomputeCreates(*prepared, speculate);
   return prepared;
 }
 
@@ -597,7 +622,9 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
       switch (entry.kind) {
         case EntryKind::kCreate: {
           resource.Erase("id");
-          auto result = writer_.Create(tx, resource, entry.id, now, {caller, &entry.warnings});
+          auto result =
+              writer_.Create(tx, resource, entry.id, now, {caller, &entry.warnings},
+                             entry.speculative.has_value() ? &*entry.speculative : nullptr);
           if (!result)
             return AtEntry(std::move(result).error(), entry.index);
           entry.status = 201;

@@ -10,6 +10,17 @@ namespace medalliance::api::rest {
 using core::Error;
 using fhir::Json;
 
+ResourceWriter::ResourceWriter(IndexFunction index, std::vector<store::WriteHook*> hooks,
+                               std::function<core::Status(const fhir::Json&)> validate)
+    : index_(std::move(index)), validate_(std::move(validate)) {
+  hooks_.reserve(hooks.size());
+  for (store::WriteHook* hook : hooks) hooks_.push_back({hook, hook->Types(), hook->CallerOnly()});
+}
+
+bool ResourceWriter::HookEntry::Wants(std::string_view type) const {
+  return types.empty() || std::find(types.begin(), types.end(), type) != types.end();
+}
+
 void ResourceWriter::Stamp(Json& resource, std::string_view id, int64_t version,
                            core::EpochMillis now) {
   resource.SetAt(1, "id", Json::MakeString(std::string(id)));
@@ -18,13 +29,22 @@ void ResourceWriter::Stamp(Json& resource, std::string_view id, int64_t version,
     meta = &resource.SetAt(2, "meta", Json::MakeObject());
   }
   meta->SetAt(0, "versionId", Json::MakeString(std::to_string(version)));
-  meta->SetAt(1, "lastUpdated", Json::MakeString(core::FormatInstant(now)));
+  // A Bundle's resources share `now`: format it once per thread and run of equal stamps.
+  thread_local core::EpochMillis formatted_millis = 0;
+  thread_local std::string formatted;
+  if (formatted.empty() || formatted_millis != now) {
+    formatted = core::FormatInstant(now);
+    formatted_millis = now;
+  }
+  meta->SetAt(1, "lastUpdated", Json::MakeString(formatted));
 }
 
 core::Result<WriteResult> ResourceWriter::Put(store::WriteTx& tx, Json& resource,
                                               const std::string& id, int64_t version,
-                                              std::string_view method,
-                                              core::EpochMillis now) const {
+                                              std::string_view method, core::EpochMillis now,
+                                              const PreparedContent* expected) const {
+  if (expected != nullptr)
+    now = expected->now;
   Stamp(resource, id, version, now);
   WriteResult result;
   result.created = version == 1;
@@ -34,6 +54,11 @@ core::Result<WriteResult> ResourceWriter::Put(store::WriteTx& tx, Json& resource
   stored.version = version;
   stored.last_updated = now;
   stored.method = std::string(method);
+  if (expected != nullptr && resource == expected->resource) {
+    stored.json = expected->json;
+    MA_RETURN_IF_ERROR(tx.PutVersion(stored, expected->index));
+    return result;
+  }
   stored.json = fhir::WriteJson(resource);
   std::vector<store::IndexEntry> index;
   if (index_)
@@ -46,11 +71,8 @@ core::Status ResourceWriter::RunHooks(store::WriteTx& tx, store::WriteKind kind,
                                       std::string_view type, std::string_view id, Json* resource,
                                       const store::StoredResource* previous,
                                       const WriteContext& context, core::EpochMillis now) const {
-  for (store::WriteHook* hook : hooks_) {
-    if (hook->CallerOnly() && context.caller == nullptr)
-      continue;
-    std::vector<std::string> types = hook->Types();
-    if (!types.empty() && std::find(types.begin(), types.end(), type) == types.end())
+  for (const HookEntry& entry : hooks_) {
+    if ((entry.caller_only && context.caller == nullptr) || !entry.Wants(type))
       continue;
     store::WriteEvent event;
     event.kind = kind;
@@ -64,17 +86,14 @@ core::Status ResourceWriter::RunHooks(store::WriteTx& tx, store::WriteKind kind,
     event.depth = context.depth;
     event.now = now;
     event.writer = this;
-    MA_RETURN_IF_ERROR(hook->BeforeWrite(tx, event));
+    MA_RETURN_IF_ERROR(entry.hook->BeforeWrite(tx, event));
   }
   return {};
 }
 
 bool ResourceWriter::HasHooksFor(std::string_view type, bool with_caller) const {
-  for (store::WriteHook* hook : hooks_) {
-    if (hook->CallerOnly() && !with_caller)
-      continue;
-    std::vector<std::string> types = hook->Types();
-    if (types.empty() || std::find(types.begin(), types.end(), type) != types.end())
+  for (const HookEntry& entry : hooks_) {
+    if ((!entry.caller_only || with_caller) && entry.Wants(type))
       return true;
   }
   return false;
@@ -92,12 +111,13 @@ core::Result<WriteResult> ResourceWriter::PutPrepared(
 
 core::Result<WriteResult> ResourceWriter::Create(store::WriteTx& tx, Json& resource,
                                                  const std::string& id, core::EpochMillis now,
-                                                 const WriteContext& context) const {
+                                                 const WriteContext& context,
+                                                 const PreparedContent* expected) const {
   std::string resource_type(resource.GetStringMember("resourceType"));
   MA_RETURN_IF_ERROR(
       RunHooks(tx, store::WriteKind::kCreate, resource_type, id, &resource, nullptr, context, now));
   // New ids are fresh, so try version 1 first; the store refuses it if the id exists.
-  core::Result<WriteResult> first = Put(tx, resource, id, 1, "POST", now);
+  core::Result<WriteResult> first = Put(tx, resource, id, 1, "POST", now, expected);
   if (first.has_value() || first.error().GetCode() != core::ErrorCode::kConflict)
     return first;
   std::string type(resource.GetStringMember("resourceType"));

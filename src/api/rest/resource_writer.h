@@ -31,6 +31,18 @@ struct WriteContext {
   int depth = 0;
 };
 
+// A create's content computed before the transaction (on the importer's preparing thread) on
+// the speculation that the write hooks leave the resource as it is: the resource as it would
+// be stored (references resolved, stamped with `now`), its JSON text and index rows. Create()
+// stamps with `now` and uses the text and rows when the hooks' result equals `resource`,
+// else serialises and indexes as usual.
+struct PreparedContent {
+  fhir::Json resource;
+  core::EpochMillis now = 0;
+  std::string json;
+  std::vector<store::IndexEntry> index;
+};
+
 struct WriteResult {
   store::StoredResource stored;
   bool created = false;  // a new resource (201) rather than a new version (200)
@@ -40,9 +52,9 @@ class ResourceWriter final : public store::ResourceWriter {
  public:
   // `hooks` run inside the transaction before each write of their types (not owned).
   // `validate` checks writes made by domain code (none when empty).
+  // Each hook's Types() and CallerOnly() are read once, here: they must not change later.
   ResourceWriter(IndexFunction index, std::vector<store::WriteHook*> hooks,
-                 std::function<core::Status(const fhir::Json&)> validate = {})
-      : index_(std::move(index)), hooks_(std::move(hooks)), validate_(std::move(validate)) {}
+                 std::function<core::Status(const fhir::Json&)> validate = {});
 
   // store::ResourceWriter: domain code's writes, validated, then as Create / Update below
   // with the scope's caller, origin and depth (kInternal past store::kMaxWriteDepth).
@@ -56,8 +68,10 @@ class ResourceWriter final : public store::ResourceWriter {
   // Stores `resource` as version 1 with the given id (a new version after a deletion).
   // kConflict when the id exists and is not deleted. `resource` is stamped in place (id,
   // meta); stamping again on a re-run of the transaction is harmless.
+  // `expected`: see PreparedContent (null: none).
   core::Result<WriteResult> Create(store::WriteTx& tx, fhir::Json& resource, const std::string& id,
-                                   core::EpochMillis now, const WriteContext& context = {}) const;
+                                   core::EpochMillis now, const WriteContext& context = {},
+                                   const PreparedContent* expected = nullptr) const;
 
   // Stores a new version (or version 1 when the resource does not exist or was deleted:
   // update-as-create). `if_match`: the version the client expects to replace (412 otherwise).
@@ -87,8 +101,8 @@ class ResourceWriter final : public store::ResourceWriter {
 
  private:
   core::Result<WriteResult> Put(store::WriteTx& tx, fhir::Json& resource, const std::string& id,
-                                int64_t version, std::string_view method,
-                                core::EpochMillis now) const;
+                                int64_t version, std::string_view method, core::EpochMillis now,
+                                const PreparedContent* expected = nullptr) const;
 
   core::Status RunHooks(store::WriteTx& tx, store::WriteKind kind, std::string_view type,
                         std::string_view id, fhir::Json* resource,
@@ -97,8 +111,17 @@ class ResourceWriter final : public store::ResourceWriter {
   // The checks of a domain write: depth, resourceType, validation.
   core::Status CheckScoped(const fhir::Json& resource, const store::WriteScope& scope) const;
 
+  // A hook with its types (empty: all) and CallerOnly(), read once at construction: Types()
+  // builds a vector on every call, and this runs for every write.
+  struct HookEntry {
+    store::WriteHook* hook = nullptr;
+    std::vector<std::string> types;
+    bool caller_only = false;
+    bool Wants(std::string_view type) const;
+  };
+
   IndexFunction index_;
-  std::vector<store::WriteHook*> hooks_;
+  std::vector<HookEntry> hooks_;
   std::function<core::Status(const fhir::Json&)> validate_;
 };
 

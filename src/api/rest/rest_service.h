@@ -78,8 +78,12 @@ class RestService {
     void operator()(PreparedBundle* bundle) const;
   };
   using PreparedBundlePtr = std::unique_ptr<PreparedBundle, PreparedBundleDeleter>;
+  // `speculate`: also prepare the creates of types with write hooks, on the speculation that
+  // the hooks leave them unchanged (PreparedContent): worth it only when another thread
+  // commits, as it copies each such resource.
   core::Result<PreparedBundlePtr> PrepareBundle(fhir::Json bundle, const std::string& base_url,
-                                                const store::Caller* caller = nullptr) const;
+                                                const store::Caller* caller = nullptr,
+                                                bool speculate = false) const;
   core::Result<fhir::Json> CommitBundle(PreparedBundle& prepared) const;
 
   bool IsResourceType(std::string_view type) const;
@@ -116,7 +120,7 @@ class RestService {
   FhirResponse RunSearch(const FhirRequest& request,
                          const search::SearchRequest& search_request) const;
   FhirResponse PostBundle(const FhirRequest& request) const;
-  void PrecomputeCreates(PreparedBundle& prepared) const;
+  void PrecomputeCreates(PreparedBundle& prepared, bool speculate) const;
   FhirResponse InvokeOperation(const FhirRequest& request, const std::string& type,
                                const std::string& id, const std::string& name) const;
   // search_routes.cc: GET [base]/Patient/123/Observation and Patient/123/$everything.

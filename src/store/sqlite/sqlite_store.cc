@@ -567,6 +567,96 @@ core::Result<int> Migrate(SqliteConnection& connection, const core::Clock& clock
   return version;
 }
 
+// The value indexes a bulk load may defer (DeferValueIndexes), from migration 0001.
+constexpr std::array<std::string_view, 6> kDeferrableIndexes = {
+    "index_token_value",  "index_string_value",   "index_date_value",
+    "index_number_value", "index_quantity_value", "index_uri_value"};
+
+// Runs `fn` in BEGIN IMMEDIATE ... COMMIT on `connection`, rolling back on error.
+template <typename Fn>
+auto InImmediateTransaction(SqliteConnection& connection, Fn fn) -> decltype(fn()) {
+  MA_RETURN_IF_ERROR(connection.Exec("BEGIN IMMEDIATE"));
+  auto result = fn();
+  if (!result.has_value()) {
+    connection.RollbackQuietly();
+    return result;
+  }
+  if (core::Status committed = connection.Exec("COMMIT"); !committed.has_value()) {
+    connection.RollbackQuietly();
+    return committed.error();
+  }
+  return result;
+}
+
+core::Result<bool> DeferIndexes(SqliteConnection& connection, int64_t max_resources) {
+  return InImmediateTransaction(connection, [&]() -> core::Result<bool> {
+    {
+      // The highest sequence is the number of versions ever written, read in O(log n).
+      MA_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                          connection.Prepare("SELECT COALESCE(MAX(sequence), 0) FROM resources"));
+      MA_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+      if (row && stmt.ColumnInt(0) > max_resources)
+        return false;
+    }
+    bool dropped = false;
+    for (std::string_view name : kDeferrableIndexes) {
+      std::string sql;
+      {
+        MA_ASSIGN_OR_RETURN(
+            SqliteStatement stmt,
+            connection.Prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?1"));
+        stmt.BindText(1, name);
+        MA_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+        if (!row)
+          continue;  // already deferred
+        sql = std::string(stmt.ColumnText(0));
+      }
+      {
+        MA_ASSIGN_OR_RETURN(
+            SqliteStatement stmt,
+            connection.Prepare("INSERT INTO deferred_indexes (name, sql) VALUES (?1, ?2)"));
+        stmt.BindText(1, name);
+        stmt.BindText(2, sql);
+        MA_RETURN_IF_ERROR(stmt.Run());
+      }
+      MA_RETURN_IF_ERROR(connection.Exec("DROP INDEX " + std::string(name)));
+      dropped = true;
+    }
+    return dropped;
+  });
+}
+
+core::Status RebuildIndexes(SqliteConnection& connection) {
+  std::vector<std::pair<std::string, std::string>> pending;
+  {
+    MA_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                        connection.Prepare("SELECT name, sql FROM deferred_indexes ORDER BY name"));
+    while (true) {
+      MA_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+      if (!row)
+        break;
+      pending.emplace_back(stmt.ColumnText(0), stmt.ColumnText(1));
+    }
+  }
+  if (pending.empty())
+    return core::Ok{};
+  return InImmediateTransaction(connection, [&]() -> core::Status {
+    for (const auto& [name, sql] : pending) {
+      // Another process may have rebuilt it since the list was read.
+      MA_ASSIGN_OR_RETURN(
+          SqliteStatement stmt,
+          connection.Prepare(
+              "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = ?1"));
+      stmt.BindText(1, name);
+      MA_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+      if (row && stmt.ColumnInt(0) > 0)
+        continue;
+      MA_RETURN_IF_ERROR(connection.Exec(sql));
+    }
+    return connection.Exec("DELETE FROM deferred_indexes");
+  });
+}
+
 }  // namespace
 
 const Dialect& SqliteStore::SqliteDialect() {
@@ -607,6 +697,7 @@ core::Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions
   }
   const core::Clock& clock = options.clock != nullptr ? *options.clock : core::SystemClock::Get();
   MA_ASSIGN_OR_RETURN(const int schema_version, Migrate(*writer, clock));
+  MA_RETURN_IF_ERROR(RebuildIndexes(*writer));
 
   std::vector<std::unique_ptr<SqliteConnection>> readers;
   if (!memory) {
@@ -876,6 +967,16 @@ core::Status SqliteStore::Write(const std::function<core::Status(WriteTx&)>& fn)
 SqliteStore::BatchStats SqliteStore::GetBatchStats() const {
   std::lock_guard lock(queue_mutex_);
   return BatchStats{batches_, batched_writes_, static_cast<int64_t>(queue_.size())};
+}
+
+core::Result<bool> SqliteStore::DeferValueIndexes(int64_t max_resources) {
+  std::lock_guard lock(writer_mutex_);
+  return DeferIndexes(*writer_, max_resources);
+}
+
+core::Status SqliteStore::RebuildDeferredIndexes() {
+  std::lock_guard lock(writer_mutex_);
+  return RebuildIndexes(*writer_);
 }
 
 }  // namespace medalliance::store

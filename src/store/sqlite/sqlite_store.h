@@ -87,6 +87,20 @@ class SqliteStore final : public Store {
   core::Status Write(const std::function<core::Status(WriteTx&)>& fn) override;
   int SchemaVersion() const override { return schema_version_; }
 
+  // Bulk load (`medalliance import`): when the database holds at most `max_resources`
+  // resource versions, drops the value indexes of the search-index tables (token, string,
+  // date, number, quantity, uri; reference's stays: write hooks look Persons and roles up by
+  // reference during an import), recording each in `deferred_indexes` in the same transaction.
+  // Rows then go into one B-tree each; RebuildDeferredIndexes() sorts them into the indexes
+  // at the end, far cheaper than inserting each row in the middle of a value index. Until
+  // then, searches on those tables scan the resource type's rows (correct, slower). Returns
+  // whether it dropped them. Errors: as Write().
+  core::Result<bool> DeferValueIndexes(int64_t max_resources);
+  // Recreates the indexes DeferValueIndexes() dropped, in one transaction with the removal
+  // of their `deferred_indexes` rows; nothing when none are pending. Open() calls it, so a
+  // bulk load killed half-way is finished before the database serves. Errors: as Write().
+  core::Status RebuildDeferredIndexes();
+
   // The dialect of this back end ("?n" placeholders).
   static const Dialect& SqliteDialect();
 

@@ -147,5 +147,66 @@ TEST_F(ExtensionTest, OperationsRouteAtEachLevelAndAreListed) {
   EXPECT_NE(metadata.body.find("OperationDefinition/echo"), std::string::npos);
 }
 
+// Leaves Observations as they are; counts the calls.
+class WatchHook : public store::WriteHook {
+ public:
+  std::vector<std::string> Types() const override { return {"Observation"}; }
+  core::Status BeforeWrite(store::WriteTx& /*tx*/, store::WriteEvent& /*event*/) override {
+    ++calls;
+    return {};
+  }
+  int calls = 0;
+};
+
+// The importer prepares creates of hooked types on the speculation that their hooks change
+// nothing: a hook that amends the resource (TagHook) still has its change stored and indexed,
+// and one that changes nothing (WatchHook) gets the prepared text and rows.
+TEST(SpeculativePrepareTest, HookedCreatesStoreWhatTheHooksLeft) {
+  auto store = store::SqliteStore::Open({}).value();
+  TagHook tag;
+  WatchHook watch;
+  RestConfig config;
+  for (std::string_view type : fhir::r4::ResourceTypeNames())
+    config.resource_types.emplace_back(type);
+  config.hooks = {&tag, &watch};
+  RestService service(*store, std::move(config));
+  auto bundle = fhir::ParseJson(
+      R"({"resourceType":"Bundle","type":"transaction","entry":[)"
+      R"({"fullUrl":"urn:uuid:p","resource":{"resourceType":"Patient","active":false,)"
+      R"("name":[{"family":"Li"}]},"request":{"method":"POST","url":"Patient"}},)"
+      R"({"resource":{"resourceType":"Observation","status":"final","code":{"coding":[)"
+      R"({"system":"http://loinc.org","code":"1234-5"}]},"subject":{"reference":"urn:uuid:p"}},)"
+      R"("request":{"method":"POST","url":"Observation"}}]})");
+  ASSERT_TRUE(bundle.has_value());
+  auto prepared = service.PrepareBundle(std::move(*bundle), "", nullptr, /*speculate=*/true);
+  ASSERT_TRUE(prepared.has_value()) << prepared.error().GetMessage();
+  auto response = service.CommitBundle(**prepared);
+  ASSERT_TRUE(response.has_value()) << response.error().GetMessage();
+  EXPECT_EQ(tag.calls, 1);
+  EXPECT_EQ(watch.calls, 1);
+  auto send = [&](std::string url) {
+    FhirRequest request;
+    request.method = "GET";
+    size_t question = url.find('?');
+    SplitPath(url.substr(0, question), request.segments);
+    if (question != std::string::npos)
+      request.params = ParseQueryString(url.substr(question + 1));
+    return service.Handle(request);
+  };
+  // TagHook's active=true is what is stored and what the index holds.
+  FhirResponse active = send("Patient?active=true");
+  ASSERT_EQ(active.status, 200) << active.body;
+  EXPECT_NE(active.body.find(R"("total":1)"), std::string::npos) << active.body;
+  EXPECT_NE(active.body.find(R"("active":true)"), std::string::npos) << active.body;
+  FhirResponse inactive = send("Patient?active=false");
+  EXPECT_NE(inactive.body.find(R"("total":0)"), std::string::npos) << inactive.body;
+  // The Observation's reference was resolved to the Patient's id, and its rows are there.
+  FhirResponse observations =
+      send("Observation?code=http://loinc.org|1234-5&subject:Patient.name=Li");
+  ASSERT_EQ(observations.status, 200) << observations.body;
+  EXPECT_NE(observations.body.find(R"("total":1)"), std::string::npos) << observations.body;
+  EXPECT_EQ(observations.body.find("urn:uuid"), std::string::npos) << observations.body;
+}
+
 }  // namespace
 }  // namespace medalliance::api::rest

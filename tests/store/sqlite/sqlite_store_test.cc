@@ -222,6 +222,101 @@ TEST_F(SqliteStoreTest, MigrationsRunOnceAndAreRecorded) {
   EXPECT_EQ(Count(*reopened, "SELECT MAX(version) FROM schema_version"), version);
 }
 
+// Bulk load (medalliance import): the value indexes are dropped while the store is small,
+// searches still find rows (by scanning), and the rebuild brings every index back.
+TEST_F(SqliteStoreTest, DeferredValueIndexesAreRebuiltAndSearchesKeepWorking) {
+  const SqliteOptions options = FileOptions();
+  auto store = OpenOrDie(options);
+  ASSERT_NE(store, nullptr);
+  const std::string kValueIndexes =
+      "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'index\\_%\\_value'"
+      " ESCAPE '\\'";
+  EXPECT_EQ(Count(*store, kValueIndexes), 7);
+  auto deferred = store->DeferValueIndexes(100);
+  ASSERT_TRUE(deferred.has_value()) << deferred.error().GetMessage();
+  EXPECT_TRUE(*deferred);
+  EXPECT_EQ(Count(*store, kValueIndexes), 1);  // index_reference_value stays
+  EXPECT_EQ(Count(*store, "SELECT COUNT(*) FROM deferred_indexes"), 6);
+  ASSERT_TRUE(store->Write([](WriteTx& tx) {
+    StoredResource resource = MakeResource("Patient", "p1", 1, 1000);
+    IndexEntry entry;
+    entry.param = "identifier";
+    entry.system = "urn:s";
+    entry.value = "v1";
+    return tx.PutVersion(resource, {entry});
+  }));
+  const std::string kLookup =
+      "SELECT COUNT(*) FROM index_token WHERE type = 'Patient' AND param = 'identifier'"
+      " AND value = 'v1' AND system = 'urn:s'";
+  EXPECT_EQ(Count(*store, kLookup), 1);
+  // A second deferral finds nothing left to drop.
+  deferred = store->DeferValueIndexes(100);
+  ASSERT_TRUE(deferred.has_value());
+  EXPECT_FALSE(*deferred);
+  ASSERT_TRUE(store->RebuildDeferredIndexes());
+  EXPECT_EQ(Count(*store, kValueIndexes), 7);
+  EXPECT_EQ(Count(*store, "SELECT COUNT(*) FROM deferred_indexes"), 0);
+  EXPECT_EQ(Count(*store, kLookup), 1);
+  ASSERT_TRUE(store->RebuildDeferredIndexes());  // nothing pending: no change
+  EXPECT_EQ(Count(*store, kValueIndexes), 7);
+}
+
+TEST_F(SqliteStoreTest, ValueIndexesStayWhenTheDatabaseIsLargerThanTheLoad) {
+  auto store = OpenOrDie(FileOptions());
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Write([](WriteTx& tx) -> core::Status {
+    for (int i = 0; i < 3; ++i) {
+      StoredResource resource = MakeResource("Patient", "p" + std::to_string(i), 1, 1000);
+      MA_RETURN_IF_ERROR(tx.PutVersion(resource, {}));
+    }
+    return core::Ok{};
+  }));
+  auto deferred = store->DeferValueIndexes(2);
+  ASSERT_TRUE(deferred.has_value());
+  EXPECT_FALSE(*deferred);
+  EXPECT_EQ(Count(*store, "SELECT COUNT(*) FROM deferred_indexes"), 0);
+  EXPECT_EQ(Count(*store, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'index_token_value'"),
+            1);
+}
+
+// A bulk load that never finished (killed): the next Open() rebuilds before serving.
+TEST_F(SqliteStoreTest, OpenFinishesARebuildAnInterruptedBulkLoadLeft) {
+  const SqliteOptions options = FileOptions();
+  {
+    auto store = OpenOrDie(options);
+    ASSERT_NE(store, nullptr);
+    auto deferred = store->DeferValueIndexes(0);
+    ASSERT_TRUE(deferred.has_value());
+    ASSERT_TRUE(*deferred);
+  }
+  {
+    // Without SqliteStore: the state a crash leaves.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(options.path.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db,
+                                 "SELECT (SELECT COUNT(*) FROM deferred_indexes),"
+                                 " (SELECT COUNT(*) FROM sqlite_master WHERE name ="
+                                 " 'index_string_value')",
+                                 -1, &stmt, nullptr),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+    EXPECT_EQ(sqlite3_column_int(stmt, 0), 6);
+    EXPECT_EQ(sqlite3_column_int(stmt, 1), 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+  }
+  auto reopened = OpenOrDie(options);
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(Count(*reopened, "SELECT COUNT(*) FROM deferred_indexes"), 0);
+  EXPECT_EQ(Count(*reopened,
+                  "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN"
+                  " ('index_token_value', 'index_string_value', 'index_date_value',"
+                  " 'index_number_value', 'index_quantity_value', 'index_uri_value',"
+                  " 'index_reference_value')"),
+            7);
+}
+
 TEST_F(SqliteStoreTest, RefusesADatabaseWithANewerSchema) {
   const SqliteOptions options = FileOptions();
   { ASSERT_NE(OpenOrDie(options), nullptr); }

@@ -214,12 +214,25 @@ CREATE TABLE break_glass_grants (
 );
 )sql";
 
+// 0006_deferred_indexes.sql
+constexpr std::string_view k0006DeferredIndexes = R"sql(
+-- Value indexes of the search-index tables that a bulk import dropped, with the SQL that
+-- recreates them (SqliteStore::DeferValueIndexes). Rows exist only between the drop and the
+-- rebuild, each written in the transaction that made the change; SqliteStore::Open rebuilds
+-- any it finds (after a crash mid-import) before anything else reads the database.
+CREATE TABLE deferred_indexes (
+  name TEXT PRIMARY KEY,  -- the index, e.g. index_token_value
+  sql  TEXT NOT NULL      -- its CREATE INDEX statement, from sqlite_master
+) WITHOUT ROWID;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "0001_initial", k0001Initial},
     Migration{2, "0002_auth", k0002Auth},
     Migration{3, "0003_audit_chain", k0003AuditChain},
     Migration{4, "0004_subscription_queue", k0004SubscriptionQueue},
     Migration{5, "0005_break_glass", k0005BreakGlass},
+    Migration{6, "0006_deferred_indexes", k0006DeferredIndexes},
 };
 
 }  // namespace
