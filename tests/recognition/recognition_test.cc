@@ -499,7 +499,7 @@ TEST_F(RecognitionTest, ResultsTheCallerMayNotSeeAreNotListed) {
   auto response = operation_->Invoke(*store_, request);
   ASSERT_TRUE(response.has_value()) << response.error().GetMessage();
   std::map<std::string, std::set<std::string>> verdicts =
-      Verdicts(Result(Json::parse(fhir::WriteJson(response->body)), 0));
+      Verdicts(Result(Json::parse(response->body_text), 0));
   EXPECT_TRUE(verdicts.contains(shown));
   EXPECT_FALSE(verdicts.contains(hidden));
 }
