@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/rest/rest_service.h"
+#include "audit/audit.h"
 #include "core/time.h"
 #include "fhir/json/json.h"
 #include "fhir/r4/definitions.h"
@@ -75,8 +76,9 @@ class RecognitionTest : public ::testing::Test {
       return fhir::validation::ValidateResource(resource);
     };
     config.clock = &clock_;
-    config.hooks = {patient_hook_.get(), mark_hook_.get(), order_hook_.get(), decision_hook_.get(),
-                    qualification_hook_.get()};
+    config.hooks = {patient_hook_.get(),       mark_hook_.get(),
+                    order_hook_.get(),         decision_hook_.get(),
+                    qualification_hook_.get(), &audit_hook_};  // audit last, as `serve` wires it
     config.operations = {operation_.get(), metrics_.get()};
     service_ = std::make_unique<api::rest::RestService>(*store_, std::move(config));
     search::Searcher searcher;
@@ -292,6 +294,7 @@ class RecognitionTest : public ::testing::Test {
   std::unique_ptr<QualificationHook> qualification_hook_;
   std::unique_ptr<RecognizeOperation> operation_;
   std::unique_ptr<RecognitionMetrics> metrics_;
+  audit::AuditWriteHook audit_hook_{clock_};
   std::unique_ptr<api::rest::RestService> service_;
 };
 
@@ -698,6 +701,23 @@ TEST_F(RecognitionTest, QualificationRecordedLaterReMarksPublishedResults) {
   EXPECT_EQ(version(outside), "1");
   EXPECT_NE(Send("GET", inside).body.find("粤HR"), std::string::npos);
   EXPECT_EQ(Json::parse(Send("GET", inside + "/_history").body)["entry"].size(), 2u);
+  // Written through the write pipeline: each new version is audited, naming the module.
+  auto audit_of = [&](const std::string& what) {
+    for (const Json& entry :
+         Json::parse(Send("GET", "AuditEvent?_count=1000").body).value("entry", Json::array())) {
+      for (const Json& entity : entry["resource"].value("entity", Json::array())) {
+        if (entity.value("what", Json::object()).value("reference", "") == what)
+          return entry["resource"];
+      }
+    }
+    return Json();
+  };
+  for (const std::string& reference : {inside, department}) {
+    Json audited = audit_of(reference + "/_history/2");
+    ASSERT_FALSE(audited.is_null()) << reference;
+    EXPECT_NE(audited.dump().find("medalliance recognition"), std::string::npos) << audited;
+  }
+  EXPECT_TRUE(audit_of(outside + "/_history/2").is_null());
 
   // Corrected: the pass started in June. The May reports lose the mark again.
   Json basic = Json::parse(Send("GET", "Basic/" + q).body);
