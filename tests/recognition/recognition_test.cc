@@ -896,6 +896,40 @@ TEST_F(RecognitionTest, MetricsCountOneMembersMonthPerItem) {
       400);
 }
 
+TEST_F(RecognitionTest, MembersLocalCodesNameTheItem) {
+  Alliance();
+  std::string a = Patient("gz-central", "GZ-11", ResidentId("44010619680321457"));
+  // Creatinine coded only with gz-central's local code (catalogue: lab-crea, gz-central|SG-CR).
+  Json local = Observation(a, "gz-central", "2160-0", "2026-06-10T08:00:00+08:00");
+  local["code"] = {
+      {"coding", Json::array({{{"system", std::string(kLocalCodePrefix) + "gz-central"},
+                               {"code", "SG-CR"}}})}};
+  std::string crea_local = "Observation/" + Create(local);
+  // The same local code of another member names nothing.
+  local["code"]["coding"][0]["system"] = std::string(kLocalCodePrefix) + "gz-tianhe-chc";
+  std::string unknown_local = "Observation/" + Create(local);
+  EXPECT_EQ(SearchIds(std::string("Observation?_security=") + kMark),
+            (std::set<std::string>{crea_local}));
+
+  // Asked by LOINC: found through the local code, reusable.
+  using Reasons = std::map<std::string, std::set<std::string>>;
+  Json answer =
+      Recognize(Params({{"name", "patient"}, {"valueReference", Ref(a)}}, {LoincItem("2160-0")}));
+  EXPECT_EQ(Verdicts(Result(answer, 0)), (Reasons{{crea_local, {}}}));
+  EXPECT_FALSE(Verdicts(Result(answer, 0)).contains(unknown_local));
+  // Asked by another member's local code for the same item: the catalogue item is named.
+  Json by_local = Recognize(Params(
+      {{"name", "patient"}, {"valueReference", Ref(a)}},
+      {Json{{"system", std::string(kLocalCodePrefix) + "sz-heart"}, {"code", "CHEM-CREA"}}}));
+  bool named = false;
+  for (const Json& part : Result(by_local, 0)["part"]) {
+    if (part["name"] == "catalogue-code")
+      named = part["valueCoding"]["code"] == "lab-crea";
+  }
+  EXPECT_TRUE(named) << by_local.dump();
+  EXPECT_EQ(Verdicts(Result(by_local, 0)), (Reasons{{crea_local, {}}}));
+}
+
 TEST_F(RecognitionTest, BadParametersAreRefused) {
   Recognize(
       {{"resourceType", "Parameters"},
