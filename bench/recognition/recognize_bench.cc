@@ -195,7 +195,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", response.error().GetMessage().c_str());
       return 1;
     }
-    std::string body = medalliance::fhir::WriteJson(response->body);
+    const std::string& body = response->body_text;
     for (size_t at = body.find("\"reusable\""); at != std::string::npos;
          at = body.find("\"reusable\"", at + 1)) {
       ++reusable;

@@ -3,7 +3,8 @@
 # p50 <= 2 ms, p99 <= 10 ms). The same database as recognize_bench (built by it when missing),
 # served by `medalliance serve --auth none` on a free loopback port; wrk POSTs the 10-item
 # Parameters for random patients (one connection, then CONNECTIONS), printing wrk's latency
-# distribution and the load. Stops the server on exit; the database is kept for the next run.
+# distribution, the server's CPU time per request and the load. Stops the server on exit; the
+# database is kept for the next run.
 #
 # Usage: bench/recognition/recognize_http.sh [OBSERVATIONS (default 1000000)] [DURATION (20s)]
 #                                            [CONNECTIONS (default "1 4")]
@@ -55,8 +56,18 @@ status=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: applic
   --data '{"resourceType":"Parameters","parameter":[{"name":"patient","valueReference":{"reference":"Patient/p0"}},{"name":"orderer","valueReference":{"reference":"Organization/gz-central"}},{"name":"item","valueString":"2823-3"}]}' \
   "http://127.0.0.1:$PORT/\$recognize")
 [[ "$status" == 200 ]] || { echo "\$recognize answered $status" >&2; exit 1; }
+# The server's CPU time (user + system, clock ticks) from /proc: less sensitive to the load of
+# other processes than wall time.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER/stat"; }
+TICK=$(getconf CLK_TCK)
 for connections in $CONNECTIONS; do
   echo "== $connections connection(s); load before: $(uptime)"
-  wrk -t1 -c"$connections" -d"$DURATION" --latency -s "$WORK/recognize.lua" "http://127.0.0.1:$PORT"
+  before=$(cpu_ticks)
+  wrk -t1 -c"$connections" -d"$DURATION" --latency -s "$WORK/recognize.lua" \
+    "http://127.0.0.1:$PORT" | tee "$WORK/wrk.txt"
+  after=$(cpu_ticks)
+  requests=$(awk '/requests in/ {print $1}' "$WORK/wrk.txt")
+  awk -v t=$((after - before)) -v n="$requests" -v hz="$TICK" \
+    'BEGIN { if (n > 0) printf "server CPU: %.3f ms per request (%d requests)\n", t * 1000 / hz / n, n }'
   echo "load after: $(uptime)"
 done

@@ -160,9 +160,20 @@ std::string FormatDay(int64_t day) {
   int64_t d = doy - (153 * mp + 2) / 5 + 1;
   int64_t m = mp < 10 ? mp + 3 : mp - 9;
   int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
-  char text[16];
-  std::snprintf(text, sizeof text, "%04d-%02d-%02d", static_cast<int>(y), static_cast<int>(m),
-                static_cast<int>(d));
+  if (y < 0 || y > 9999) {
+    char text[24];
+    std::snprintf(text, sizeof text, "%04d-%02d-%02d", static_cast<int>(y), static_cast<int>(m),
+                  static_cast<int>(d));
+    return text;
+  }
+  // Digits by hand: snprintf was 5 % of a $recognize call (two days per expired result).
+  std::string text = "0000-00-00";
+  for (int i = 3; i >= 0; --i, y /= 10)
+    text[static_cast<size_t>(i)] = static_cast<char>('0' + y % 10);
+  text[5] = static_cast<char>('0' + m / 10);
+  text[6] = static_cast<char>('0' + m % 10);
+  text[8] = static_cast<char>('0' + d / 10);
+  text[9] = static_cast<char>('0' + d % 10);
   return text;
 }
 

@@ -122,6 +122,8 @@ bool HasMark(const Json& resource) {
 core::Status MarkHook::BeforeWrite(store::WriteTx& tx, store::WriteEvent& event) {
   if (event.kind == store::WriteKind::kDelete || event.resource == nullptr)
     return {};
+  if (event.origin == kWriteOrigin)
+    return {};  // Remark() judged it, with the qualification being written
   Json& resource = *event.resource;
   StripMarks(resource);
   MA_ASSIGN_OR_RETURN(OrganizationCache cache, engine_.StartCache(tx));
@@ -304,27 +306,11 @@ core::Status DecisionHook::Check(const Json& task) {
       "Task.reasonCode");
 }
 
-core::Status WriteRemarked(store::WriteTx& tx, const store::StoredResource& current, Json& resource,
-                           core::EpochMillis now) {
-  static const search::Searcher searcher;
-  store::StoredResource stored;
-  stored.type = current.type;
-  stored.id = current.id;
-  stored.version = current.version + 1;
-  stored.last_updated = std::max(now, current.last_updated);
-  stored.method = "PUT";
-  Json* meta = resource.Find("meta");
-  if (meta == nullptr || !meta->IsObject())
-    meta = &resource.SetAt(2, "meta", Json::MakeObject());
-  meta->Set("versionId", Json::MakeString(std::to_string(stored.version)));
-  meta->Set("lastUpdated", Json::MakeString(core::FormatInstant(stored.last_updated)));
-  stored.json = fhir::WriteJson(resource);
-  return tx.PutVersion(stored, searcher.Index(resource));
-}
-
 core::Result<int> Remark(store::WriteTx& tx, Engine& engine, const std::string& member,
                          OrganizationCache& cache, const HookOptions& options,
-                         core::EpochMillis now) {
+                         const store::WriteEvent& event, core::EpochMillis now) {
+  if (event.writer == nullptr)
+    return Error::Internal("recognition: no ResourceWriter is wired for re-marking");
   core::Status status;
   std::string issuers = member;
   for (const store::StoredResource& department :
@@ -348,7 +334,14 @@ core::Result<int> Remark(store::WriteTx& tx, Engine& engine, const std::string& 
     StripMarks(resource);
     if (deserves)
       AddMark(resource, options.mark_display);
-    MA_RETURN_IF_ERROR(WriteRemarked(tx, stored, resource, now));
+    // A new version through the whole write pipeline (indexed, hooked, audited as made by
+    // this module for the caller of the qualification write); `stored.version` is the one
+    // judged, so a concurrent change is a conflict rather than overwritten.
+    store::WriteScope scope = event.Nested(kWriteOrigin);
+    scope.now = std::max(now, stored.last_updated);
+    MA_ASSIGN_OR_RETURN(store::StoredResource written,
+                        event.writer->Update(tx, resource, scope, stored.version));
+    (void)written;
     ++changed;
   }
   return changed;
@@ -394,7 +387,8 @@ core::Status QualificationHook::BeforeWrite(store::WriteTx& tx, store::WriteEven
     if (member == new_member)
       list.insert(list.end(), after.begin(), after.end());
     cache.local[member] = std::move(rules);
-    MA_ASSIGN_OR_RETURN(int changed, Remark(tx, engine_, member, cache, options_, clock.Now()));
+    MA_ASSIGN_OR_RETURN(int changed,
+                        Remark(tx, engine_, member, cache, options_, event, clock.Now()));
     if (changed > 0 && event.warnings != nullptr) {
       event.warnings->push_back({core::Severity::kInformation, "informational",
                                  "检查检验结果互认：已按新的室间质评资质重新标记 " +

@@ -6,7 +6,9 @@
 // — meta.security {kRecognitionSystem, "HR", "<scope>HR"} — when the result names a catalogue
 // item, is final (ImagingStudy: available), is more than a diagnostic conclusion, fits the
 // item's specimen and method, and its issuer was qualified for the item at issue time
-// (Engine::IntrinsicFindings is empty). The mark is searchable:
+// (Engine::IntrinsicFindings is empty). A write of this module's own (origin kWriteOrigin:
+// re-marking, judged with qualifications not stored yet) keeps the mark it carries. The mark
+// is searchable:
 // `Observation?_security=https://fhir.medalliance.cn/CodeSystem/recognition|HR`.
 //
 // OrderAlertHook (ServiceRequest create): when the ordered item (ServiceRequest.code) has a
@@ -27,7 +29,8 @@
 // reused. The metrics (metrics_operation.h) count these.
 //
 // QualificationHook (Basic create, update, patch, delete of a qualification): re-marks the
-// member's published results whose mark the change gives or takes (Remark()).
+// member's published results whose mark the change gives or takes (Remark()), through the
+// write pipeline, so that the new versions are indexed, hooked and audited.
 //
 // All act only inside the write transaction and keep no state but the engine's caches.
 
@@ -120,19 +123,18 @@ class QualificationHook : public store::WriteHook {
 // Gives or takes the mark of every Observation, DiagnosticReport and ImagingStudy whose
 // performer is `member` or one of its direct departments, judged with the qualifications in
 // `cache` (the caller overrides the changed Basic's there, as it is not stored yet). Each
-// result whose mark changes gets a new version through WriteRemarked(). Returns how many.
+// result whose mark changes gets a new version through `event.writer` (the whole write
+// pipeline: validation, hooks, index, audit), made by origin kWriteOrigin one level deeper than
+// `event` (store::kMaxWriteDepth bounds it; MarkHook keeps the mark such a write carries, and
+// nothing it writes is a qualification, so it does not recurse). Returns how many.
 // Results naming their issuer only through a PractitionerRole are not found.
+// Errors: kInternal when no writer is wired; the writer's and the store's.
 core::Result<int> Remark(store::WriteTx& tx, Engine& engine, const std::string& member,
                          OrganizationCache& cache, const HookOptions& options,
-                         core::EpochMillis now);
+                         const store::WriteEvent& event, core::EpochMillis now);
 
-// The one place re-marking writes: a new version of `current` with `resource` (its meta
-// versionId and lastUpdated set here) and its search index rows, through
-// WriteTx::PutVersion. The write hooks and the audit of the REST pipeline do not run for it
-// (the Basic write that caused it is audited); store::ResourceWriter (h/referral) is meant
-// to replace this body.
-core::Status WriteRemarked(store::WriteTx& tx, const store::StoredResource& current,
-                           fhir::Json& resource, core::EpochMillis now);
+// The origin (store::WriteScope::origin) of the recognition module's own writes.
+inline constexpr std::string_view kWriteOrigin = "recognition";
 
 // Adds the mark (display `display`) to meta.security; StripMarks() removes every mark.
 void AddMark(fhir::Json& resource, const std::string& display);

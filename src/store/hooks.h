@@ -158,6 +158,12 @@ struct OperationRequest {
 struct OperationResponse {
   int status = 200;
   fhir::Json body;  // a resource: Parameters, Bundle, OperationOutcome, ...
+  // Instead of `body` (left null): the resource already written as JSON text, for an
+  // operation whose large answer is cheaper to write directly (recognition's $recognize). It
+  // must embed no resource (api/ does not filter it for the caller's view: the operation
+  // lists only what OperationRequest::visible admits); the caller's reads are audited as for
+  // `body`.
+  std::string body_text;
   std::vector<core::Issue> warnings;
 };
 

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/rest/rest_service.h"
+#include "audit/audit.h"
 #include "core/time.h"
 #include "fhir/json/json.h"
 #include "fhir/r4/definitions.h"
@@ -75,8 +76,9 @@ class RecognitionTest : public ::testing::Test {
       return fhir::validation::ValidateResource(resource);
     };
     config.clock = &clock_;
-    config.hooks = {patient_hook_.get(), mark_hook_.get(), order_hook_.get(), decision_hook_.get(),
-                    qualification_hook_.get()};
+    config.hooks = {patient_hook_.get(),       mark_hook_.get(),
+                    order_hook_.get(),         decision_hook_.get(),
+                    qualification_hook_.get(), &audit_hook_};  // audit last, as `serve` wires it
     config.operations = {operation_.get(), metrics_.get()};
     service_ = std::make_unique<api::rest::RestService>(*store_, std::move(config));
     search::Searcher searcher;
@@ -292,6 +294,7 @@ class RecognitionTest : public ::testing::Test {
   std::unique_ptr<QualificationHook> qualification_hook_;
   std::unique_ptr<RecognizeOperation> operation_;
   std::unique_ptr<RecognitionMetrics> metrics_;
+  audit::AuditWriteHook audit_hook_{clock_};
   std::unique_ptr<api::rest::RestService> service_;
 };
 
@@ -499,7 +502,7 @@ TEST_F(RecognitionTest, ResultsTheCallerMayNotSeeAreNotListed) {
   auto response = operation_->Invoke(*store_, request);
   ASSERT_TRUE(response.has_value()) << response.error().GetMessage();
   std::map<std::string, std::set<std::string>> verdicts =
-      Verdicts(Result(Json::parse(fhir::WriteJson(response->body)), 0));
+      Verdicts(Result(Json::parse(response->body_text), 0));
   EXPECT_TRUE(verdicts.contains(shown));
   EXPECT_FALSE(verdicts.contains(hidden));
 }
@@ -698,6 +701,23 @@ TEST_F(RecognitionTest, QualificationRecordedLaterReMarksPublishedResults) {
   EXPECT_EQ(version(outside), "1");
   EXPECT_NE(Send("GET", inside).body.find("粤HR"), std::string::npos);
   EXPECT_EQ(Json::parse(Send("GET", inside + "/_history").body)["entry"].size(), 2u);
+  // Written through the write pipeline: each new version is audited, naming the module.
+  auto audit_of = [&](const std::string& what) {
+    for (const Json& entry :
+         Json::parse(Send("GET", "AuditEvent?_count=1000").body).value("entry", Json::array())) {
+      for (const Json& entity : entry["resource"].value("entity", Json::array())) {
+        if (entity.value("what", Json::object()).value("reference", "") == what)
+          return entry["resource"];
+      }
+    }
+    return Json();
+  };
+  for (const std::string& reference : {inside, department}) {
+    Json audited = audit_of(reference + "/_history/2");
+    ASSERT_FALSE(audited.is_null()) << reference;
+    EXPECT_NE(audited.dump().find("medalliance recognition"), std::string::npos) << audited;
+  }
+  EXPECT_TRUE(audit_of(outside + "/_history/2").is_null());
 
   // Corrected: the pass started in June. The May reports lose the mark again.
   Json basic = Json::parse(Send("GET", "Basic/" + q).body);
@@ -874,6 +894,40 @@ TEST_F(RecognitionTest, MetricsCountOneMembersMonthPerItem) {
       Send("GET", "$recognition-metrics?member=Organization/sz-heart&period=2026-06&item=nope")
           .status,
       400);
+}
+
+TEST_F(RecognitionTest, MembersLocalCodesNameTheItem) {
+  Alliance();
+  std::string a = Patient("gz-central", "GZ-11", ResidentId("44010619680321457"));
+  // Creatinine coded only with gz-central's local code (catalogue: lab-crea, gz-central|SG-CR).
+  Json local = Observation(a, "gz-central", "2160-0", "2026-06-10T08:00:00+08:00");
+  local["code"] = {
+      {"coding", Json::array({{{"system", std::string(kLocalCodePrefix) + "gz-central"},
+                               {"code", "SG-CR"}}})}};
+  std::string crea_local = "Observation/" + Create(local);
+  // The same local code of another member names nothing.
+  local["code"]["coding"][0]["system"] = std::string(kLocalCodePrefix) + "gz-tianhe-chc";
+  std::string unknown_local = "Observation/" + Create(local);
+  EXPECT_EQ(SearchIds(std::string("Observation?_security=") + kMark),
+            (std::set<std::string>{crea_local}));
+
+  // Asked by LOINC: found through the local code, reusable.
+  using Reasons = std::map<std::string, std::set<std::string>>;
+  Json answer =
+      Recognize(Params({{"name", "patient"}, {"valueReference", Ref(a)}}, {LoincItem("2160-0")}));
+  EXPECT_EQ(Verdicts(Result(answer, 0)), (Reasons{{crea_local, {}}}));
+  EXPECT_FALSE(Verdicts(Result(answer, 0)).contains(unknown_local));
+  // Asked by another member's local code for the same item: the catalogue item is named.
+  Json by_local = Recognize(Params(
+      {{"name", "patient"}, {"valueReference", Ref(a)}},
+      {Json{{"system", std::string(kLocalCodePrefix) + "sz-heart"}, {"code", "CHEM-CREA"}}}));
+  bool named = false;
+  for (const Json& part : Result(by_local, 0)["part"]) {
+    if (part["name"] == "catalogue-code")
+      named = part["valueCoding"]["code"] == "lab-crea";
+  }
+  EXPECT_TRUE(named) << by_local.dump();
+  EXPECT_EQ(Verdicts(Result(by_local, 0)), (Reasons{{crea_local, {}}}));
 }
 
 TEST_F(RecognitionTest, BadParametersAreRefused) {

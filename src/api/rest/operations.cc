@@ -132,15 +132,21 @@ FhirResponse RestService::InvokeOperation(const FhirRequest& request, const std:
     record.query = "$" + name;
     config_.audit->Record(std::move(record));
   }
-  if (session != nullptr && !result->body.IsNull()) {
-    if (core::Status filtered = FilterOperationResult(*session, result->body); !filtered)
-      return ErrorResponse(filtered.error());
+  bool has_body = !result->body.IsNull() || !result->body_text.empty();
+  if (session != nullptr && has_body) {
+    // body_text embeds no resource (store::OperationResponse): nothing to filter.
+    if (!result->body.IsNull()) {
+      if (core::Status filtered = FilterOperationResult(*session, result->body); !filtered)
+        return ErrorResponse(filtered.error());
+    }
     AuditReads(request, session.get(), "operation", "$" + name);
   }
   FhirResponse response;
   response.status = result->status;
   if (!result->body.IsNull())
     response.body = fhir::WriteJson(result->body);
+  else
+    response.body = std::move(result->body_text);
   return response;
 }
 

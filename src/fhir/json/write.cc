@@ -157,6 +157,10 @@ void Emit(const Json& value, std::string& out, bool pretty, int depth) {
 
 }  // namespace
 
+void AppendJsonString(std::string_view text, std::string& out) {
+  AppendQuoted(text, out);
+}
+
 void AppendJson(const Json& value, std::string& out, const WriteOptions& options) {
   Emit(value, out, options.pretty, 0);
 }
