@@ -35,8 +35,8 @@ class ChainTest : public ::testing::Test {
     resource.version = 1;
     resource.last_updated = ++clock_;
     auto index = searcher_.Index(*parsed);
-    auto status =
-        store_->Write([&](store::WriteTx& tx) -> core::Status { return tx.PutVersion(resource, index); });
+    auto status = store_->Write(
+        [&](store::WriteTx& tx) -> core::Status { return tx.PutVersion(resource, index); });
     ASSERT_TRUE(status.has_value());
   }
 
