@@ -95,6 +95,9 @@ struct WriteOptions {
 // Serialises a tree; numbers are written from their source text.
 std::string WriteJson(const Json& value, const WriteOptions& options = {});
 void AppendJson(const Json& value, std::string& out, const WriteOptions& options = {});
+// Appends the JSON string literal of `text` (quoted and escaped as AppendJson writes strings):
+// for writers that assemble JSON text without building a tree (search Bundles).
+void AppendJsonString(std::string_view text, std::string& out);
 
 // The simdjson kernel the parser was compiled for ("haswell", "icelake"; "fallback" means the
 // build lost its CPU flags and parsing is several times slower).

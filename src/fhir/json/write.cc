@@ -161,6 +161,10 @@ void AppendJson(const Json& value, std::string& out, const WriteOptions& options
   Emit(value, out, options.pretty, 0);
 }
 
+void AppendJsonString(std::string_view text, std::string& out) {
+  AppendQuoted(text, out);
+}
+
 std::string WriteJson(const Json& value, const WriteOptions& options) {
   std::string out;
   AppendJson(value, out, options);
