@@ -114,6 +114,20 @@ Result<SearchPage> Searcher::Search(store::ReadTx& tx, const SearchRequest& requ
     }
     return internal::ExpandValueSet(*value_set, name, load);
   };
+  options.run_pairs =
+      [&tx](const Fragment& query) -> Result<std::vector<std::pair<int64_t, std::string>>> {
+    MA_ASSIGN_OR_RETURN(std::vector<store::SqlRow> rows,
+                        tx.QueryRows(internal::Number(query, tx.GetDialect())));
+    std::vector<std::pair<int64_t, std::string>> out;
+    out.reserve(rows.size());
+    for (store::SqlRow& row : rows) {
+      const auto* key = row.size() == 2 ? std::get_if<int64_t>(&row[0]) : nullptr;
+      auto* text = row.size() == 2 ? std::get_if<std::string>(&row[1]) : nullptr;
+      if (key != nullptr && text != nullptr)
+        out.emplace_back(*key, std::move(*text));
+    }
+    return out;
+  };
 
   Fragment where;
   where.Text("c.type = ").Bind(request.type).Text(" AND c.deleted = 0");

@@ -14,7 +14,7 @@ using fhir::Json;
 namespace {
 
 void AppendString(std::string& out, std::string_view text) {
-  fhir::AppendJson(Json::MakeString(std::string(text)), out);
+  fhir::AppendJsonString(text, out);
 }
 
 void AppendHeader(std::string& out, std::string_view type, core::EpochMillis now) {
@@ -109,12 +109,16 @@ std::string BuildSearchBundle(const std::string& base_url, const std::string& ty
   out += ']';
   out += R"(,"entry":[)";
   bool first = true;
+  std::string full_url = base_url + "/";  // reused: no allocation per entry
+  const size_t base_size = full_url.size();
   auto entry = [&](const store::StoredResource& resource, std::string_view mode) {
     if (!first)
       out += ',';
     first = false;
     out += R"({"fullUrl":)";
-    AppendString(out, base_url + "/" + resource.type + "/" + resource.id);
+    full_url.resize(base_size);
+    full_url.append(resource.type).append("/").append(resource.id);
+    AppendString(out, full_url);
     out += R"(,"resource":)";
     out += resource.json;
     out += R"(,"search":{"mode":")";

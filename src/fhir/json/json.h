@@ -96,7 +96,8 @@ struct WriteOptions {
 std::string WriteJson(const Json& value, const WriteOptions& options = {});
 void AppendJson(const Json& value, std::string& out, const WriteOptions& options = {});
 // Appends the JSON string literal of `text`, as WriteJson writes strings (a byte that is not
-// part of well-formed UTF-8 becomes U+FFFD): for code that writes JSON text directly.
+// part of well-formed UTF-8 becomes U+FFFD): for code that writes JSON text without building a
+// tree ($recognize's answer, search Bundles).
 void AppendJsonString(std::string_view text, std::string& out);
 
 // The simdjson kernel the parser was compiled for ("haswell", "icelake"; "fallback" means the

@@ -18,6 +18,9 @@ using core::Result;
 namespace {
 
 constexpr int kMaxChainDepth = 4;
+// A chain whose targets have at most this many matching ids matches their references as a
+// literal list (PlannerOptions::run_pairs); more: the nested statement.
+constexpr size_t kMaxResolvedChainIds = 100;
 
 Error BadValue(std::string_view name, const std::string& why) {
   return Error::BadRequest("invalid value for search parameter '" + std::string(name) + "': " + why,
@@ -408,8 +411,7 @@ Result<std::optional<IdSet>> PlanChain(std::string_view type, std::string_view n
     targets = def->target_types;
   }
   std::string_view rest_code = rest.substr(0, rest.find_first_of(":."));
-  IdSet set;
-  bool any = false;
+  std::vector<std::pair<std::string_view, IdSet>> inners;  // target type, its matching ids
   for (std::string_view target : targets) {
     if (rest_code.starts_with("_has")) {
       // allowed: a reverse chain at the end of a chain
@@ -418,8 +420,44 @@ Result<std::optional<IdSet>> PlanChain(std::string_view type, std::string_view n
     }
     MA_ASSIGN_OR_RETURN(std::optional<IdSet> inner,
                         PlanParameter(target, rest, value, options, depth + 1));
-    if (!inner)
-      continue;
+    if (inner)
+      inners.emplace_back(target, std::move(*inner));
+  }
+  if (inners.empty())
+    return std::optional<IdSet>();
+  if (options.run_pairs) {
+    // Resolve the targets first: (target index, id) for every target, in one statement.
+    Fragment query;
+    for (size_t t = 0; t < inners.size(); ++t) {
+      query.Text(t == 0 ? "SELECT " : " UNION ALL SELECT ").Bind(static_cast<int64_t>(t));
+      query.Text(", s.id FROM (").Append(Positive(inners[t].first, inners[t].second)).Text(") s");
+    }
+    query.Text(" LIMIT ").Bind(static_cast<int64_t>(kMaxResolvedChainIds + 1));
+    MA_ASSIGN_OR_RETURN(auto ids, options.run_pairs(query));
+    if (ids.size() <= kMaxResolvedChainIds) {
+      IdSet set;
+      set.select.Text("SELECT x.id AS id FROM index_reference x WHERE x.type = ");
+      set.select.Bind(std::string(type)).Text(" AND ").Append(ParamRowsIn(type, {head}));
+      set.select.Text(" AND x.value IN (");
+      bool first = true;
+      for (const auto& [t, id] : ids) {
+        if (t < 0 || static_cast<size_t>(t) >= inners.size())
+          continue;
+        for (const std::string& prefix :
+             ReferencePrefixes(inners[static_cast<size_t>(t)].first, options.base_url)) {
+          set.select.Text(first ? "" : ", ").Bind(prefix + id);
+          first = false;
+        }
+      }
+      if (first)
+        set.select.Text("NULL");  // no target matches: no resource does
+      set.select.Text(")");
+      return std::optional<IdSet>(std::move(set));
+    }
+  }
+  IdSet set;
+  bool any = false;
+  for (const auto& [target, inner] : inners) {
     if (any)
       set.select.Text(" UNION ");
     any = true;
@@ -433,7 +471,7 @@ Result<std::optional<IdSet>> PlanChain(std::string_view type, std::string_view n
     set.select.Text(" AND x.value IN (");
     for (size_t i = 0; i < prefixes.size(); ++i) {
       set.select.Text(i == 0 ? "SELECT " : " UNION ALL SELECT ").Bind(prefixes[i]);
-      set.select.Text(" || s.id FROM (").Append(Positive(target, *inner)).Text(") s");
+      set.select.Text(" || s.id FROM (").Append(Positive(target, inner)).Text(") s");
       if (i > 0) {
         set.select.Text(" WHERE EXISTS (SELECT 1 FROM index_reference y WHERE y.type = ");
         set.select.Bind(std::string(type)).Text(" AND ").Append(ParamRowsIn(type, {head}, "y"));
@@ -443,8 +481,6 @@ Result<std::optional<IdSet>> PlanChain(std::string_view type, std::string_view n
     }
     set.select.Text(")");
   }
-  if (!any)
-    return std::optional<IdSet>();
   return std::optional<IdSet>(std::move(set));
 }
 

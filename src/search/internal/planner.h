@@ -41,6 +41,12 @@ struct PlannerOptions {
   // unsupported.
   std::function<core::Result<ValueSetCodes>(std::string_view name, std::string_view value)>
       value_sets;
+  // Runs a query of (integer, text) rows in the search's read transaction. Set: a chain
+  // resolves the ids of its targets first (a few identifier seeks) and matches their
+  // references as a literal list, instead of one nested statement per target type with
+  // UNIONs (Observation?subject.identifier=: four target types). Unset: the nested form.
+  std::function<core::Result<std::vector<std::pair<int64_t, std::string>>>(const Fragment& query)>
+      run_pairs;
 };
 
 // Result of planning one parameter: nullopt when the parameter (or its modifier) is unknown
