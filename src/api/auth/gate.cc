@@ -366,6 +366,7 @@ std::optional<rest::FhirResponse> SecurityGate::Check(const http::Request& http_
                                                       rest::FhirRequest& request) const {
   const bool public_path = request.segments.size() == 1 && request.segments[0] == "metadata";
   std::string rate_key = "addr:" + http_request.remote_address;
+  std::shared_ptr<const auth::ValidatedToken> verified;  // parsed scopes, cached with the token
   if (options_.enabled && !public_path) {
     std::string_view token = BearerToken(request.headers.Get("Authorization"));
     if (token.empty()) {
@@ -374,15 +375,17 @@ std::optional<rest::FhirResponse> SecurityGate::Check(const http::Request& http_
       response.headers.Set("WWW-Authenticate", "Bearer realm=" + Quote(options_.realm));
       return response;
     }
-    core::Result<store::Caller> caller = options_.tokens->Validate(token);
-    if (!caller) {
-      rest::FhirResponse response = rest::ErrorResponse(caller.error());
+    core::Result<std::shared_ptr<const auth::ValidatedToken>> validated =
+        options_.tokens->ValidateShared(token);
+    if (!validated) {
+      rest::FhirResponse response = rest::ErrorResponse(validated.error());
       response.headers.Set("WWW-Authenticate", "Bearer realm=" + Quote(options_.realm) +
                                                    ", error=\"invalid_token\", error_description=" +
-                                                   Quote(caller.error().GetMessage()));
+                                                   Quote(validated.error().GetMessage()));
       return response;
     }
-    request.caller = std::move(*caller);
+    verified = std::move(*validated);
+    request.caller = verified->caller;
     rate_key = request.caller.client_id.empty()
                    ? "org:" + request.caller.organization_id + ":" + request.caller.practitioner_id
                    : "client:" + request.caller.client_id;
@@ -413,7 +416,11 @@ std::optional<rest::FhirResponse> SecurityGate::Check(const http::Request& http_
     request.caller.break_glass_reason = std::string(reason);
   }
 
-  auth::ScopeSet scopes(request.caller.scopes);
+  // Every need of a GET is a read or a search (RequiredAccess): scopes granting both on every
+  // type need no per-request check.
+  if (verified->reads_every_type && (request.method == "GET" || request.method == "HEAD"))
+    return std::nullopt;
+  const auth::ScopeSet& scopes = verified->scopes;
   const std::string context = request.caller.client_id.empty() ? "user" : "system";
   for (const NeededAccess& access : RequiredAccess(request, is_type_)) {
     if (scopes.Allows(access.type, access.interaction))
