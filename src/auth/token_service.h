@@ -130,10 +130,13 @@ class TokenService {
   TokenServiceOptions options_;
   AuthStore::SigningKey key_;
 
-  // Looked up by the token's bytes without copying them (heterogeneous lookup).
+  // Looked up by the token's bytes without copying them (heterogeneous lookup). The hash covers
+  // the last 64 bytes, which hold the signature (distinct per token); equality compares all.
   struct TokenHash {
     using is_transparent = void;
-    size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+    size_t operator()(std::string_view text) const {
+      return std::hash<std::string_view>{}(text.substr(text.size() > 64 ? text.size() - 64 : 0));
+    }
   };
   static constexpr size_t kMaxCachedTokens = 10000;
   mutable std::shared_mutex cache_mutex_;
