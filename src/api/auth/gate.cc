@@ -365,7 +365,10 @@ std::optional<rest::FhirResponse> SecurityGate::Admit(const http::Request& http_
 std::optional<rest::FhirResponse> SecurityGate::Check(const http::Request& http_request,
                                                       rest::FhirRequest& request) const {
   const bool public_path = request.segments.size() == 1 && request.segments[0] == "metadata";
-  std::string rate_key = "addr:" + http_request.remote_address;
+  // The rate limiter's key, built only when a limit is configured.
+  std::string rate_key;
+  if (limiter_.Enabled())
+    rate_key = "addr:" + http_request.remote_address;
   std::shared_ptr<const auth::ValidatedToken> verified;  // parsed scopes, cached with the token
   if (options_.enabled && !public_path) {
     std::string_view token = BearerToken(request.headers.Get("Authorization"));
@@ -386,12 +389,14 @@ std::optional<rest::FhirResponse> SecurityGate::Check(const http::Request& http_
     }
     verified = std::move(*validated);
     request.caller = verified->caller;
-    rate_key = request.caller.client_id.empty()
-                   ? "org:" + request.caller.organization_id + ":" + request.caller.practitioner_id
-                   : "client:" + request.caller.client_id;
+    if (limiter_.Enabled()) {
+      rate_key = request.caller.client_id.empty()
+                     ? "org:" + request.caller.organization_id + ":" + request.caller.practitioner_id
+                     : "client:" + request.caller.client_id;
+    }
   }
   int retry_after = 0;
-  if (!limiter_.Admit(rate_key, &retry_after)) {
+  if (limiter_.Enabled() && !limiter_.Admit(rate_key, &retry_after)) {
     rest::FhirResponse response = rest::ErrorResponse(
         core::Error(core::ErrorCode::kTooManyRequests,
                     "too many requests; retry after " + std::to_string(retry_after) + " s"));
@@ -401,8 +406,8 @@ std::optional<rest::FhirResponse> SecurityGate::Check(const http::Request& http_
   if (!options_.enabled || public_path)
     return std::nullopt;
 
-  std::string_view reason = request.headers.Get("X-Break-Glass");
   if (request.headers.Has("X-Break-Glass")) {
+    std::string_view reason = request.headers.Get("X-Break-Glass");
     const auto& roles = request.caller.roles;
     if (std::find(roles.begin(), roles.end(), "break-glass") == roles.end()) {
       return rest::ErrorResponse(core::Error::Forbidden(
