@@ -390,9 +390,9 @@ std::optional<rest::FhirResponse> SecurityGate::Check(const http::Request& http_
     verified = std::move(*validated);
     request.caller = verified->caller;
     if (limiter_.Enabled()) {
-      rate_key = request.caller.client_id.empty()
-                     ? "org:" + request.caller.organization_id + ":" + request.caller.practitioner_id
-                     : "client:" + request.caller.client_id;
+      rate_key = request.caller.client_id.empty() ? "org:" + request.caller.organization_id + ":" +
+                                                        request.caller.practitioner_id
+                                                  : "client:" + request.caller.client_id;
     }
   }
   int retry_after = 0;
