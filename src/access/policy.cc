@@ -687,16 +687,18 @@ Result<std::string> Session::OrganizationOf(store::ReadTx& tx, std::string_view 
 }
 
 Result<std::string> Session::PatientOwner(store::ReadTx& tx, const std::string& patient) {
+  if (!last_patient_.empty() && patient == last_patient_)
+    return last_patient_owner_;
   auto cached = patient_owner_.find(patient);
   if (cached != patient_owner_.end())
     return cached->second;
   if (std::optional<std::string> recent = policy_.LookupRecentPatientOwner(patient)) {
-    patient_owner_[patient] = *recent;
+    RememberPatientOwner(patient, *recent);
     return std::move(*recent);
   }
   MA_ASSIGN_OR_RETURN(int64_t sequence, Policy::PatientSequence(tx, patient));
   if (std::optional<std::string> known = policy_.LookupPatientOwner(patient, sequence)) {
-    patient_owner_[patient] = *known;
+    RememberPatientOwner(patient, *known);
     return std::move(*known);
   }
   std::string owner;
@@ -715,8 +717,17 @@ Result<std::string> Session::PatientOwner(store::ReadTx& tx, const std::string& 
   }
   // The sequence read before ReadCurrent, in the same transaction: the same version.
   policy_.RememberPatientOwner(patient, stored.has_value() ? stored->sequence : sequence, owner);
-  patient_owner_[patient] = owner;
+  RememberPatientOwner(patient, owner);
   return owner;
+}
+
+// The last patient in two strings (a read asks about one patient: no map node), the others
+// in the map (a search's rows are about many).
+void Session::RememberPatientOwner(const std::string& patient, const std::string& owner) {
+  if (!last_patient_.empty())
+    patient_owner_.insert_or_assign(std::move(last_patient_), std::move(last_patient_owner_));
+  last_patient_ = patient;
+  last_patient_owner_ = owner;
 }
 
 Result<bool> Session::Treats(store::ReadTx& tx, const std::vector<std::string>& patients,

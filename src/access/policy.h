@@ -201,6 +201,7 @@ class Session {
   core::Result<std::string> OrganizationOf(store::ReadTx& tx, std::string_view reference);
   // The member that manages a patient's record (its owner), or empty.
   core::Result<std::string> PatientOwner(store::ReadTx& tx, const std::string& patient);
+  void RememberPatientOwner(const std::string& patient, const std::string& owner);
   bool MayBreakGlass() const;
 
   const Policy& policy_;
@@ -210,6 +211,8 @@ class Session {
   std::map<std::string, bool> sharing_;  // "patients"
   std::map<std::string, std::string> organization_of_;
   std::map<std::string, std::string> patient_owner_;
+  std::string last_patient_;  // the patient asked about last, and its owner
+  std::string last_patient_owner_;
   std::set<std::string> recorded_;
   std::vector<Access> cross_reads_;
   std::vector<BreakGlassGrant> new_grants_;

@@ -571,9 +571,29 @@ void AuditLog::Record(AuditRecord record) {
     record.recorded = clock_.Now();
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back(std::move(record));
+    queue_.push_back(Pending{std::move(record), nullptr});
   }
   wake_.notify_one();
+}
+
+core::Status AuditLog::Commit(std::vector<AuditRecord> records) {
+  if (records.empty())
+    return {};
+  auto ticket = std::make_shared<Ticket>();
+  std::unique_lock lock(mutex_);
+  if (stopping_) {
+    lock.unlock();
+    return core::Error(core::ErrorCode::kUnavailable, "the audit log is shutting down");
+  }
+  for (AuditRecord& record : records) {
+    if (record.recorded == 0)
+      record.recorded = clock_.Now();
+    queue_.push_back(Pending{std::move(record), ticket});
+  }
+  ++waiting_;
+  wake_.notify_one();
+  committed_.wait(lock, [&] { return ticket->done; });
+  return ticket->status;
 }
 
 int64_t AuditLog::Written() const {
@@ -581,26 +601,44 @@ int64_t AuditLog::Written() const {
   return written_;
 }
 
-core::Status AuditLog::WriteBatch(std::vector<AuditRecord> batch) {
+int64_t AuditLog::Transactions() const {
+  std::lock_guard lock(mutex_);
+  return transactions_;
+}
+
+core::Status AuditLog::WriteBatch(std::vector<Pending> batch) {
   if (batch.empty())
     return {};
   core::EpochMillis now = clock_.Now();
   core::Status status = store_.Write([&](store::WriteTx& tx) -> core::Status {
-    for (const AuditRecord& record : batch) {
-      MA_RETURN_IF_ERROR(AppendAuditEvent(tx, BuildAuditEvent(record), now));
+    for (const Pending& pending : batch) {
+      MA_RETURN_IF_ERROR(AppendAuditEvent(tx, BuildAuditEvent(pending.record), now));
     }
     return {};
   });
-  if (status) {
+  {
     std::lock_guard lock(mutex_);
-    written_ += static_cast<int64_t>(batch.size());
+    if (status) {
+      written_ += static_cast<int64_t>(batch.size());
+      ++transactions_;
+    }
+    const Ticket* last = nullptr;
+    for (const Pending& pending : batch) {
+      if (pending.ticket == nullptr || pending.ticket.get() == last)
+        continue;
+      last = pending.ticket.get();
+      pending.ticket->status = status;
+      pending.ticket->done = true;
+      --waiting_;
+    }
   }
+  committed_.notify_all();
   return status;
 }
 
 core::Status AuditLog::Flush() {
   std::lock_guard write_lock(write_mutex_);
-  std::vector<AuditRecord> batch;
+  std::vector<Pending> batch;
   {
     std::lock_guard lock(mutex_);
     batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
@@ -615,8 +653,12 @@ void AuditLog::Run() {
     wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
     if (stopping_)
       break;
-    // Gather what arrives within the interval into one transaction.
-    wake_.wait_for(lock, std::chrono::milliseconds(flush_interval_ms_), [&] { return stopping_; });
+    // Nobody waits: gather what arrives within the interval into one transaction. Somebody
+    // waits: write at once; what arrives while this transaction commits goes in the next.
+    if (waiting_ == 0) {
+      wake_.wait_for(lock, std::chrono::milliseconds(flush_interval_ms_),
+                     [&] { return stopping_ || waiting_ > 0; });
+    }
     lock.unlock();
     core::Status status = Flush();
     if (!status) {

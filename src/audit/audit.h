@@ -4,15 +4,17 @@
 // each AuditEvent version gets a link in `audit_chain` whose hash is SHA-256(previous hash ||
 // the exact stored JSON bytes), written in the same transaction. VerifyChain() recomputes it.
 //
-// Writes are audited inside the write's own transaction (AuditWriteHook); reads go through
-// AuditLog::Record, a buffer flushed in one transaction every few milliseconds (acknowledged
-// reads may lose their AuditEvents on a crash within that window; see doc/security.md).
+// Writes are audited inside the write's own transaction (AuditWriteHook); reads of another
+// member's data go through AuditLog::Commit, which returns once their AuditEvents are
+// committed (group commit with concurrent requests); security events through
+// AuditLog::Record, flushed every few milliseconds. See doc/security.md.
 //
 // Thread-safety: AuditLog is thread-safe; the free functions are.
 
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -132,9 +134,15 @@ class AnchorWriter {
   std::thread thread_;
 };
 
-// Buffered recording for reads and security events. A background thread writes the queued
-// records every `flush_interval_ms` in one transaction. Records that fail to store are
-// logged to stderr and dropped (the read was already answered).
+// Recording of reads and security events, with group commit. A background thread writes
+// what is queued in one transaction: at once when a caller waits (Commit), after
+// `flush_interval_ms` when none does (Record). Concurrent requests' records therefore share
+// one transaction (and one commit), and the hash chain is appended in queue order.
+//
+// Commit is for accesses to another member's data: the response must not leave before their
+// AuditEvents are committed, so an acknowledged access survives a crash (kill -9). Record is
+// fire-and-forget (refusals, token events): lost if the process dies within the interval;
+// records that fail to store are logged to stderr.
 class AuditLog {
  public:
   AuditLog(store::Store& store, const core::Clock& clock, int flush_interval_ms = 5);
@@ -143,23 +151,40 @@ class AuditLog {
   AuditLog& operator=(const AuditLog&) = delete;
 
   void Record(AuditRecord record);
+  // Queues `records` and returns once the transaction holding them is committed, or its
+  // error (nothing of the batch stored). Group commit: records queued meanwhile by other
+  // threads go in the same transaction.
+  core::Status Commit(std::vector<AuditRecord> records);
   // Writes everything queued so far; returns after it is committed.
   core::Status Flush();
   const core::Clock& GetClock() const { return clock_; }
   int64_t Written() const;
+  int64_t Transactions() const;  // batches committed (group-commit evidence)
 
  private:
+  // A waiter's records: done and status are set by the writer under mutex_.
+  struct Ticket {
+    bool done = false;
+    core::Status status;
+  };
+  struct Pending {
+    AuditRecord record;
+    std::shared_ptr<Ticket> ticket;  // null: nobody waits
+  };
   void Run();
-  core::Status WriteBatch(std::vector<AuditRecord> batch);
+  core::Status WriteBatch(std::vector<Pending> batch);
 
   store::Store& store_;
   const core::Clock& clock_;
   const int flush_interval_ms_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<AuditRecord> queue_;
+  std::condition_variable committed_;
+  std::deque<Pending> queue_;
+  int waiting_ = 0;  // queued records somebody waits for
   bool stopping_ = false;
   int64_t written_ = 0;
+  int64_t transactions_ = 0;
   std::mutex write_mutex_;  // one batch at a time (Flush and the thread)
   std::thread thread_;
 };

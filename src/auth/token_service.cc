@@ -313,23 +313,32 @@ std::string TokenService::Sign(const store::Caller& caller, const std::string& s
 }
 
 core::Result<store::Caller> TokenService::Validate(std::string_view access_token) const {
+  MA_ASSIGN_OR_RETURN(std::shared_ptr<const ValidatedToken> token, ValidateShared(access_token));
+  return token->caller;
+}
+
+core::Result<std::shared_ptr<const ValidatedToken>> TokenService::ValidateShared(
+    std::string_view access_token) const {
   const int64_t now = options_.clock->Now() / 1000;
   {
     std::shared_lock lock(cache_mutex_);
-    auto it = cache_.find(std::string(access_token));
-    if (it != cache_.end() && it->second.expires_at > now)
-      return it->second.caller;
+    auto it = cache_.find(access_token);
+    if (it != cache_.end() && it->second->expires_at > now)
+      return it->second;
   }
-  int64_t expires_at = 0;
-  MA_ASSIGN_OR_RETURN(store::Caller caller, ValidateUncached(access_token, &expires_at));
+  auto token = std::make_shared<ValidatedToken>();
+  MA_ASSIGN_OR_RETURN(token->caller, ValidateUncached(access_token, &token->expires_at));
+  token->scopes = ScopeSet(token->caller.scopes);
+  token->reads_every_type = token->scopes.Allows("*", Interaction::kRead) &&
+                            token->scopes.Allows("*", Interaction::kSearch);
   std::unique_lock lock(cache_mutex_);
   if (cache_.size() >= kMaxCachedTokens) {
-    std::erase_if(cache_, [now](const auto& item) { return item.second.expires_at <= now; });
+    std::erase_if(cache_, [now](const auto& item) { return item.second->expires_at <= now; });
     if (cache_.size() >= kMaxCachedTokens)
       cache_.clear();
   }
-  cache_[std::string(access_token)] = CachedToken{caller, expires_at};
-  return caller;
+  cache_.insert_or_assign(std::string(access_token), token);
+  return std::shared_ptr<const ValidatedToken>(std::move(token));
 }
 
 core::Result<store::Caller> TokenService::ValidateUncached(std::string_view access_token,

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "auth/auth_store.h"
+#include "auth/scopes.h"
 #include "core/clock.h"
 #include "core/result.h"
 #include "store/hooks.h"
@@ -79,6 +81,16 @@ struct TokenOutcome {
   std::string scope;
 };
 
+// A verified access token: its caller and, parsed once, its scopes.
+struct ValidatedToken {
+  store::Caller caller;
+  ScopeSet scopes;
+  // The scopes allow read and search on every resource type (system/*.rs, *.read, ...):
+  // a GET then needs no per-request scope check.
+  bool reads_every_type = false;
+  int64_t expires_at = 0;  // epoch seconds
+};
+
 // The scopes a person's role grants (user/ context).
 std::vector<std::string> RoleScopes(std::string_view role);
 bool IsKnownRole(std::string_view role);
@@ -99,6 +111,9 @@ class TokenService {
   // Validated tokens are cached until they expire (bounded), so a client's requests pay the
   // signature check once per token.
   core::Result<store::Caller> Validate(std::string_view access_token) const;
+  // The same, sharing the cached entry: no copy of the caller, scopes parsed once per token.
+  core::Result<std::shared_ptr<const ValidatedToken>> ValidateShared(
+      std::string_view access_token) const;
 
   AuthStore& GetStore() { return auth_store_; }
 
@@ -115,13 +130,19 @@ class TokenService {
   TokenServiceOptions options_;
   AuthStore::SigningKey key_;
 
-  struct CachedToken {
-    store::Caller caller;
-    int64_t expires_at = 0;  // epoch seconds
+  // Looked up by the token's bytes without copying them (heterogeneous lookup). The hash covers
+  // the last 64 bytes, which hold the signature (distinct per token); equality compares all.
+  struct TokenHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view text) const {
+      return std::hash<std::string_view>{}(text.substr(text.size() > 64 ? text.size() - 64 : 0));
+    }
   };
   static constexpr size_t kMaxCachedTokens = 10000;
   mutable std::shared_mutex cache_mutex_;
-  mutable std::unordered_map<std::string, CachedToken> cache_;  // by the token text
+  mutable std::unordered_map<std::string, std::shared_ptr<const ValidatedToken>, TokenHash,
+                             std::equal_to<>>
+      cache_;  // by the token text
 };
 
 }  // namespace medalliance::auth

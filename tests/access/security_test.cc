@@ -1,10 +1,12 @@
 // Break-glass, write rules (owner, registry, forged labels, AuditEvents append-only) and the
 // audit trail (write AuditEvents in the write's transaction, cross-member reads, hash chain).
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -211,6 +213,58 @@ TEST_F(SecurityTest, CrossMemberReadsAreAuditedWithOwnerAndPurpose) {
   EXPECT_EQ(world_.Send(&a_, "GET", "Observation/obs-a").status, 200);
   ASSERT_TRUE(world_.Audit().Flush().has_value());
   EXPECT_EQ(Count("AuditEvent"), before);
+}
+
+// Another member's data leaves only after its AuditEvent is committed: no Flush needed, so an
+// acknowledged access cannot be lost by a crash after the response.
+TEST_F(SecurityTest, ACrossMemberReadIsAnsweredOnlyAfterItsAuditEventIsCommitted) {
+  ASSERT_EQ(
+      world_.Put(
+          &b_, "Encounter", "enc-b",
+          R"({"resourceType":"Encounter","id":"enc-b","status":"in-progress","class":{"code":"AMB"},"subject":{"reference":"Patient/pat-a"},"serviceProvider":{"reference":"Organization/org-b"}})"),
+      "");
+  int64_t before = Count("AuditEvent");
+  int64_t written = world_.Audit().Written();
+  ASSERT_EQ(world_.Send(&b_, "GET", "Observation/obs-a").status, 200);
+  EXPECT_EQ(world_.Audit().Written(), written + 1);
+  EXPECT_EQ(Count("AuditEvent"), before + 1);
+  ASSERT_EQ(world_.Send(&b_, "GET", "Observation?patient=pat-a").status, 200);
+  EXPECT_EQ(Count("AuditEvent"), before + 2);
+}
+
+// Group commit: concurrent waiters share transactions, each returns after its records are
+// committed, and the chain stays intact.
+TEST_F(SecurityTest, ConcurrentAuditCommitsShareTransactionsAndKeepTheChain) {
+  const int64_t transactions = world_.Audit().Transactions();
+  const int64_t written = world_.Audit().Written();
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 25;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        audit::AuditRecord record;
+        record.subtype = "read";
+        record.action = "R";
+        record.caller = b_;
+        record.entities = {"Observation/obs-" + std::to_string(t) + "-" + std::to_string(i) +
+                           "/_history/1"};
+        std::vector<audit::AuditRecord> records;
+        records.push_back(record);
+        records.push_back(record);
+        if (!world_.Audit().Commit(std::move(records)).has_value())
+          ++failures;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(world_.Audit().Written(), written + 2 * kThreads * kPerThread);
+  EXPECT_LE(world_.Audit().Transactions() - transactions, kThreads * kPerThread);
+  core::Result<audit::VerifyReport> report = audit::VerifyChain(world_.Store());
+  ASSERT_TRUE(report.has_value());
+  EXPECT_TRUE(report->ok()) << report->problems.front();
 }
 
 TEST_F(SecurityTest, AuditEventsAreNeverUpdatedOrDeletedThroughTheApi) {

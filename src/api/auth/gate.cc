@@ -365,7 +365,11 @@ std::optional<rest::FhirResponse> SecurityGate::Admit(const http::Request& http_
 std::optional<rest::FhirResponse> SecurityGate::Check(const http::Request& http_request,
                                                       rest::FhirRequest& request) const {
   const bool public_path = request.segments.size() == 1 && request.segments[0] == "metadata";
-  std::string rate_key = "addr:" + http_request.remote_address;
+  // The rate limiter's key, built only when a limit is configured.
+  std::string rate_key;
+  if (limiter_.Enabled())
+    rate_key = "addr:" + http_request.remote_address;
+  std::shared_ptr<const auth::ValidatedToken> verified;  // parsed scopes, cached with the token
   if (options_.enabled && !public_path) {
     std::string_view token = BearerToken(request.headers.Get("Authorization"));
     if (token.empty()) {
@@ -374,21 +378,25 @@ std::optional<rest::FhirResponse> SecurityGate::Check(const http::Request& http_
       response.headers.Set("WWW-Authenticate", "Bearer realm=" + Quote(options_.realm));
       return response;
     }
-    core::Result<store::Caller> caller = options_.tokens->Validate(token);
-    if (!caller) {
-      rest::FhirResponse response = rest::ErrorResponse(caller.error());
+    core::Result<std::shared_ptr<const auth::ValidatedToken>> validated =
+        options_.tokens->ValidateShared(token);
+    if (!validated) {
+      rest::FhirResponse response = rest::ErrorResponse(validated.error());
       response.headers.Set("WWW-Authenticate", "Bearer realm=" + Quote(options_.realm) +
                                                    ", error=\"invalid_token\", error_description=" +
-                                                   Quote(caller.error().GetMessage()));
+                                                   Quote(validated.error().GetMessage()));
       return response;
     }
-    request.caller = std::move(*caller);
-    rate_key = request.caller.client_id.empty()
-                   ? "org:" + request.caller.organization_id + ":" + request.caller.practitioner_id
-                   : "client:" + request.caller.client_id;
+    verified = std::move(*validated);
+    request.caller = verified->caller;
+    if (limiter_.Enabled()) {
+      rate_key = request.caller.client_id.empty() ? "org:" + request.caller.organization_id + ":" +
+                                                        request.caller.practitioner_id
+                                                  : "client:" + request.caller.client_id;
+    }
   }
   int retry_after = 0;
-  if (!limiter_.Admit(rate_key, &retry_after)) {
+  if (limiter_.Enabled() && !limiter_.Admit(rate_key, &retry_after)) {
     rest::FhirResponse response = rest::ErrorResponse(
         core::Error(core::ErrorCode::kTooManyRequests,
                     "too many requests; retry after " + std::to_string(retry_after) + " s"));
@@ -398,8 +406,8 @@ std::optional<rest::FhirResponse> SecurityGate::Check(const http::Request& http_
   if (!options_.enabled || public_path)
     return std::nullopt;
 
-  std::string_view reason = request.headers.Get("X-Break-Glass");
   if (request.headers.Has("X-Break-Glass")) {
+    std::string_view reason = request.headers.Get("X-Break-Glass");
     const auto& roles = request.caller.roles;
     if (std::find(roles.begin(), roles.end(), "break-glass") == roles.end()) {
       return rest::ErrorResponse(core::Error::Forbidden(
@@ -413,7 +421,11 @@ std::optional<rest::FhirResponse> SecurityGate::Check(const http::Request& http_
     request.caller.break_glass_reason = std::string(reason);
   }
 
-  auth::ScopeSet scopes(request.caller.scopes);
+  // Every need of a GET is a read or a search (RequiredAccess): scopes granting both on every
+  // type need no per-request check.
+  if (verified->reads_every_type && (request.method == "GET" || request.method == "HEAD"))
+    return std::nullopt;
+  const auth::ScopeSet& scopes = verified->scopes;
   const std::string context = request.caller.client_id.empty() ? "user" : "system";
   for (const NeededAccess& access : RequiredAccess(request, is_type_)) {
     if (scopes.Allows(access.type, access.interaction))

@@ -1,6 +1,7 @@
 // The access rules (access/) and the read audit (audit/) around the REST interactions: a
 // Session per request decides each stored resource; what it denies is left out everywhere and
-// answers 404 on a direct read. Cross-member and break-glass reads are queued to the audit log.
+// answers 404 on a direct read. Cross-member and break-glass reads are committed to the audit log
+// before the response leaves.
 
 #include "api/rest/rest_service.h"
 
@@ -22,10 +23,10 @@ search::VisibilityPredicate RestService::Predicate(access::Session* session) {
   };
 }
 
-void RestService::AuditReads(const FhirRequest& request, const access::Session* session,
-                             std::string_view subtype, const std::string& query) const {
+core::Status RestService::AuditReads(const FhirRequest& request, const access::Session* session,
+                                     std::string_view subtype, const std::string& query) const {
   if (session == nullptr)
-    return;
+    return {};
   core::EpochMillis now = config_.clock->Now();
   if (!session->NewGrants().empty()) {
     core::Status written = store_.Write([&](store::WriteTx& tx) -> core::Status {
@@ -38,8 +39,9 @@ void RestService::AuditReads(const FhirRequest& request, const access::Session* 
     });
     (void)written;  // a failure leaves the grant unflagged; the per-read AuditEvents follow
   }
-  if (config_.audit == nullptr)
-    return;
+  if (config_.audit == nullptr || session->CrossMemberReads().empty())
+    return {};
+  std::vector<audit::AuditRecord> records;
   for (const access::Session::Access& read : session->CrossMemberReads()) {
     audit::AuditRecord record;
     record.category = audit::AuditRecord::Category::kRest;
@@ -53,8 +55,16 @@ void RestService::AuditReads(const FhirRequest& request, const access::Session* 
     record.rule = std::string(access::RuleName(read.rule));
     record.purpose = read.rule == access::Rule::kBreakGlass ? "ETREAT" : "TREAT";
     record.query = query;
-    config_.audit->Record(std::move(record));
+    records.push_back(std::move(record));
   }
+  // Another member's data leaves only once its AuditEvents are committed (group commit with
+  // the other requests' records); if they cannot be stored, the data is not sent.
+  core::Status committed = config_.audit->Commit(std::move(records));
+  if (!committed) {
+    return core::Error(core::ErrorCode::kUnavailable,
+                       "the access could not be audited: " + committed.error().GetMessage());
+  }
+  return {};
 }
 
 void RestService::AuditRefusal(const FhirRequest& request, std::string_view subtype,

@@ -139,7 +139,10 @@ FhirResponse RestService::InvokeOperation(const FhirRequest& request, const std:
       if (core::Status filtered = FilterOperationResult(*session, result->body); !filtered)
         return ErrorResponse(filtered.error());
     }
-    AuditReads(request, session.get(), "operation", "$" + name);
+    if (core::Status audited = AuditReads(request, session.get(), "operation", "$" + name);
+        !audited) {
+      return ErrorResponse(audited.error());
+    }
   }
   FhirResponse response;
   response.status = result->status;

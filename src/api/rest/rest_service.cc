@@ -357,7 +357,8 @@ FhirResponse RestService::Read(const FhirRequest& request, const std::string& ty
   if (!current.has_value() || hidden) {
     return ErrorResponse(Error::NotFound(type + "/" + id + " is not known"));
   }
-  AuditReads(request, session.get(), "read");
+  if (core::Status audited = AuditReads(request, session.get(), "read"); !audited)
+    return ErrorResponse(audited.error());
   if (current->deleted) {
     FhirResponse response = ErrorResponse(Error::Gone(type + "/" + id + " was deleted (version " +
                                                       std::to_string(current->version) + ")"));
@@ -411,8 +412,8 @@ FhirResponse RestService::VersionRead(const FhirRequest& request, const std::str
     return ErrorResponse(status.error());
   if (hidden)
     AuditRefusal(request, "vread", type + "/" + id, "not visible to the caller");
-  else
-    AuditReads(request, session.get(), "vread");
+  else if (core::Status audited = AuditReads(request, session.get(), "vread"); !audited)
+    return ErrorResponse(audited.error());
   if (!stored.has_value() || hidden) {
     return ErrorResponse(
         Error::NotFound("version " + version + " of " + type + "/" + id + " is not known"));
@@ -691,9 +692,11 @@ FhirResponse RestService::RunSearch(const FhirRequest& request,
       query += (i == 0 ? "?" : "&") + search_request.params[i].first + "=" +
                search_request.params[i].second;
     }
-    AuditReads(request, session.get(),
-               search_request.compartment.has_value() ? "search-compartment" : "search-type",
-               query);
+    core::Status audited = AuditReads(
+        request, session.get(),
+        search_request.compartment.has_value() ? "search-compartment" : "search-type", query);
+    if (!audited)
+      return ErrorResponse(audited.error());
   }
   FhirResponse response;
   response.body =
@@ -798,10 +801,12 @@ FhirResponse RestService::History(const FhirRequest& request, const std::string*
     return ErrorResponse(status.error());
   if (!exists)
     return ErrorResponse(Error::NotFound(*type + "/" + *id + " is not known"));
-  AuditReads(request, session.get(),
-             id != nullptr     ? "history-instance"
-             : type != nullptr ? "history-type"
-                               : "history-system");
+  core::Status audited = AuditReads(request, session.get(),
+                                    id != nullptr     ? "history-instance"
+                                    : type != nullptr ? "history-type"
+                                                      : "history-system");
+  if (!audited)
+    return ErrorResponse(audited.error());
   bool has_more = entries.size() > static_cast<size_t>(query.count);
   if (has_more)
     entries.resize(static_cast<size_t>(query.count));

@@ -147,10 +147,11 @@ class RestService {
   // A Session when the caller is restricted (authenticated, and rules configured), else null.
   std::unique_ptr<access::Session> MakeSession(const FhirRequest& request) const;
   static search::VisibilityPredicate Predicate(access::Session* session);
-  // Queues AuditEvents for the cross-member and break-glass reads of the session, and writes
-  // the break-glass grants it opened (AuditEvent + Task for the data steward).
-  void AuditReads(const FhirRequest& request, const access::Session* session,
-                  std::string_view subtype, const std::string& query = {}) const;
+  // Writes the break-glass grants the session opened (AuditEvent + Task for the data steward),
+  // and commits AuditEvents for its cross-member and break-glass reads, returning once they
+  // are durable (kUnavailable when they cannot be stored: the data must not be sent).
+  core::Status AuditReads(const FhirRequest& request, const access::Session* session,
+                          std::string_view subtype, const std::string& query = {}) const;
   void AuditRefusal(const FhirRequest& request, std::string_view subtype, const std::string& what,
                     const std::string& why) const;
   // Removes from an operation's result (a Bundle, or Parameters with resources) what the

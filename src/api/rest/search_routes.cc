@@ -54,7 +54,11 @@ FhirResponse RestService::PatientEverything(const FhirRequest& request,
   });
   if (!status)
     return ErrorResponse(status.error());
-  AuditReads(request, session.get(), "operation", "Patient/" + id + "/$everything");
+  if (core::Status audited =
+          AuditReads(request, session.get(), "operation", "Patient/" + id + "/$everything");
+      !audited) {
+    return ErrorResponse(audited.error());
+  }
   FhirResponse response;
   response.body = BuildSearchBundle(request.base_url, "Patient", page, config_.clock->Now());
   return response;
