@@ -42,7 +42,7 @@ release:
 
 asan:
 	@$(MAKE) build BUILD_DIR=build-asan BUILD_TYPE=Debug \
-	  CMAKE_FLAGS="-DCMAKE_CXX_FLAGS='-fsanitize=address,undefined -fno-omit-frame-pointer'"
+	  CMAKE_FLAGS="-DMA_JEMALLOC=OFF -DCMAKE_CXX_FLAGS='-fsanitize=address,undefined -fno-omit-frame-pointer'"
 	@cd build-asan && ctest --output-on-failure -j $(JOBS)
 
 # Hand-written sources only: generated tables (src/**/generated_*.cc) are left as generated.

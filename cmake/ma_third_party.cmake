@@ -19,3 +19,9 @@ endif()
 
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
+# The server allocates many short-lived strings and JSON nodes per request; with glibc's malloc
+# that was about a quarter of $recognize's CPU (doc/benchmarks.md, "Allocator"). Off for
+# sanitizer builds (`make asan`), which bring their own allocator.
+if(MA_JEMALLOC)
+  pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc)
+endif()

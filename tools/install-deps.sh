@@ -9,7 +9,7 @@ PACKAGES=(
   libsimdjson-dev nlohmann-json3-dev
   libsqlite3-dev sqlite3
   libspdlog-dev libfmt-dev libcli11-dev
-  libssl-dev libargon2-dev zlib1g-dev libzstd-dev zstd
+  libssl-dev libargon2-dev zlib1g-dev libzstd-dev zstd libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   wrk curl python3
 )
