@@ -7,6 +7,7 @@
 #include "core/percent.h"
 #include "core/time.h"
 #include "fhir/r4/definitions.h"
+#include "search/internal/decimal.h"
 #include "search/internal/extract.h"
 #include "search/internal/text.h"
 
@@ -71,23 +72,11 @@ core::Result<std::pair<std::string, std::string>> SplitPrefix(std::string_view n
 }
 
 core::Status ParseDecimal(std::string_view name, std::string_view text, MatchCriteria::Value& out) {
-  std::string copy(text);
-  char* end = nullptr;
-  out.number = std::strtod(copy.c_str(), &end);
-  if (copy.empty() || end != copy.c_str() + copy.size() ||
-      copy.find_first_of("xXnN") != std::string::npos) {
-    return Refuse(name, "'" + copy + "' is not a number");
-  }
-  std::string_view mantissa = text;
-  int exponent = 0;
-  if (size_t e = text.find_first_of("eE"); e != std::string_view::npos) {
-    mantissa = text.substr(0, e);
-    exponent = std::atoi(std::string(text.substr(e + 1)).c_str());
-  }
-  int decimals = 0;
-  if (size_t dot = mantissa.find('.'); dot != std::string_view::npos)
-    decimals = static_cast<int>(mantissa.size() - dot - 1);
-  out.half = 0.5 * std::pow(10.0, exponent - decimals);
+  std::optional<internal::SearchDecimal> decimal = internal::ParseSearchDecimal(text);
+  if (!decimal)
+    return Refuse(name, "'" + std::string(text) + "' is not a number");
+  out.number = decimal->value;
+  out.half = decimal->half;
   return {};
 }
 

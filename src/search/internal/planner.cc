@@ -6,6 +6,7 @@
 
 #include "core/time.h"
 #include "fhir/r4/definitions.h"
+#include "search/internal/decimal.h"
 #include "search/internal/extract.h"
 #include "search/internal/text.h"
 
@@ -73,32 +74,13 @@ Result<Prefixed> SplitPrefix(std::string_view name, std::string_view value) {
 
 // A decimal and the half-width of its implicit precision range ("100" -> 0.5, "1.50" ->
 // 0.005, "1e2" -> 50).
-struct Decimal {
-  double value = 0;
-  double half = 0.5;
-};
+using Decimal = SearchDecimal;
 
 Result<Decimal> ParseDecimal(std::string_view name, std::string_view text) {
-  std::string copy(text);
-  char* end = nullptr;
-  Decimal out;
-  out.value = std::strtod(copy.c_str(), &end);
-  if (copy.empty() || end != copy.c_str() + copy.size() ||
-      copy.find_first_of("xXnN") != std::string::npos) {
-    return BadValue(name, "'" + copy + "' is not a number");
-  }
-  std::string_view mantissa = text;
-  int exponent = 0;
-  if (size_t e = text.find_first_of("eE"); e != std::string_view::npos) {
-    mantissa = text.substr(0, e);
-    exponent = std::atoi(std::string(text.substr(e + 1)).c_str());
-  }
-  int decimals = 0;
-  if (size_t dot = mantissa.find('.'); dot != std::string_view::npos) {
-    decimals = static_cast<int>(mantissa.size() - dot - 1);
-  }
-  out.half = 0.5 * std::pow(10.0, exponent - decimals);
-  return out;
+  std::optional<Decimal> out = ParseSearchDecimal(text);
+  if (!out)
+    return BadValue(name, "'" + std::string(text) + "' is not a number");
+  return *out;
 }
 
 void NumberCondition(Fragment& cond, std::string_view column, std::string_view prefix,
