@@ -1862,7 +1862,8 @@ bool IsContinuationByte(char c) {
   return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
 }
 
-// "<code>:cjk" rows (extract.h, kCjkSuffix): the suffixes of CJK string values.
+// "<code>:cjk" rows (extract.h, kCjkSuffix): the suffixes of CJK string values, and each of
+// their CJK characters alone.
 void AddCjkSuffixes(std::vector<IndexEntry>& out) {
   const size_t rows = out.size();
   for (size_t i = 0; i < rows; ++i) {
@@ -1872,6 +1873,17 @@ void AddCjkSuffixes(std::vector<IndexEntry>& out) {
     }
     const std::string value = out[i].value;
     const std::string param = out[i].param + std::string(kCjkSuffix);
+    auto add = [&](std::string_view text) {
+      for (size_t k = rows; k < out.size(); ++k) {
+        if (out[k].param == param && out[k].value == text)
+          return;
+      }
+      IndexEntry row;
+      row.param = param;
+      row.kind = store::IndexKind::kString;
+      row.value = std::string(text);
+      out.push_back(std::move(row));
+    };
     for (size_t start = 0; start < value.size(); ++start) {
       if (IsContinuationByte(value[start]))
         continue;
@@ -1880,18 +1892,12 @@ void AddCjkSuffixes(std::vector<IndexEntry>& out) {
         ++end;
         while (end < value.size() && IsContinuationByte(value[end])) ++end;
       }
-      std::string_view suffix(value.data() + start, end - start);
-      bool seen = false;
-      for (size_t k = rows; k < out.size() && !seen; ++k) {
-        seen = out[k].param == param && out[k].value == suffix;
-      }
-      if (seen)
-        continue;
-      IndexEntry row;
-      row.param = param;
-      row.kind = store::IndexKind::kString;
-      row.value = std::string(suffix);
-      out.push_back(std::move(row));
+      add(std::string_view(value.data() + start, end - start));
+      size_t first = start + 1;  // the end of the suffix's first character
+      while (first < end && IsContinuationByte(value[first])) ++first;
+      std::string_view character(value.data() + start, first - start);
+      if (first < end && HasCjk(character))
+        add(character);
     }
   }
 }

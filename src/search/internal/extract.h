@@ -44,8 +44,10 @@ inline constexpr char kCompositeSeparator = '#';
 //
 // "<code>:cjk" (index_string): for every folded value of a string parameter that contains a
 // CJK character, each suffix starting at a character boundary (the value itself included),
-// cut to kCjkSuffixChars characters. A CJK search value of at most that many characters is
-// a substring of a value exactly when it is a prefix of one of these rows.
+// cut to kCjkSuffixChars characters, and each CJK character of the value alone. A CJK search
+// value of at most that many characters is a substring of a value exactly when it is a prefix
+// of one of these rows; a single CJK character, exactly when it equals one of them (rows of
+// one value, one per resource, listed by id: the planner walks them in id order).
 inline constexpr std::string_view kCjkSuffix = ":cjk";
 inline constexpr size_t kCjkSuffixChars = 16;
 // "<token>$<quantity>" (index_quantity): for a root composite of a token and a quantity

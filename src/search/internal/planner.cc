@@ -217,17 +217,20 @@ void StringCondition(Fragment& cond, std::string_view modifier, std::string_view
   }
 }
 
+// UTF-8 characters in `text`.
+size_t CharacterCount(std::string_view text) {
+  size_t chars = 0;
+  for (char c : text) chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  return chars;
+}
+
 // Whether a string search can read the CJK suffix rows (kCjkSuffix): every value, folded,
 // has a CJK character (so it matches as a substring, as :contains) and at most
 // kCjkSuffixChars characters.
 bool CjkSuffixSearch(const std::vector<std::string>& values) {
   for (const std::string& part : values) {
     std::string folded = FoldText(Unescape(part));
-    if (!HasCjk(folded))
-      return false;
-    size_t chars = 0;
-    for (char c : folded) chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
-    if (chars > kCjkSuffixChars)
+    if (!HasCjk(folded) || CharacterCount(folded) > kCjkSuffixChars)
       return false;
   }
   return !values.empty();
@@ -777,6 +780,19 @@ Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_vi
         suffix = kCjkSuffix;
         for (const std::string& part : values) {
           std::string folded = FoldText(Unescape(part));
+          if (CharacterCount(folded) == 1) {
+            // One character: its own rows, one per resource containing it.
+            next().Text("x.value = ").Bind(folded);
+            if (values.size() == 1 && plan->derivation == ParamPlan::Derivation::kNone) {
+              // Listed by id in the value index (the primary key ends in the id and raw, which
+              // is empty on these rows): the page may walk them in id order.
+              set.ordered_table = "index_string";
+              set.ordered_condition.Text("d.type = ").Bind(std::string(type));
+              set.ordered_condition.Text(" AND d.param = ").Bind(param);
+              set.ordered_condition.Text(" AND d.value = ").Bind(folded);
+            }
+            continue;
+          }
           next().Text("(x.value >= ").Bind(folded).Text(" AND x.value < ");
           any.Bind(PrefixUpperBound(folded)).Text(")");
         }

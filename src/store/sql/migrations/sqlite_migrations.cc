@@ -226,6 +226,21 @@ CREATE TABLE deferred_indexes (
 ) WITHOUT ROWID;
 )sql";
 
+// 0007_cjk_characters.sql
+constexpr std::string_view k0007CjkCharacters = R"sql(
+-- Search-aid rows (doc/search.md, "Search aids"): each CJK character of a "<code>:cjk" value
+-- alone, i.e. the first character of every longer suffix row when it is CJK (the code point
+-- ranges of search::internal::HasCjk), as the search extractor writes them from now on for
+-- new versions. A one-character Chinese search reads the rows of that character, listed by
+-- id, and stops at the page size. Rows a database does not have yet are added here once.
+INSERT OR IGNORE INTO index_string (type, id, param, value, raw)
+SELECT type, id, param, substr(value, 1, 1), '' FROM index_string
+WHERE substr(param, -4) = ':cjk' AND length(value) > 1 AND (
+  unicode(value) BETWEEN 12352 AND 12543 OR unicode(value) BETWEEN 13312 AND 19903 OR
+  unicode(value) BETWEEN 19968 AND 40959 OR unicode(value) BETWEEN 44032 AND 55215 OR
+  unicode(value) BETWEEN 63744 AND 64255 OR unicode(value) BETWEEN 131072 AND 195103);
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "0001_initial", k0001Initial},
     Migration{2, "0002_auth", k0002Auth},
@@ -233,6 +248,7 @@ constexpr std::array kMigrations = {
     Migration{4, "0004_subscription_queue", k0004SubscriptionQueue},
     Migration{5, "0005_break_glass", k0005BreakGlass},
     Migration{6, "0006_deferred_indexes", k0006DeferredIndexes},
+    Migration{7, "0007_cjk_characters", k0007CjkCharacters},
 };
 
 }  // namespace
