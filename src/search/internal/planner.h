@@ -26,7 +26,8 @@ struct IdSet {
   // set (as an IN list) and checks the others with `exists`.
   int rank = 1;
   // For sets whose rows are one per resource and come out of an index in id order (a token
-  // `system|code` on a stored parameter): the table, and the condition on alias `d`. The
+  // `system|code` on a stored parameter, a single CJK character's `:cjk` rows): the table,
+  // and the condition on alias `d`. The
   // query may then walk these rows in id order, joining each resource, and stop at the page
   // size instead of materialising the whole set first.
   std::string ordered_table;
