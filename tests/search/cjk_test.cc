@@ -4,8 +4,6 @@
 // parameter rows, substring matching in C++), page by page, both ways; migration 0007 adds the
 // character rows to a database written before them, exactly as the extractor writes them.
 
-#include <sqlite3.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <map>
@@ -13,6 +11,7 @@
 #include <set>
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include "fhir/json/json.h"
 #include "search/internal/extract.h"
@@ -149,8 +148,8 @@ class CjkSearchTest : public ::testing::Test {
 // value), some with ASCII, Hangul, kana or a CJK Extension B character; then updates and
 // deletes, so stale character rows would show.
 TEST_F(CjkSearchTest, SingleCharactersAndLongerValuesMatchAnIndependentEvaluation) {
-  const std::vector<std::string> alphabet = {"王", "李", "张", "梁", "强", "婷", "明",
-                                             "國", "한", "の", "𠀀", "A"};
+  const std::vector<std::string> alphabet = {"王", "李", "张", "梁", "强", "婷",
+                                             "明", "國", "한", "の", "𠀀", "A"};
   std::mt19937 random(11);
   auto pick = [&](int chars) {
     std::string out;
