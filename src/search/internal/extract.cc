@@ -1396,6 +1396,23 @@ void Extractor::FindDerivations(std::string_view type, std::vector<ParamPlan>& p
       }
       continue;
     }
+    // (0) A string parameter with the same expression as another (`phonetic` and `name` of
+    // Patient, Person, Practitioner, RelatedPerson: X.name): the same rows, :cjk search aids
+    // included. The smallest code stays stored. (Other types have such pairs too, mostly
+    // references, e.g. Coverage `patient` and `beneficiary`; not derived: not measured.)
+    bool same = false;
+    for (size_t j = 0; j < plans.size() && !same && def.type == r4::SearchParamType::kString; ++j) {
+      if (j == i || !plain(plans[j]) || plans[j].definition->type != def.type ||
+          plans[j].definition->expression != def.expression ||
+          plans[j].definition->code >= def.code) {
+        continue;
+      }
+      decided[i] = Derivation::kUnion;
+      sources[i] = {std::string(plans[j].definition->code)};
+      same = true;
+    }
+    if (same)
+      continue;
     // (1) A union of whole expressions of other parameters of the same type. Not for string
     // parameters: their rows keep the first raw text of equal folded values (:exact).
     if (operands[i].size() < 2 || def.type == r4::SearchParamType::kString)

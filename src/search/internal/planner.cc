@@ -783,12 +783,19 @@ Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_vi
           if (CharacterCount(folded) == 1) {
             // One character: its own rows, one per resource containing it.
             next().Text("x.value = ").Bind(folded);
-            if (values.size() == 1 && plan->derivation == ParamPlan::Derivation::kNone) {
+            // The rows' own parameter: a parameter with the same expression as another
+            // reads that one's rows (ParamPlan::Derivation::kUnion, one source).
+            const bool same_rows =
+                plan->derivation == ParamPlan::Derivation::kUnion && plan->sources.size() == 1;
+            if (values.size() == 1 &&
+                (plan->derivation == ParamPlan::Derivation::kNone || same_rows)) {
               // Listed by id in the value index (the primary key ends in the id and raw, which
               // is empty on these rows): the page may walk them in id order.
               set.ordered_table = "index_string";
               set.ordered_condition.Text("d.type = ").Bind(std::string(type));
-              set.ordered_condition.Text(" AND d.param = ").Bind(param);
+              set.ordered_condition.Text(" AND d.param = ");
+              set.ordered_condition.Bind(same_rows ? plan->sources[0] + std::string(kCjkSuffix)
+                                                   : param);
               set.ordered_condition.Text(" AND d.value = ").Bind(folded);
             }
             continue;
