@@ -1,14 +1,12 @@
-#include "api/subscription_channels.h"
-
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <chrono>
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <gtest/gtest.h>
 
+#include "api/subscription_channels.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace medalliance::api {
@@ -28,7 +26,8 @@ class SilentReceiver {
       boost::system::error_code ec;
       tcp::socket socket = acceptor_.accept(ec);
       const auto until = Clock::now() + hold;
-      while (!stop_ && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      while (!stop_ && Clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
       socket.close(ec);
     });
   }
