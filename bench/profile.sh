@@ -10,6 +10,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib/server.sh
+source "$ROOT/bench/lib/server.sh"
 BIN="${MA_BIN:-$ROOT/${BUILD_DIR:-build}/src/cli/medalliance}"
 BENCH_DIR="${MA_BENCH_DIR:-${TMPDIR:-/tmp}/medalliance-bench}"
 KIND="${1:-}"
@@ -47,11 +49,7 @@ case "$KIND" in
     "$BIN" serve --listen 127.0.0.1:0 --db "$OUT/read.db" --quiet --auth none > "$OUT/server.out" 2>&1 &
     server=$!
     trap 'kill "$server" 2> /dev/null || true' EXIT
-    for _ in $(seq 1 100); do
-      port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$OUT/server.out")
-      [[ -n "$port" ]] && break
-      sleep 0.1
-    done
+    port=$(wait_for_port "$OUT/server.out" "$server")
     python3 - "$port" > "$OUT/read.lua" << 'PY'
 import json, sys, urllib.request
 bundle = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/Observation?_count=1000"))

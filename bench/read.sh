@@ -21,6 +21,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib/server.sh
+source "$ROOT/bench/lib/server.sh"
 BIN="${MA_BIN:-$ROOT/${BUILD_DIR:-build}/src/cli/medalliance}"
 BENCH_DIR="${MA_BENCH_DIR:-${TMPDIR:-/tmp}/medalliance-bench}"
 PATIENTS=2000
@@ -85,14 +87,7 @@ server_args=(serve --listen 127.0.0.1:0 --db "$DB" --quiet --auth none)
 [[ -n "${MA_SERVER_THREADS:-}" ]] && server_args+=(--threads "$MA_SERVER_THREADS")
 "$BIN" "${server_args[@]}" > "$SCRATCH/server.out" 2> "$SCRATCH/server.err" &
 SERVER_PID=$!
-PORT=""
-for _ in $(seq 1 100); do
-  PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$SCRATCH/server.out")
-  [[ -n "$PORT" ]] && break
-  kill -0 "$SERVER_PID" 2> /dev/null || { cat "$SCRATCH/server.err" >&2; exit 1; }
-  sleep 0.1
-done
-[[ -n "$PORT" ]] || { echo "read.sh: the server did not report its port" >&2; exit 1; }
+PORT=$(ERR_LOG="$SCRATCH/server.err" wait_for_port "$SCRATCH/server.out" "$SERVER_PID")
 BASE="http://127.0.0.1:$PORT"
 echo "   server pid $SERVER_PID on $BASE; $(nproc) cores; auth $( ((AUTH)) && echo smart || echo none)"
 export MA_TOKEN=""

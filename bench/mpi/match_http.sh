@@ -15,6 +15,8 @@
 #   (server threads, default 2), MA_WRK_THREADS (default 2).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=bench/lib/server.sh
+source "$ROOT/bench/lib/server.sh"
 BIN="${MA_BIN:-$ROOT/build/src/cli/medalliance}"
 BENCH_DIR="${MA_BENCH_DIR:-${TMPDIR:-/tmp}/medalliance-bench}"
 RECORDS="${1:-1000000}"
@@ -47,14 +49,7 @@ started=$(date +%s.%N)
 "$BIN" serve --db "$DB" --listen 127.0.0.1:0 --quiet --auth none --threads "${MA_THREADS:-2}" >"$LOG" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -f "$LOG"' EXIT
-PORT=""
-for _ in $(seq 1 1200); do
-  PORT=$(sed -nE 's/^listening on [0-9.]+:([0-9]+)$/\1/p' "$LOG")
-  [[ -n "$PORT" ]] && break
-  kill -0 $SERVER 2>/dev/null || { cat "$LOG"; exit 1; }
-  sleep 0.5
-done
-[[ -n "$PORT" ]] || { echo "server did not start" >&2; cat "$LOG"; exit 1; }
+PORT=$(wait_for_port "$LOG" "$SERVER")
 echo "server up on port $PORT after $(python3 -c "import time; print(f'{time.time() - $started:.1f}')") s (index load)"
 for connections in $CONNECTIONS; do
   threads=$((connections < ${MA_WRK_THREADS:-2} ? connections : ${MA_WRK_THREADS:-2}))

@@ -12,6 +12,8 @@
 #   threads, default 2).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=bench/lib/server.sh
+source "$ROOT/bench/lib/server.sh"
 BIN="${MA_BIN:-$ROOT/build/src/cli/medalliance}"
 BENCH_BIN="${MA_BENCH_BIN:-$ROOT/build/bench/recognition/recognize_bench}"
 OBSERVATIONS="${1:-1000000}"
@@ -28,14 +30,7 @@ LOG="$WORK/serve.log"
   --threads "${MA_THREADS:-2}" >"$LOG" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
-PORT=""
-for _ in $(seq 1 600); do
-  PORT=$(sed -nE 's/^listening on [0-9.]+:([0-9]+)$/\1/p' "$LOG")
-  [[ -n "$PORT" ]] && break
-  kill -0 $SERVER 2>/dev/null || { cat "$LOG"; exit 1; }
-  sleep 0.5
-done
-[[ -n "$PORT" ]] || { echo "server did not start" >&2; cat "$LOG"; exit 1; }
+PORT=$(wait_for_port "$LOG" "$SERVER")
 cat >"$WORK/recognize.lua" <<LUA
 math.randomseed(11)
 local items = {"2823-3", "2951-2", "2075-0", "2345-7", "4548-4", "1742-6", "2160-0", "2093-3",

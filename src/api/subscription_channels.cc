@@ -1,6 +1,7 @@
 #include "api/subscription_channels.h"
 
 #include <algorithm>
+#include <type_traits>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -75,13 +76,49 @@ class BindSession final : public http::WebSocketSession {
   store::Caller caller_;
 };
 
+// Runs one asynchronous step to completion on `io`; the stream's expiry bounds it (a
+// synchronous call would ignore beast::tcp_stream's timeouts and could wait forever on a
+// receiver that accepts and never answers).
+template <typename Start>
+boost::system::error_code RunStep(asio::io_context& io, Start&& start) {
+  boost::system::error_code result = asio::error::would_block;
+  start([&result](boost::system::error_code ec, auto&&...) { result = ec; });
+  io.restart();
+  io.run();
+  return result;
+}
+
+// Connects (within connect_timeout), then for TLS shakes hands, sends the POST and reads the
+// answer, all within request_timeout.
 template <typename Stream>
-core::Status Exchange(Stream& stream, bhttp::request<bhttp::string_body>& request,
-                      const std::string& endpoint) {
-  bhttp::write(stream, request);
+core::Status Exchange(asio::io_context& io, Stream& stream,
+                      const tcp::resolver::results_type& endpoints,
+                      bhttp::request<bhttp::string_body>& request, const std::string& endpoint,
+                      const SubscriptionChannelOptions& options) {
+  beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
+  lowest.expires_after(options.connect_timeout);
+  if (auto ec = RunStep(io, [&](auto handler) { lowest.async_connect(endpoints, handler); })) {
+    return Error::Unavailable("cannot connect to " + endpoint + ": " + ec.message());
+  }
+  lowest.expires_after(options.request_timeout);
+  if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+    if (auto ec = RunStep(io, [&](auto handler) {
+          stream.async_handshake(asio::ssl::stream_base::client, handler);
+        })) {
+      return Error::Unavailable("TLS handshake with " + endpoint + " failed: " + ec.message());
+    }
+  }
+  if (auto ec = RunStep(io, [&](auto handler) { bhttp::async_write(stream, request, handler); })) {
+    return Error::Unavailable("sending to " + endpoint + " failed: " + ec.message());
+  }
   beast::flat_buffer buffer;
   bhttp::response<bhttp::string_body> response;
-  bhttp::read(stream, buffer, response);
+  if (auto ec = RunStep(
+          io, [&](auto handler) { bhttp::async_read(stream, buffer, response, handler); })) {
+    return Error::Unavailable("no answer from " + endpoint + ": " + ec.message());
+  }
+  boost::system::error_code ignored;
+  lowest.socket().shutdown(tcp::socket::shutdown_both, ignored);
   unsigned status = response.result_int();
   if (status < 200 || status >= 300) {
     return Error::Unavailable("the rest-hook endpoint " + endpoint + " answered " +
@@ -136,48 +173,10 @@ core::Status SubscriptionChannels::Post(const subscription::Notification& notifi
       if (!SSL_set_tlsext_host_name(stream.native_handle(), host.c_str()))
         return Error::Unavailable("cannot set the TLS server name for " + host);
       stream.set_verify_callback(asio::ssl::host_name_verification(host));
-      beast::get_lowest_layer(stream).expires_after(options_.connect_timeout);
-      beast::get_lowest_layer(stream).connect(endpoints);
-      beast::get_lowest_layer(stream).expires_after(options_.request_timeout);
-      stream.handshake(asio::ssl::stream_base::client);
-      return Exchange(stream, request, notification.endpoint);
+      return Exchange(io, stream, endpoints, request, notification.endpoint, options_);
     }
-    // Synchronous calls ignore tcp_stream timeouts; run them as async ones on our io_context.
     beast::tcp_stream stream(io);
-    boost::system::error_code result = asio::error::would_block;
-    stream.expires_after(options_.connect_timeout);
-    stream.async_connect(endpoints,
-                         [&](boost::system::error_code ec, const tcp::endpoint&) { result = ec; });
-    io.run();
-    io.restart();
-    if (result)
-      return Error::Unavailable("cannot connect to " + notification.endpoint + ": " +
-                                result.message());
-    stream.expires_after(options_.request_timeout);
-    result = asio::error::would_block;
-    bhttp::async_write(stream, request, [&](boost::system::error_code ec, size_t) { result = ec; });
-    io.run();
-    io.restart();
-    if (result)
-      return Error::Unavailable("sending to " + notification.endpoint +
-                                " failed: " + result.message());
-    beast::flat_buffer buffer;
-    bhttp::response<bhttp::string_body> response;
-    result = asio::error::would_block;
-    bhttp::async_read(stream, buffer, response,
-                      [&](boost::system::error_code ec, size_t) { result = ec; });
-    io.run();
-    if (result)
-      return Error::Unavailable("no answer from " + notification.endpoint + ": " +
-                                result.message());
-    boost::system::error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-    unsigned status = response.result_int();
-    if (status < 200 || status >= 300) {
-      return Error::Unavailable("the rest-hook endpoint " + notification.endpoint + " answered " +
-                                std::to_string(status));
-    }
-    return {};
+    return Exchange(io, stream, endpoints, request, notification.endpoint, options_);
   } catch (const std::exception& e) {
     return Error::Unavailable("delivery to " + notification.endpoint + " failed: " + e.what());
   }

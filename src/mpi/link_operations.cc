@@ -7,6 +7,7 @@
 
 #include "core/ids.h"
 #include "core/time.h"
+#include "fhir/json/parameters.h"
 #include "mpi/patient_hook.h"
 #include "store/sql/schema.h"
 
@@ -53,17 +54,6 @@ Json Concept(Json coding) {
 
 // ---- Parameters -----------------------------------------------------------------------
 
-std::vector<const Json*> FindParameters(const Json& parameters, std::string_view name) {
-  std::vector<const Json*> out;
-  if (const Json* list = parameters.Find("parameter"); list != nullptr && list->IsArray()) {
-    for (const Json& parameter : list->Items()) {
-      if (parameter.IsObject() && parameter.GetStringMember("name") == name)
-        out.push_back(&parameter);
-    }
-  }
-  return out;
-}
-
 std::string Where(std::string_view name) {
   return "Parameters.parameter.where(name='" + std::string(name) + "')";
 }
@@ -74,7 +64,7 @@ core::Result<std::vector<std::string>> ReferenceParameters(const Json& parameter
                                                            std::string_view name,
                                                            std::string_view type) {
   std::vector<std::string> out;
-  for (const Json* parameter : FindParameters(parameters, name)) {
+  for (const Json* parameter : fhir::FindParameters(parameters, name)) {
     std::string text;
     if (const Json* value = parameter->Find("valueReference"); value != nullptr) {
       text = std::string(value->GetStringMember("reference"));
@@ -97,7 +87,7 @@ core::Result<std::vector<std::string>> ReferenceParameters(const Json& parameter
 }
 
 std::string TextParameter(const Json& parameters, std::string_view name) {
-  for (const Json* parameter : FindParameters(parameters, name)) {
+  for (const Json* parameter : fhir::FindParameters(parameters, name)) {
     for (std::string_view key : {"valueString", "valueCode", "valueMarkdown"}) {
       if (std::string_view text = parameter->GetStringMember(key); !text.empty())
         return std::string(text);

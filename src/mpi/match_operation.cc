@@ -5,6 +5,7 @@
 
 #include "core/ids.h"
 #include "fhir/json/json.h"
+#include "fhir/json/parameters.h"
 #include "mpi/patient_hook.h"
 
 namespace medalliance::mpi {
@@ -13,19 +14,8 @@ namespace {
 using core::Error;
 using fhir::Json;
 
-const Json* FindParameter(const Json& parameters, std::string_view name) {
-  const Json* list = parameters.Find("parameter");
-  if (list == nullptr || !list->IsArray())
-    return nullptr;
-  for (const Json& parameter : list->Items()) {
-    if (parameter.IsObject() && parameter.GetStringMember("name") == name)
-      return &parameter;
-  }
-  return nullptr;
-}
-
 core::Result<bool> BooleanParameter(const Json& parameters, std::string_view name, bool fallback) {
-  const Json* parameter = FindParameter(parameters, name);
+  const Json* parameter = fhir::FindParameter(parameters, name);
   if (parameter == nullptr)
     return fallback;
   if (const Json* value = parameter->Find("valueBoolean"); value != nullptr && value->IsBool()) {
@@ -41,7 +31,7 @@ core::Result<bool> BooleanParameter(const Json& parameters, std::string_view nam
 }
 
 core::Result<int> CountParameter(const Json& parameters) {
-  const Json* parameter = FindParameter(parameters, "count");
+  const Json* parameter = fhir::FindParameter(parameters, "count");
   if (parameter == nullptr)
     return MatchOperation::kDefaultCount;
   int64_t value = 0;
@@ -115,7 +105,7 @@ double MatchScore(const Comparison& comparison, const MatchConfig& config) {
 
 core::Result<store::OperationResponse> MatchOperation::Invoke(
     store::Store& store, const store::OperationRequest& request) {
-  const Json* parameter = FindParameter(request.parameters, "resource");
+  const Json* parameter = fhir::FindParameter(request.parameters, "resource");
   const Json* patient = parameter != nullptr ? parameter->Find("resource") : nullptr;
   if (patient == nullptr || !patient->IsObject()) {
     return Error::BadRequest(

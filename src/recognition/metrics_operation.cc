@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "core/time.h"
+#include "fhir/json/parameters.h"
 #include "recognition/hooks.h"
+#include "recognition/internal/operation_definition.h"
 
 namespace medalliance::recognition {
 namespace {
@@ -18,25 +20,6 @@ using fhir::Json;
 
 Json String(std::string_view text) {
   return Json::MakeString(std::string(text));
-}
-
-std::string InputOf(const Json& parameters, std::string_view name) {
-  const Json* list = parameters.Find("parameter");
-  if (list == nullptr || !list->IsArray())
-    return {};
-  for (const Json& parameter : list->Items()) {
-    if (parameter.GetStringMember("name") != name)
-      continue;
-    for (std::string_view key : {"valueString", "valueCode", "valueDate"}) {
-      if (std::string_view text = parameter.GetStringMember(key); !text.empty())
-        return std::string(text);
-    }
-    if (const Json* reference = parameter.Find("valueReference"); reference != nullptr)
-      return std::string(reference->GetStringMember("reference"));
-    if (const Json* coding = parameter.Find("valueCoding"); coding != nullptr)
-      return std::string(coding->GetStringMember("code"));
-  }
-  return {};
 }
 
 Json Coding(std::string_view system, std::string_view code, std::string_view display = {}) {
@@ -154,14 +137,14 @@ Json Group(Json code, const Counts& counts) {
 
 core::Result<store::OperationResponse> RecognitionMetrics::Invoke(
     store::Store& store, const store::OperationRequest& request) {
-  const std::string member = InputOf(request.parameters, "member");
+  const std::string member = fhir::ParameterText(request.parameters, "member");
   if (member.rfind("Organization/", 0) != 0 || member.size() <= 13) {
     return core::Error::BadRequest(
         "$recognition-metrics 需要 member=Organization/<id> / member=Organization/<id> is "
         "required",
         "member");
   }
-  const std::string period_text = InputOf(request.parameters, "period");
+  const std::string period_text = fhir::ParameterText(request.parameters, "period");
   core::Result<core::DateRange> period = core::ParseFhirDateTime(period_text, 480);
   if (period_text.size() != 7 || !period) {
     return core::Error::BadRequest(
@@ -170,7 +153,7 @@ core::Result<store::OperationResponse> RecognitionMetrics::Invoke(
             period_text + "'",
         "period");
   }
-  const std::string only_item = InputOf(request.parameters, "item");
+  const std::string only_item = fhir::ParameterText(request.parameters, "item");
   std::map<std::string, Counts> by_item;  // catalogue code -> counts
   Counts total;
   std::shared_ptr<const Catalogue> catalogue;
@@ -335,44 +318,22 @@ core::Result<store::OperationResponse> RecognitionMetrics::Invoke(
 }
 
 Json RecognitionMetricsDefinition() {
-  Json definition = Json::MakeObject();
-  definition.Set("resourceType", String("OperationDefinition"));
-  definition.Set("id", String("recognition-metrics"));
-  definition.Set("url", String(kMetricsDefinition));
-  definition.Set("version", String("0.1.0"));
-  definition.Set("name", String("RecognitionMetrics"));
-  definition.Set("title", String("检查检验结果互认统计 / Recognition metrics"));
-  definition.Set("status", String("active"));
-  definition.Set("kind", String("operation"));
-  definition.Set("publisher", String("广深医疗联盟 / Guangzhou-Shenzhen medical alliance"));
-  definition.Set("description",
-                 String("One member's month of mutual recognition as a MeasureReport: "
-                        "opportunities, reuses, repeats by reason, yuan saved and the issuers "
-                        "whose reusable results were not reused, per item. See "
-                        "doc/recognition.md."));
-  definition.Set("affectsState", Json::MakeBool(false));
-  definition.Set("code", String("recognition-metrics"));
-  definition.Set("system", Json::MakeBool(true));
-  definition.Set("type", Json::MakeBool(false));
-  definition.Set("instance", Json::MakeBool(false));
-  Json parameters = Json::MakeArray();
-  auto add = [&](std::string_view name, std::string_view use, int min, std::string_view type,
-                 std::string_view documentation) {
-    Json parameter = Json::MakeObject();
-    parameter.Set("name", String(name));
-    parameter.Set("use", String(use));
-    parameter.Set("min", Json::MakeNumber(min));
-    parameter.Set("max", String("1"));
-    parameter.Set("documentation", String(documentation));
-    parameter.Set("type", String(type));
-    parameters.PushBack(std::move(parameter));
-  };
-  add("member", "in", 1, "Reference", "The member Organization (departments included)");
-  add("period", "in", 1, "string", "The month, YYYY-MM (Asia/Shanghai)");
-  add("item", "in", 0, "string", "Only this catalogue (or LOINC) code");
-  add("return", "out", 1, "MeasureReport", "Type summary; groups total and one per item");
-  definition.Set("parameter", std::move(parameters));
-  return definition;
+  return internal::OperationDefinition(
+      {.id = "recognition-metrics",
+       .url = kMetricsDefinition,
+       .name = "RecognitionMetrics",
+       .title = "检查检验结果互认统计 / Recognition metrics",
+       .description = "One member's month of mutual recognition as a MeasureReport: "
+                      "opportunities, reuses, repeats by reason, yuan saved and the issuers "
+                      "whose reusable results were not reused, per item. See "
+                      "doc/recognition.md.",
+       .parameters = {
+           {"member", "in", 1, "1", "Reference", "The member Organization (departments included)"},
+           {"period", "in", 1, "1", "string", "The month, YYYY-MM (Asia/Shanghai)"},
+           {"item", "in", 0, "1", "string", "Only this catalogue (or LOINC) code"},
+           {"return", "out", 1, "1", "MeasureReport",
+            "Type summary; groups total and one per item"},
+       }});
 }
 
 }  // namespace medalliance::recognition

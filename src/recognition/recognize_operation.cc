@@ -1,6 +1,7 @@
 #include "recognition/recognize_operation.h"
 
 #include "core/time.h"
+#include "recognition/internal/operation_definition.h"
 #include "recognition/metrics_operation.h"
 
 namespace medalliance::recognition {
@@ -282,52 +283,28 @@ core::Result<store::OperationResponse> RecognizeOperation::Invoke(
 }
 
 Json RecognizeOperationDefinition() {
-  Json definition = Json::MakeObject();
-  definition.Set("resourceType", String("OperationDefinition"));
-  definition.Set("id", String("recognize"));
-  definition.Set("url", String(kRecognizeDefinition));
-  definition.Set("version", String("0.1.0"));
-  definition.Set("name", String("Recognize"));
-  definition.Set("title", String("检查检验结果互认 / Mutual recognition of results"));
-  definition.Set("status", String("active"));
-  definition.Set("kind", String("operation"));
-  definition.Set("publisher", String("广深医疗联盟 / Guangzhou-Shenzhen medical alliance"));
-  definition.Set("description",
-                 String("Which prior examination and laboratory results of a patient (and of its "
-                        "linked identities) may be reused for the ordered items, and why the "
-                        "others may not. See doc/recognition.md."));
-  definition.Set("affectsState", Json::MakeBool(false));
-  definition.Set("code", String("recognize"));
-  definition.Set("system", Json::MakeBool(true));
-  definition.Set("type", Json::MakeBool(false));
-  definition.Set("instance", Json::MakeBool(false));
-  Json parameters = Json::MakeArray();
-  auto add = [&](std::string_view name, std::string_view use, int min, std::string_view max,
-                 std::string_view type, std::string_view documentation) {
-    Json parameter = Json::MakeObject();
-    parameter.Set("name", String(name));
-    parameter.Set("use", String(use));
-    parameter.Set("min", Json::MakeNumber(min));
-    parameter.Set("max", String(max));
-    parameter.Set("documentation", String(documentation));
-    if (!type.empty())
-      parameter.Set("type", String(type));
-    parameters.PushBack(std::move(parameter));
-  };
-  add("patient", "in", 0, "1", "Reference", "The patient (or give identifier)");
-  add("identifier", "in", 0, "1", "Identifier",
-      "Any identity of the patient; linked identities are searched too");
-  add("orderer", "in", 1, "1", "Reference", "The ordering member's Organization");
-  add("item", "in", 1, "*", "Coding",
-      "Ordered item: catalogue code, LOINC code or a member's local code");
-  add("at", "in", 0, "1", "dateTime",
-      "Moment of ordering; default now (Asia/Shanghai when no zone)");
-  add("patient", "out", 0, "*", "Reference",
-      "The linked Patients searched (only the one asked for when sharing is refused)");
-  add("result", "out", 1, "*", "",
-      "Per item: reusable and not-reusable prior results with reasons");
-  definition.Set("parameter", std::move(parameters));
-  return definition;
+  return internal::OperationDefinition(
+      {.id = "recognize",
+       .url = kRecognizeDefinition,
+       .name = "Recognize",
+       .title = "检查检验结果互认 / Mutual recognition of results",
+       .description = "Which prior examination and laboratory results of a patient (and of its "
+                      "linked identities) may be reused for the ordered items, and why the "
+                      "others may not. See doc/recognition.md.",
+       .parameters = {
+           {"patient", "in", 0, "1", "Reference", "The patient (or give identifier)"},
+           {"identifier", "in", 0, "1", "Identifier",
+            "Any identity of the patient; linked identities are searched too"},
+           {"orderer", "in", 1, "1", "Reference", "The ordering member's Organization"},
+           {"item", "in", 1, "*", "Coding",
+            "Ordered item: catalogue code, LOINC code or a member's local code"},
+           {"at", "in", 0, "1", "dateTime",
+            "Moment of ordering; default now (Asia/Shanghai when no zone)"},
+           {"patient", "out", 0, "*", "Reference",
+            "The linked Patients searched (only the one asked for when sharing is refused)"},
+           {"result", "out", 1, "*", "",
+            "Per item: reusable and not-reusable prior results with reasons"},
+       }});
 }
 
 core::Result<int> SeedRecognitionData(store::Store& store, const search::Searcher& searcher,

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "core/time.h"
+#include "fhir/json/parameters.h"
 #include "referral/codes.h"
 #include "referral/internal/json_util.h"
 #include "referral/service_request_hook.h"
@@ -32,20 +33,6 @@ Json Minutes(core::EpochMillis millis) {
   return duration;
 }
 
-std::string InputOf(const Json& parameters, std::string_view name) {
-  const Json* list = parameters.Find("parameter");
-  if (list == nullptr || !list->IsArray())
-    return {};
-  for (const Json& parameter : list->Items()) {
-    if (parameter.GetStringMember("name") != name)
-      continue;
-    if (std::string_view text = parameter.GetStringMember("valueString"); !text.empty())
-      return std::string(text);
-    return std::string(internal::ReferenceOf(parameter.Find("valueReference")));
-  }
-  return {};
-}
-
 struct Row {
   core::EpochMillis sort_key = 0;
   Json parameter;
@@ -59,7 +46,7 @@ GreenChannelBoard::GreenChannelBoard(const core::Clock* clock)
 core::Result<store::OperationResponse> GreenChannelBoard::Invoke(
     store::Store& store, const store::OperationRequest& request) {
   const core::EpochMillis now = clock_->Now();
-  const std::string owner_filter = InputOf(request.parameters, "owner");
+  const std::string owner_filter = fhir::ParameterText(request.parameters, "owner");
   std::vector<Row> rows;
   MA_RETURN_IF_ERROR(store.Read([&](store::ReadTx& tx) -> core::Status {
     rows.clear();

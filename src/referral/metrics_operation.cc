@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/time.h"
+#include "fhir/json/parameters.h"
 #include "referral/codes.h"
 #include "referral/internal/json_util.h"
 #include "referral/members.h"
@@ -20,22 +21,6 @@ using fhir::Json;
 using internal::Str;
 
 constexpr std::string_view kMetricSystem = "https://fhir.medalliance.cn/CodeSystem/referral-metric";
-
-std::string InputOf(const Json& parameters, std::string_view name) {
-  const Json* list = parameters.Find("parameter");
-  if (list == nullptr || !list->IsArray())
-    return {};
-  for (const Json& parameter : list->Items()) {
-    if (parameter.GetStringMember("name") != name)
-      continue;
-    for (std::string_view key : {"valueString", "valueCode", "valueDate"}) {
-      if (std::string_view text = parameter.GetStringMember(key); !text.empty())
-        return std::string(text);
-    }
-    return std::string(internal::ReferenceOf(parameter.Find("valueReference")));
-  }
-  return {};
-}
 
 Json Concept(std::string_view system, std::string_view code) {
   Json concept_json = Json::MakeObject();
@@ -125,14 +110,14 @@ ReferralMetrics::ReferralMetrics(const core::Clock* clock, ReferralConfig config
 
 core::Result<store::OperationResponse> ReferralMetrics::Invoke(
     store::Store& store, const store::OperationRequest& request) {
-  const std::string member_reference = InputOf(request.parameters, "member");
+  const std::string member_reference = fhir::ParameterText(request.parameters, "member");
   std::string_view member_type;
   std::string_view member_id;
   if (!internal::SplitReference(member_reference, &member_type, &member_id) ||
       member_type != "Organization") {
     return core::Error::BadRequest("member=Organization/<id> is required", "member");
   }
-  const std::string period_text = InputOf(request.parameters, "period");
+  const std::string period_text = fhir::ParameterText(request.parameters, "period");
   core::Result<core::DateRange> period = core::ParseFhirDateTime(period_text, 480);
   if (period_text.size() != 7 || !period) {
     return core::Error::BadRequest("period=YYYY-MM is required, not '" + period_text + "'",

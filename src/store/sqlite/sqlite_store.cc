@@ -9,6 +9,7 @@
 #include <string>
 #include <system_error>
 #include <thread>
+#include <unordered_set>
 #include <utility>
 
 #include <sqlite3.h>
@@ -370,10 +371,11 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
       stmt.BindInt(5, resource.deleted ? 1 : 0);
       MA_RETURN_IF_ERROR(stmt.Run());
     }
-    if (current > 0) {
+    if (resource.deleted) {
       MA_RETURN_IF_ERROR(DeleteIndexRows(resource.type, resource.id));
-    }
-    if (!resource.deleted) {
+    } else if (current > 0) {
+      MA_RETURN_IF_ERROR(UpdateIndexRows(resource.type, resource.id, index));
+    } else {
       MA_RETURN_IF_ERROR(InsertIndexRows(resource.type, resource.id, index));
     }
     resource.sequence = sequence;
@@ -472,6 +474,162 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
         stmt.BindText(base + 7, entry.raw);
         break;
     }
+  }
+
+  // The stored columns of a row of `kind` after (type, id), as one comparable string.
+  static std::string RowKey(size_t kind, const IndexEntry& entry) {
+    std::string key = entry.param;
+    auto text = [&key](std::string_view part) {
+      key += '\x1f';
+      key += part;
+    };
+    auto bits = [&key](const auto& value) {
+      key += '\x1f';
+      key.append(reinterpret_cast<const char*>(&value), sizeof(value));
+    };
+    switch (static_cast<IndexKind>(kind)) {
+      case IndexKind::kToken:
+        text(entry.system);
+        text(entry.value);
+        break;
+      case IndexKind::kString:
+        text(entry.value);
+        text(entry.raw);
+        break;
+      case IndexKind::kReference:
+      case IndexKind::kUri:
+        text(entry.value);
+        break;
+      case IndexKind::kDate:
+        bits(entry.low);
+        bits(entry.high);
+        break;
+      case IndexKind::kNumber:
+        bits(entry.number);
+        text(entry.raw);
+        break;
+      case IndexKind::kQuantity:
+        bits(entry.number);
+        text(entry.system);
+        text(entry.value);
+        text(entry.raw);
+        break;
+    }
+    return key;
+  }
+
+  // A stored row of `kind` read by "SELECT param, <kIndexColumns[kind]>".
+  static IndexEntry ReadRow(size_t kind, const SqliteStatement& stmt) {
+    IndexEntry entry;
+    entry.kind = static_cast<IndexKind>(kind);
+    entry.param = stmt.ColumnText(0);
+    switch (entry.kind) {
+      case IndexKind::kToken:
+        entry.system = stmt.ColumnText(1);
+        entry.value = stmt.ColumnText(2);
+        break;
+      case IndexKind::kString:
+        entry.value = stmt.ColumnText(1);
+        entry.raw = stmt.ColumnText(2);
+        break;
+      case IndexKind::kReference:
+      case IndexKind::kUri:
+        entry.value = stmt.ColumnText(1);
+        break;
+      case IndexKind::kDate:
+        entry.low = stmt.ColumnInt(1);
+        entry.high = stmt.ColumnInt(2);
+        break;
+      case IndexKind::kNumber:
+        entry.number = stmt.ColumnDouble(1);
+        entry.raw = stmt.ColumnText(2);
+        break;
+      case IndexKind::kQuantity:
+        entry.number = stmt.ColumnDouble(1);
+        entry.system = stmt.ColumnText(2);
+        entry.value = stmt.ColumnText(3);
+        entry.raw = stmt.ColumnText(4);
+        break;
+    }
+    return entry;
+  }
+
+  // The rows of a resource that has rows become `index`: the rows in both stay, the others
+  // are deleted or inserted. An update usually changes a few rows (a status, a date), so this
+  // writes those instead of deleting and re-inserting every row, each in two B-trees
+  // (SqliteStoreTest.AnUpdateRewritesOnlyTheIndexRowsThatChanged).
+  core::Status UpdateIndexRows(std::string_view type, std::string_view id,
+                               const std::vector<IndexEntry>& index) {
+    static const std::array<std::string, 7> kSelects = [] {
+      std::array<std::string, 7> selects;
+      for (size_t k = 0; k < kIndexTables.size(); ++k) {
+        selects[k] = "SELECT param, " + std::string(kIndexColumns[k]) + " FROM " +
+                     std::string(kIndexTables[k]) + " WHERE type = ?1 AND id = ?2";
+      }
+      return selects;
+    }();
+    static const std::array<std::string, 7> kDeletes = [] {
+      std::array<std::string, 7> deletes;
+      for (size_t k = 0; k < kIndexTables.size(); ++k) {
+        std::string text = "DELETE FROM " + std::string(kIndexTables[k]) +
+                           " WHERE type = ?1 AND id = ?2 AND param = ?3";
+        std::string_view columns = kIndexColumns[k];
+        int placeholder = 4;
+        while (!columns.empty()) {
+          size_t comma = columns.find(", ");
+          text += " AND " + std::string(columns.substr(0, comma)) + " = ?" +
+                  std::to_string(placeholder++);
+          columns =
+              comma == std::string_view::npos ? std::string_view() : columns.substr(comma + 2);
+        }
+        deletes[k] = std::move(text);
+      }
+      return deletes;
+    }();
+    std::array<std::unordered_set<std::string>, 7> wanted;
+    for (const IndexEntry& entry : index) {
+      auto kind = static_cast<size_t>(entry.kind);
+      if (kind >= wanted.size())
+        return core::Error::Internal("unknown index kind");
+      wanted[kind].insert(RowKey(kind, entry));
+    }
+    std::vector<IndexEntry> added;
+    for (size_t kind = 0; kind < kIndexTables.size(); ++kind) {
+      std::unordered_set<std::string> kept;
+      std::vector<IndexEntry> removed;
+      {
+        MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(kSelects[kind]));
+        stmt.BindText(1, type);
+        stmt.BindText(2, id);
+        while (true) {
+          MA_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+          if (!row)
+            break;
+          IndexEntry stored = ReadRow(kind, stmt);
+          std::string key = RowKey(kind, stored);
+          if (wanted[kind].contains(key)) {
+            kept.insert(std::move(key));
+          } else {
+            removed.push_back(std::move(stored));
+          }
+        }
+      }
+      for (const IndexEntry& entry : removed) {
+        MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(kDeletes[kind]));
+        stmt.BindText(1, type);
+        stmt.BindText(2, id);
+        stmt.BindText(3, entry.param);
+        BindIndexColumns(stmt, 0, entry);
+        MA_RETURN_IF_ERROR(stmt.Run());
+      }
+      if (kept.size() == wanted[kind].size())
+        continue;
+      for (const IndexEntry& entry : index) {
+        if (static_cast<size_t>(entry.kind) == kind && !kept.contains(RowKey(kind, entry)))
+          added.push_back(entry);
+      }
+    }
+    return InsertIndexRows(type, id, added);
   }
 
   // Inserts a resource's index rows, several rows per statement: one statement per row made

@@ -317,6 +317,112 @@ TEST_F(SqliteStoreTest, OpenFinishesARebuildAnInterruptedBulkLoadLeft) {
             7);
 }
 
+// One row of every kind, as PutVersion takes them.
+std::vector<IndexEntry> EveryKind(const std::string& status, int64_t day) {
+  auto entry = [](std::string param, IndexKind kind) {
+    IndexEntry e;
+    e.param = std::move(param);
+    e.kind = kind;
+    return e;
+  };
+  std::vector<IndexEntry> rows;
+  rows.push_back(entry("status", IndexKind::kToken));
+  rows.back().system = "http://hl7.org/fhir/observation-status";
+  rows.back().value = status;
+  rows.push_back(rows.back());  // identical rows are stored once
+  rows.push_back(entry("code", IndexKind::kToken));
+  rows.back().system = "http://loinc.org";
+  rows.back().value = "2345-7";
+  rows.push_back(entry("code:text", IndexKind::kString));
+  rows.back().value = "glucose";
+  rows.back().raw = "Glucose";
+  rows.push_back(entry("subject", IndexKind::kReference));
+  rows.back().value = "Patient/p1";
+  rows.push_back(entry("date", IndexKind::kDate));
+  rows.back().low = day * 86'400'000;
+  rows.back().high = (day + 1) * 86'400'000;
+  rows.push_back(entry("probability", IndexKind::kNumber));
+  rows.back().number = 0.25;
+  rows.back().raw = "0.25";
+  rows.push_back(entry("value-quantity", IndexKind::kQuantity));
+  rows.back().number = 5.5;
+  rows.back().system = "http://unitsofmeasure.org";
+  rows.back().value = "mmol/L";
+  rows.back().raw = "mmol/L";
+  rows.push_back(entry("_profile", IndexKind::kUri));
+  rows.back().value = "http://example.org/p";
+  return rows;
+}
+
+TEST_F(SqliteStoreTest, AnUpdateRewritesOnlyTheIndexRowsThatChanged) {
+  auto store = OpenOrDie(FileOptions());
+  ASSERT_NE(store, nullptr);
+  const std::vector<std::string> tables = {"index_token", "index_string", "index_reference",
+                                           "index_date",  "index_number", "index_quantity",
+                                           "index_uri"};
+  ASSERT_TRUE(store->Write([&](WriteTx& tx) -> core::Status {
+    StoredResource v1 = MakeResource("Observation", "o1", 1, 1000);
+    MA_RETURN_IF_ERROR(tx.PutVersion(v1, EveryKind("preliminary", 20000)));
+    // Count every row written to or deleted from an index table from now on.
+    MA_RETURN_IF_ERROR(tx.Execute({"CREATE TABLE row_changes (n INTEGER NOT NULL)", {}}));
+    MA_RETURN_IF_ERROR(tx.Execute({"INSERT INTO row_changes VALUES (0)", {}}));
+    for (const std::string& table : tables) {
+      for (std::string_view event : {"INSERT", "DELETE"}) {
+        MA_RETURN_IF_ERROR(tx.Execute({"CREATE TRIGGER count_" + table + "_" + std::string(event) +
+                                           " AFTER " + std::string(event) + " ON " + table +
+                                           " BEGIN UPDATE row_changes SET n = n + 1; END",
+                                       {}}));
+      }
+    }
+    return core::Ok{};
+  }));
+  const std::string kAll =
+      "SELECT (SELECT COUNT(*) FROM index_token) + (SELECT COUNT(*) FROM index_string) +"
+      " (SELECT COUNT(*) FROM index_reference) + (SELECT COUNT(*) FROM index_date) +"
+      " (SELECT COUNT(*) FROM index_number) + (SELECT COUNT(*) FROM index_quantity) +"
+      " (SELECT COUNT(*) FROM index_uri)";
+  EXPECT_EQ(Count(*store, kAll), 8);
+
+  // Version 2: the status and the date change, six rows stay.
+  ASSERT_TRUE(store->Write([&](WriteTx& tx) -> core::Status {
+    StoredResource v2 = MakeResource("Observation", "o1", 2, 2000);
+    return tx.PutVersion(v2, EveryKind("final", 20001));
+  }));
+  EXPECT_EQ(Count(*store, "SELECT n FROM row_changes"), 4);  // two deletes, two inserts
+  EXPECT_EQ(Count(*store, kAll), 8);
+  EXPECT_EQ(Count(*store,
+                  "SELECT COUNT(*) FROM index_token WHERE param = 'status' AND value ="
+                  " 'final' AND system = 'http://hl7.org/fhir/observation-status'"),
+            1);
+  EXPECT_EQ(Count(*store, "SELECT COUNT(*) FROM index_token WHERE value = 'preliminary'"), 0);
+  EXPECT_EQ(Count(*store,
+                  "SELECT COUNT(*) FROM index_date WHERE low = 20001 * 86400000 AND"
+                  " high = 20002 * 86400000"),
+            1);
+  EXPECT_EQ(Count(*store,
+                  "SELECT COUNT(*) FROM index_quantity WHERE number = 5.5 AND code ="
+                  " 'mmol/L' AND system = 'http://unitsofmeasure.org' AND raw = 'mmol/L'"),
+            1);
+
+  // Version 3 drops a row and adds one of another kind; version 4 is a delete marker.
+  ASSERT_TRUE(store->Write([&](WriteTx& tx) -> core::Status {
+    std::vector<IndexEntry> rows = EveryKind("final", 20001);
+    rows.erase(rows.begin() + 2);  // code
+    rows.push_back(rows[3]);       // a second reference
+    rows.back().param = "performer";
+    StoredResource v3 = MakeResource("Observation", "o1", 3, 3000);
+    return tx.PutVersion(v3, rows);
+  }));
+  EXPECT_EQ(Count(*store, "SELECT n FROM row_changes"), 6);
+  EXPECT_EQ(Count(*store, "SELECT COUNT(*) FROM index_token WHERE param = 'code'"), 0);
+  EXPECT_EQ(Count(*store, "SELECT COUNT(*) FROM index_reference WHERE value = 'Patient/p1'"), 2);
+  ASSERT_TRUE(store->Write([&](WriteTx& tx) -> core::Status {
+    StoredResource v4 = testing::MakeDeleteMarker("Observation", "o1", 4, 4000);
+    return tx.PutVersion(v4, {});
+  }));
+  EXPECT_EQ(Count(*store, kAll), 0);
+}
+
 TEST_F(SqliteStoreTest, RefusesADatabaseWithANewerSchema) {
   const SqliteOptions options = FileOptions();
   { ASSERT_NE(OpenOrDie(options), nullptr); }
