@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <exception>
 #include <filesystem>
@@ -143,10 +144,22 @@ core::Status RunTransaction(SqliteConnection& connection, const std::string& beg
 }
 
 // Read operations over one connection, shared by the read and write transactions.
+// CacheStamp values: one per transaction object at its start and one per resource write.
+std::atomic<uint64_t> g_cache_stamps{0};
+
 template <typename Base>
 class SqliteTxImpl : public Base {
  public:
-  explicit SqliteTxImpl(SqliteConnection& connection) : connection_(connection) {}
+  explicit SqliteTxImpl(SqliteConnection& connection)
+      : connection_(connection), start_stamp_(++g_cache_stamps) {}
+
+  std::optional<uint64_t> CacheStamp(std::string_view type) const override {
+    for (const auto& [written, stamp] : written_stamps_) {
+      if (written == type)
+        return stamp;
+    }
+    return start_stamp_;
+  }
 
   core::Result<std::optional<StoredResource>> ReadCurrent(std::string_view type,
                                                           std::string_view id) override {
@@ -272,6 +285,20 @@ class SqliteTxImpl : public Base {
   }
 
   SqliteConnection& connection_;
+  const uint64_t start_stamp_;
+  // The types written through this transaction, with the stamp of the last write of each.
+  std::vector<std::pair<std::string, uint64_t>> written_stamps_;
+
+  void NoteWrite(std::string_view type) {
+    const uint64_t stamp = ++g_cache_stamps;
+    for (auto& [written, last] : written_stamps_) {
+      if (written == type) {
+        last = stamp;
+        return;
+      }
+    }
+    written_stamps_.emplace_back(std::string(type), stamp);
+  }
 
   core::Result<SqliteStatement> PrepareQuery(const SqlQuery& query) {
     MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(query.sql));
@@ -304,6 +331,7 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
 
   core::Status ReplaceIndex(std::string_view type, std::string_view id,
                             const std::vector<IndexEntry>& index) override {
+    NoteWrite(type);
     MA_RETURN_IF_ERROR(DeleteIndexRows(type, id));
     return InsertIndexRows(type, id, index);
   }
@@ -328,7 +356,13 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
     if (resource.type.empty() || resource.id.empty()) {
       return core::Error::Internal("PutVersion needs a type and an id");
     }
-    MA_ASSIGN_OR_RETURN(const int64_t current, CurrentVersion(resource.type, resource.id));
+    NoteWrite(resource.type);
+    // Version 1 needs no look-up of the current version: every resource that exists has a
+    // version 1, which the UNIQUE (type, id, version) of `resources` refuses to store twice.
+    int64_t current = 0;
+    if (resource.version != 1) {
+      MA_ASSIGN_OR_RETURN(current, CurrentVersion(resource.type, resource.id));
+    }
     if (resource.version != current + 1) {
       return core::Error::Conflict(resource.type + "/" + resource.id + ": cannot store version " +
                                    std::to_string(resource.version) + ", the current version is " +
