@@ -372,7 +372,8 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
       static const std::string kInsert =
           "INSERT INTO resources (type, id, version, last_updated, deleted, method, json)"
           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-      MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(kInsert));
+      MA_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                          connection_.PrepareSlot(kInsertResourceSlot, kInsert));
       stmt.BindText(1, resource.type);
       stmt.BindText(2, resource.id);
       stmt.BindInt(3, resource.version);
@@ -396,7 +397,8 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
           " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (type, id) DO UPDATE SET"
           " version = excluded.version, sequence = excluded.sequence,"
           " deleted = excluded.deleted";
-      MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(kUpsert));
+      MA_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                          connection_.PrepareSlot(kUpsertCurrentSlot, kUpsert));
       stmt.BindText(1, resource.type);
       stmt.BindText(2, resource.id);
       stmt.BindInt(3, resource.version);
@@ -423,7 +425,7 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
   core::Result<int64_t> CurrentVersion(std::string_view type, std::string_view id) {
     static const std::string kSql =
         "SELECT version FROM current_resources WHERE type = ?1 AND id = ?2";
-    MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(kSql));
+    MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.PrepareSlot(kCurrentVersionSlot, kSql));
     stmt.BindText(1, type);
     stmt.BindText(2, id);
     MA_ASSIGN_OR_RETURN(const bool row, stmt.Step());
@@ -438,8 +440,9 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
       }
       return deletes;
     }();
-    for (const std::string& text : kDeletes) {
-      MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(text));
+    for (size_t i = 0; i < kDeletes.size(); ++i) {
+      MA_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                          connection_.PrepareSlot(kDeleteIndexSlot + i, kDeletes[i]));
       stmt.BindText(1, type);
       stmt.BindText(2, id);
       MA_RETURN_IF_ERROR(stmt.Run());
@@ -472,10 +475,23 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
       }
       return sql;
     }();
+    return kSql[kind][Power(rows)];
+  }
+
+  // The smallest p with 2^p >= rows.
+  static size_t Power(size_t rows) {
     size_t power = 0;
     while ((size_t{1} << power) < rows) ++power;
-    return kSql[kind][power];
+    return power;
   }
+
+  // SqliteConnection::PrepareSlot numbers of the statements each write runs.
+  static constexpr size_t kInsertResourceSlot = 0;
+  static constexpr size_t kUpsertCurrentSlot = 1;
+  static constexpr size_t kCurrentVersionSlot = 2;
+  static constexpr size_t kDeleteIndexSlot = 3;   // 7 tables
+  static constexpr size_t kInsertIndexSlot = 10;  // 7 kinds x 5 sizes
+  static_assert(kInsertIndexSlot + 7 * 5 <= SqliteConnection::kStatementSlots);
 
   static void BindIndexColumns(SqliteStatement& stmt, int base, const IndexEntry& entry) {
     switch (entry.kind) {
@@ -525,7 +541,9 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
       while (done < rows.size()) {
         size_t count = kMaxRowsPerInsert;
         while (count > rows.size() - done) count /= 2;
-        MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(InsertSql(kind, count)));
+        MA_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                            connection_.PrepareSlot(kInsertIndexSlot + kind * 5 + Power(count),
+                                                    InsertSql(kind, count)));
         for (size_t r = 0; r < count; ++r) {
           const IndexEntry& entry = *rows[done + r];
           int base = static_cast<int>(r) * kIndexColumnCount[kind];
