@@ -657,14 +657,26 @@ core::Result<bool> Engine::Deserves(store::ReadTx& tx, const Json& resource,
   // A result that is not final is refused whoever issued it: no need to look the issuer up.
   if (StatusFinding(resource.GetStringMember("resourceType"), resource.GetStringMember("status")))
     return false;
-  if (cache != nullptr) {
-    MA_ASSIGN_OR_RETURN(auto findings, IntrinsicFindings(tx, resource, *item, prior, cache));
-    return findings.empty();
+  OrganizationCache started;
+  OrganizationCache* rules = cache;
+  if (rules == nullptr) {
+    MA_ASSIGN_OR_RETURN(started, StartCache(tx));
+    rules = &started;
   }
-  MA_ASSIGN_OR_RETURN(OrganizationCache started, StartCache(tx));
-  MA_ASSIGN_OR_RETURN(auto findings, IntrinsicFindings(tx, resource, *item, prior, &started));
-  Keep(tx, started);
-  return findings.empty();
+  // An issuer not qualified for the item refuses the mark whatever else the result says: the
+  // other findings (and their explanations) are looked at only for a qualified one.
+  MA_ASSIGN_OR_RETURN(prior.issuer, Issuer(tx, resource));
+  bool deserves = false;
+  if (!prior.issuer.empty()) {
+    MA_ASSIGN_OR_RETURN(bool qualified, Qualified(tx, prior.issuer, *item, prior.issued, rules));
+    if (qualified) {
+      MA_ASSIGN_OR_RETURN(auto findings, IntrinsicFindings(tx, resource, *item, prior, rules));
+      deserves = findings.empty();
+    }
+  }
+  if (cache == nullptr)
+    Keep(tx, started);
+  return deserves;
 }
 
 core::Result<Answer> Engine::Evaluate(store::ReadTx& tx, const std::vector<std::string>& patients,
