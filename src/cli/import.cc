@@ -372,7 +372,8 @@ ImportStats ImportPaths(const api::rest::RestService& service,
     const std::string& file = files[unit->file_index].first;
     std::optional<Error> error = std::move(unit->error);
     if (!error.has_value() && unit->bundle != nullptr) {
-      Result<Json> response = service.CommitBundle(*unit->bundle);
+      // A transaction's count is its entries: its response needs none.
+      Result<Json> response = service.CommitBundle(*unit->bundle, !unit->transaction);
       if (!response) {
         error = std::move(response).error();
       } else {

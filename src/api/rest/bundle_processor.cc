@@ -399,7 +399,7 @@ Result<RestService::PreparedBundlePtr> RestService::PrepareBundle(Json bundle,
   return prepared;
 }
 
-Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
+Result<Json> RestService::CommitBundle(PreparedBundle& prepared, bool entries_wanted) const {
   using Entry = PreparedBundle::Entry;
   using EntryKind = PreparedBundle::EntryKind;
   const bool transaction = prepared.transaction;
@@ -703,7 +703,6 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
   });
   if (!committed)
     return std::move(committed).error();
-
   for (Entry& entry : entries) {
     if (entry.kind == EntryKind::kRead) {
       FhirRequest sub;
@@ -726,6 +725,8 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
       response_entries.PushBack(std::move(out));
       continue;
     }
+    if (!entries_wanted)
+      continue;
     Json out = entry_response(entry);
     if (entry.stored.has_value() && !entry.stored->deleted) {
       out.SetAt(0, "fullUrl",
