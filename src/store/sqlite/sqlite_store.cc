@@ -528,19 +528,29 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
   // statement start-up and teardown a large share of the import's SQLite time.
   core::Status InsertIndexRows(std::string_view type, std::string_view id,
                                const std::vector<IndexEntry>& index) {
-    std::array<std::vector<const IndexEntry*>, 7> by_kind;
+    // The rows grouped by kind (a counting sort into one buffer the transaction reuses: no
+    // allocation per resource).
+    std::array<size_t, kIndexTables.size() + 1> start{};
     for (const IndexEntry& entry : index) {
       auto kind = static_cast<size_t>(entry.kind);
-      if (kind >= by_kind.size())
+      if (kind >= kIndexTables.size())
         return core::Error::Internal("unknown index kind");
-      by_kind[kind].push_back(&entry);
+      ++start[kind + 1];
     }
-    for (size_t kind = 0; kind < by_kind.size(); ++kind) {
-      const std::vector<const IndexEntry*>& rows = by_kind[kind];
+    for (size_t kind = 1; kind < start.size(); ++kind) start[kind] += start[kind - 1];
+    sorted_rows_.resize(index.size());
+    std::array<size_t, kIndexTables.size()> next{};
+    for (const IndexEntry& entry : index) {
+      auto kind = static_cast<size_t>(entry.kind);
+      sorted_rows_[start[kind] + next[kind]++] = &entry;
+    }
+    for (size_t kind = 0; kind < kIndexTables.size(); ++kind) {
+      const IndexEntry* const* rows = sorted_rows_.data() + start[kind];
+      const size_t total = start[kind + 1] - start[kind];
       size_t done = 0;
-      while (done < rows.size()) {
+      while (done < total) {
         size_t count = kMaxRowsPerInsert;
-        while (count > rows.size() - done) count /= 2;
+        while (count > total - done) count /= 2;
         MA_ASSIGN_OR_RETURN(SqliteStatement stmt,
                             connection_.PrepareSlot(kInsertIndexSlot + kind * 5 + Power(count),
                                                     InsertSql(kind, count)));
@@ -558,6 +568,8 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
     }
     return core::Ok{};
   }
+
+  std::vector<const IndexEntry*> sorted_rows_;  // InsertIndexRows' buffer
 };
 
 core::Status EnsureParentDirectory(const std::string& path) {
