@@ -140,6 +140,7 @@ class UnitQueue {
   void GiveBack(api::rest::RestService::PreparedBundlePtr bundle) {
     std::lock_guard<std::mutex> lock(mutex_);
     spent_.push_back(std::move(bundle));
+    given_back_.notify_one();
   }
 
   void FreeSpent() {
@@ -150,14 +151,39 @@ class UnitQueue {
     }
   }
 
+  // For the reading thread once it has read everything: frees what the writing thread hands
+  // back until it calls Finish(), so that the last Bundles (up to the queue's capacity) are
+  // not freed on the writing thread.
+  void FreeUntilFinished() {
+    for (;;) {
+      std::vector<api::rest::RestService::PreparedBundlePtr> spent;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        given_back_.wait(lock, [&] { return !spent_.empty() || finished_; });
+        if (spent_.empty())
+          return;
+        spent.swap(spent_);
+      }
+    }
+  }
+
+  // The writing thread is done: FreeUntilFinished() returns once it has freed the rest.
+  void Finish() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    finished_ = true;
+    given_back_.notify_all();
+  }
+
  private:
   size_t capacity_;
   std::mutex mutex_;
   std::condition_variable not_empty_;
   std::condition_variable not_full_;
+  std::condition_variable given_back_;
   std::deque<Unit> units_;
   std::vector<api::rest::RestService::PreparedBundlePtr> spent_;
   bool closed_ = false;
+  bool finished_ = false;
 };
 
 // The reading thread's work on one file: parse, validate, cut into units.
@@ -338,6 +364,7 @@ ImportStats ImportPaths(const api::rest::RestService& service,
   std::thread reader([&] {
     for (size_t i = 0; i < files.size(); ++i) ReadFile(service, i, files[i].first, options, queue);
     queue.Close();
+    queue.FreeUntilFinished();
   });
   uint64_t done_bytes = 0;
   bool file_failed = false;
@@ -345,7 +372,8 @@ ImportStats ImportPaths(const api::rest::RestService& service,
     const std::string& file = files[unit->file_index].first;
     std::optional<Error> error = std::move(unit->error);
     if (!error.has_value() && unit->bundle != nullptr) {
-      Result<Json> response = service.CommitBundle(*unit->bundle);
+      // A transaction's count is its entries: its response needs none.
+      Result<Json> response = service.CommitBundle(*unit->bundle, !unit->transaction);
       if (!response) {
         error = std::move(response).error();
       } else {
@@ -367,6 +395,7 @@ ImportStats ImportPaths(const api::rest::RestService& service,
       progress.Update(done_bytes, stats, elapsed());
     }
   }
+  queue.Finish();
   reader.join();
   progress.Finish();
   if (stats.deferred_indexes) {

@@ -171,6 +171,13 @@ core::Result<bool> SeedCatalogue(store::Store& store, const search::Searcher& se
 }
 
 core::Result<std::shared_ptr<const Catalogue>> CatalogueCache::Get(store::ReadTx& tx) {
+  // Checked already in this transaction, and no CodeSystem written through it since.
+  const std::optional<uint64_t> stamp = tx.CacheStamp("CodeSystem");
+  {
+    std::lock_guard lock(mutex_);
+    if (catalogue_ != nullptr && stamp.has_value() && stamp == stamp_)
+      return catalogue_;
+  }
   store::SqlQuery query;
   query.sql = "SELECT COALESCE((SELECT c.sequence FROM " + std::string(store::sql::kCurrentTable) +
               " c WHERE c.type = 'CodeSystem' AND c.id = " + tx.GetDialect().Placeholder(1) +
@@ -179,8 +186,10 @@ core::Result<std::shared_ptr<const Catalogue>> CatalogueCache::Get(store::ReadTx
   MA_ASSIGN_OR_RETURN(int64_t sequence, tx.QueryCount(query));
   {
     std::lock_guard lock(mutex_);
-    if (catalogue_ != nullptr && sequence == sequence_)
+    if (catalogue_ != nullptr && sequence == sequence_) {
+      stamp_ = stamp;
       return catalogue_;
+    }
   }
   Json code_system;
   if (sequence == 0) {
@@ -195,6 +204,7 @@ core::Result<std::shared_ptr<const Catalogue>> CatalogueCache::Get(store::ReadTx
   auto shared = std::make_shared<const Catalogue>(std::move(catalogue));
   std::lock_guard lock(mutex_);
   sequence_ = sequence;
+  stamp_ = stamp;
   catalogue_ = shared;
   return shared;
 }

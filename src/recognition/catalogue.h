@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -108,6 +109,9 @@ class CatalogueCache {
  private:
   std::mutex mutex_;
   int64_t sequence_ = -1;  // resources.sequence of the cached version; 0 for the embedded one
+  // The ReadTx::CacheStamp("CodeSystem") of the transaction that last found `catalogue_`
+  // current: the same transaction, with no CodeSystem written since, skips the check.
+  std::optional<uint64_t> stamp_;
   std::shared_ptr<const Catalogue> catalogue_;
 };
 

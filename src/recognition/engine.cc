@@ -420,19 +420,52 @@ core::Result<int64_t> Engine::RulesStamp(store::ReadTx& tx) const {
   return tx.QueryCount(query);
 }
 
+std::optional<Engine::TransactionKey> Engine::KeyOf(const store::ReadTx& tx) {
+  std::optional<uint64_t> basic = tx.CacheStamp("Basic");
+  std::optional<uint64_t> organization = tx.CacheStamp("Organization");
+  if (!basic.has_value() || !organization.has_value())
+    return std::nullopt;
+  return TransactionKey{*basic, *organization};
+}
+
 core::Result<OrganizationCache> Engine::StartCache(store::ReadTx& tx) {
   OrganizationCache cache;
+  const std::optional<TransactionKey> key = KeyOf(tx);
+  if (key.has_value()) {
+    std::lock_guard lock(rules_mutex_);
+    if (transaction_key_ == key) {
+      cache.shared = transaction_rules_;
+      return cache;
+    }
+  }
   MA_ASSIGN_OR_RETURN(int64_t stamp, RulesStamp(tx));
   std::lock_guard lock(rules_mutex_);
   if (stamp == rules_stamp_)
     cache.shared = rules_;
+  if (key.has_value()) {
+    transaction_key_ = key;
+    transaction_rules_ = cache.shared;
+  }
   return cache;
 }
 
 void Engine::Keep(store::ReadTx& tx, OrganizationCache& cache) {
-  // A write transaction may still roll back: what it saw must not outlive it.
-  if (cache.local.empty() || dynamic_cast<store::WriteTx*>(&tx) != nullptr)
+  if (cache.local.empty())
     return;
+  if (dynamic_cast<store::WriteTx*>(&tx) != nullptr) {
+    // A write transaction may still roll back: what it saw serves only its own later
+    // evaluations, and only while it writes no Basic or Organization.
+    const std::optional<TransactionKey> key = KeyOf(tx);
+    std::lock_guard lock(rules_mutex_);
+    if (!key.has_value() || transaction_key_ != key)
+      return;
+    auto merged = transaction_rules_ != nullptr
+                      ? std::make_shared<OrganizationMap>(*transaction_rules_)
+                      : std::make_shared<OrganizationMap>();
+    for (auto& [organization, rules] : cache.local) merged->emplace(organization, rules);
+    transaction_rules_ = std::move(merged);
+    return;
+  }
   core::Result<int64_t> stamp = RulesStamp(tx);
   if (!stamp)
     return;
@@ -621,8 +654,29 @@ core::Result<bool> Engine::Deserves(store::ReadTx& tx, const Json& resource,
   if (!issued.has_value())
     return false;
   prior.issued = *issued;
-  MA_ASSIGN_OR_RETURN(auto findings, IntrinsicFindings(tx, resource, *item, prior, cache));
-  return findings.empty();
+  // A result that is not final is refused whoever issued it: no need to look the issuer up.
+  if (StatusFinding(resource.GetStringMember("resourceType"), resource.GetStringMember("status")))
+    return false;
+  OrganizationCache started;
+  OrganizationCache* rules = cache;
+  if (rules == nullptr) {
+    MA_ASSIGN_OR_RETURN(started, StartCache(tx));
+    rules = &started;
+  }
+  // An issuer not qualified for the item refuses the mark whatever else the result says: the
+  // other findings (and their explanations) are looked at only for a qualified one.
+  MA_ASSIGN_OR_RETURN(prior.issuer, Issuer(tx, resource));
+  bool deserves = false;
+  if (!prior.issuer.empty()) {
+    MA_ASSIGN_OR_RETURN(bool qualified, Qualified(tx, prior.issuer, *item, prior.issued, rules));
+    if (qualified) {
+      MA_ASSIGN_OR_RETURN(auto findings, IntrinsicFindings(tx, resource, *item, prior, rules));
+      deserves = findings.empty();
+    }
+  }
+  if (cache == nullptr)
+    Keep(tx, started);
+  return deserves;
 }
 
 core::Result<Answer> Engine::Evaluate(store::ReadTx& tx, const std::vector<std::string>& patients,

@@ -159,7 +159,8 @@ class Engine {
 
   // True when the result deserves the recognition mark: it names a catalogue item, has an
   // issue time, and IntrinsicFindings is empty. `cache` may carry overridden qualifications
-  // (re-marking). Errors: the store's.
+  // (re-marking); when null, the rules come from StartCache() (only for a result that names
+  // an item and is final) and what was loaded is kept (Keep()). Errors: the store's.
   core::Result<bool> Deserves(store::ReadTx& tx, const fhir::Json& resource,
                               OrganizationCache* cache = nullptr);
 
@@ -176,7 +177,10 @@ class Engine {
   core::Result<const OrganizationRules*> Rules(store::ReadTx& tx, const std::string& organization,
                                                OrganizationCache* cache) const;
   // A cache for one evaluation, starting from the engine's snapshot when it is current in
-  // `tx`; Keep() stores what it loaded into the snapshot (read transactions only).
+  // `tx`; Keep() stores what it loaded into the snapshot. In a write transaction (which may
+  // roll back) what it loaded is kept for that transaction only, as long as it writes no
+  // Basic or Organization (ReadTx::CacheStamp): the write hooks' evaluations of one import
+  // Bundle check the snapshot (RulesStamp's query) and load each issuer's rules once.
   core::Result<OrganizationCache> StartCache(store::ReadTx& tx);
   void Keep(store::ReadTx& tx, OrganizationCache& cache);
 
@@ -218,6 +222,16 @@ class Engine {
   std::mutex rules_mutex_;
   int64_t rules_stamp_ = -1;  // RulesStamp() of rules_
   std::shared_ptr<const OrganizationMap> rules_;
+  // The rules of one transaction (the last to call StartCache), keyed by its CacheStamps of
+  // Basic and Organization: the snapshot when current there, plus what it loaded.
+  struct TransactionKey {
+    uint64_t basic = 0;
+    uint64_t organization = 0;
+    bool operator==(const TransactionKey&) const = default;
+  };
+  static std::optional<TransactionKey> KeyOf(const store::ReadTx& tx);
+  std::optional<TransactionKey> transaction_key_;
+  std::shared_ptr<const OrganizationMap> transaction_rules_;
 };
 
 }  // namespace medalliance::recognition

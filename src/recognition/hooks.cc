@@ -126,8 +126,9 @@ core::Status MarkHook::BeforeWrite(store::WriteTx& tx, store::WriteEvent& event)
     return {};  // Remark() judged it, with the qualification being written
   Json& resource = *event.resource;
   StripMarks(resource);
-  MA_ASSIGN_OR_RETURN(OrganizationCache cache, engine_.StartCache(tx));
-  MA_ASSIGN_OR_RETURN(bool deserves, engine_.Deserves(tx, resource, &cache));
+  // The rules are read only for a final result naming a catalogue item, and once per
+  // transaction (Engine::StartCache).
+  MA_ASSIGN_OR_RETURN(bool deserves, engine_.Deserves(tx, resource));
   if (deserves)
     AddMark(resource, options_.mark_display);
   return {};

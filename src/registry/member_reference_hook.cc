@@ -307,11 +307,21 @@ core::Status MemberReferenceHook::BeforeWrite(store::WriteTx& tx, store::WriteEv
         return {};
     }
   }
+  // Off on a server without an alliance (see the header). Whether there is one is read once
+  // per transaction while it writes no Organization.
+  const std::optional<uint64_t> stamp = tx.CacheStamp("Organization");
+  {
+    std::lock_guard lock(mutex_);
+    if (stamp.has_value() && stamp == no_alliance_stamp_)
+      return {};
+  }
   Checker checker(tx, options_.clock->Now());
-  // Off on a server without an alliance (see the header).
   MA_ASSIGN_OR_RETURN(std::vector<std::string> alliances, checker.GetRegistry().AllianceIds());
-  if (alliances.empty())
+  if (alliances.empty()) {
+    std::lock_guard lock(mutex_);
+    no_alliance_stamp_ = stamp;
     return {};
+  }
   std::vector<core::Issue> issues;
   for (const Named& reference : named) {
     MA_ASSIGN_OR_RETURN(std::optional<Problem> problem, checker.Check(reference, *event.resource));

@@ -30,9 +30,13 @@
 //
 // Nothing that can go stale is cached: every check reads through the write transaction, so a
 // registry change in the same transaction (a Bundle that adds a member and its reports) is seen
-// at once; only parsed trees are shared, keyed by their exact JSON text (internal/parse_cache.h).
-// Thread-safe: no mutable state of its own.
+// at once; only parsed trees are shared, keyed by their exact JSON text (internal/parse_cache.h),
+// and that the store holds no alliance, for the rest of the transaction that found it as long
+// as it writes no Organization (store::ReadTx::CacheStamp). Thread-safe.
 
+#include <cstdint>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +61,9 @@ class MemberReferenceHook : public store::WriteHook {
 
  private:
   MemberReferenceHookOptions options_;
+  std::mutex mutex_;
+  // The CacheStamp("Organization") of the transaction that last found no alliance.
+  std::optional<uint64_t> no_alliance_stamp_;
 };
 
 }  // namespace medalliance::registry

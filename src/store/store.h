@@ -123,6 +123,15 @@ class ReadTx {
   // store/sql/schema.md) and returns its rows.
   virtual core::Result<std::vector<SqlRow>> QueryRows(const SqlQuery& query) = 0;
   virtual const Dialect& GetDialect() const = 0;
+  // A key for caching what was read through this transaction about resources of `type` (a
+  // hook's rules, read once per transaction instead of once per write): two calls on one
+  // transaction return the same value only when no resource of `type` was written through it
+  // in between. A value is never handed out twice in a process, so a key taken in another
+  // transaction (or before a rollback) never matches. nullopt when the back end does not
+  // track writes: the caller reads again. Thread-safety: as the transaction's.
+  virtual std::optional<uint64_t> CacheStamp(std::string_view /*type*/) const {
+    return std::nullopt;
+  }
   // The audit chain, in position order: the last link (nullopt when empty), and up to
   // `limit` links after `after_position`. kNotImplemented by back ends without the table.
   virtual core::Result<std::optional<AuditLink>> LastAuditLink() {

@@ -4,6 +4,7 @@
 // between two reports, amended reports, linked identities (MPI), the HR mark, the order alert
 // and the decisions.
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -749,6 +750,70 @@ TEST_F(RecognitionTest, QualificationRecordedLaterReMarksPublishedResults) {
       Recognize(Params({{"name", "patient"}, {"valueReference", Ref(a)}}, {LoincItem("2823-3")}));
   for (const auto& [reference, reasons] : Verdicts(Result(answer, 0)))
     EXPECT_TRUE(reasons.contains("issuer-not-qualified")) << reference;
+}
+
+// The mark reads the rules once per transaction (Engine::StartCache, CatalogueCache): a
+// department link, a qualification or a catalogue change written earlier in the same
+// transaction must still be seen by the results written after it.
+TEST_F(RecognitionTest, MarksSeeRuleChangesEarlierInTheSameTransaction) {
+  Organization("sz-heart");
+  Organization("sz-heart-lab");
+  Organization("gz-central");
+  Qualification("sz-heart", "chemistry", "2026-03-01", "2026-12-31");
+  std::string a = Patient("sz-heart", "SZ-7", ResidentId("44030419680321777"));
+  Json catalogue = Json::parse(Send("GET", "CodeSystem/recognition-item").body);
+  Json without_potassium = catalogue;
+  Json& concepts = without_potassium["concept"];
+  concepts.erase(std::remove_if(concepts.begin(), concepts.end(),
+                                [](const Json& item) { return item["code"] == "lab-k"; }),
+                 concepts.end());
+  ASSERT_LT(concepts.size(), catalogue["concept"].size());
+  Json qualification = {
+      {"resourceType", "Basic"},
+      {"id", "q-gz"},
+      {"extension",
+       Json::array({{{"url", std::string(kQualificationExtension)},
+                     {"extension", Json::array({{{"url", "scope"}, {"valueCode", "chemistry"}},
+                                                {{"url", "period"},
+                                                 {"valuePeriod", {{"start", "2026-01-01"}}}}})}}})},
+      {"code",
+       {{"coding", Json::array({{{"system", std::string(kRecognitionSystem)},
+                                 {"code", std::string(kQualificationCode)}}})}}},
+      {"subject", Ref("Organization/gz-central")}};
+  Json department = {{"resourceType", "Organization"},
+                     {"id", "sz-heart-lab"},
+                     {"name", "sz-heart-lab"},
+                     {"partOf", Ref("Organization/sz-heart")}};
+  auto observation = [&](const std::string& id, const std::string& performer) {
+    Json resource = Observation(a, performer, "2823-3", "2026-05-10T08:00:00+08:00");
+    resource["id"] = id;
+    return resource;
+  };
+  // PUT entries run in Bundle order.
+  std::vector<Json> resources = {observation("lab-before", "sz-heart-lab"),
+                                 department,
+                                 observation("lab-after", "sz-heart-lab"),
+                                 observation("gz-before", "gz-central"),
+                                 qualification,
+                                 observation("gz-after", "gz-central"),
+                                 without_potassium,
+                                 observation("gz-no-item", "gz-central")};
+  Json bundle = {{"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", Json::array()}};
+  for (const Json& resource : resources) {
+    std::string url =
+        resource["resourceType"].get<std::string>() + "/" + resource["id"].get<std::string>();
+    bundle["entry"].push_back(
+        {{"resource", resource}, {"request", {{"method", "PUT"}, {"url", url}}}});
+  }
+  FhirResponse response = Send("POST", "", bundle.dump());
+  ASSERT_EQ(response.status, 200) << response.body;
+  auto marked = [&](const std::string& id) {
+    return Send("GET", "Observation/" + id).body.find("粤HR") != std::string::npos;
+  };
+  EXPECT_FALSE(marked("lab-before"));
+  EXPECT_TRUE(marked("lab-after"));    // the department link, written before it
+  EXPECT_TRUE(marked("gz-after"));     // the qualification, written before it
+  EXPECT_FALSE(marked("gz-no-item"));  // potassium left the catalogue before it
 }
 
 TEST_F(RecognitionTest, MetricsCountOneMembersMonthPerItem) {

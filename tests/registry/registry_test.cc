@@ -389,6 +389,32 @@ TEST_F(RegistryTest, ATransactionMayAddAMemberAndItsReports) {
   EXPECT_EQ(Members("深圳市").size(), 2u);
 }
 
+// The hook remembers "no alliance" for the rest of a transaction only while it writes no
+// Organization: an alliance written in the same transaction turns the check on at once.
+TEST_F(RegistryTest, AnAllianceWrittenInTheSameTransactionTurnsTheCheckOn) {
+  Json bundle = {{"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", Json::array()}};
+  auto put = [&](Json resource) {
+    std::string url = std::string(resource["resourceType"]) + "/" + std::string(resource["id"]);
+    bundle["entry"].push_back(
+        {{"resource", resource}, {"request", {{"method", "PUT"}, {"url", url}}}});
+  };
+  Json before = Report(Ref("Organization/nowhere"));
+  before["id"] = "before-alliance";
+  put(before);  // no alliance yet: accepted
+  put({{"resourceType", "Organization"},
+       {"id", "alliance"},
+       {"type", Json::array({{{"coding", Json::array({{{"system", kOrganizationTypeSystem},
+                                                       {"code", "alliance"}}})}}})},
+       {"name", "广深医疗联盟"}});
+  Json after = Report(Ref("Organization/nowhere"));
+  after["id"] = "after-alliance";
+  put(after);
+  FhirResponse response = Send("POST", "", bundle.dump());
+  EXPECT_EQ(response.status, 422) << response.body;
+  EXPECT_NE(response.body.find("Organization/nowhere"), std::string::npos) << response.body;
+  EXPECT_EQ(Send("GET", "DiagnosticReport/before-alliance").status, 404);
+}
+
 TEST_F(RegistryTest, GradeIsAnAllianceSearchParameter) {
   const fhir::r4::SearchParamDefinition* grade = fhir::r4::FindSearchParam("Organization", "grade");
   ASSERT_NE(grade, nullptr);

@@ -265,6 +265,46 @@ TEST_P(StoreConformanceTest, WriteSeesItsOwnUncommittedWrites) {
   EXPECT_EQ(Current("Patient", "a")->version, 2);
 }
 
+// What write hooks key their per-transaction caches on (ReadTx::CacheStamp).
+TEST_P(StoreConformanceTest, CacheStampMovesWithWritesOfItsTypeOnly) {
+  std::optional<uint64_t> first_basic;
+  ASSERT_TRUE(store_->Write([&](WriteTx& tx) -> core::Status {
+    first_basic = tx.CacheStamp("Basic");
+    const std::optional<uint64_t> organization = tx.CacheStamp("Organization");
+    if (!first_basic.has_value())
+      return core::Ok{};  // a back end may not track writes: callers then read again
+    EXPECT_EQ(tx.CacheStamp("Basic"), first_basic);
+    StoredResource org = MakeResource("Organization", "o", 1, 1000);
+    MA_RETURN_IF_ERROR(tx.PutVersion(org, {}));
+    EXPECT_EQ(tx.CacheStamp("Basic"), first_basic);
+    const std::optional<uint64_t> after_org = tx.CacheStamp("Organization");
+    EXPECT_NE(after_org, organization);
+    EXPECT_EQ(tx.CacheStamp("Organization"), after_org);
+    StoredResource basic = MakeResource("Basic", "b", 1, 1000);
+    MA_RETURN_IF_ERROR(tx.PutVersion(basic, {}));
+    EXPECT_NE(tx.CacheStamp("Basic"), first_basic);
+    EXPECT_EQ(tx.CacheStamp("Organization"), after_org);
+    MA_RETURN_IF_ERROR(tx.ReplaceIndex("Organization", "o", {}));
+    EXPECT_NE(tx.CacheStamp("Organization"), after_org);
+    return core::Ok{};
+  }));
+  if (!first_basic.has_value())
+    return;
+  // Another transaction (a rolled-back one too) never hands out a stamp seen before.
+  std::optional<uint64_t> rolled_back;
+  core::Status status = store_->Write([&](WriteTx& tx) -> core::Status {
+    rolled_back = tx.CacheStamp("Basic");
+    EXPECT_NE(rolled_back, first_basic);
+    return core::Error::BadRequest("roll back");
+  });
+  ASSERT_FALSE(status.has_value());
+  ASSERT_TRUE(store_->Read([&](ReadTx& tx) -> core::Status {
+    EXPECT_NE(tx.CacheStamp("Basic"), first_basic);
+    EXPECT_NE(tx.CacheStamp("Basic"), rolled_back);
+    return core::Ok{};
+  }));
+}
+
 class HistoryTest : public StoreConformanceTest {
  protected:
   // p1 v1@1000, o1 v1@2000, p1 v2@3000, p2 v1@4000, p1 delete v3@5000, o1 v2@6000

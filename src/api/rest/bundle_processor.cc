@@ -114,6 +114,9 @@ struct RestService::PreparedBundle {
     // A create of a type with write hooks, prepared on the speculation that they change
     // nothing (PrepareBundle's `speculate`).
     std::optional<PreparedContent> speculative;
+    // Its references were rewritten to the assigned ids when it was prepared, and nothing
+    // in the transaction can change them: CommitBundle does not walk it again.
+    bool references_resolved = false;
     // Results:
     std::vector<core::Issue> warnings;  // from write hooks
     int status = 200;
@@ -158,11 +161,10 @@ void RestService::PrecomputeCreates(PreparedBundle& prepared, bool speculate) co
     const bool hooked = writer_.HasHooksFor(entry.type, prepared.caller != nullptr);
     if (hooked && !speculate)
       continue;
-    // With hooks, the entry stays as it is for CommitBundle; the speculation works on a copy.
-    std::optional<Json> copy;
-    if (hooked)
-      copy = entry.resource;
-    Json& resource = hooked ? *copy : entry.resource;
+    // References are rewritten in the entry itself: the ids assigned up front are final (no
+    // conditional create or update can change them, see above). With hooks, the entry then
+    // stays as it is for CommitBundle, and the speculation works on a copy.
+    Json& resource = entry.resource;
     bool conditional_reference = false;
     core::Status rewritten = ForEachReference(resource, [&](Json& value) -> core::Status {
       const std::string& reference = value.GetString();
@@ -178,13 +180,15 @@ void RestService::PrecomputeCreates(PreparedBundle& prepared, bool speculate) co
     if (!rewritten || conditional_reference)
       continue;
     if (hooked) {
-      resource.Erase("id");
-      ResourceWriter::Stamp(resource, entry.id, 1, now);
+      entry.references_resolved = true;
+      Json copy = entry.resource;
+      copy.Erase("id");
+      ResourceWriter::Stamp(copy, entry.id, 1, now);
       PreparedContent content;
       content.now = now;
-      content.json = fhir::WriteJson(resource);
-      content.index = searcher_.Index(resource);
-      content.resource = std::move(resource);
+      content.json = fhir::WriteJson(copy);
+      content.index = searcher_.Index(copy);
+      content.resource = std::move(copy);
       entry.speculative = std::move(content);
       continue;
     }
@@ -395,7 +399,7 @@ Result<RestService::PreparedBundlePtr> RestService::PrepareBundle(Json bundle,
   return prepared;
 }
 
-Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
+Result<Json> RestService::CommitBundle(PreparedBundle& prepared, bool entries_wanted) const {
   using Entry = PreparedBundle::Entry;
   using EntryKind = PreparedBundle::EntryKind;
   const bool transaction = prepared.transaction;
@@ -411,6 +415,16 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
   response.Set("type", Json::MakeString(transaction ? "transaction-response" : "batch-response"));
   Json response_entries = Json::MakeArray();
 
+  // The entries of a transaction share one lastUpdated: formatted once.
+  core::EpochMillis formatted_at = 0;
+  std::string formatted;
+  auto format_instant = [&](core::EpochMillis millis) -> const std::string& {
+    if (formatted.empty() || formatted_at != millis) {
+      formatted = core::FormatInstant(millis);
+      formatted_at = millis;
+    }
+    return formatted;
+  };
   auto entry_response = [&](const Entry& entry) {
     Json out = Json::MakeObject();
     Json resp = Json::MakeObject();
@@ -420,7 +434,7 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
       if (!entry.location.empty())
         resp.Set("location", Json::MakeString(entry.location));
       resp.Set("etag", Json::MakeString("W/\"" + std::to_string(stored.version) + "\""));
-      resp.Set("lastModified", Json::MakeString(core::FormatInstant(stored.last_updated)));
+      resp.Set("lastModified", Json::MakeString(format_instant(stored.last_updated)));
     }
     if (!entry.warnings.empty()) {
       Json outcome = Json::MakeObject();
@@ -614,7 +628,8 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
         return {};
       };
       Json& resource = entry.resource;
-      if (entry.kind == EntryKind::kCreate || entry.kind == EntryKind::kUpdate) {
+      if ((entry.kind == EntryKind::kCreate || entry.kind == EntryKind::kUpdate) &&
+          !entry.references_resolved) {
         if (auto status = ForEachReference(resource, rewrite); !status) {
           return AtEntry(std::move(status).error(), entry.index);
         }
@@ -688,7 +703,6 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
   });
   if (!committed)
     return std::move(committed).error();
-
   for (Entry& entry : entries) {
     if (entry.kind == EntryKind::kRead) {
       FhirRequest sub;
@@ -711,6 +725,8 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared) const {
       response_entries.PushBack(std::move(out));
       continue;
     }
+    if (!entries_wanted)
+      continue;
     Json out = entry_response(entry);
     if (entry.stored.has_value() && !entry.stored->deleted) {
       out.SetAt(0, "fullUrl",

@@ -84,7 +84,10 @@ class RestService {
   core::Result<PreparedBundlePtr> PrepareBundle(fhir::Json bundle, const std::string& base_url,
                                                 const store::Caller* caller = nullptr,
                                                 bool speculate = false) const;
-  core::Result<fhir::Json> CommitBundle(PreparedBundle& prepared) const;
+  // `entries_wanted` false: a transaction's response Bundle carries entries only for its GET
+  // entries (for a caller that needs only to know the writes committed: the importer); a batch's
+  // always has them all.
+  core::Result<fhir::Json> CommitBundle(PreparedBundle& prepared, bool entries_wanted = true) const;
 
   bool IsResourceType(std::string_view type) const;
 

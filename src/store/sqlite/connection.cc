@@ -217,6 +217,17 @@ core::Result<SqliteStatement> SqliteConnection::Prepare(std::string_view sql) {
   return SqliteStatement(this, stmt, /*owned=*/false);
 }
 
+core::Result<SqliteStatement> SqliteConnection::PrepareSlot(size_t slot, std::string_view sql) {
+  if (slot >= slots_.size())
+    return core::Error::Internal("statement slot out of range");
+  if (slots_[slot] != nullptr)
+    return SqliteStatement(this, slots_[slot], /*owned=*/false);
+  MA_ASSIGN_OR_RETURN(SqliteStatement stmt, Prepare(sql));
+  if (auto it = statements_.find(sql); it != statements_.end())
+    slots_[slot] = it->second;
+  return stmt;
+}
+
 int64_t SqliteConnection::LastInsertRowid() const {
   return sqlite3_last_insert_rowid(db_);
 }

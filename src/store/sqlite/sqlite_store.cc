@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <exception>
 #include <filesystem>
@@ -144,10 +145,22 @@ core::Status RunTransaction(SqliteConnection& connection, const std::string& beg
 }
 
 // Read operations over one connection, shared by the read and write transactions.
+// CacheStamp values: one per transaction object at its start and one per resource write.
+std::atomic<uint64_t> g_cache_stamps{0};
+
 template <typename Base>
 class SqliteTxImpl : public Base {
  public:
-  explicit SqliteTxImpl(SqliteConnection& connection) : connection_(connection) {}
+  explicit SqliteTxImpl(SqliteConnection& connection)
+      : connection_(connection), start_stamp_(++g_cache_stamps) {}
+
+  std::optional<uint64_t> CacheStamp(std::string_view type) const override {
+    for (const auto& [written, stamp] : written_stamps_) {
+      if (written == type)
+        return stamp;
+    }
+    return start_stamp_;
+  }
 
   core::Result<std::optional<StoredResource>> ReadCurrent(std::string_view type,
                                                           std::string_view id) override {
@@ -273,6 +286,20 @@ class SqliteTxImpl : public Base {
   }
 
   SqliteConnection& connection_;
+  const uint64_t start_stamp_;
+  // The types written through this transaction, with the stamp of the last write of each.
+  std::vector<std::pair<std::string, uint64_t>> written_stamps_;
+
+  void NoteWrite(std::string_view type) {
+    const uint64_t stamp = ++g_cache_stamps;
+    for (auto& [written, last] : written_stamps_) {
+      if (written == type) {
+        last = stamp;
+        return;
+      }
+    }
+    written_stamps_.emplace_back(std::string(type), stamp);
+  }
 
   core::Result<SqliteStatement> PrepareQuery(const SqlQuery& query) {
     MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(query.sql));
@@ -305,6 +332,7 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
 
   core::Status ReplaceIndex(std::string_view type, std::string_view id,
                             const std::vector<IndexEntry>& index) override {
+    NoteWrite(type);
     MA_RETURN_IF_ERROR(DeleteIndexRows(type, id));
     return InsertIndexRows(type, id, index);
   }
@@ -329,7 +357,13 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
     if (resource.type.empty() || resource.id.empty()) {
       return core::Error::Internal("PutVersion needs a type and an id");
     }
-    MA_ASSIGN_OR_RETURN(const int64_t current, CurrentVersion(resource.type, resource.id));
+    NoteWrite(resource.type);
+    // Version 1 needs no look-up of the current version: every resource that exists has a
+    // version 1, which the UNIQUE (type, id, version) of `resources` refuses to store twice.
+    int64_t current = 0;
+    if (resource.version != 1) {
+      MA_ASSIGN_OR_RETURN(current, CurrentVersion(resource.type, resource.id));
+    }
     if (resource.version != current + 1) {
       return core::Error::Conflict(resource.type + "/" + resource.id + ": cannot store version " +
                                    std::to_string(resource.version) + ", the current version is " +
@@ -339,7 +373,8 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
       static const std::string kInsert =
           "INSERT INTO resources (type, id, version, last_updated, deleted, method, json)"
           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-      MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(kInsert));
+      MA_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                          connection_.PrepareSlot(kInsertResourceSlot, kInsert));
       stmt.BindText(1, resource.type);
       stmt.BindText(2, resource.id);
       stmt.BindInt(3, resource.version);
@@ -363,7 +398,8 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
           " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (type, id) DO UPDATE SET"
           " version = excluded.version, sequence = excluded.sequence,"
           " deleted = excluded.deleted";
-      MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(kUpsert));
+      MA_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                          connection_.PrepareSlot(kUpsertCurrentSlot, kUpsert));
       stmt.BindText(1, resource.type);
       stmt.BindText(2, resource.id);
       stmt.BindInt(3, resource.version);
@@ -391,7 +427,7 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
   core::Result<int64_t> CurrentVersion(std::string_view type, std::string_view id) {
     static const std::string kSql =
         "SELECT version FROM current_resources WHERE type = ?1 AND id = ?2";
-    MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(kSql));
+    MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.PrepareSlot(kCurrentVersionSlot, kSql));
     stmt.BindText(1, type);
     stmt.BindText(2, id);
     MA_ASSIGN_OR_RETURN(const bool row, stmt.Step());
@@ -406,8 +442,9 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
       }
       return deletes;
     }();
-    for (const std::string& text : kDeletes) {
-      MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(text));
+    for (size_t i = 0; i < kDeletes.size(); ++i) {
+      MA_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                          connection_.PrepareSlot(kDeleteIndexSlot + i, kDeletes[i]));
       stmt.BindText(1, type);
       stmt.BindText(2, id);
       MA_RETURN_IF_ERROR(stmt.Run());
@@ -440,10 +477,23 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
       }
       return sql;
     }();
+    return kSql[kind][Power(rows)];
+  }
+
+  // The smallest p with 2^p >= rows.
+  static size_t Power(size_t rows) {
     size_t power = 0;
     while ((size_t{1} << power) < rows) ++power;
-    return kSql[kind][power];
+    return power;
   }
+
+  // SqliteConnection::PrepareSlot numbers of the statements each write runs.
+  static constexpr size_t kInsertResourceSlot = 0;
+  static constexpr size_t kUpsertCurrentSlot = 1;
+  static constexpr size_t kCurrentVersionSlot = 2;
+  static constexpr size_t kDeleteIndexSlot = 3;   // 7 tables
+  static constexpr size_t kInsertIndexSlot = 10;  // 7 kinds x 5 sizes
+  static_assert(kInsertIndexSlot + 7 * 5 <= SqliteConnection::kStatementSlots);
 
   static void BindIndexColumns(SqliteStatement& stmt, int base, const IndexEntry& entry) {
     switch (entry.kind) {
@@ -636,20 +686,32 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
   // statement start-up and teardown a large share of the import's SQLite time.
   core::Status InsertIndexRows(std::string_view type, std::string_view id,
                                const std::vector<IndexEntry>& index) {
-    std::array<std::vector<const IndexEntry*>, 7> by_kind;
+    // The rows grouped by kind (a counting sort into one buffer the transaction reuses: no
+    // allocation per resource).
+    std::array<size_t, kIndexTables.size() + 1> start{};
     for (const IndexEntry& entry : index) {
       auto kind = static_cast<size_t>(entry.kind);
-      if (kind >= by_kind.size())
+      if (kind >= kIndexTables.size())
         return core::Error::Internal("unknown index kind");
-      by_kind[kind].push_back(&entry);
+      ++start[kind + 1];
     }
-    for (size_t kind = 0; kind < by_kind.size(); ++kind) {
-      const std::vector<const IndexEntry*>& rows = by_kind[kind];
+    for (size_t kind = 1; kind < start.size(); ++kind) start[kind] += start[kind - 1];
+    sorted_rows_.resize(index.size());
+    std::array<size_t, kIndexTables.size()> next{};
+    for (const IndexEntry& entry : index) {
+      auto kind = static_cast<size_t>(entry.kind);
+      sorted_rows_[start[kind] + next[kind]++] = &entry;
+    }
+    for (size_t kind = 0; kind < kIndexTables.size(); ++kind) {
+      const IndexEntry* const* rows = sorted_rows_.data() + start[kind];
+      const size_t total = start[kind + 1] - start[kind];
       size_t done = 0;
-      while (done < rows.size()) {
+      while (done < total) {
         size_t count = kMaxRowsPerInsert;
-        while (count > rows.size() - done) count /= 2;
-        MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(InsertSql(kind, count)));
+        while (count > total - done) count /= 2;
+        MA_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                            connection_.PrepareSlot(kInsertIndexSlot + kind * 5 + Power(count),
+                                                    InsertSql(kind, count)));
         for (size_t r = 0; r < count; ++r) {
           const IndexEntry& entry = *rows[done + r];
           int base = static_cast<int>(r) * kIndexColumnCount[kind];
@@ -664,6 +726,8 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
     }
     return core::Ok{};
   }
+
+  std::vector<const IndexEntry*> sorted_rows_;  // InsertIndexRows' buffer
 };
 
 core::Status EnsureParentDirectory(const std::string& path) {

@@ -208,5 +208,37 @@ TEST(SpeculativePrepareTest, HookedCreatesStoreWhatTheHooksLeft) {
   EXPECT_EQ(observations.body.find("urn:uuid"), std::string::npos) << observations.body;
 }
 
+// The importer commits without asking for the response's entries: the writes are stored all
+// the same, and GET entries still run and answer.
+TEST(SpeculativePrepareTest, CommitWithoutEntriesStoresTheWritesAndAnswersOnlyReads) {
+  auto store = store::SqliteStore::Open({}).value();
+  RestConfig config;
+  for (std::string_view type : fhir::r4::ResourceTypeNames())
+    config.resource_types.emplace_back(type);
+  RestService service(*store, std::move(config));
+  auto bundle = fhir::ParseJson(R"({"resourceType":"Bundle","type":"transaction","entry":[)"
+                                R"({"resource":{"resourceType":"Patient","id":"p1","active":true},)"
+                                R"("request":{"method":"PUT","url":"Patient/p1"}},)"
+                                R"({"resource":{"resourceType":"Patient","active":false},)"
+                                R"("request":{"method":"POST","url":"Patient"}},)"
+                                R"({"request":{"method":"GET","url":"Patient/p1"}}]})");
+  ASSERT_TRUE(bundle.has_value());
+  auto prepared = service.PrepareBundle(std::move(*bundle), "", nullptr, /*speculate=*/true);
+  ASSERT_TRUE(prepared.has_value()) << prepared.error().GetMessage();
+  auto response = service.CommitBundle(**prepared, /*entries_wanted=*/false);
+  ASSERT_TRUE(response.has_value()) << response.error().GetMessage();
+  const fhir::Json* entries = response->Find("entry");
+  ASSERT_NE(entries, nullptr);
+  ASSERT_EQ(entries->Size(), 1u);  // the GET's
+  EXPECT_NE(fhir::WriteJson(entries->Items()[0]).find(R"("id":"p1")"), std::string::npos)
+      << fhir::WriteJson(*response);
+  FhirRequest request;
+  request.method = "GET";
+  SplitPath("Patient", request.segments);
+  FhirResponse all = service.Handle(request);
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_NE(all.body.find(R"("total":2)"), std::string::npos) << all.body;
+}
+
 }  // namespace
 }  // namespace medalliance::api::rest
