@@ -153,28 +153,40 @@ std::string_view RuleName(Rule rule) {
   return "unknown";
 }
 
+// A switch on the first letter: asked for every row a search returns, where a linear search of
+// the 20 names cost about 100 instructions.
 bool IsRegistryType(std::string_view type) {
-  static constexpr std::array<std::string_view, 20> kTypes = {"Organization",
-                                                              "OrganizationAffiliation",
-                                                              "HealthcareService",
-                                                              "Location",
-                                                              "Practitioner",
-                                                              "PractitionerRole",
-                                                              "Endpoint",
-                                                              "ActivityDefinition",
-                                                              "PlanDefinition",
-                                                              "ValueSet",
-                                                              "CodeSystem",
-                                                              "ConceptMap",
-                                                              "StructureDefinition",
-                                                              "SearchParameter",
-                                                              "OperationDefinition",
-                                                              "Questionnaire",
-                                                              "Measure",
-                                                              "Library",
-                                                              "NamingSystem",
-                                                              "CapabilityStatement"};
-  return std::find(kTypes.begin(), kTypes.end(), type) != kTypes.end();
+  if (type.empty())
+    return false;
+  switch (type[0]) {
+    case 'A':
+      return type == "ActivityDefinition";
+    case 'C':
+      return type == "CodeSystem" || type == "ConceptMap" || type == "CapabilityStatement";
+    case 'E':
+      return type == "Endpoint";
+    case 'H':
+      return type == "HealthcareService";
+    case 'L':
+      return type == "Location" || type == "Library";
+    case 'M':
+      return type == "Measure";
+    case 'N':
+      return type == "NamingSystem";
+    case 'O':
+      return type == "Organization" || type == "OrganizationAffiliation" ||
+             type == "OperationDefinition";
+    case 'P':
+      return type == "Practitioner" || type == "PractitionerRole" || type == "PlanDefinition";
+    case 'Q':
+      return type == "Questionnaire";
+    case 'S':
+      return type == "StructureDefinition" || type == "SearchParameter";
+    case 'V':
+      return type == "ValueSet";
+    default:
+      return false;
+  }
 }
 
 bool HasRole(const store::Caller& caller, std::string_view role) {
@@ -406,8 +418,46 @@ bool Session::MayBreakGlass() const {
 core::Result<bool> Session::Visible(store::ReadTx& tx, const StoredResource& resource) {
   if (!caller_.authenticated)
     return true;
+  // Every row of a search and every included resource comes here: the own and registry cases
+  // are decided without building a Verdict (no strings copied).
+  if (!resource.deleted) {
+    if (IsRegistryType(resource.type))
+      return true;
+    MA_ASSIGN_OR_RETURN(const std::string* own, KnownOwner(tx, resource, nullptr));
+    if (own != nullptr && !own->empty() && *own == caller_.organization_id)
+      return true;
+  }
   MA_ASSIGN_OR_RETURN(Verdict verdict, Decide(tx, resource));
   return verdict.allowed;
+}
+
+// The owner known without parsing the version: its content facts from an earlier request (a
+// record naming no member: its patient's record's owner), else the one custodian label in its
+// text. Null when unknown (the caller parses). `fast`, when given, receives the label search's
+// result so that the caller does not repeat it.
+core::Result<const std::string*> Session::KnownOwner(store::ReadTx& tx,
+                                                     const StoredResource& resource,
+                                                     std::optional<std::string>* fast) {
+  const bool cacheable = resource.type != "Person";
+  if (cacheable && policy_.LookupContent(resource, &facts_)) {
+    if (facts_.owner.empty() && !facts_.patient.empty()) {
+      return PatientOwnerRef(tx, facts_.patient);
+    }
+    return &facts_.owner;
+  }
+  std::optional<std::string> label = FastCustodian(resource.json);
+  if (!label.has_value() || label->empty()) {
+    if (fast != nullptr)
+      *fast = std::move(label);
+    return nullptr;
+  }
+  facts_.owner = std::move(*label);
+  facts_.patient.clear();
+  if (cacheable)
+    policy_.RememberContent(resource, facts_);
+  if (fast != nullptr)
+    *fast = facts_.owner;
+  return &facts_.owner;
 }
 
 namespace {
@@ -517,35 +567,17 @@ Result<Verdict> Session::Decide(store::ReadTx& tx, const StoredResource& resourc
   }
   // The common case, a member reading its own records: decided from what an earlier request
   // learnt of this version, else from the label in the text, without parsing it.
-  const bool cacheable = resource.type != "Person";
-  Policy::ContentFacts facts;
-  bool known = cacheable && policy_.LookupContent(resource, &facts);
   std::optional<std::string> fast;
-  if (!known) {
-    fast = FastCustodian(resource.json);
-    if (fast.has_value() && !fast->empty()) {
-      known = true;
-      facts.owner = *fast;
-      if (cacheable)
-        policy_.RememberContent(resource, facts);
-    }
-  }
-  if (known) {
-    std::string owner = std::move(facts.owner);
-    // Own records without a label (loaded without a caller) belong to the patient's member.
-    if (owner.empty() && !facts.patient.empty()) {
-      MA_ASSIGN_OR_RETURN(owner, PatientOwner(tx, facts.patient));
-    }
-    if (!owner.empty() && owner == caller_.organization_id) {
-      verdict.allowed = true;
-      verdict.rule = Rule::kOwn;
-      verdict.owner = std::move(owner);
-      return verdict;
-    }
+  MA_ASSIGN_OR_RETURN(const std::string* own, KnownOwner(tx, resource, &fast));
+  if (own != nullptr && !own->empty() && *own == caller_.organization_id) {
+    verdict.allowed = true;
+    verdict.rule = Rule::kOwn;
+    verdict.owner = *own;
+    return verdict;
   }
   MA_ASSIGN_OR_RETURN(Json parsed, fhir::ParseJson(resource.json));
   std::string owner = fast.has_value() && !fast->empty() ? *fast : OwnerOf(parsed);
-  if (cacheable) {
+  if (resource.type != "Person") {
     Policy::ContentFacts learnt;
     learnt.owner = owner;
     if (owner.empty()) {
@@ -687,20 +719,29 @@ Result<std::string> Session::OrganizationOf(store::ReadTx& tx, std::string_view 
 }
 
 Result<std::string> Session::PatientOwner(store::ReadTx& tx, const std::string& patient) {
+  MA_ASSIGN_OR_RETURN(const std::string* owner, PatientOwnerRef(tx, patient));
+  return *owner;
+}
+
+// The owner, as the session's own copy (valid until the next call): a search's rows are
+// mostly about the patient of the row before, decided without copying a string.
+Result<const std::string*> Session::PatientOwnerRef(store::ReadTx& tx, const std::string& patient) {
   if (!last_patient_.empty() && patient == last_patient_)
-    return last_patient_owner_;
+    return &last_patient_owner_;
+  MA_ASSIGN_OR_RETURN(std::string owner, LookUpPatientOwner(tx, patient));
+  RememberPatientOwner(patient, owner);
+  return &last_patient_owner_;
+}
+
+Result<std::string> Session::LookUpPatientOwner(store::ReadTx& tx, const std::string& patient) {
   auto cached = patient_owner_.find(patient);
   if (cached != patient_owner_.end())
     return cached->second;
-  if (std::optional<std::string> recent = policy_.LookupRecentPatientOwner(patient)) {
-    RememberPatientOwner(patient, *recent);
+  if (std::optional<std::string> recent = policy_.LookupRecentPatientOwner(patient))
     return std::move(*recent);
-  }
   MA_ASSIGN_OR_RETURN(int64_t sequence, Policy::PatientSequence(tx, patient));
-  if (std::optional<std::string> known = policy_.LookupPatientOwner(patient, sequence)) {
-    RememberPatientOwner(patient, *known);
+  if (std::optional<std::string> known = policy_.LookupPatientOwner(patient, sequence))
     return std::move(*known);
-  }
   std::string owner;
   MA_ASSIGN_OR_RETURN(std::optional<StoredResource> stored, tx.ReadCurrent("Patient", patient));
   if (stored.has_value() && !stored->deleted) {
@@ -717,7 +758,6 @@ Result<std::string> Session::PatientOwner(store::ReadTx& tx, const std::string& 
   }
   // The sequence read before ReadCurrent, in the same transaction: the same version.
   policy_.RememberPatientOwner(patient, stored.has_value() ? stored->sequence : sequence, owner);
-  RememberPatientOwner(patient, owner);
   return owner;
 }
 

@@ -201,6 +201,15 @@ class Session {
   core::Result<std::string> OrganizationOf(store::ReadTx& tx, std::string_view reference);
   // The member that manages a patient's record (its owner), or empty.
   core::Result<std::string> PatientOwner(store::ReadTx& tx, const std::string& patient);
+  // The same without a copy: the session's entry, valid until the next call.
+  core::Result<const std::string*> PatientOwnerRef(store::ReadTx& tx, const std::string& patient);
+  // The owner from the shared caches and the store, past the session's own memo.
+  core::Result<std::string> LookUpPatientOwner(store::ReadTx& tx, const std::string& patient);
+  // The owner known without parsing the version (content facts or its one custodian label);
+  // null when the version must be parsed. Points into the session (valid until the next call).
+  core::Result<const std::string*> KnownOwner(store::ReadTx& tx,
+                                              const store::StoredResource& resource,
+                                              std::optional<std::string>* fast);
   void RememberPatientOwner(const std::string& patient, const std::string& owner);
   bool MayBreakGlass() const;
 
@@ -211,7 +220,8 @@ class Session {
   std::map<std::string, bool> sharing_;  // "patients"
   std::map<std::string, std::string> organization_of_;
   std::map<std::string, std::string> patient_owner_;
-  std::string last_patient_;  // the patient asked about last, and its owner
+  Policy::ContentFacts facts_;  // the last row's facts (its buffers reused row after row)
+  std::string last_patient_;    // the patient asked about last, and its owner
   std::string last_patient_owner_;
   std::set<std::string> recorded_;
   std::vector<Access> cross_reads_;

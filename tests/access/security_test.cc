@@ -335,6 +335,57 @@ TEST_F(SecurityTest, TheOwnerLabelCannotBeForged) {
 
 // ---- the hash chain, tampered with through SQLite directly ----
 
+// The registry and catalogue types (doc/security.md, rule `shared`), decided by a switch on
+// the first letter: every listed type, and none of the clinical ones sharing a first letter.
+TEST(RegistryTypeTest, ExactlyTheCatalogueTypesAreShared) {
+  for (std::string_view type : {"Organization",
+                                "OrganizationAffiliation",
+                                "HealthcareService",
+                                "Location",
+                                "Practitioner",
+                                "PractitionerRole",
+                                "Endpoint",
+                                "ActivityDefinition",
+                                "PlanDefinition",
+                                "ValueSet",
+                                "CodeSystem",
+                                "ConceptMap",
+                                "StructureDefinition",
+                                "SearchParameter",
+                                "OperationDefinition",
+                                "Questionnaire",
+                                "Measure",
+                                "Library",
+                                "NamingSystem",
+                                "CapabilityStatement"}) {
+    EXPECT_TRUE(access::IsRegistryType(type)) << type;
+  }
+  for (std::string_view type : {"",
+                                "Observation",
+                                "OperationOutcome",
+                                "Patient",
+                                "Procedure",
+                                "Condition",
+                                "Consent",
+                                "Encounter",
+                                "AuditEvent",
+                                "Appointment",
+                                "Location2",
+                                "Organisation",
+                                "MeasureReport",
+                                "QuestionnaireResponse",
+                                "ServiceRequest",
+                                "Library ",
+                                "Media",
+                                "NutritionOrder",
+                                "ValueSets",
+                                "Specimen",
+                                "HealthcareServices",
+                                "Person"}) {
+    EXPECT_FALSE(access::IsRegistryType(type)) << type;
+  }
+}
+
 class ChainTest : public ::testing::Test {
  protected:
   void SetUp() override {
