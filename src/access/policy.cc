@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <chrono>
 #include <cstring>
 #include <variant>
 
@@ -507,41 +506,31 @@ Result<int64_t> Policy::PatientSequence(store::ReadTx& tx, const std::string& pa
   return std::get<int64_t>(rows.front()[0]);
 }
 
-namespace {
-
-int64_t SteadyMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
-std::optional<std::string> Policy::LookupRecentPatientOwner(const std::string& patient) const {
-  const int64_t now = SteadyMillis();
+std::optional<std::string> Policy::LookupUnchangedPatientOwner(const std::string& patient,
+                                                               int64_t current) const {
   std::shared_lock lock(patient_mutex_);
   auto found = patient_owner_.find(patient);
-  if (found == patient_owner_.end() || now - found->second.checked >= kPatientOwnerRecheckMs)
+  if (found == patient_owner_.end() || found->second.stamp != current)
     return std::nullopt;
   return found->second.owner;
 }
 
-std::optional<std::string> Policy::LookupPatientOwner(const std::string& patient,
-                                                      int64_t sequence) const {
+std::optional<std::string> Policy::LookupPatientOwner(const std::string& patient, int64_t sequence,
+                                                      int64_t stamp) const {
   std::unique_lock lock(patient_mutex_);
   auto found = patient_owner_.find(patient);
   if (found == patient_owner_.end() || found->second.sequence != sequence)
     return std::nullopt;
-  found->second.checked = SteadyMillis();
+  found->second.stamp = stamp;
   return found->second.owner;
 }
 
 void Policy::RememberPatientOwner(const std::string& patient, int64_t sequence,
-                                  const std::string& owner) const {
+                                  const std::string& owner, int64_t stamp) const {
   std::unique_lock lock(patient_mutex_);
   if (patient_owner_.size() >= kMaxPatientOwners)
     patient_owner_.clear();
-  patient_owner_.insert_or_assign(patient, PatientOwnerEntry{sequence, owner, SteadyMillis()});
+  patient_owner_.insert_or_assign(patient, PatientOwnerEntry{sequence, owner, stamp});
 }
 
 Result<Verdict> Session::Decide(store::ReadTx& tx, const StoredResource& resource) {
@@ -737,10 +726,17 @@ Result<std::string> Session::LookUpPatientOwner(store::ReadTx& tx, const std::st
   auto cached = patient_owner_.find(patient);
   if (cached != patient_owner_.end())
     return cached->second;
-  if (std::optional<std::string> recent = policy_.LookupRecentPatientOwner(patient))
-    return std::move(*recent);
+  // Nothing committed since the entry was read or checked: the owner is the same.
+  MA_ASSIGN_OR_RETURN(std::optional<store::ReadTx::ChangeMarks> marks, tx.Changes());
+  if (marks.has_value()) {
+    if (std::optional<std::string> owner =
+            policy_.LookupUnchangedPatientOwner(patient, marks->current)) {
+      return std::move(*owner);
+    }
+  }
+  const int64_t stamp = marks.has_value() ? marks->stamp : Policy::kNoStamp;
   MA_ASSIGN_OR_RETURN(int64_t sequence, Policy::PatientSequence(tx, patient));
-  if (std::optional<std::string> known = policy_.LookupPatientOwner(patient, sequence))
+  if (std::optional<std::string> known = policy_.LookupPatientOwner(patient, sequence, stamp))
     return std::move(*known);
   std::string owner;
   MA_ASSIGN_OR_RETURN(std::optional<StoredResource> stored, tx.ReadCurrent("Patient", patient));
@@ -757,7 +753,8 @@ Result<std::string> Session::LookUpPatientOwner(store::ReadTx& tx, const std::st
     }
   }
   // The sequence read before ReadCurrent, in the same transaction: the same version.
-  policy_.RememberPatientOwner(patient, stored.has_value() ? stored->sequence : sequence, owner);
+  policy_.RememberPatientOwner(patient, stored.has_value() ? stored->sequence : sequence, owner,
+                               stamp);
   return owner;
 }
 

@@ -132,18 +132,19 @@ class Policy {
   bool LookupContent(const store::StoredResource& resource, ContentFacts* facts) const;
   void RememberContent(const store::StoredResource& resource, ContentFacts facts) const;
 
-  // The owner of a patient's record, kept across requests for the Patient's current version:
-  // `sequence` is that version's (PatientSequence, one primary-key lookup), so a write of the
-  // Patient, by this server or any other process, makes the entry miss. An entry checked less
-  // than kPatientOwnerRecheckMs ago is used without the lookup (LookupRecentPatientOwner):
-  // through the API a Patient's owner cannot change (only its owner writes it, and the label
-  // stamped is that owner's), so only local tools (import) and deletes wait that long.
-  static constexpr int64_t kPatientOwnerRecheckMs = 1000;
+  // The owner of a patient's record, kept across requests. An entry is used as it is while
+  // the store's change marks (ReadTx::Changes) show no commit since it was read; after a
+  // commit (by this server or any other process) it is checked against the sequence of the
+  // Patient's current version (PatientSequence, one primary-key lookup), so a write of the
+  // Patient makes it miss. Back ends without change marks check the sequence every time.
   static core::Result<int64_t> PatientSequence(store::ReadTx& tx, const std::string& patient);
-  std::optional<std::string> LookupRecentPatientOwner(const std::string& patient) const;
-  std::optional<std::string> LookupPatientOwner(const std::string& patient, int64_t sequence) const;
-  void RememberPatientOwner(const std::string& patient, int64_t sequence,
-                            const std::string& owner) const;
+  std::optional<std::string> LookupUnchangedPatientOwner(const std::string& patient,
+                                                         int64_t current) const;
+  std::optional<std::string> LookupPatientOwner(const std::string& patient, int64_t sequence,
+                                                int64_t stamp) const;
+  void RememberPatientOwner(const std::string& patient, int64_t sequence, const std::string& owner,
+                            int64_t stamp) const;
+  static constexpr int64_t kNoStamp = -1;  // matches no change mark
 
  private:
   struct ContentEntry {
@@ -159,7 +160,7 @@ class Policy {
   struct PatientOwnerEntry {
     int64_t sequence = 0;  // of the Patient version it was read from
     std::string owner;
-    int64_t checked = 0;  // steady clock ms of the last check against the store
+    int64_t stamp = kNoStamp;  // the change mark it was last read or checked under
   };
   mutable std::shared_mutex patient_mutex_;
   mutable std::unordered_map<std::string, PatientOwnerEntry> patient_owner_;

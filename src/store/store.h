@@ -123,6 +123,18 @@ class ReadTx {
   // store/sql/schema.md) and returns its rows.
   virtual core::Result<std::vector<SqlRow>> QueryRows(const SqlQuery& query) = 0;
   virtual const Dialect& GetDialect() const = 0;
+  // For caches of stored data kept across transactions (e.g. access/'s owner of a patient's
+  // record): remember what this transaction read under `stamp`; an entry remembered under a
+  // stamp equal to `current` still holds what the store holds for this transaction (no commit,
+  // by this process or another, since it was read). nullopt when the back end cannot tell
+  // (callers then re-read).
+  struct ChangeMarks {
+    int64_t stamp = 0;
+    int64_t current = 0;
+  };
+  virtual core::Result<std::optional<ChangeMarks>> Changes() {
+    return std::optional<ChangeMarks>();
+  }
   // The audit chain, in position order: the last link (nullopt when empty), and up to
   // `limit` links after `after_position`. kNotImplemented by back ends without the table.
   virtual core::Result<std::optional<AuditLink>> LastAuditLink() {
