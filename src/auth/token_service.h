@@ -120,7 +120,11 @@ class TokenService {
  private:
   TokenOutcome IssueForClient(const TokenRequest& request, int64_t now);
   TokenOutcome IssueForPerson(const TokenRequest& request, int64_t now);
-  std::string Sign(const store::Caller& caller, const std::string& subject, int64_t now) const;
+  std::string Sign(const store::Caller& caller, int64_t now) const;
+  // The signature part of a token over its claims part (see Sign).
+  std::string TokenTag(std::string_view payload) const;
+  static constexpr std::string_view kTokenContext = "medalliance access token v1.";
+  static constexpr size_t kTokenTagBytes = 16;
   void Emit(SecurityEvent event) const;
 
   core::Result<store::Caller> ValidateUncached(std::string_view access_token,
