@@ -135,11 +135,11 @@ class TokenService {
   AuthStore::SigningKey key_;
 
   // Looked up by the token's bytes without copying them (heterogeneous lookup). The hash covers
-  // the last 64 bytes, which hold the signature (distinct per token); equality compares all.
+  // the last 24 bytes, which hold the tag (distinct per grant); equality compares all.
   struct TokenHash {
     using is_transparent = void;
     size_t operator()(std::string_view text) const {
-      return std::hash<std::string_view>{}(text.substr(text.size() > 64 ? text.size() - 64 : 0));
+      return std::hash<std::string_view>{}(text.substr(text.size() > 24 ? text.size() - 24 : 0));
     }
   };
   static constexpr size_t kMaxCachedTokens = 10000;

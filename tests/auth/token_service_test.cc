@@ -225,10 +225,12 @@ TEST_F(TokenServiceTest, AccessTokensExpireAndCannotBeAltered) {
   EXPECT_FALSE(service_->Validate(token + "x").has_value());
   EXPECT_FALSE(service_->Validate(token + "." + token).has_value());
   EXPECT_FALSE(service_->Validate(token.substr(0, token.find('.') + 1)).has_value());
-  // Another token's claims under this token's tag.
+  // Another token's claims (a later expiry) under this token's tag.
+  clock_.Advance(1'000);
   TokenOutcome other = Ask(Sign(Claims()));
   ASSERT_TRUE(other.error.empty());
   ASSERT_NE(other.access_token, token);
+  clock_.Advance(-1'000);
   std::string swapped =
       other.access_token.substr(0, other.access_token.find('.')) + token.substr(token.find('.'));
   EXPECT_FALSE(service_->Validate(swapped).has_value());
