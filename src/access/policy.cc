@@ -440,7 +440,25 @@ core::Result<const std::string*> Session::KnownOwner(store::ReadTx& tx,
   const bool cacheable = resource.type != "Person";
   if (cacheable && policy_.LookupContent(resource, &facts_)) {
     if (facts_.owner.empty() && !facts_.patient.empty()) {
-      return PatientOwnerRef(tx, facts_.patient);
+      // A search's rows: mostly about the patient of the row before (the session's memo).
+      if (!last_patient_.empty() && facts_.patient == last_patient_)
+        return &last_patient_owner_;
+      if (auto cached = patient_owner_.find(facts_.patient); cached != patient_owner_.end()) {
+        std::string owner = cached->second;
+        RememberPatientOwner(facts_.patient, owner);
+        return &last_patient_owner_;
+      }
+      // A read: the owner resolved for this version, while nothing was committed since.
+      MA_ASSIGN_OR_RETURN(std::optional<store::ReadTx::ChangeMarks> marks, tx.Changes());
+      if (marks.has_value() && facts_.owner_stamp == marks->current) {
+        RememberPatientOwner(facts_.patient, facts_.patient_owner);
+        return &last_patient_owner_;
+      }
+      MA_ASSIGN_OR_RETURN(std::string owner, SharedPatientOwner(tx, facts_.patient, marks));
+      if (marks.has_value())
+        policy_.RememberResolvedOwner(resource, owner, marks->stamp);
+      RememberPatientOwner(facts_.patient, owner);
+      return &last_patient_owner_;
     }
     return &facts_.owner;
   }
@@ -482,6 +500,23 @@ bool Policy::LookupContent(const StoredResource& resource, ContentFacts* facts) 
   }
   *facts = entry.facts;
   return true;
+}
+
+void Policy::RememberResolvedOwner(const StoredResource& resource, const std::string& owner,
+                                   int64_t stamp) const {
+  if (resource.sequence <= 0)
+    return;
+  std::unique_lock lock(content_mutex_);
+  auto found = content_.find(resource.sequence);
+  if (found == content_.end())
+    return;
+  ContentEntry& entry = found->second;
+  if (entry.version != resource.version || entry.size != resource.json.size() ||
+      entry.id != resource.id || entry.type != resource.type) {
+    return;
+  }
+  entry.facts.patient_owner = owner;
+  entry.facts.owner_stamp = stamp;
 }
 
 void Policy::RememberContent(const StoredResource& resource, ContentFacts facts) const {
@@ -726,8 +761,14 @@ Result<std::string> Session::LookUpPatientOwner(store::ReadTx& tx, const std::st
   auto cached = patient_owner_.find(patient);
   if (cached != patient_owner_.end())
     return cached->second;
-  // Nothing committed since the entry was read or checked: the owner is the same.
   MA_ASSIGN_OR_RETURN(std::optional<store::ReadTx::ChangeMarks> marks, tx.Changes());
+  return SharedPatientOwner(tx, patient, marks);
+}
+
+Result<std::string> Session::SharedPatientOwner(
+    store::ReadTx& tx, const std::string& patient,
+    const std::optional<store::ReadTx::ChangeMarks>& marks) {
+  // Nothing committed since the entry was read or checked: the owner is the same.
   if (marks.has_value()) {
     if (std::optional<std::string> owner =
             policy_.LookupUnchangedPatientOwner(patient, marks->current)) {

@@ -128,9 +128,16 @@ class Policy {
   struct ContentFacts {
     std::string owner;
     std::string patient;
+    // With a patient and no owner: the patient's record's owner as last resolved for this
+    // version, and the change mark it was resolved under (it holds while the store's
+    // ReadTx::Changes().current equals it), so that a read needs no patient lookup.
+    std::string patient_owner;
+    int64_t owner_stamp = -1;
   };
   bool LookupContent(const store::StoredResource& resource, ContentFacts* facts) const;
   void RememberContent(const store::StoredResource& resource, ContentFacts facts) const;
+  void RememberResolvedOwner(const store::StoredResource& resource, const std::string& owner,
+                             int64_t stamp) const;
 
   // The owner of a patient's record, kept across requests. An entry is used as it is while
   // the store's change marks (ReadTx::Changes) show no commit since it was read; after a
@@ -206,6 +213,10 @@ class Session {
   core::Result<const std::string*> PatientOwnerRef(store::ReadTx& tx, const std::string& patient);
   // The owner from the shared caches and the store, past the session's own memo.
   core::Result<std::string> LookUpPatientOwner(store::ReadTx& tx, const std::string& patient);
+  // The same past the session's memo, under this transaction's change marks.
+  core::Result<std::string> SharedPatientOwner(
+      store::ReadTx& tx, const std::string& patient,
+      const std::optional<store::ReadTx::ChangeMarks>& marks);
   // The owner known without parsing the version (content facts or its one custodian label);
   // null when the version must be parsed. Points into the session (valid until the next call).
   core::Result<const std::string*> KnownOwner(store::ReadTx& tx,
