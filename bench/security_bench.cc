@@ -53,7 +53,7 @@ FhirRequest Get(const std::string& url, const ma::store::Caller* caller) {
   if (question != std::string::npos)
     request.params = ma::api::rest::ParseQueryString(url.substr(question + 1));
   if (caller != nullptr)
-    request.caller = *caller;
+    request.SetCaller(*caller);
   return request;
 }
 

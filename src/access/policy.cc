@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <chrono>
 #include <cstring>
 #include <variant>
 
@@ -153,28 +152,40 @@ std::string_view RuleName(Rule rule) {
   return "unknown";
 }
 
+// A switch on the first letter: asked for every row a search returns, where a linear search of
+// the 20 names cost about 100 instructions.
 bool IsRegistryType(std::string_view type) {
-  static constexpr std::array<std::string_view, 20> kTypes = {"Organization",
-                                                              "OrganizationAffiliation",
-                                                              "HealthcareService",
-                                                              "Location",
-                                                              "Practitioner",
-                                                              "PractitionerRole",
-                                                              "Endpoint",
-                                                              "ActivityDefinition",
-                                                              "PlanDefinition",
-                                                              "ValueSet",
-                                                              "CodeSystem",
-                                                              "ConceptMap",
-                                                              "StructureDefinition",
-                                                              "SearchParameter",
-                                                              "OperationDefinition",
-                                                              "Questionnaire",
-                                                              "Measure",
-                                                              "Library",
-                                                              "NamingSystem",
-                                                              "CapabilityStatement"};
-  return std::find(kTypes.begin(), kTypes.end(), type) != kTypes.end();
+  if (type.empty())
+    return false;
+  switch (type[0]) {
+    case 'A':
+      return type == "ActivityDefinition";
+    case 'C':
+      return type == "CodeSystem" || type == "ConceptMap" || type == "CapabilityStatement";
+    case 'E':
+      return type == "Endpoint";
+    case 'H':
+      return type == "HealthcareService";
+    case 'L':
+      return type == "Location" || type == "Library";
+    case 'M':
+      return type == "Measure";
+    case 'N':
+      return type == "NamingSystem";
+    case 'O':
+      return type == "Organization" || type == "OrganizationAffiliation" ||
+             type == "OperationDefinition";
+    case 'P':
+      return type == "Practitioner" || type == "PractitionerRole" || type == "PlanDefinition";
+    case 'Q':
+      return type == "Questionnaire";
+    case 'S':
+      return type == "StructureDefinition" || type == "SearchParameter";
+    case 'V':
+      return type == "ValueSet";
+    default:
+      return false;
+  }
 }
 
 bool HasRole(const store::Caller& caller, std::string_view role) {
@@ -406,8 +417,64 @@ bool Session::MayBreakGlass() const {
 core::Result<bool> Session::Visible(store::ReadTx& tx, const StoredResource& resource) {
   if (!caller_.authenticated)
     return true;
+  // Every row of a search and every included resource comes here: the own and registry cases
+  // are decided without building a Verdict (no strings copied).
+  if (!resource.deleted) {
+    if (IsRegistryType(resource.type))
+      return true;
+    MA_ASSIGN_OR_RETURN(const std::string* own, KnownOwner(tx, resource, nullptr));
+    if (own != nullptr && !own->empty() && *own == caller_.organization_id)
+      return true;
+  }
   MA_ASSIGN_OR_RETURN(Verdict verdict, Decide(tx, resource));
   return verdict.allowed;
+}
+
+// The owner known without parsing the version: its content facts from an earlier request (a
+// record naming no member: its patient's record's owner), else the one custodian label in its
+// text. Null when unknown (the caller parses). `fast`, when given, receives the label search's
+// result so that the caller does not repeat it.
+core::Result<const std::string*> Session::KnownOwner(store::ReadTx& tx,
+                                                     const StoredResource& resource,
+                                                     std::optional<std::string>* fast) {
+  const bool cacheable = resource.type != "Person";
+  if (cacheable && policy_.LookupContent(resource, &facts_)) {
+    if (facts_.owner.empty() && !facts_.patient.empty()) {
+      // A search's rows: mostly about the patient of the row before (the session's memo).
+      if (!last_patient_.empty() && facts_.patient == last_patient_)
+        return &last_patient_owner_;
+      if (auto cached = patient_owner_.find(facts_.patient); cached != patient_owner_.end()) {
+        std::string owner = cached->second;
+        RememberPatientOwner(facts_.patient, owner);
+        return &last_patient_owner_;
+      }
+      // A read: the owner resolved for this version, while nothing was committed since.
+      MA_ASSIGN_OR_RETURN(std::optional<store::ReadTx::ChangeMarks> marks, tx.Changes());
+      if (marks.has_value() && facts_.owner_stamp == marks->current) {
+        RememberPatientOwner(facts_.patient, facts_.patient_owner);
+        return &last_patient_owner_;
+      }
+      MA_ASSIGN_OR_RETURN(std::string owner, SharedPatientOwner(tx, facts_.patient, marks));
+      if (marks.has_value())
+        policy_.RememberResolvedOwner(resource, owner, marks->stamp);
+      RememberPatientOwner(facts_.patient, owner);
+      return &last_patient_owner_;
+    }
+    return &facts_.owner;
+  }
+  std::optional<std::string> label = FastCustodian(resource.json);
+  if (!label.has_value() || label->empty()) {
+    if (fast != nullptr)
+      *fast = std::move(label);
+    return nullptr;
+  }
+  facts_.owner = std::move(*label);
+  facts_.patient.clear();
+  if (cacheable)
+    policy_.RememberContent(resource, facts_);
+  if (fast != nullptr)
+    *fast = facts_.owner;
+  return &facts_.owner;
 }
 
 namespace {
@@ -435,6 +502,23 @@ bool Policy::LookupContent(const StoredResource& resource, ContentFacts* facts) 
   return true;
 }
 
+void Policy::RememberResolvedOwner(const StoredResource& resource, const std::string& owner,
+                                   int64_t stamp) const {
+  if (resource.sequence <= 0)
+    return;
+  std::unique_lock lock(content_mutex_);
+  auto found = content_.find(resource.sequence);
+  if (found == content_.end())
+    return;
+  ContentEntry& entry = found->second;
+  if (entry.version != resource.version || entry.size != resource.json.size() ||
+      entry.id != resource.id || entry.type != resource.type) {
+    return;
+  }
+  entry.facts.patient_owner = owner;
+  entry.facts.owner_stamp = stamp;
+}
+
 void Policy::RememberContent(const StoredResource& resource, ContentFacts facts) const {
   if (resource.sequence <= 0)
     return;
@@ -457,41 +541,31 @@ Result<int64_t> Policy::PatientSequence(store::ReadTx& tx, const std::string& pa
   return std::get<int64_t>(rows.front()[0]);
 }
 
-namespace {
-
-int64_t SteadyMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
-std::optional<std::string> Policy::LookupRecentPatientOwner(const std::string& patient) const {
-  const int64_t now = SteadyMillis();
+std::optional<std::string> Policy::LookupUnchangedPatientOwner(const std::string& patient,
+                                                               int64_t current) const {
   std::shared_lock lock(patient_mutex_);
   auto found = patient_owner_.find(patient);
-  if (found == patient_owner_.end() || now - found->second.checked >= kPatientOwnerRecheckMs)
+  if (found == patient_owner_.end() || found->second.stamp != current)
     return std::nullopt;
   return found->second.owner;
 }
 
-std::optional<std::string> Policy::LookupPatientOwner(const std::string& patient,
-                                                      int64_t sequence) const {
+std::optional<std::string> Policy::LookupPatientOwner(const std::string& patient, int64_t sequence,
+                                                      int64_t stamp) const {
   std::unique_lock lock(patient_mutex_);
   auto found = patient_owner_.find(patient);
   if (found == patient_owner_.end() || found->second.sequence != sequence)
     return std::nullopt;
-  found->second.checked = SteadyMillis();
+  found->second.stamp = stamp;
   return found->second.owner;
 }
 
 void Policy::RememberPatientOwner(const std::string& patient, int64_t sequence,
-                                  const std::string& owner) const {
+                                  const std::string& owner, int64_t stamp) const {
   std::unique_lock lock(patient_mutex_);
   if (patient_owner_.size() >= kMaxPatientOwners)
     patient_owner_.clear();
-  patient_owner_.insert_or_assign(patient, PatientOwnerEntry{sequence, owner, SteadyMillis()});
+  patient_owner_.insert_or_assign(patient, PatientOwnerEntry{sequence, owner, stamp});
 }
 
 Result<Verdict> Session::Decide(store::ReadTx& tx, const StoredResource& resource) {
@@ -517,35 +591,17 @@ Result<Verdict> Session::Decide(store::ReadTx& tx, const StoredResource& resourc
   }
   // The common case, a member reading its own records: decided from what an earlier request
   // learnt of this version, else from the label in the text, without parsing it.
-  const bool cacheable = resource.type != "Person";
-  Policy::ContentFacts facts;
-  bool known = cacheable && policy_.LookupContent(resource, &facts);
   std::optional<std::string> fast;
-  if (!known) {
-    fast = FastCustodian(resource.json);
-    if (fast.has_value() && !fast->empty()) {
-      known = true;
-      facts.owner = *fast;
-      if (cacheable)
-        policy_.RememberContent(resource, facts);
-    }
-  }
-  if (known) {
-    std::string owner = std::move(facts.owner);
-    // Own records without a label (loaded without a caller) belong to the patient's member.
-    if (owner.empty() && !facts.patient.empty()) {
-      MA_ASSIGN_OR_RETURN(owner, PatientOwner(tx, facts.patient));
-    }
-    if (!owner.empty() && owner == caller_.organization_id) {
-      verdict.allowed = true;
-      verdict.rule = Rule::kOwn;
-      verdict.owner = std::move(owner);
-      return verdict;
-    }
+  MA_ASSIGN_OR_RETURN(const std::string* own, KnownOwner(tx, resource, &fast));
+  if (own != nullptr && !own->empty() && *own == caller_.organization_id) {
+    verdict.allowed = true;
+    verdict.rule = Rule::kOwn;
+    verdict.owner = *own;
+    return verdict;
   }
   MA_ASSIGN_OR_RETURN(Json parsed, fhir::ParseJson(resource.json));
   std::string owner = fast.has_value() && !fast->empty() ? *fast : OwnerOf(parsed);
-  if (cacheable) {
+  if (resource.type != "Person") {
     Policy::ContentFacts learnt;
     learnt.owner = owner;
     if (owner.empty()) {
@@ -687,20 +743,42 @@ Result<std::string> Session::OrganizationOf(store::ReadTx& tx, std::string_view 
 }
 
 Result<std::string> Session::PatientOwner(store::ReadTx& tx, const std::string& patient) {
+  MA_ASSIGN_OR_RETURN(const std::string* owner, PatientOwnerRef(tx, patient));
+  return *owner;
+}
+
+// The owner, as the session's own copy (valid until the next call): a search's rows are
+// mostly about the patient of the row before, decided without copying a string.
+Result<const std::string*> Session::PatientOwnerRef(store::ReadTx& tx, const std::string& patient) {
   if (!last_patient_.empty() && patient == last_patient_)
-    return last_patient_owner_;
+    return &last_patient_owner_;
+  MA_ASSIGN_OR_RETURN(std::string owner, LookUpPatientOwner(tx, patient));
+  RememberPatientOwner(patient, owner);
+  return &last_patient_owner_;
+}
+
+Result<std::string> Session::LookUpPatientOwner(store::ReadTx& tx, const std::string& patient) {
   auto cached = patient_owner_.find(patient);
   if (cached != patient_owner_.end())
     return cached->second;
-  if (std::optional<std::string> recent = policy_.LookupRecentPatientOwner(patient)) {
-    RememberPatientOwner(patient, *recent);
-    return std::move(*recent);
+  MA_ASSIGN_OR_RETURN(std::optional<store::ReadTx::ChangeMarks> marks, tx.Changes());
+  return SharedPatientOwner(tx, patient, marks);
+}
+
+Result<std::string> Session::SharedPatientOwner(
+    store::ReadTx& tx, const std::string& patient,
+    const std::optional<store::ReadTx::ChangeMarks>& marks) {
+  // Nothing committed since the entry was read or checked: the owner is the same.
+  if (marks.has_value()) {
+    if (std::optional<std::string> owner =
+            policy_.LookupUnchangedPatientOwner(patient, marks->current)) {
+      return std::move(*owner);
+    }
   }
+  const int64_t stamp = marks.has_value() ? marks->stamp : Policy::kNoStamp;
   MA_ASSIGN_OR_RETURN(int64_t sequence, Policy::PatientSequence(tx, patient));
-  if (std::optional<std::string> known = policy_.LookupPatientOwner(patient, sequence)) {
-    RememberPatientOwner(patient, *known);
+  if (std::optional<std::string> known = policy_.LookupPatientOwner(patient, sequence, stamp))
     return std::move(*known);
-  }
   std::string owner;
   MA_ASSIGN_OR_RETURN(std::optional<StoredResource> stored, tx.ReadCurrent("Patient", patient));
   if (stored.has_value() && !stored->deleted) {
@@ -716,8 +794,8 @@ Result<std::string> Session::PatientOwner(store::ReadTx& tx, const std::string& 
     }
   }
   // The sequence read before ReadCurrent, in the same transaction: the same version.
-  policy_.RememberPatientOwner(patient, stored.has_value() ? stored->sequence : sequence, owner);
-  RememberPatientOwner(patient, owner);
+  policy_.RememberPatientOwner(patient, stored.has_value() ? stored->sequence : sequence, owner,
+                               stamp);
   return owner;
 }
 

@@ -128,22 +128,30 @@ class Policy {
   struct ContentFacts {
     std::string owner;
     std::string patient;
+    // With a patient and no owner: the patient's record's owner as last resolved for this
+    // version, and the change mark it was resolved under (it holds while the store's
+    // ReadTx::Changes().current equals it), so that a read needs no patient lookup.
+    std::string patient_owner;
+    int64_t owner_stamp = -1;
   };
   bool LookupContent(const store::StoredResource& resource, ContentFacts* facts) const;
   void RememberContent(const store::StoredResource& resource, ContentFacts facts) const;
+  void RememberResolvedOwner(const store::StoredResource& resource, const std::string& owner,
+                             int64_t stamp) const;
 
-  // The owner of a patient's record, kept across requests for the Patient's current version:
-  // `sequence` is that version's (PatientSequence, one primary-key lookup), so a write of the
-  // Patient, by this server or any other process, makes the entry miss. An entry checked less
-  // than kPatientOwnerRecheckMs ago is used without the lookup (LookupRecentPatientOwner):
-  // through the API a Patient's owner cannot change (only its owner writes it, and the label
-  // stamped is that owner's), so only local tools (import) and deletes wait that long.
-  static constexpr int64_t kPatientOwnerRecheckMs = 1000;
+  // The owner of a patient's record, kept across requests. An entry is used as it is while
+  // the store's change marks (ReadTx::Changes) show no commit since it was read; after a
+  // commit (by this server or any other process) it is checked against the sequence of the
+  // Patient's current version (PatientSequence, one primary-key lookup), so a write of the
+  // Patient makes it miss. Back ends without change marks check the sequence every time.
   static core::Result<int64_t> PatientSequence(store::ReadTx& tx, const std::string& patient);
-  std::optional<std::string> LookupRecentPatientOwner(const std::string& patient) const;
-  std::optional<std::string> LookupPatientOwner(const std::string& patient, int64_t sequence) const;
-  void RememberPatientOwner(const std::string& patient, int64_t sequence,
-                            const std::string& owner) const;
+  std::optional<std::string> LookupUnchangedPatientOwner(const std::string& patient,
+                                                         int64_t current) const;
+  std::optional<std::string> LookupPatientOwner(const std::string& patient, int64_t sequence,
+                                                int64_t stamp) const;
+  void RememberPatientOwner(const std::string& patient, int64_t sequence, const std::string& owner,
+                            int64_t stamp) const;
+  static constexpr int64_t kNoStamp = -1;  // matches no change mark
 
  private:
   struct ContentEntry {
@@ -159,7 +167,7 @@ class Policy {
   struct PatientOwnerEntry {
     int64_t sequence = 0;  // of the Patient version it was read from
     std::string owner;
-    int64_t checked = 0;  // steady clock ms of the last check against the store
+    int64_t stamp = kNoStamp;  // the change mark it was last read or checked under
   };
   mutable std::shared_mutex patient_mutex_;
   mutable std::unordered_map<std::string, PatientOwnerEntry> patient_owner_;
@@ -201,6 +209,19 @@ class Session {
   core::Result<std::string> OrganizationOf(store::ReadTx& tx, std::string_view reference);
   // The member that manages a patient's record (its owner), or empty.
   core::Result<std::string> PatientOwner(store::ReadTx& tx, const std::string& patient);
+  // The same without a copy: the session's entry, valid until the next call.
+  core::Result<const std::string*> PatientOwnerRef(store::ReadTx& tx, const std::string& patient);
+  // The owner from the shared caches and the store, past the session's own memo.
+  core::Result<std::string> LookUpPatientOwner(store::ReadTx& tx, const std::string& patient);
+  // The same past the session's memo, under this transaction's change marks.
+  core::Result<std::string> SharedPatientOwner(
+      store::ReadTx& tx, const std::string& patient,
+      const std::optional<store::ReadTx::ChangeMarks>& marks);
+  // The owner known without parsing the version (content facts or its one custodian label);
+  // null when the version must be parsed. Points into the session (valid until the next call).
+  core::Result<const std::string*> KnownOwner(store::ReadTx& tx,
+                                              const store::StoredResource& resource,
+                                              std::optional<std::string>* fast);
   void RememberPatientOwner(const std::string& patient, const std::string& owner);
   bool MayBreakGlass() const;
 
@@ -211,7 +232,8 @@ class Session {
   std::map<std::string, bool> sharing_;  // "patients"
   std::map<std::string, std::string> organization_of_;
   std::map<std::string, std::string> patient_owner_;
-  std::string last_patient_;  // the patient asked about last, and its owner
+  Policy::ContentFacts facts_;  // the last row's facts (its buffers reused row after row)
+  std::string last_patient_;    // the patient asked about last, and its owner
   std::string last_patient_owner_;
   std::set<std::string> recorded_;
   std::vector<Access> cross_reads_;

@@ -267,7 +267,7 @@ http::WebSocketAcceptor SubscriptionChannels::WebSocketAcceptor() {
           rest::FhirRequest request = ToFhirRequest(check, "");
           if (gate_->Admit(check, request).has_value())
             return nullptr;
-          caller = request.caller;
+          caller = request.GetCaller();
         }
         return std::make_shared<BindSession>(*this, std::move(peer), std::move(caller));
       };

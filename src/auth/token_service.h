@@ -120,7 +120,11 @@ class TokenService {
  private:
   TokenOutcome IssueForClient(const TokenRequest& request, int64_t now);
   TokenOutcome IssueForPerson(const TokenRequest& request, int64_t now);
-  std::string Sign(const store::Caller& caller, const std::string& subject, int64_t now) const;
+  std::string Sign(const store::Caller& caller, int64_t now) const;
+  // The signature part of a token over its claims part (see Sign).
+  std::string TokenTag(std::string_view payload) const;
+  static constexpr std::string_view kTokenContext = "medalliance access token v1.";
+  static constexpr size_t kTokenTagBytes = 16;
   void Emit(SecurityEvent event) const;
 
   core::Result<store::Caller> ValidateUncached(std::string_view access_token,
@@ -131,11 +135,11 @@ class TokenService {
   AuthStore::SigningKey key_;
 
   // Looked up by the token's bytes without copying them (heterogeneous lookup). The hash covers
-  // the last 64 bytes, which hold the signature (distinct per token); equality compares all.
+  // the last 24 bytes, which hold the tag (distinct per grant); equality compares all.
   struct TokenHash {
     using is_transparent = void;
     size_t operator()(std::string_view text) const {
-      return std::hash<std::string_view>{}(text.substr(text.size() > 64 ? text.size() - 64 : 0));
+      return std::hash<std::string_view>{}(text.substr(text.size() > 24 ? text.size() - 24 : 0));
     }
   };
   static constexpr size_t kMaxCachedTokens = 10000;

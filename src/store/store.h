@@ -132,6 +132,18 @@ class ReadTx {
   virtual std::optional<uint64_t> CacheStamp(std::string_view /*type*/) const {
     return std::nullopt;
   }
+  // For caches of stored data kept across transactions (e.g. access/'s owner of a patient's
+  // record): remember what this transaction read under `stamp`; an entry remembered under a
+  // stamp equal to `current` still holds what the store holds for this transaction (no commit,
+  // by this process or another, since it was read). nullopt when the back end cannot tell
+  // (callers then re-read).
+  struct ChangeMarks {
+    int64_t stamp = 0;
+    int64_t current = 0;
+  };
+  virtual core::Result<std::optional<ChangeMarks>> Changes() {
+    return std::optional<ChangeMarks>();
+  }
   // The audit chain, in position order: the last link (nullopt when empty), and up to
   // `limit` links after `after_position`. kNotImplemented by back ends without the table.
   virtual core::Result<std::optional<AuditLink>> LastAuditLink() {

@@ -93,7 +93,7 @@ class World {
     request.body = body;
     request.content_type = content_type;
     if (caller != nullptr)
-      request.caller = *caller;
+      request.SetCaller(*caller);
     return service_->Handle(request);
   }
 

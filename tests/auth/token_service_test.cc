@@ -214,9 +214,26 @@ TEST_F(TokenServiceTest, AccessTokensExpireAndCannotBeAltered) {
   TokenOutcome outcome = Ask(Sign(Claims()));
   ASSERT_TRUE(outcome.error.empty());
   std::string token = outcome.access_token;
+  // Compact (every request carries it): claims and a 128-bit tag, no JWT header.
+  EXPECT_LT(token.size(), 160u) << token;
   std::string altered = token;
   altered[altered.find('.') + 3] ^= 1;
   EXPECT_FALSE(service_->Validate(altered).has_value());
+  altered = token;
+  altered[2] ^= 1;  // in the claims
+  EXPECT_FALSE(service_->Validate(altered).has_value());
+  EXPECT_FALSE(service_->Validate(token + "x").has_value());
+  EXPECT_FALSE(service_->Validate(token + "." + token).has_value());
+  EXPECT_FALSE(service_->Validate(token.substr(0, token.find('.') + 1)).has_value());
+  // Another token's claims (a later expiry) under this token's tag.
+  clock_.Advance(1'000);
+  TokenOutcome other = Ask(Sign(Claims()));
+  ASSERT_TRUE(other.error.empty());
+  ASSERT_NE(other.access_token, token);
+  clock_.Advance(-1'000);
+  std::string swapped =
+      other.access_token.substr(0, other.access_token.find('.')) + token.substr(token.find('.'));
+  EXPECT_FALSE(service_->Validate(swapped).has_value());
   EXPECT_FALSE(service_->Validate("not-a-token").has_value());
   clock_.Advance(299'000);
   EXPECT_TRUE(service_->Validate(token).has_value());

@@ -102,8 +102,8 @@ class LinkOperationsTest : public ::testing::Test {
     request.body = std::move(body);
     request.content_type = "application/fhir+json";
     request.base_url = "http://test";
-    request.caller.practitioner_id = "steward-1";
-    request.caller.organization_id = "alliance";
+    request.MutableCaller().practitioner_id = "steward-1";
+    request.MutableCaller().organization_id = "alliance";
     return service_->Handle(request);
   }
 

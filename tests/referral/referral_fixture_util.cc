@@ -88,7 +88,7 @@ api::rest::FhirResponse ReferralTest::Send(std::string method, std::string url, 
   request.body = std::move(body);
   request.content_type = std::move(content_type);
   request.base_url = "http://test";
-  request.caller = caller;
+  request.SetCaller(caller);
   return service_->Handle(request);
 }
 

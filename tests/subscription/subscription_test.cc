@@ -114,7 +114,7 @@ class SubscriptionTest : public ::testing::Test {
     request.body = std::move(body);
     request.content_type = "application/fhir+json";
     request.base_url = "http://test";
-    request.caller = caller;
+    request.SetCaller(caller);
     return service_->Handle(request);
   }
   std::string Create(const Json& resource, const store::Caller& caller = {}) {

@@ -346,18 +346,19 @@ std::optional<rest::FhirResponse> SecurityGate::Admit(const http::Request& http_
   if (!options_.on_event)
     return refusal;
   const bool refused = refusal.has_value() && (refusal->status == 401 || refusal->status == 403);
-  if (!refused && !(request.caller.break_glass_reason && !refusal))
+  if (!refused && !(request.GetCaller().break_glass_reason && !refusal))
     return refusal;
   auth::SecurityEvent event;
   event.kind =
       refused ? auth::SecurityEvent::Kind::kAccessRefused : auth::SecurityEvent::Kind::kBreakGlass;
-  event.client_id = request.caller.client_id;
-  event.username = request.caller.practitioner_id;
-  event.organization_id = request.caller.organization_id;
+  event.client_id = request.GetCaller().client_id;
+  event.username = request.GetCaller().practitioner_id;
+  event.organization_id = request.GetCaller().organization_id;
   event.remote_address = http_request.remote_address;
-  event.scope = auth::JoinScopes(request.caller.scopes);
-  event.detail = http_request.method + " " + http_request.target + ": " +
-                 (refused ? std::to_string(refusal->status) : *request.caller.break_glass_reason);
+  event.scope = auth::JoinScopes(request.GetCaller().scopes);
+  event.detail =
+      http_request.method + " " + http_request.target + ": " +
+      (refused ? std::to_string(refusal->status) : *request.GetCaller().break_glass_reason);
   options_.on_event(event);
   return refusal;
 }
@@ -388,11 +389,13 @@ std::optional<rest::FhirResponse> SecurityGate::Check(const http::Request& http_
       return response;
     }
     verified = std::move(*validated);
-    request.caller = verified->caller;
+    // Shared with the cached token (aliasing pointer): no copy of the caller per request.
+    request.caller = std::shared_ptr<const store::Caller>(verified, &verified->caller);
     if (limiter_.Enabled()) {
-      rate_key = request.caller.client_id.empty() ? "org:" + request.caller.organization_id + ":" +
-                                                        request.caller.practitioner_id
-                                                  : "client:" + request.caller.client_id;
+      rate_key = request.GetCaller().client_id.empty()
+                     ? "org:" + request.GetCaller().organization_id + ":" +
+                           request.GetCaller().practitioner_id
+                     : "client:" + request.GetCaller().client_id;
     }
   }
   int retry_after = 0;
@@ -408,7 +411,7 @@ std::optional<rest::FhirResponse> SecurityGate::Check(const http::Request& http_
 
   if (request.headers.Has("X-Break-Glass")) {
     std::string_view reason = request.headers.Get("X-Break-Glass");
-    const auto& roles = request.caller.roles;
+    const auto& roles = request.GetCaller().roles;
     if (std::find(roles.begin(), roles.end(), "break-glass") == roles.end()) {
       return rest::ErrorResponse(core::Error::Forbidden(
           "the access token carries no break-glass permission", "X-Break-Glass"));
@@ -418,7 +421,7 @@ std::optional<rest::FhirResponse> SecurityGate::Check(const http::Request& http_
       return rest::ErrorResponse(core::Error::BadRequest(
           "X-Break-Glass needs a reason of 1 to 1000 characters", "X-Break-Glass"));
     }
-    request.caller.break_glass_reason = std::string(reason);
+    request.MutableCaller().break_glass_reason = std::string(reason);
   }
 
   // Every need of a GET is a read or a search (RequiredAccess): scopes granting both on every
@@ -426,7 +429,7 @@ std::optional<rest::FhirResponse> SecurityGate::Check(const http::Request& http_
   if (verified->reads_every_type && (request.method == "GET" || request.method == "HEAD"))
     return std::nullopt;
   const auth::ScopeSet& scopes = verified->scopes;
-  const std::string context = request.caller.client_id.empty() ? "user" : "system";
+  const std::string context = request.GetCaller().client_id.empty() ? "user" : "system";
   for (const NeededAccess& access : RequiredAccess(request, is_type_)) {
     if (scopes.Allows(access.type, access.interaction))
       continue;
@@ -434,7 +437,7 @@ std::optional<rest::FhirResponse> SecurityGate::Check(const http::Request& http_
     rest::FhirResponse response = rest::ErrorResponse(core::Error::Forbidden(
         "insufficient scope: " + std::string(auth::InteractionName(access.interaction)) + " on " +
         (access.type == "*" ? std::string("every resource type") : access.type) + " needs " +
-        needed + "; granted: " + auth::JoinScopes(request.caller.scopes)));
+        needed + "; granted: " + auth::JoinScopes(request.GetCaller().scopes)));
     response.headers.Set("WWW-Authenticate", "Bearer realm=" + Quote(options_.realm) +
                                                  ", error=\"insufficient_scope\", scope=" +
                                                  Quote(needed.substr(0, needed.find(' '))));

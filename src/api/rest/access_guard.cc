@@ -10,9 +10,9 @@ namespace medalliance::api::rest {
 using fhir::Json;
 
 std::unique_ptr<access::Session> RestService::MakeSession(const FhirRequest& request) const {
-  if (config_.policy == nullptr || !request.caller.authenticated)
+  if (config_.policy == nullptr || !request.GetCaller().authenticated)
     return nullptr;
-  return std::make_unique<access::Session>(*config_.policy, request.caller);
+  return std::make_unique<access::Session>(*config_.policy, request.GetCaller());
 }
 
 search::VisibilityPredicate RestService::Predicate(access::Session* session) {
@@ -31,9 +31,9 @@ core::Status RestService::AuditReads(const FhirRequest& request, const access::S
   if (!session->NewGrants().empty()) {
     core::Status written = store_.Write([&](store::WriteTx& tx) -> core::Status {
       for (const access::BreakGlassGrant& grant : session->NewGrants()) {
-        MA_RETURN_IF_ERROR(access::SaveBreakGlass(tx, request.caller, grant));
-        MA_RETURN_IF_ERROR(audit::AppendBreakGlass(tx, request.caller, grant.patient, grant.reason,
-                                                   grant.start, grant.end, now));
+        MA_RETURN_IF_ERROR(access::SaveBreakGlass(tx, request.GetCaller(), grant));
+        MA_RETURN_IF_ERROR(audit::AppendBreakGlass(tx, request.GetCaller(), grant.patient,
+                                                   grant.reason, grant.start, grant.end, now));
       }
       return {};
     });
@@ -48,7 +48,7 @@ core::Status RestService::AuditReads(const FhirRequest& request, const access::S
     record.subtype = std::string(subtype);
     record.action = subtype == "operation" ? "E" : "R";
     record.recorded = now;
-    record.caller = request.caller;
+    record.caller = request.GetCaller();
     record.entities = {read.reference};
     record.patients = read.patients;
     record.owner = read.owner;
@@ -69,7 +69,7 @@ core::Status RestService::AuditReads(const FhirRequest& request, const access::S
 
 void RestService::AuditRefusal(const FhirRequest& request, std::string_view subtype,
                                const std::string& what, const std::string& why) const {
-  if (config_.audit == nullptr || !request.caller.authenticated)
+  if (config_.audit == nullptr || !request.GetCaller().authenticated)
     return;
   audit::AuditRecord record;
   record.category = audit::AuditRecord::Category::kSecurity;
@@ -78,7 +78,7 @@ void RestService::AuditRefusal(const FhirRequest& request, std::string_view subt
   record.recorded = config_.clock->Now();
   record.outcome = "4";
   record.outcome_description = std::string(subtype) + " refused: " + why;
-  record.caller = request.caller;
+  record.caller = request.GetCaller();
   if (!what.empty())
     record.entities = {what};
   config_.audit->Record(std::move(record));

@@ -462,7 +462,7 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared, bool entries_wa
       sub.method = entry.method;
       sub.base_url = base_url;
       if (prepared.caller != nullptr)
-        sub.caller = *prepared.caller;
+        sub.SetCaller(*prepared.caller);
       sub.params = entry.params;
       SplitPath(entry.url.substr(0, entry.url.find('?')), sub.segments);
       if (entry.kind == EntryKind::kPatch) {
@@ -512,7 +512,7 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared, bool entries_wa
   std::vector<std::pair<Json*, std::string>> rewritten;
   FhirRequest who;
   if (prepared.caller != nullptr)
-    who.caller = *prepared.caller;
+    who.SetCaller(*prepared.caller);
   std::unique_ptr<access::Session> session = MakeSession(who);
   search::VisibilityPredicate visible = Predicate(session.get());
   const store::Caller* caller = prepared.caller;
@@ -709,7 +709,7 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared, bool entries_wa
       sub.method = "GET";
       sub.base_url = base_url;
       if (prepared.caller != nullptr)
-        sub.caller = *prepared.caller;
+        sub.SetCaller(*prepared.caller);
       SplitPath(entry.url.substr(0, entry.url.find('?')), sub.segments);
       sub.params = entry.params;
       FhirResponse result = Handle(sub);

@@ -72,7 +72,7 @@ FhirResponse RestService::InvokeOperation(const FhirRequest& request, const std:
   store::OperationRequest call;
   call.type = type;
   call.id = id;
-  call.caller = &request.caller;
+  call.caller = &request.GetCaller();
   call.writer = &writer_;
   if (session != nullptr)
     call.visible = Predicate(session.get());
@@ -126,7 +126,7 @@ FhirResponse RestService::InvokeOperation(const FhirRequest& request, const std:
     record.subtype = "operation";
     record.action = "E";
     record.recorded = config_.clock->Now();
-    record.caller = request.caller;
+    record.caller = request.GetCaller();
     if (!id.empty())
       record.entities = {type + "/" + id};
     record.query = "$" + name;

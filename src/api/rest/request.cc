@@ -11,6 +11,18 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 
 }  // namespace
 
+const store::Caller& FhirRequest::GetCaller() const {
+  static const store::Caller kNobody;
+  return caller != nullptr ? *caller : kNobody;
+}
+
+store::Caller& FhirRequest::MutableCaller() {
+  auto own = std::make_shared<store::Caller>(GetCaller());
+  store::Caller& mutable_caller = *own;
+  caller = std::move(own);
+  return mutable_caller;
+}
+
 std::string_view HeaderList::Get(std::string_view name) const {
   for (const auto& [key, value] : items) {
     if (EqualsIgnoreCase(key, name))

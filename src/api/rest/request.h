@@ -2,6 +2,7 @@
 // The FHIR view of an HTTP exchange: what the REST layer reads and answers, with no HTTP
 // library types. api/http_adapter.cc converts to and from the wire.
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,7 +31,17 @@ struct FhirRequest {
   std::string body;
   std::string base_url;      // e.g. "http://127.0.0.1:8080", no trailing slash
   std::string content_type;  // media type only, lower case, no parameters
-  store::Caller caller;      // who is calling (filled by the security layer)
+  // Who is calling, filled by the security layer: shared with the token cache's entry, so a
+  // request does not copy the caller (its strings and vectors); unset means no authenticated
+  // caller (GetCaller answers an empty one).
+  std::shared_ptr<const store::Caller> caller;
+
+  const store::Caller& GetCaller() const;
+  // This request's own copy to change (the break-glass reason; tests), made on first use.
+  store::Caller& MutableCaller();
+  void SetCaller(store::Caller value) {
+    caller = std::make_shared<const store::Caller>(std::move(value));
+  }
 
   std::optional<std::string_view> Param(std::string_view name) const;
 };

@@ -307,7 +307,7 @@ FhirResponse RestService::Create(const FhirRequest& request, const std::string& 
   int status_code = 201;
   core::EpochMillis now = config_.clock->Now();
   std::vector<core::Issue> warnings;
-  WriteContext context{&request.caller, &warnings};
+  WriteContext context{&request.GetCaller(), &warnings};
   std::unique_ptr<access::Session> session = MakeSession(request);
   core::Status status = store_.Write([&](store::WriteTx& tx) -> core::Status {
     status_code = 201;
@@ -460,7 +460,7 @@ FhirResponse RestService::Update(const FhirRequest& request, const std::string& 
   core::EpochMillis now = config_.clock->Now();
   WriteResult result;
   std::vector<core::Issue> warnings;
-  WriteContext context{&request.caller, &warnings};
+  WriteContext context{&request.GetCaller(), &warnings};
   core::Status status = store_.Write([&](store::WriteTx& tx) -> core::Status {
     warnings.clear();
     MA_ASSIGN_OR_RETURN(result, writer_.Update(tx, resource, id, if_match, "PUT", now, context));
@@ -486,7 +486,7 @@ FhirResponse RestService::ConditionalUpdate(const FhirRequest& request,
   core::EpochMillis now = config_.clock->Now();
   WriteResult result;
   std::vector<core::Issue> warnings;
-  WriteContext context{&request.caller, &warnings};
+  WriteContext context{&request.GetCaller(), &warnings};
   std::unique_ptr<access::Session> session = MakeSession(request);
   core::Status status = store_.Write([&](store::WriteTx& tx) -> core::Status {
     warnings.clear();
@@ -547,7 +547,7 @@ FhirResponse RestService::Patch(const FhirRequest& request, const std::string& t
   core::EpochMillis now = config_.clock->Now();
   WriteResult result;
   std::vector<core::Issue> warnings;
-  WriteContext context{&request.caller, &warnings};
+  WriteContext context{&request.GetCaller(), &warnings};
   core::Status status = store_.Write([&](store::WriteTx& tx) -> core::Status {
     warnings.clear();
     MA_ASSIGN_OR_RETURN(auto current, tx.ReadCurrent(type, id));
@@ -588,7 +588,7 @@ FhirResponse RestService::Delete(const FhirRequest& request, const std::string& 
   std::optional<StoredResource> marker;
   core::Status status = store_.Write([&](store::WriteTx& tx) -> core::Status {
     MA_ASSIGN_OR_RETURN(marker, writer_.Delete(tx, type, id, if_match, now,
-                                               WriteContext{&request.caller, nullptr}));
+                                               WriteContext{&request.GetCaller(), nullptr}));
     return {};
   });
   if (!status)
@@ -626,7 +626,7 @@ FhirResponse RestService::ConditionalDelete(const FhirRequest& request,
     }
     for (const StoredResource& match : matches) {
       MA_ASSIGN_OR_RETURN(auto marker, writer_.Delete(tx, type, match.id, std::nullopt, now,
-                                                      WriteContext{&request.caller, nullptr}));
+                                                      WriteContext{&request.GetCaller(), nullptr}));
       if (marker.has_value())
         ++deleted;
     }
@@ -826,7 +826,7 @@ FhirResponse RestService::PostBundle(const FhirRequest& request) const {
   Result<Json> parsed = ParseResourceBody(request, "Bundle");
   if (!parsed)
     return ErrorResponse(parsed.error());
-  Result<Json> result = ProcessBundle(std::move(*parsed), request.base_url, &request.caller);
+  Result<Json> result = ProcessBundle(std::move(*parsed), request.base_url, &request.GetCaller());
   if (!result)
     return ErrorResponse(result.error());
   FhirResponse response;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <set>
@@ -277,14 +278,17 @@ core::Status KeepVisible(store::ReadTx& tx, const VisibilityPredicate& visible,
                          std::vector<StoredResource>& rows) {
   if (!visible)
     return {};
-  std::vector<StoredResource> kept;
-  kept.reserve(rows.size());
-  for (StoredResource& row : rows) {
-    MA_ASSIGN_OR_RETURN(bool ok, visible(tx, row));
-    if (ok)
-      kept.push_back(std::move(row));
+  // In place: nothing moves while every row is visible (the common case).
+  size_t kept = 0;
+  for (size_t at = 0; at < rows.size(); ++at) {
+    MA_ASSIGN_OR_RETURN(bool ok, visible(tx, rows[at]));
+    if (!ok)
+      continue;
+    if (kept != at)
+      rows[kept] = std::move(rows[at]);
+    ++kept;
   }
-  rows = std::move(kept);
+  rows.resize(kept);
   return {};
 }
 
@@ -336,19 +340,34 @@ Result<std::vector<StoredResource>> FetchVisible(store::ReadTx& tx,
       MA_ASSIGN_OR_RETURN(Cursor position_after, next(rows.back()));
       after = std::move(position_after);
     }
-    for (StoredResource& row : rows) {
-      MA_ASSIGN_OR_RETURN(bool ok, visible(tx, row));
+    // The visible rows are compacted in place (nothing moves while every row is visible, the
+    // common case), then taken whole by the first batch or appended by later ones.
+    size_t visible_rows = 0;
+    bool full = false;
+    for (size_t at = 0; at < rows.size(); ++at) {
+      MA_ASSIGN_OR_RETURN(bool ok, visible(tx, rows[at]));
       if (!ok)
         continue;
       if (skip > 0) {
         --skip;
         continue;
       }
-      kept.push_back(std::move(row));
-      if (kept.size() == need)
-        return kept;
+      if (visible_rows != at)
+        rows[visible_rows] = std::move(rows[at]);
+      ++visible_rows;
+      if (kept.size() + visible_rows == need) {
+        full = true;
+        break;
+      }
     }
-    if (exhausted)
+    rows.resize(visible_rows);
+    if (kept.empty()) {
+      kept = std::move(rows);
+    } else {
+      kept.insert(kept.end(), std::make_move_iterator(rows.begin()),
+                  std::make_move_iterator(rows.end()));
+    }
+    if (full || exhausted)
       return kept;
     position = std::move(after);
     limit = std::min<int64_t>(limit * 2, 4096);

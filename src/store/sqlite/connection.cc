@@ -228,6 +228,21 @@ core::Result<SqliteStatement> SqliteConnection::PrepareSlot(size_t slot, std::st
   return stmt;
 }
 
+core::Result<int64_t> SqliteConnection::DataVersion() {
+  // Null names the main database without a name lookup (the connections attach nothing).
+  if (sqlite3_txn_state(db_, nullptr) == SQLITE_TXN_NONE) {
+    static const std::string kOpen = "PRAGMA data_version";
+    MA_ASSIGN_OR_RETURN(SqliteStatement stmt, Prepare(kOpen));
+    MA_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+    (void)row;
+  }
+  unsigned int version = 0;
+  const int rc = sqlite3_file_control(db_, nullptr, SQLITE_FCNTL_DATA_VERSION, &version);
+  if (rc != SQLITE_OK)
+    return MakeError(rc, "data version");
+  return static_cast<int64_t>(version);
+}
+
 int64_t SqliteConnection::LastInsertRowid() const {
   return sqlite3_last_insert_rowid(db_);
 }

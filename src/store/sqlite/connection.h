@@ -5,6 +5,7 @@
 // Thread-safety: a connection is used by one thread at a time (SqliteStore guarantees it).
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -100,6 +101,20 @@ class SqliteConnection {
   bool BusySeen() const { return busy_seen_; }
   void ClearBusy() { busy_seen_ = false; }
 
+  // Change tracking (ReadTx::Changes): the owning store's commit generation, shared by its
+  // connections (null: not tracked); the generation read before this connection's current
+  // transaction began; the database's data version this connection saw last.
+  struct ChangeTracking {
+    std::atomic<int64_t>* generation = nullptr;
+    int64_t at_begin = 0;
+    int64_t data_version = -1;
+  };
+  ChangeTracking& Tracking() { return tracking_; }
+  // The main database's data version as the open read transaction sees it: it changes with
+  // every commit by any connection or process (SQLITE_FCNTL_DATA_VERSION; a PRAGMA
+  // data_version first when no read transaction is open yet, which opens it).
+  core::Result<int64_t> DataVersion();
+
  private:
   explicit SqliteConnection(sqlite3* db) : db_(db) {}
 
@@ -114,6 +129,7 @@ class SqliteConnection {
   std::unordered_map<std::string, sqlite3_stmt*, StringHash, std::equal_to<>> statements_;
   std::array<sqlite3_stmt*, kStatementSlots> slots_{};  // owned by statements_
   bool busy_seen_ = false;
+  ChangeTracking tracking_;
 };
 
 }  // namespace medalliance::store::internal

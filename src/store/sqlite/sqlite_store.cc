@@ -120,6 +120,11 @@ core::Status RunTransaction(SqliteConnection& connection, const std::string& beg
   core::Status last = core::Ok{};
   for (int attempt = 1;; ++attempt) {
     connection.ClearBusy();
+    // Read before the transaction's snapshot exists: every commit the snapshot lacks moves
+    // the generation past this (ReadTx::Changes).
+    SqliteConnection::ChangeTracking& tracking = connection.Tracking();
+    if (tracking.generation != nullptr)
+      tracking.at_begin = tracking.generation->load(std::memory_order_acquire);
     last = RunCached(connection, begin);
     if (last.has_value()) {
       Tx tx(connection);
@@ -245,6 +250,23 @@ class SqliteTxImpl : public Base {
   }
 
   const Dialect& GetDialect() const override { return SqliteStore::SqliteDialect(); }
+
+  // The store's generation moves when a connection first sees the data version change (a
+  // commit by another connection or process) and after every commit of this store's writer.
+  // A transaction's stamp is the generation read before its snapshot began; its current value
+  // is the generation once this connection's own view is accounted for.
+  core::Result<std::optional<ReadTx::ChangeMarks>> Changes() override {
+    SqliteConnection::ChangeTracking& tracking = connection_.Tracking();
+    if (tracking.generation == nullptr)
+      return std::optional<ReadTx::ChangeMarks>();
+    MA_ASSIGN_OR_RETURN(const int64_t version, connection_.DataVersion());
+    ReadTx::ChangeMarks marks{tracking.at_begin, tracking.at_begin};
+    if (version != tracking.data_version) {
+      tracking.data_version = version;
+      marks.current = tracking.generation->fetch_add(1, std::memory_order_acq_rel) + 1;
+    }
+    return std::optional<ReadTx::ChangeMarks>(marks);
+  }
 
   core::Result<std::optional<AuditLink>> LastAuditLink() override {
     static const std::string kSql =
@@ -952,7 +974,11 @@ SqliteStore::SqliteStore(SqliteOptions options, std::unique_ptr<SqliteConnection
     : options_(std::move(options)),
       schema_version_(schema_version),
       writer_(std::move(writer)),
-      readers_(std::move(readers)) {}
+      readers_(std::move(readers)) {
+  writer_->Tracking().generation = &generation_;
+  for (const std::unique_ptr<SqliteConnection>& reader : readers_)
+    reader->Tracking().generation = &generation_;
+}
 
 SqliteStore::~SqliteStore() {
   StopCheckpointer();
@@ -1109,6 +1135,13 @@ core::Status CallWriteFn(const std::function<core::Status(WriteTx&)>& fn, WriteT
 void SqliteStore::RunBatch(std::vector<PendingWrite*>& batch) {
   const int attempts = std::max(1, options_.max_attempts);
   std::lock_guard lock(writer_mutex_);
+  // After the batch's commits, before another transaction on the writer (an in-memory
+  // store's reads use it, and a connection does not see its own commits as a data version
+  // change): caches stamped before the commits no longer match (ReadTx::Changes).
+  struct Bump {
+    std::atomic<int64_t>& generation;
+    ~Bump() { generation.fetch_add(1, std::memory_order_acq_rel); }
+  } bump{generation_};
   if (batch.size() == 1) {
     batch[0]->result =
         RunTransaction<SqliteWriteTx>(*writer_, kBeginWrite, attempts,

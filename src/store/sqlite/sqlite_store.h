@@ -21,6 +21,7 @@
 // Errors: as store.h; Open() also returns kUnavailable when the file cannot be opened or
 // created, and kInternal when the database's schema is newer than this binary's migrations.
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -142,6 +143,7 @@ class SqliteStore final : public Store {
 
   std::mutex writer_mutex_;
   std::unique_ptr<internal::SqliteConnection> writer_;  // guarded by writer_mutex_
+  std::atomic<int64_t> generation_{1};  // ReadTx::Changes: moves with every commit seen
 
   // Group commit: writes waiting for a leader, whether one is running a batch, counters.
   mutable std::mutex queue_mutex_;

@@ -107,7 +107,7 @@ class HookWritesTest : public ::testing::Test {
       request.params = ParseQueryString(url.substr(question + 1));
     request.body = std::move(body);
     request.content_type = "application/fhir+json";
-    request.caller.client_id = "lab-system";
+    request.MutableCaller().client_id = "lab-system";
     request.base_url = "http://test";
     return service_->Handle(request);
   }

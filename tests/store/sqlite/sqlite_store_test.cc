@@ -613,5 +613,60 @@ TEST_F(SqliteStoreTest, SigkillKeepsEveryAcknowledgedWriteAndNoPartialTransactio
   }
 }
 
+// ReadTx::Changes: a cache entry stamped in one transaction still holds in a later one while
+// nothing was committed; a commit by this store (file or memory) or by another connection on
+// the same file (another process, e.g. `medalliance import`) moves the marks, in every reader
+// connection of the pool.
+TEST_F(SqliteStoreTest, ChangeMarksMoveWithEveryCommitAndOnlyThen) {
+  auto marks = [](Store& store) {
+    ReadTx::ChangeMarks out{-5, -5};
+    core::Status status = store.Read([&](ReadTx& tx) -> core::Status {
+      MA_ASSIGN_OR_RETURN(std::optional<ReadTx::ChangeMarks> got, tx.Changes());
+      if (!got.has_value())
+        return core::Error::Internal("no change marks");
+      out = *got;
+      return core::Ok{};
+    });
+    EXPECT_TRUE(status.has_value()) << status.error().GetMessage();
+    return out;
+  };
+  auto put = [](Store& store, const std::string& id) {
+    ASSERT_TRUE(store.Write([&](WriteTx& tx) {
+      StoredResource resource = MakeResource("Patient", id, 1, 1000, R"({"x":1})");
+      return tx.PutVersion(resource, {});
+    }));
+  };
+  const SqliteOptions options = FileOptions();
+  auto store = OpenOrDie(options);
+  auto other = OpenOrDie(options);  // another connection set, as another process would have
+  ASSERT_NE(store, nullptr);
+  ASSERT_NE(other, nullptr);
+  // Settle: every pooled reader has seen the database once.
+  for (int i = 0; i < 4; ++i) marks(*store);
+  ReadTx::ChangeMarks before = marks(*store);
+  for (int i = 0; i < 4; ++i) {
+    ReadTx::ChangeMarks again = marks(*store);
+    EXPECT_EQ(again.current, before.stamp) << "no commit: an entry stamped before still holds";
+    EXPECT_EQ(again.stamp, again.current);
+  }
+  put(*other, "by-another-process");
+  for (int i = 0; i < 2; ++i) {  // whichever pooled reader runs, the mark moved
+    EXPECT_NE(marks(*store).current, before.stamp);
+  }
+  for (int i = 0; i < 4; ++i) marks(*store);
+  before = marks(*store);
+  put(*store, "by-this-store");
+  EXPECT_NE(marks(*store).current, before.stamp);
+
+  SqliteOptions memory;  // in memory: reads use the writer's connection
+  auto in_memory = OpenOrDie(memory);
+  ASSERT_NE(in_memory, nullptr);
+  marks(*in_memory);
+  before = marks(*in_memory);
+  EXPECT_EQ(marks(*in_memory).current, before.stamp);
+  put(*in_memory, "in-memory");
+  EXPECT_NE(marks(*in_memory).current, before.stamp);
+}
+
 }  // namespace
 }  // namespace medalliance::store
