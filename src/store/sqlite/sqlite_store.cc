@@ -10,7 +10,7 @@
 #include <string>
 #include <system_error>
 #include <thread>
-#include <unordered_set>
+#include <unordered_map>
 #include <utility>
 
 #include <sqlite3.h>
@@ -446,6 +446,14 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
       sql::kDateIndexTable,  sql::kNumberIndexTable, sql::kQuantityIndexTable,
       sql::kUriIndexTable};
 
+  // One statement per index table, `make(kind)` giving its text.
+  template <typename Make>
+  static std::array<std::string, kIndexTables.size()> PerTable(Make make) {
+    std::array<std::string, kIndexTables.size()> statements;
+    for (size_t kind = 0; kind < kIndexTables.size(); ++kind) statements[kind] = make(kind);
+    return statements;
+  }
+
   core::Result<int64_t> CurrentVersion(std::string_view type, std::string_view id) {
     static const std::string kSql =
         "SELECT version FROM current_resources WHERE type = ?1 AND id = ?2";
@@ -457,13 +465,9 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
   }
 
   core::Status DeleteIndexRows(std::string_view type, std::string_view id) {
-    static const std::array<std::string, 7> kDeletes = [] {
-      std::array<std::string, 7> deletes;
-      for (size_t i = 0; i < kIndexTables.size(); ++i) {
-        deletes[i] = "DELETE FROM " + std::string(kIndexTables[i]) + " WHERE type = ?1 AND id = ?2";
-      }
-      return deletes;
-    }();
+    static const auto kDeletes = PerTable([](size_t kind) {
+      return "DELETE FROM " + std::string(kIndexTables[kind]) + " WHERE type = ?1 AND id = ?2";
+    });
     for (size_t i = 0; i < kDeletes.size(); ++i) {
       MA_ASSIGN_OR_RETURN(SqliteStatement stmt,
                           connection_.PrepareSlot(kDeleteIndexSlot + i, kDeletes[i]));
@@ -632,42 +636,33 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
   // (SqliteStoreTest.AnUpdateRewritesOnlyTheIndexRowsThatChanged).
   core::Status UpdateIndexRows(std::string_view type, std::string_view id,
                                const std::vector<IndexEntry>& index) {
-    static const std::array<std::string, 7> kSelects = [] {
-      std::array<std::string, 7> selects;
-      for (size_t k = 0; k < kIndexTables.size(); ++k) {
-        selects[k] = "SELECT param, " + std::string(kIndexColumns[k]) + " FROM " +
-                     std::string(kIndexTables[k]) + " WHERE type = ?1 AND id = ?2";
+    static const auto kSelects = PerTable([](size_t kind) {
+      return "SELECT param, " + std::string(kIndexColumns[kind]) + " FROM " +
+             std::string(kIndexTables[kind]) + " WHERE type = ?1 AND id = ?2";
+    });
+    // The row's primary key: (type, id, param) and every kind column.
+    static const auto kDeletes = PerTable([](size_t kind) {
+      std::string text = "DELETE FROM " + std::string(kIndexTables[kind]) +
+                         " WHERE type = ?1 AND id = ?2 AND param = ?3";
+      std::string_view columns = kIndexColumns[kind];
+      for (int placeholder = 4; !columns.empty(); ++placeholder) {
+        const size_t comma = columns.find(", ");
+        text +=
+            " AND " + std::string(columns.substr(0, comma)) + " = ?" + std::to_string(placeholder);
+        columns = comma == std::string_view::npos ? std::string_view() : columns.substr(comma + 2);
       }
-      return selects;
-    }();
-    static const std::array<std::string, 7> kDeletes = [] {
-      std::array<std::string, 7> deletes;
-      for (size_t k = 0; k < kIndexTables.size(); ++k) {
-        std::string text = "DELETE FROM " + std::string(kIndexTables[k]) +
-                           " WHERE type = ?1 AND id = ?2 AND param = ?3";
-        std::string_view columns = kIndexColumns[k];
-        int placeholder = 4;
-        while (!columns.empty()) {
-          size_t comma = columns.find(", ");
-          text += " AND " + std::string(columns.substr(0, comma)) + " = ?" +
-                  std::to_string(placeholder++);
-          columns =
-              comma == std::string_view::npos ? std::string_view() : columns.substr(comma + 2);
-        }
-        deletes[k] = std::move(text);
-      }
-      return deletes;
-    }();
-    std::array<std::unordered_set<std::string>, 7> wanted;
+      return text;
+    });
+    // The wanted rows by kind and key; a stored row found here stays (and is taken out), the
+    // others are deleted, and what is left here afterwards is inserted.
+    std::array<std::unordered_map<std::string, const IndexEntry*>, kIndexTables.size()> wanted;
     for (const IndexEntry& entry : index) {
       auto kind = static_cast<size_t>(entry.kind);
       if (kind >= wanted.size())
         return core::Error::Internal("unknown index kind");
-      wanted[kind].insert(RowKey(kind, entry));
+      wanted[kind].emplace(RowKey(kind, entry), &entry);
     }
-    std::vector<IndexEntry> added;
     for (size_t kind = 0; kind < kIndexTables.size(); ++kind) {
-      std::unordered_set<std::string> kept;
       std::vector<IndexEntry> removed;
       {
         MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(kSelects[kind]));
@@ -678,12 +673,8 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
           if (!row)
             break;
           IndexEntry stored = ReadRow(kind, stmt);
-          std::string key = RowKey(kind, stored);
-          if (wanted[kind].contains(key)) {
-            kept.insert(std::move(key));
-          } else {
+          if (wanted[kind].erase(RowKey(kind, stored)) == 0)
             removed.push_back(std::move(stored));
-          }
         }
       }
       for (const IndexEntry& entry : removed) {
@@ -694,12 +685,10 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
         BindIndexColumns(stmt, 0, entry);
         MA_RETURN_IF_ERROR(stmt.Run());
       }
-      if (kept.size() == wanted[kind].size())
-        continue;
-      for (const IndexEntry& entry : index) {
-        if (static_cast<size_t>(entry.kind) == kind && !kept.contains(RowKey(kind, entry)))
-          added.push_back(entry);
-      }
+    }
+    std::vector<IndexEntry> added;
+    for (const auto& rows : wanted) {
+      for (const auto& [key, entry] : rows) added.push_back(*entry);
     }
     return InsertIndexRows(type, id, added);
   }
