@@ -28,6 +28,10 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib/server.sh
+source "$ROOT/bench/lib/server.sh"
+# shellcheck source=bench/lib/data.sh
+source "$ROOT/bench/lib/data.sh"
 BIN="${MA_BIN:-$ROOT/${BUILD_DIR:-build}/src/cli/medalliance}"
 BENCH_DIR="${MA_BENCH_DIR:-${TMPDIR:-/tmp}/medalliance-bench}"
 PATIENTS=2000
@@ -52,12 +56,7 @@ done
 [[ -x "$BIN" ]] || { echo "access_overhead.sh: no binary at $BIN (build first, or set MA_BIN)" >&2; exit 1; }
 
 mkdir -p "$BENCH_DIR"
-DATA="$BENCH_DIR/data-p${PATIENTS}-b10-s1"
-if [[ ! -f "$DATA/.complete" ]]; then
-  rm -rf "$DATA"
-  python3 "$ROOT/bench/gen_patients.py" --patients "$PATIENTS" --per-bundle 10 --seed 1 --out "$DATA"
-  touch "$DATA/.complete"
-fi
+DATA=$(patient_data "$BENCH_DIR" "$PATIENTS" 10 1)
 SCRATCH="$(mktemp -d "$BENCH_DIR/access.XXXXXX")"
 PIDS=()
 cleanup() {
@@ -82,13 +81,8 @@ start() {
   [[ -n "${MA_SERVER_THREADS:-}" ]] && args+=(--threads "$MA_SERVER_THREADS")
   "$BIN" "${args[@]}" > "$SCRATCH/$name.out" 2> "$SCRATCH/$name.err" &
   PIDS+=($!)
-  local port=""
-  for _ in $(seq 1 100); do
-    port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$SCRATCH/$name.out")
-    [[ -n "$port" ]] && break
-    sleep 0.1
-  done
-  [[ -n "$port" ]] || { echo "access_overhead.sh: server $name did not start" >&2; cat "$SCRATCH/$name.err" >&2; exit 1; }
+  local port
+  port=$(ERR_LOG="$SCRATCH/$name.err" wait_for_port "$SCRATCH/$name.out" "$!" 10)
   printf -v "PORT_$name" '%s' "$port"
 }
 start none --auth none

@@ -18,6 +18,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib/data.sh
+source "$ROOT/bench/lib/data.sh"
 BIN="${MA_BIN:-$ROOT/${BUILD_DIR:-build}/src/cli/medalliance}"
 BENCH_DIR="${MA_BENCH_DIR:-${TMPDIR:-/tmp}/medalliance-bench}"
 PATIENTS=2000
@@ -46,13 +48,7 @@ if [[ ! -x "$BIN" ]]; then
 fi
 
 # Generates the data set once per (patients, per-bundle, seed); reused by read.sh.
-DATA="$BENCH_DIR/data-p${PATIENTS}-b${PER_BUNDLE}-s${SEED}"
-if [[ ! -f "$DATA/.complete" ]]; then
-  rm -rf "$DATA"
-  python3 "$ROOT/bench/gen_patients.py" --patients "$PATIENTS" --per-bundle "$PER_BUNDLE" \
-    --seed "$SEED" --out "$DATA"
-  touch "$DATA/.complete"
-fi
+DATA=$(patient_data "$BENCH_DIR" "$PATIENTS" "$PER_BUNDLE" "$SEED")
 DATA_MB=$(du -sm "$DATA" | cut -f1)
 
 SCRATCH="$(mktemp -d "$BENCH_DIR/import.XXXXXX")"

@@ -19,6 +19,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib/data.sh
+source "$ROOT/bench/lib/data.sh"
 BENCH_DIR="${MA_BENCH_DIR:-${TMPDIR:-/tmp}/medalliance-bench}"
 PATIENTS=2000
 PER_BUNDLE=10
@@ -50,13 +52,7 @@ LABELS=()
 COUNT=${#BINS[@]}
 for ((i = ${#LABELS[@]}; i < COUNT; i++)); do LABELS[i]=$(printf "\\x$(printf %x $((65 + i)))"); done
 
-DATA="$BENCH_DIR/data-p${PATIENTS}-b${PER_BUNDLE}-s${SEED}"
-if [[ ! -f "$DATA/.complete" ]]; then
-  rm -rf "$DATA"
-  python3 "$ROOT/bench/gen_patients.py" --patients "$PATIENTS" --per-bundle "$PER_BUNDLE" \
-    --seed "$SEED" --out "$DATA"
-  touch "$DATA/.complete"
-fi
+DATA=$(patient_data "$BENCH_DIR" "$PATIENTS" "$PER_BUNDLE" "$SEED")
 mkdir -p "$BENCH_DIR"
 SCRATCH="$(mktemp -d "$BENCH_DIR/compare.XXXXXX")"
 trap 'rm -rf "$SCRATCH"' EXIT

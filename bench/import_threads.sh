@@ -16,6 +16,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib/data.sh
+source "$ROOT/bench/lib/data.sh"
 BENCH_DIR="${MA_BENCH_DIR:-${TMPDIR:-/tmp}/medalliance-bench}"
 PATIENTS=400
 PER_BUNDLE=10
@@ -32,13 +34,7 @@ done
 [[ ${#BINS[@]} -ge 1 ]] || { echo "import_threads.sh: need a binary; --help for usage" >&2; exit 64; }
 command -v valgrind >/dev/null || { echo "import_threads.sh: valgrind is not installed" >&2; exit 1; }
 
-DATA="$BENCH_DIR/data-p${PATIENTS}-b${PER_BUNDLE}-s1"
-if [[ ! -f "$DATA/.complete" ]]; then
-  rm -rf "$DATA"
-  python3 "$ROOT/bench/gen_patients.py" --patients "$PATIENTS" --per-bundle "$PER_BUNDLE" \
-    --seed 1 --out "$DATA"
-  touch "$DATA/.complete"
-fi
+DATA=$(patient_data "$BENCH_DIR" "$PATIENTS" "$PER_BUNDLE" 1)
 
 PLACES=(
   "SqliteWriteTx::InsertIndexRows" "RebuildIndexes" "ResourceWriter::RunHooks"

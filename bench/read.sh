@@ -21,6 +21,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib/data.sh
+source "$ROOT/bench/lib/data.sh"
 # shellcheck source=bench/lib/server.sh
 source "$ROOT/bench/lib/server.sh"
 BIN="${MA_BIN:-$ROOT/${BUILD_DIR:-build}/src/cli/medalliance}"
@@ -57,13 +59,7 @@ if [[ ! -x "$BIN" ]]; then
 fi
 
 mkdir -p "$BENCH_DIR"
-DATA="$BENCH_DIR/data-p${PATIENTS}-b${PER_BUNDLE}-s${SEED}"
-if [[ ! -f "$DATA/.complete" ]]; then
-  rm -rf "$DATA"
-  python3 "$ROOT/bench/gen_patients.py" --patients "$PATIENTS" --per-bundle "$PER_BUNDLE" \
-    --seed "$SEED" --out "$DATA"
-  touch "$DATA/.complete"
-fi
+DATA=$(patient_data "$BENCH_DIR" "$PATIENTS" "$PER_BUNDLE" "$SEED")
 
 SCRATCH="$(mktemp -d "$BENCH_DIR/read.XXXXXX")"
 SERVER_PID=""

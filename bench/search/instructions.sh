@@ -12,6 +12,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=bench/lib/server.sh
+source "$ROOT/bench/lib/server.sh"
 BIN="${MA_BIN:-$ROOT/${BUILD_DIR:-build}/src/cli/medalliance}"
 BENCH_DIR="${MA_BENCH_DIR:-${TMPDIR:-/tmp}/medalliance-bench}"
 PATIENTS=2400
@@ -41,13 +43,7 @@ valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$SCRATCH/cg.%
   "$BIN" serve --listen 127.0.0.1:0 --db "$DB" --quiet --auth none \
   > "$SCRATCH/server.out" 2> "$SCRATCH/server.err" &
 VG_PID=$!
-PORT=""
-for _ in $(seq 1 600); do
-  PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$SCRATCH/server.out")
-  [[ -n "$PORT" ]] && break
-  sleep 0.2
-done
-[[ -n "$PORT" ]] || { echo "instructions.sh: the server did not start" >&2; exit 1; }
+PORT=$(ERR_LOG="$SCRATCH/server.err" wait_for_port "$SCRATCH/server.out" "$VG_PID" 120)
 BASE="http://127.0.0.1:$PORT"
 python3 "$ROOT/bench/search/make_urls.py" "$BASE" "$SCRATCH/urls" --samples "$REQUESTS" > /dev/null
 echo "== instructions per request: $BIN ($(git -C "$ROOT" rev-parse --short HEAD 2> /dev/null || echo '?')), $DB, $REQUESTS URLs per kind"

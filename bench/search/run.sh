@@ -20,6 +20,10 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=bench/lib/server.sh
+source "$ROOT/bench/lib/server.sh"
+# shellcheck source=bench/lib/data.sh
+source "$ROOT/bench/lib/data.sh"
 BIN="${MA_BIN:-$ROOT/${BUILD_DIR:-build}/src/cli/medalliance}"
 BENCH_DIR="${MA_BENCH_DIR:-${TMPDIR:-/tmp}/medalliance-bench}"
 PATIENTS=2400
@@ -44,12 +48,7 @@ done
 [[ -x "$BIN" ]] || { echo "run.sh: no binary at $BIN" >&2; exit 1; }
 mkdir -p "$BENCH_DIR"
 
-DATA="$BENCH_DIR/data-p${PATIENTS}-b10-s1"
-if [[ ! -f "$DATA/.complete" ]]; then
-  rm -rf "$DATA"
-  python3 "$ROOT/bench/gen_patients.py" --patients "$PATIENTS" --per-bundle 10 --seed 1 --out "$DATA"
-  touch "$DATA/.complete"
-fi
+DATA=$(patient_data "$BENCH_DIR" "$PATIENTS" 10 1)
 DB="$BENCH_DIR/search-p${PATIENTS}.db"
 if [[ ! -f "$DB.complete" ]]; then
   rm -f "$DB" "$DB-wal" "$DB-shm"
@@ -75,13 +74,7 @@ AUTH_ARGS=(--auth none)
 ((AUTH)) && AUTH_ARGS=(--auth smart --token-lifetime 3600)
 "$BIN" serve --listen 127.0.0.1:0 --db "$DB" --quiet "${AUTH_ARGS[@]}" > "$SCRATCH/server.out" 2> "$SCRATCH/server.err" &
 SERVER_PID=$!
-PORT=""
-for _ in $(seq 1 300); do
-  PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$SCRATCH/server.out")
-  [[ -n "$PORT" ]] && break
-  sleep 0.1
-done
-[[ -n "$PORT" ]] || { echo "run.sh: the server did not start" >&2; cat "$SCRATCH/server.err" >&2; exit 1; }
+PORT=$(ERR_LOG="$SCRATCH/server.err" wait_for_port "$SCRATCH/server.out" "$SERVER_PID" 30)
 BASE="http://127.0.0.1:$PORT"
 export MA_TOKEN=""
 ((AUTH)) && MA_TOKEN=$("$ROOT/bench/auth/token.sh" "$BIN" "$DB" "$BASE" "$SCRATCH")
