@@ -17,6 +17,7 @@
 #include "search/internal/extract.h"
 #include "search/match.h"
 #include "search/search.h"
+#include "search/search_test_util.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace medalliance::search {
@@ -74,16 +75,7 @@ class CjkSearchTest : public ::testing::Test {
   }
 
   SearchPage Search(Params params) {
-    SearchRequest request;
-    request.type = "Patient";
-    request.params = std::move(params);
-    SearchPage page;
-    auto status = store_->Read([&](store::ReadTx& tx) -> core::Status {
-      MA_ASSIGN_OR_RETURN(page, searcher_.Search(tx, request));
-      return {};
-    });
-    EXPECT_TRUE(status.has_value()) << status.error().GetMessage();
-    return page;
+    return testing::SearchIn(*store_, searcher_, "Patient", std::move(params));
   }
 
   // The ids MatchCriteria accepts, in id order.

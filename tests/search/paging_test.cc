@@ -8,6 +8,7 @@
 
 #include "fhir/json/json.h"
 #include "search/search.h"
+#include "search/search_test_util.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace medalliance::search {
@@ -45,16 +46,7 @@ class PagingTest : public ::testing::Test {
   }
 
   SearchPage Search(Params params) {
-    SearchRequest request;
-    request.type = "Patient";
-    request.params = std::move(params);
-    SearchPage page;
-    auto status = store_->Read([&](store::ReadTx& tx) -> core::Status {
-      MA_ASSIGN_OR_RETURN(page, searcher_.Search(tx, request));
-      return {};
-    });
-    EXPECT_TRUE(status.has_value()) << status.error().GetMessage();
-    return page;
+    return testing::SearchIn(*store_, searcher_, "Patient", std::move(params));
   }
 
   std::unique_ptr<store::SqliteStore> store_;
