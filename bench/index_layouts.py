@@ -95,6 +95,15 @@ LAYOUTS = {
     'id_first': CURRENT.replace('PRIMARY KEY (type, id,', 'PRIMARY KEY (id, type,'),
 }
 
+# type and param as small integers, the id kept as text: t = the type's key, p = (type, param)'s
+# key; PRIMARY KEY (t, id, p, ...) and index (p, value, ...), which still yields ids in order
+# within one value (the planner's paging by id is unchanged).
+TP_KEYS = (CURRENT.replace('type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL',
+                           't INTEGER NOT NULL, id TEXT NOT NULL, p INTEGER NOT NULL')
+           .replace('PRIMARY KEY (type, id, param,', 'PRIMARY KEY (t, id, p,')
+           .replace('(type, param,', '(p,'))
+LAYOUTS['tp_keys'] = TP_KEYS
+
 
 def split_deferred(script):
     """The script without the value indexes except index_reference's, and those indexes."""
@@ -111,6 +120,7 @@ DEFERRED = {}
 LAYOUTS['deferred'], DEFERRED['deferred'] = split_deferred(CURRENT)
 LAYOUTS['int_keys_map_deferred'], DEFERRED['int_keys_map_deferred'] = split_deferred(
     LAYOUTS['int_keys_map'])
+LAYOUTS['tp_keys_deferred'], DEFERRED['tp_keys_deferred'] = split_deferred(TP_KEYS)
 RESOURCES_PER_TRANSACTION = 440
 
 
@@ -141,12 +151,13 @@ def run(name, rows, scratch):
     db.execute('PRAGMA cache_size = -262144')
     db.executescript(LAYOUTS[name])
     integer = name.startswith('int_keys')
+    tp = name.startswith('tp_keys')
     key_map = name.startswith('int_keys_map')
     params = {}
     sql = {}
     prepared = []
     for table, columns in COLUMNS.items():
-        keys = ['rk', 'p'] if integer else ['type', 'id', 'param']
+        keys = ['rk', 'p'] if integer else ['t', 'id', 'p'] if tp else ['type', 'id', 'param']
         names = keys + columns
         sql[table] = (f"INSERT OR IGNORE INTO {table} ({', '.join(names)}) "
                       f"VALUES ({', '.join('?' * len(names))})")
@@ -154,6 +165,10 @@ def run(name, rows, scratch):
         if integer:
             p = params.setdefault((row[0], row[2]), len(params) + 1)
             prepared.append((sequence, table, (sequence, p) + tuple(row[3:]), row))
+        elif tp:
+            t = params.setdefault(row[0], len(params) + 1)
+            p = params.setdefault((row[0], row[2]), len(params) + 1)
+            prepared.append((sequence, table, (t, row[1], p) + tuple(row[3:]), row))
         else:
             prepared.append((sequence, table, row, row))
     start = cpu()

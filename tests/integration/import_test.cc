@@ -132,7 +132,7 @@ TEST(ReindexTest, RebuildsLostIndexRows) {
   }
   ASSERT_GT(before, 0);
   // Lose every token row, as an index change or damage would.
-  std::string command = "sqlite3 '" + db.string() + "' 'DELETE FROM index_token'";
+  std::string command = "sqlite3 '" + db.string() + "' 'DELETE FROM index_token_rows'";
   ASSERT_EQ(std::system(command.c_str()), 0);
   {
     TestServer server(db);

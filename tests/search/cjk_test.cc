@@ -18,6 +18,7 @@
 #include "search/match.h"
 #include "search/search.h"
 #include "search/search_test_util.h"
+#include "store/sqlite/old_schema_util.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace medalliance::search {
@@ -208,8 +209,15 @@ TEST(CjkMigrationTest, AddsTheCharacterRowsTheExtractorWrites) {
       R"({"resourceType":"Patient","id":"d","name":[{"family":"王"}],"address":[{"line":["一二三四五六七八九十一二三四五六七八九十路"]}]})"};
   std::set<std::tuple<std::string, std::string, std::string>> written;  // id, param, value
   {
-    auto store = store::SqliteStore::Open(options);
-    ASSERT_TRUE(store.has_value());
+    // A database at schema 6, its string rows as a binary before 0007 wrote them.
+    std::filesystem::create_directories(dir);
+    sqlite3* db = store::testing::CreateDatabaseAt(options.path, 6);
+    sqlite3_stmt* insert = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db,
+                                 "INSERT OR IGNORE INTO index_string (type, id, param, value, raw)"
+                                 " VALUES ('Patient', ?1, ?2, ?3, ?4)",
+                                 -1, &insert, nullptr),
+              SQLITE_OK);
     for (const std::string& text : resources) {
       auto json = fhir::ParseJson(text);
       ASSERT_TRUE(json.has_value());
@@ -242,16 +250,18 @@ TEST(CjkMigrationTest, AddsTheCharacterRowsTheExtractorWrites) {
         old.push_back(row);
       }
       EXPECT_GT(characters, 0u) << id;
-      Put(**store, Resource(id, text), old);
+      for (const IndexEntry& row : old) {
+        if (row.kind != store::IndexKind::kString)
+          continue;
+        sqlite3_bind_text(insert, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(insert, 2, row.param.c_str(), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(insert, 3, row.value.c_str(), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(insert, 4, row.raw.c_str(), -1, SQLITE_TRANSIENT);
+        EXPECT_EQ(sqlite3_step(insert), SQLITE_DONE);
+        sqlite3_reset(insert);
+      }
     }
-  }
-  {
-    // Back to schema 6, as before the migration.
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(options.path.c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, "DELETE FROM schema_version WHERE version >= 7", nullptr, nullptr,
-                           nullptr),
-              SQLITE_OK);
+    sqlite3_finalize(insert);
     sqlite3_close(db);
   }
   auto store = store::SqliteStore::Open(options);

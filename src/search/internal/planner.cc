@@ -244,22 +244,25 @@ std::string StripBase(std::string_view value, const std::string& base_url) {
   return NormaliseReference(value);
 }
 
-// `alias.param = code` (or `alias.param || '' = code` to keep SQLite off the value index).
-void ParamEquals(Fragment& out, std::string_view alias, bool no_index, std::string code) {
-  out.Text(alias).Text(no_index ? ".param || '' = " : ".param = ").Bind(std::move(code));
+// `alias.param = code`. Over the index views (migration 0008) SQLite resolves (type, param)
+// in search_keys first, then reads the rows by the key it found: a lookup of one resource's
+// rows (`x.id = c.id`) goes through the primary key (t, id, p), a search by value through
+// the value index (p, value ...). (The 0001 layout needed `x.param || ''` in the lookups to
+// keep SQLite off the value index; over the views that would scan the type's keys.)
+void ParamEquals(Fragment& out, std::string_view alias, std::string code) {
+  out.Text(alias).Text(".param = ").Bind(std::move(code));
 }
 
-Fragment ParamRowsImpl(const ParamPlan& plan, std::string_view suffix, std::string_view alias,
-                       bool no_index) {
+Fragment ParamRowsImpl(const ParamPlan& plan, std::string_view suffix, std::string_view alias) {
   Fragment out;
   std::string a(alias);
   switch (plan.derivation) {
     case ParamPlan::Derivation::kUnion:
       if (plan.sources.size() == 1) {
-        ParamEquals(out, alias, no_index, plan.sources[0] + std::string(suffix));
+        ParamEquals(out, alias, plan.sources[0] + std::string(suffix));
         return out;
       }
-      out.Text(a).Text(no_index ? ".param || '' IN (" : ".param IN (");
+      out.Text(a).Text(".param IN (");
       for (size_t i = 0; i < plan.sources.size(); ++i) {
         if (i > 0)
           out.Text(", ");
@@ -274,7 +277,7 @@ Fragment ParamRowsImpl(const ParamPlan& plan, std::string_view suffix, std::stri
       // id (ReferenceType), i.e. everything up to the last '/' is "T/" or ends in "/T/".
       std::string head = "rtrim(" + a + ".value, replace(" + a + ".value, '/', ''))";
       out.Text("(");
-      ParamEquals(out, alias, no_index, plan.sources[0]);
+      ParamEquals(out, alias, plan.sources[0]);
       out.Text(" AND (" + head + " = ").Bind(plan.resolve_type + "/");
       out.Text(" OR " + head + " GLOB ").Bind("*/" + plan.resolve_type + "/").Text("))");
       return out;
@@ -283,7 +286,7 @@ Fragment ParamRowsImpl(const ParamPlan& plan, std::string_view suffix, std::stri
     case ParamPlan::Derivation::kRootComposite:
       break;
   }
-  ParamEquals(out, alias, no_index, std::string(plan.definition->code) + std::string(suffix));
+  ParamEquals(out, alias, std::string(plan.definition->code) + std::string(suffix));
   return out;
 }
 
@@ -501,7 +504,7 @@ std::string Unescape(std::string_view value) {
 }
 
 Fragment ParamRows(const ParamPlan& plan, std::string_view suffix, std::string_view alias) {
-  return ParamRowsImpl(plan, suffix, alias, false);
+  return ParamRowsImpl(plan, suffix, alias);
 }
 
 Fragment ParamRowsIn(std::string_view type, const std::vector<std::string_view>& codes,
@@ -625,7 +628,7 @@ std::optional<IdSet> PlanTokenQuantityPair(std::string_view type, std::string_vi
   set.select.Text(" AND ").Append(rows);
   Fragment exists;
   exists.Text("EXISTS (SELECT 1 FROM index_quantity x WHERE x.type = c.type AND ");
-  exists.Text("x.id = c.id AND x.param || '' = ").Bind(param).Text(" AND ").Append(rows);
+  exists.Text("x.id = c.id AND x.param = ").Bind(param).Text(" AND ").Append(rows);
   exists.Text(")");
   set.exists = std::move(exists);
   set.rank = 0;
@@ -1078,14 +1081,14 @@ Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_vi
   if (table.empty())
     return std::optional<IdSet>();
   const bool plain_source_rows = resolve_filter && rows_filtered;
-  auto param_rows = [&](bool no_index) {
+  auto param_rows = [&]() {
     if (!plain_source_rows)
-      return ParamRowsImpl(*plan, suffix, "x", no_index);
+      return ParamRowsImpl(*plan, suffix, "x");
     Fragment rows;
-    ParamEquals(rows, "x", no_index, plan->sources[0]);
+    ParamEquals(rows, "x", plan->sources[0]);
     return rows;
   };
-  set.select = RowSet(table, type, param_rows(false), any);
+  set.select = RowSet(table, type, param_rows(), any);
   if (def.type == r4::SearchParamType::kToken && modifier.empty() && values.size() == 1 &&
       plan->derivation == ParamPlan::Derivation::kNone) {
     // One row per (type, id, param, value, system) (the primary key), and the value index
@@ -1115,9 +1118,7 @@ Result<std::optional<IdSet>> PlanParameter(std::string_view type, std::string_vi
   {
     Fragment exists;
     exists.Text("EXISTS (SELECT 1 FROM ").Text(table).Text(" x WHERE x.type = c.type AND ");
-    // `x.param || ''` keeps the planner on the (type, id, param) index: with a plain
-    // `x.param = ?` SQLite prefers the value index and scans every row of that value.
-    exists.Text("x.id = c.id AND ").Append(param_rows(true));
+    exists.Text("x.id = c.id AND ").Append(param_rows());
     exists.Text(" AND (").Append(any);
     exists.Text("))");
     set.exists = std::move(exists);

@@ -167,6 +167,9 @@ core::Result<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(const std
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, busy_timeout_ms);
   std::unique_ptr<SqliteConnection> connection(new SqliteConnection(db));
+  sqlite3_rollback_hook(
+      db, [](void* self) { static_cast<SqliteConnection*>(self)->NoteRollback(); },
+      connection.get());
   MA_RETURN_IF_ERROR(
       connection->Exec("PRAGMA cache_size = -" + std::to_string(cache_size_kib) + ";"));
   return connection;

@@ -64,6 +64,11 @@ class SqliteStatement {
 };
 
 class SqliteConnection {
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+  };
+
  public:
   // Opens `filename` (a path or ":memory:"); `create` allows creating the file.
   // Sets the busy timeout and cache size; the caller sets the remaining pragmas.
@@ -115,13 +120,21 @@ class SqliteConnection {
   // data_version first when no read transaction is open yet, which opens it).
   core::Result<int64_t> DataVersion();
 
+  // The search keys of migration 0008 (search_keys: a type's `t`, a (type, param)'s `p`) the
+  // writer has looked up or created, kept across transactions. Every rollback empties it, so
+  // that it never holds a key whose row was rolled back: a full one (SQLite's rollback hook,
+  // automatic rollbacks included) and a ROLLBACK TO, which the caller reports with
+  // NoteRollback. Keys are never changed or deleted once committed.
+  struct TypeKeys {
+    int64_t t = 0;
+    std::unordered_map<std::string, int64_t, StringHash, std::equal_to<>> params;  // -> p
+  };
+  using SearchKeyCache = std::unordered_map<std::string, TypeKeys, StringHash, std::equal_to<>>;
+  SearchKeyCache& SearchKeys() { return search_keys_; }
+  void NoteRollback() { search_keys_.clear(); }
+
  private:
   explicit SqliteConnection(sqlite3* db) : db_(db) {}
-
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
-  };
 
   static constexpr size_t kMaxCachedStatements = 256;
 
@@ -130,6 +143,7 @@ class SqliteConnection {
   std::array<sqlite3_stmt*, kStatementSlots> slots_{};  // owned by statements_
   bool busy_seen_ = false;
   ChangeTracking tracking_;
+  SearchKeyCache search_keys_;
 };
 
 }  // namespace medalliance::store::internal

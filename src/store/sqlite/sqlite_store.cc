@@ -466,19 +466,82 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
 
   core::Status DeleteIndexRows(std::string_view type, std::string_view id) {
     static const auto kDeletes = PerTable([](size_t kind) {
-      return "DELETE FROM " + std::string(kIndexTables[kind]) + " WHERE type = ?1 AND id = ?2";
+      return "DELETE FROM " + std::string(kRowTables[kind]) + " WHERE t = ?1 AND id = ?2";
     });
+    MA_ASSIGN_OR_RETURN(SqliteConnection::TypeKeys * keys, TypeKeysOf(type, /*create=*/false));
+    if (keys == nullptr)
+      return core::Ok{};  // the type has no key, so no rows
     for (size_t i = 0; i < kDeletes.size(); ++i) {
       MA_ASSIGN_OR_RETURN(SqliteStatement stmt,
                           connection_.PrepareSlot(kDeleteIndexSlot + i, kDeletes[i]));
-      stmt.BindText(1, type);
+      stmt.BindInt(1, keys->t);
       stmt.BindText(2, id);
       MA_RETURN_IF_ERROR(stmt.Run());
     }
     return core::Ok{};
   }
 
-  // The columns of each index table after (type, id, param), by IndexKind.
+  // The keys of `type` (migration 0008's search_keys), from the connection's cache, else the
+  // table; with `create`, a type without a key gets one. Null when it has none (no rows).
+  core::Result<SqliteConnection::TypeKeys*> TypeKeysOf(std::string_view type, bool create) {
+    SqliteConnection::SearchKeyCache& cache = connection_.SearchKeys();
+    if (auto found = cache.find(type); found != cache.end())
+      return &found->second;
+    MA_ASSIGN_OR_RETURN(std::optional<int64_t> t, StoredKey(type, ""));
+    if (!t.has_value()) {
+      if (!create)
+        return nullptr;
+      static const std::string kInsertType =
+          "INSERT INTO search_keys (p, t, type, param) SELECT n, n, ?1, '' FROM"
+          " (SELECT COALESCE(MAX(p), 0) + 1 AS n FROM search_keys)";
+      MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(kInsertType));
+      stmt.BindText(1, type);
+      MA_RETURN_IF_ERROR(stmt.Run());
+      t = connection_.LastInsertRowid();
+    }
+    SqliteConnection::TypeKeys& keys = cache[std::string(type)];
+    keys.t = *t;
+    return &keys;
+  }
+
+  // The p of (type, param), or nullopt when it has none and `create` is false.
+  core::Result<std::optional<int64_t>> ParamKey(SqliteConnection::TypeKeys& keys,
+                                                std::string_view type, std::string_view param,
+                                                bool create) {
+    if (auto found = keys.params.find(param); found != keys.params.end())
+      return std::optional<int64_t>(found->second);
+    MA_ASSIGN_OR_RETURN(std::optional<int64_t> p, StoredKey(type, param));
+    if (!p.has_value()) {
+      if (!create)
+        return std::optional<int64_t>();
+      static const std::string kInsertParam =
+          "INSERT INTO search_keys (t, type, param) VALUES (?1, ?2, ?3)";
+      MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(kInsertParam));
+      stmt.BindInt(1, keys.t);
+      stmt.BindText(2, type);
+      stmt.BindText(3, param);
+      MA_RETURN_IF_ERROR(stmt.Run());
+      p = connection_.LastInsertRowid();
+    }
+    keys.params.emplace(std::string(param), *p);
+    return p;
+  }
+
+  core::Result<std::optional<int64_t>> StoredKey(std::string_view type, std::string_view param) {
+    static const std::string kSelect = "SELECT p FROM search_keys WHERE type = ?1 AND param = ?2";
+    MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(kSelect));
+    stmt.BindText(1, type);
+    stmt.BindText(2, param);
+    MA_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+    return row ? std::optional<int64_t>(stmt.ColumnInt(0)) : std::optional<int64_t>();
+  }
+
+  // The tables the rows are stored in (migration 0008; kIndexTables are views over them).
+  static constexpr std::array<std::string_view, 7> kRowTables = {
+      "index_token_rows",  "index_string_rows",   "index_reference_rows", "index_date_rows",
+      "index_number_rows", "index_quantity_rows", "index_uri_rows"};
+
+  // The columns of each index table after (t, id, p), by IndexKind.
   static constexpr std::array<std::string_view, 7> kIndexColumns = {
       "system, value", "value, raw",  "value",
       "low, high",     "number, raw", "number, system, code, raw",
@@ -495,8 +558,8 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
         for (int c = 1; c < kIndexColumnCount[k]; ++c) row += ", ?";
         row += ")";
         for (size_t p = 0; p < 5; ++p) {
-          std::string text = "INSERT OR IGNORE INTO " + std::string(kIndexTables[k]) +
-                             " (type, id, param, " + std::string(kIndexColumns[k]) + ") VALUES ";
+          std::string text = "INSERT OR IGNORE INTO " + std::string(kRowTables[k]) +
+                             " (t, id, p, " + std::string(kIndexColumns[k]) + ") VALUES ";
           for (size_t r = 0; r < (size_t{1} << p); ++r) text += (r == 0 ? "" : ", ") + row;
           sql[k][p] = std::move(text);
         }
@@ -552,9 +615,10 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
     }
   }
 
-  // The stored columns of a row of `kind` after (type, id), as one comparable string.
-  static std::string RowKey(size_t kind, const IndexEntry& entry) {
-    std::string key = entry.param;
+  // The stored columns of a row of `kind` after (t, id), as one comparable string: its
+  // parameter's key `p` and the kind columns.
+  static std::string RowKey(size_t kind, int64_t p, const IndexEntry& entry) {
+    std::string key(reinterpret_cast<const char*>(&p), sizeof(p));
     auto text = [&key](std::string_view part) {
       key += '\x1f';
       key += part;
@@ -594,11 +658,10 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
     return key;
   }
 
-  // A stored row of `kind` read by "SELECT param, <kIndexColumns[kind]>".
+  // A stored row of `kind` read by "SELECT p, <kIndexColumns[kind]>" (its param left empty).
   static IndexEntry ReadRow(size_t kind, const SqliteStatement& stmt) {
     IndexEntry entry;
     entry.kind = static_cast<IndexKind>(kind);
-    entry.param = stmt.ColumnText(0);
     switch (entry.kind) {
       case IndexKind::kToken:
         entry.system = stmt.ColumnText(1);
@@ -637,13 +700,13 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
   core::Status UpdateIndexRows(std::string_view type, std::string_view id,
                                const std::vector<IndexEntry>& index) {
     static const auto kSelects = PerTable([](size_t kind) {
-      return "SELECT param, " + std::string(kIndexColumns[kind]) + " FROM " +
-             std::string(kIndexTables[kind]) + " WHERE type = ?1 AND id = ?2";
+      return "SELECT p, " + std::string(kIndexColumns[kind]) + " FROM " +
+             std::string(kRowTables[kind]) + " WHERE t = ?1 AND id = ?2";
     });
-    // The row's primary key: (type, id, param) and every kind column.
+    // The row's primary key: (t, id, p) and every kind column.
     static const auto kDeletes = PerTable([](size_t kind) {
-      std::string text = "DELETE FROM " + std::string(kIndexTables[kind]) +
-                         " WHERE type = ?1 AND id = ?2 AND param = ?3";
+      std::string text =
+          "DELETE FROM " + std::string(kRowTables[kind]) + " WHERE t = ?1 AND id = ?2 AND p = ?3";
       std::string_view columns = kIndexColumns[kind];
       for (int placeholder = 4; !columns.empty(); ++placeholder) {
         const size_t comma = columns.find(", ");
@@ -655,33 +718,37 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
     });
     // The wanted rows by kind and key; a stored row found here stays (and is taken out), the
     // others are deleted, and what is left here afterwards is inserted.
+    MA_ASSIGN_OR_RETURN(SqliteConnection::TypeKeys * keys, TypeKeysOf(type, /*create=*/true));
     std::array<std::unordered_map<std::string, const IndexEntry*>, kIndexTables.size()> wanted;
     for (const IndexEntry& entry : index) {
       auto kind = static_cast<size_t>(entry.kind);
       if (kind >= wanted.size())
         return core::Error::Internal("unknown index kind");
-      wanted[kind].emplace(RowKey(kind, entry), &entry);
+      MA_ASSIGN_OR_RETURN(std::optional<int64_t> p,
+                          ParamKey(*keys, type, entry.param, /*create=*/true));
+      wanted[kind].emplace(RowKey(kind, *p, entry), &entry);
     }
     for (size_t kind = 0; kind < kIndexTables.size(); ++kind) {
-      std::vector<IndexEntry> removed;
+      std::vector<std::pair<int64_t, IndexEntry>> removed;
       {
         MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(kSelects[kind]));
-        stmt.BindText(1, type);
+        stmt.BindInt(1, keys->t);
         stmt.BindText(2, id);
         while (true) {
           MA_ASSIGN_OR_RETURN(const bool row, stmt.Step());
           if (!row)
             break;
+          const int64_t p = stmt.ColumnInt(0);
           IndexEntry stored = ReadRow(kind, stmt);
-          if (wanted[kind].erase(RowKey(kind, stored)) == 0)
-            removed.push_back(std::move(stored));
+          if (wanted[kind].erase(RowKey(kind, p, stored)) == 0)
+            removed.emplace_back(p, std::move(stored));
         }
       }
-      for (const IndexEntry& entry : removed) {
+      for (const auto& [p, entry] : removed) {
         MA_ASSIGN_OR_RETURN(SqliteStatement stmt, connection_.Prepare(kDeletes[kind]));
-        stmt.BindText(1, type);
+        stmt.BindInt(1, keys->t);
         stmt.BindText(2, id);
-        stmt.BindText(3, entry.param);
+        stmt.BindInt(3, p);
         BindIndexColumns(stmt, 0, entry);
         MA_RETURN_IF_ERROR(stmt.Run());
       }
@@ -697,6 +764,9 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
   // statement start-up and teardown a large share of the import's SQLite time.
   core::Status InsertIndexRows(std::string_view type, std::string_view id,
                                const std::vector<IndexEntry>& index) {
+    if (index.empty())
+      return core::Ok{};
+    MA_ASSIGN_OR_RETURN(SqliteConnection::TypeKeys * keys, TypeKeysOf(type, /*create=*/true));
     // The rows grouped by kind (a counting sort into one buffer the transaction reuses: no
     // allocation per resource).
     std::array<size_t, kIndexTables.size() + 1> start{};
@@ -726,9 +796,11 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
         for (size_t r = 0; r < count; ++r) {
           const IndexEntry& entry = *rows[done + r];
           int base = static_cast<int>(r) * kIndexColumnCount[kind];
-          stmt.BindText(base + 1, type);
+          MA_ASSIGN_OR_RETURN(std::optional<int64_t> p,
+                              ParamKey(*keys, type, entry.param, /*create=*/true));
+          stmt.BindInt(base + 1, keys->t);
           stmt.BindText(base + 2, id);
-          stmt.BindText(base + 3, entry.param);
+          stmt.BindInt(base + 3, *p);
           BindIndexColumns(stmt, base, entry);
         }
         MA_RETURN_IF_ERROR(stmt.Run());
@@ -1158,8 +1230,10 @@ void SqliteStore::RunBatch(std::vector<PendingWrite*>& batch) {
       continue;
     }
     const bool busy = writer_->BusySeen();
-    if (!writer_->InTransaction() || !RunCached(*writer_, kRollbackTo).has_value() ||
-        !RunCached(*writer_, kRelease).has_value()) {
+    const bool rolled_back =
+        writer_->InTransaction() && RunCached(*writer_, kRollbackTo).has_value();
+    writer_->NoteRollback();  // search keys created in the rolled-back item are gone
+    if (!rolled_back || !RunCached(*writer_, kRelease).has_value()) {
       whole = false;  // SQLite ended the transaction (I/O error, disk full, ...)
       break;
     }

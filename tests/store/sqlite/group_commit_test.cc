@@ -175,6 +175,45 @@ TEST(GroupCommitTest, FailingWriteInABatchDoesNotAffectTheOthers) {
   EXPECT_EQ(Count(*store, "SELECT COUNT(*) FROM resources WHERE id LIKE '%-taken'"), 2);
 }
 
+// An item of a batch that is rolled back to its savepoint takes the search keys it created
+// with it; the next item that needs them creates them again (the writer's key cache must not
+// keep them, or its rows would name keys that no view can resolve).
+TEST(GroupCommitTest, SearchKeysOfARolledBackItemAreCreatedAgain) {
+  TempDir dir;
+  std::unique_ptr<SqliteStore> store = OpenFile(dir.Path() + "/keys.sqlite");
+  auto put = [&](const std::string& id, bool fail) {
+    return store->Write([&, id, fail](WriteTx& tx) -> core::Status {
+      StoredResource resource = MakeResource("Fresh", id, 1, 1);
+      IndexEntry entry;
+      entry.param = "colour";
+      entry.value = id;
+      MA_RETURN_IF_ERROR(tx.PutVersion(resource, {entry}));
+      if (fail)
+        return core::Error::Unprocessable("refused after writing");
+      return core::Ok{};
+    });
+  };
+  const SqliteStore::BatchStats before = store->GetBatchStats();
+  WriterBlock block(*store, 2);
+  // The failing write queues first, so that it runs first in the batch.
+  auto failing = std::async(std::launch::async, [&] { return put("red", true); });
+  for (int i = 0; i < 1000 && store->GetBatchStats().queued < 1; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  auto good = std::async(std::launch::async, [&] { return put("blue", false); });
+  block.Release();
+  EXPECT_FALSE(failing.get().has_value());
+  EXPECT_TRUE(good.get().has_value());
+  EXPECT_EQ(store->GetBatchStats().batches - before.batches, 2) << "the block, then a batch of two";
+  EXPECT_EQ(Count(*store,
+                  "SELECT COUNT(*) FROM index_token WHERE type = 'Fresh' AND"
+                  " param = 'colour' AND value = 'blue'"),
+            1);
+  EXPECT_EQ(Count(*store,
+                  "SELECT COUNT(*) FROM index_token_rows r WHERE NOT EXISTS"
+                  " (SELECT 1 FROM search_keys k WHERE k.p = r.p AND k.t = r.t)"),
+            0);
+}
+
 TEST(GroupCommitTest, WriteThatThrowsInABatchFailsAloneAndReleasesTheOthers) {
   TempDir dir;
   std::unique_ptr<SqliteStore> store = OpenFile(dir.Path() + "/throw.sqlite");

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "store/sql/migrations.h"
+#include "store/sqlite/old_schema_util.h"
 #include "store/store_test_util.h"
 
 namespace medalliance::store {
@@ -357,9 +358,10 @@ std::vector<IndexEntry> EveryKind(const std::string& status, int64_t day) {
 TEST_F(SqliteStoreTest, AnUpdateRewritesOnlyTheIndexRowsThatChanged) {
   auto store = OpenOrDie(FileOptions());
   ASSERT_NE(store, nullptr);
-  const std::vector<std::string> tables = {"index_token", "index_string", "index_reference",
-                                           "index_date",  "index_number", "index_quantity",
-                                           "index_uri"};
+  // The tables the rows are stored in (migration 0008; index_token ... are views over them).
+  const std::vector<std::string> tables = {
+      "index_token_rows",  "index_string_rows",   "index_reference_rows", "index_date_rows",
+      "index_number_rows", "index_quantity_rows", "index_uri_rows"};
   ASSERT_TRUE(store->Write([&](WriteTx& tx) -> core::Status {
     StoredResource v1 = MakeResource("Observation", "o1", 1, 1000);
     MA_RETURN_IF_ERROR(tx.PutVersion(v1, EveryKind("preliminary", 20000)));
@@ -666,6 +668,157 @@ TEST_F(SqliteStoreTest, ChangeMarksMoveWithEveryCommitAndOnlyThen) {
   EXPECT_EQ(marks(*in_memory).current, before.stamp);
   put(*in_memory, "in-memory");
   EXPECT_NE(marks(*in_memory).current, before.stamp);
+}
+
+// Migration 0008 moves every row of 0001's index tables into the *_rows tables keyed by
+// search_keys, and the views show them as they were; later writes find the migrated keys.
+TEST_F(SqliteStoreTest, SearchKeysMigrationKeepsEveryRowAndItsKeysServeLaterWrites) {
+  SqliteOptions options = FileOptions();
+  std::filesystem::create_directories(std::filesystem::path(options.path).parent_path());
+  // Two types' rows in every table at schema 7, as a binary before 0008 wrote them, and a
+  // value index a killed bulk import left deferred.
+  const std::vector<std::string> inserts = {
+      "INSERT INTO index_token VALUES ('Observation', 'o1', 'status', 'http://s', 'final'),"
+      " ('Observation', 'o1', 'code', 'http://loinc.org', '1-8'),"
+      " ('Observation', 'o2', 'code', 'http://loinc.org', '1-8'),"
+      " ('Patient', 'p1', 'gender', '', 'female')",
+      "INSERT INTO index_string VALUES ('Patient', 'p1', 'name', 'wang', 'Wang'),"
+      " ('Patient', 'p1', 'name:cjk', '王', '')",
+      "INSERT INTO index_reference VALUES ('Observation', 'o1', 'subject', 'Patient/p1'),"
+      " ('Observation', 'o2', 'subject', 'Patient/p1')",
+      "INSERT INTO index_date VALUES ('Observation', 'o1', 'date', 1000, 2000)",
+      "INSERT INTO index_number VALUES ('Observation', 'o1', 'probability', 0.25, '0.25')",
+      "INSERT INTO index_quantity VALUES"
+      " ('Observation', 'o1', 'value-quantity', 5.5, 'http://unitsofmeasure.org', 'mmol/L',"
+      " 'mmol/L')",
+      "INSERT INTO index_uri VALUES ('Patient', 'p1', '_profile', 'http://example.org/p')",
+      "INSERT INTO deferred_indexes SELECT name, sql FROM sqlite_master"
+      " WHERE name = 'index_token_value'",
+      "DROP INDEX index_token_value"};
+  // Every row of the seven tables (or views), one line each, in order.
+  const std::string kEveryRow =
+      "SELECT group_concat(k, ';') FROM (SELECT k FROM ("
+      " SELECT 'token ' || type || ' ' || id || ' ' || param || ' ' || system || '|' || value"
+      "   AS k FROM index_token"
+      " UNION ALL SELECT 'string ' || type || ' ' || id || ' ' || param || ' ' || value || '|' ||"
+      "   raw FROM index_string"
+      " UNION ALL SELECT 'reference ' || type || ' ' || id || ' ' || param || ' ' || value"
+      "   FROM index_reference"
+      " UNION ALL SELECT 'date ' || type || ' ' || id || ' ' || param || ' ' || low || '|' ||"
+      "   high FROM index_date"
+      " UNION ALL SELECT 'number ' || type || ' ' || id || ' ' || param || ' ' || number ||"
+      "   '|' || raw FROM index_number"
+      " UNION ALL SELECT 'quantity ' || type || ' ' || id || ' ' || param || ' ' || number ||"
+      "   '|' || system || '|' || code || '|' || raw FROM index_quantity"
+      " UNION ALL SELECT 'uri ' || type || ' ' || id || ' ' || param || ' ' || value"
+      "   FROM index_uri) ORDER BY k)";
+  std::string before;
+  {
+    sqlite3* db = testing::CreateDatabaseAt(options.path, 7);
+    for (const std::string& insert : inserts) testing::ExecOrFail(db, insert);
+    sqlite3_stmt* stmt = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, kEveryRow.c_str(), -1, &stmt, nullptr), SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+    before = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+  }
+  ASSERT_EQ(std::count(before.begin(), before.end(), ';'), 11) << before;
+  auto store = OpenOrDie(options);
+  ASSERT_NE(store, nullptr);
+  std::string after;
+  ASSERT_TRUE(store->Read([&](ReadTx& tx) -> core::Status {
+    MA_ASSIGN_OR_RETURN(std::vector<SqlRow> rows, tx.QueryRows({kEveryRow, {}}));
+    if (!rows.empty() && std::holds_alternative<std::string>(rows[0][0]))
+      after = std::get<std::string>(rows[0][0]);
+    return core::Ok{};
+  }));
+  EXPECT_EQ(after, before);
+  EXPECT_EQ(Count(*store, "SELECT MAX(version) FROM schema_version"), 8);
+  // Every row is there, under its old names and columns, and only those.
+  EXPECT_EQ(Count(*store, "SELECT COUNT(*) FROM index_token"), 4);
+  EXPECT_EQ(Count(*store,
+                  "SELECT COUNT(*) FROM index_token WHERE type = 'Observation' AND param = 'code'"
+                  " AND system = 'http://loinc.org' AND value = '1-8'"),
+            2);
+  EXPECT_EQ(Count(*store,
+                  "SELECT COUNT(*) FROM index_token WHERE type = 'Patient' AND id = 'p1' AND"
+                  " param = 'gender' AND value = 'female' AND system = ''"),
+            1);
+  EXPECT_EQ(Count(*store,
+                  "SELECT COUNT(*) FROM index_string WHERE param = 'name:cjk' AND"
+                  " value = '王' AND raw = '' AND id = 'p1'"),
+            1);
+  EXPECT_EQ(Count(*store,
+                  "SELECT COUNT(*) FROM index_reference WHERE type = 'Observation' AND"
+                  " param = 'subject' AND value = 'Patient/p1'"),
+            2);
+  EXPECT_EQ(Count(*store, "SELECT COUNT(*) FROM index_date WHERE low = 1000 AND high = 2000"), 1);
+  EXPECT_EQ(Count(*store, "SELECT COUNT(*) FROM index_number WHERE number = 0.25 AND raw = '0.25'"),
+            1);
+  EXPECT_EQ(Count(*store,
+                  "SELECT COUNT(*) FROM index_quantity WHERE number = 5.5 AND code ="
+                  " 'mmol/L' AND system = 'http://unitsofmeasure.org' AND raw = 'mmol/L'"),
+            1);
+  EXPECT_EQ(Count(*store,
+                  "SELECT COUNT(*) FROM index_uri WHERE id = 'p1' AND"
+                  " value = 'http://example.org/p'"),
+            1);
+  // One key per type (t = p) and per (type, param); the deferred index is back.
+  EXPECT_EQ(Count(*store, "SELECT COUNT(*) FROM search_keys WHERE param = '' AND t = p"), 2);
+  EXPECT_EQ(Count(*store, "SELECT COUNT(*) FROM search_keys WHERE param <> ''"), 10);
+  EXPECT_EQ(Count(*store, "SELECT COUNT(*) FROM deferred_indexes"), 0);
+  EXPECT_EQ(Count(*store,
+                  "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND"
+                  " tbl_name LIKE 'index_%_rows' AND name LIKE 'index_%_value'"),
+            7);
+  // Writes use the migrated keys: an update of o1 keeps its code row and drops the others.
+  const int64_t keys = Count(*store, "SELECT COUNT(*) FROM search_keys");
+  ASSERT_TRUE(store->Write([&](WriteTx& tx) -> core::Status {
+    StoredResource v1 = MakeResource("Observation", "o1", 1, 1000);
+    MA_RETURN_IF_ERROR(tx.PutVersion(v1, {}));  // (its rows came with the old database)
+    IndexEntry code;
+    code.param = "code";
+    code.system = "http://loinc.org";
+    code.value = "1-8";
+    StoredResource v2 = MakeResource("Observation", "o1", 2, 2000);
+    return tx.PutVersion(v2, {code});
+  }));
+  EXPECT_EQ(Count(*store, "SELECT COUNT(*) FROM search_keys"), keys);
+  EXPECT_EQ(Count(*store, "SELECT COUNT(*) FROM index_token WHERE id = 'o1'"), 1);
+  EXPECT_EQ(Count(*store, "SELECT COUNT(*) FROM index_date WHERE id = 'o1'"), 0);
+}
+
+// A key written in a transaction that is rolled back is gone with it: the writer's key cache
+// must not keep it, or the next rows would name a key that no view can resolve.
+TEST_F(SqliteStoreTest, ASearchKeyOfARolledBackWriteIsCreatedAgain) {
+  auto store = OpenOrDie(FileOptions());
+  ASSERT_NE(store, nullptr);
+  auto colour = [](const std::string& value) {
+    IndexEntry entry;
+    entry.param = "colour";
+    entry.value = value;
+    return std::vector<IndexEntry>{entry};
+  };
+  core::Status failed = store->Write([&](WriteTx& tx) -> core::Status {
+    StoredResource resource = MakeResource("Fresh", "f1", 1, 1000);
+    MA_RETURN_IF_ERROR(tx.PutVersion(resource, colour("red")));
+    return core::Error::Unprocessable("refused after writing");
+  });
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_EQ(Count(*store, "SELECT COUNT(*) FROM search_keys WHERE type = 'Fresh'"), 0);
+  ASSERT_TRUE(store->Write([&](WriteTx& tx) -> core::Status {
+    StoredResource resource = MakeResource("Fresh", "f2", 1, 1000);
+    return tx.PutVersion(resource, colour("blue"));
+  }));
+  EXPECT_EQ(Count(*store,
+                  "SELECT COUNT(*) FROM index_token WHERE type = 'Fresh' AND"
+                  " param = 'colour' AND value = 'blue' AND id = 'f2'"),
+            1);
+  EXPECT_EQ(Count(*store,
+                  "SELECT COUNT(*) FROM index_token_rows r WHERE NOT EXISTS"
+                  " (SELECT 1 FROM search_keys k WHERE k.p = r.p AND k.t = r.t)"),
+            0);
 }
 
 }  // namespace
