@@ -827,6 +827,20 @@ core::Status EnsureParentDirectory(const std::string& path) {
   return core::Ok{};
 }
 
+// The schema version of the database (0 when it is new).
+core::Result<int> StoredSchemaVersion(SqliteConnection& connection) {
+  MA_ASSIGN_OR_RETURN(SqliteStatement exists,
+                      connection.Prepare("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
+                                         " AND name = 'schema_version'"));
+  MA_ASSIGN_OR_RETURN(const bool row, exists.Step());
+  if (!row || exists.ColumnInt(0) == 0)
+    return 0;
+  MA_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                      connection.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_version"));
+  MA_ASSIGN_OR_RETURN(const bool found, stmt.Step());
+  return found ? static_cast<int>(stmt.ColumnInt(0)) : 0;
+}
+
 // Applies pending migrations in one transaction; returns the schema version after them.
 core::Result<int> Migrate(SqliteConnection& connection, const core::Clock& clock) {
   const std::span<const sql::Migration> migrations = sql::SqliteMigrations();
@@ -1001,8 +1015,15 @@ core::Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions
         "PRAGMA wal_autocheckpoint = " + std::to_string(options.wal_autocheckpoint_pages) + ";"));
   }
   const core::Clock& clock = options.clock != nullptr ? *options.clock : core::SystemClock::Get();
+  MA_ASSIGN_OR_RETURN(const int schema_before, StoredSchemaVersion(*writer));
   MA_ASSIGN_OR_RETURN(const int schema_version, Migrate(*writer, clock));
   MA_RETURN_IF_ERROR(RebuildIndexes(*writer));
+  if (!memory && schema_before > 0 && schema_version != schema_before) {
+    // A migration that rewrote tables (0008 copies every index row: about 3 GB of WAL at 1M
+    // resources) leaves a WAL as large as what it wrote; SQLite reuses a WAL file but never
+    // shrinks it. Copy it back and truncate it now, once.
+    MA_RETURN_IF_ERROR(writer->Exec("PRAGMA wal_checkpoint(TRUNCATE);"));
+  }
 
   std::vector<std::unique_ptr<SqliteConnection>> readers;
   if (!memory) {
