@@ -203,7 +203,9 @@ core::Result<std::shared_ptr<const Catalogue>> CatalogueCache::Get(store::ReadTx
   MA_ASSIGN_OR_RETURN(Catalogue catalogue, Catalogue::FromCodeSystem(code_system));
   auto shared = std::make_shared<const Catalogue>(std::move(catalogue));
   std::lock_guard lock(mutex_);
-  sequence_ = sequence;
+  // A catalogue this transaction wrote is not committed: kept for this transaction only
+  // (by stamp), never matched by sequence (a rollback frees the sequence for the next write).
+  sequence_ = tx.WroteType("CodeSystem") ? -1 : sequence;
   stamp_ = stamp;
   catalogue_ = shared;
   return shared;

@@ -108,7 +108,9 @@ class CatalogueCache {
 
  private:
   std::mutex mutex_;
-  int64_t sequence_ = -1;  // resources.sequence of the cached version; 0 for the embedded one
+  // resources.sequence of the cached version; 0 for the embedded one; -1 for none, or for a
+  // version the caching transaction wrote itself (not committed then).
+  int64_t sequence_ = -1;
   // The ReadTx::CacheStamp("CodeSystem") of the transaction that last found `catalogue_`
   // current: the same transaction, with no CodeSystem written since, skips the check.
   std::optional<uint64_t> stamp_;

@@ -132,6 +132,11 @@ class ReadTx {
   virtual std::optional<uint64_t> CacheStamp(std::string_view /*type*/) const {
     return std::nullopt;
   }
+  // Whether a resource of `type` was written through this transaction. What it read of that
+  // type is then not committed and may be rolled back (and a rolled-back version's
+  // resources.sequence is given to the next write), so caches kept across transactions must
+  // not keep it. True when the back end does not track writes.
+  virtual bool WroteType(std::string_view /*type*/) const { return true; }
   // For caches of stored data kept across transactions (e.g. access/'s owner of a patient's
   // record): remember what this transaction read under `stamp`; an entry remembered under a
   // stamp equal to `current` still holds what the store holds for this transaction (no commit,

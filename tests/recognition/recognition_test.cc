@@ -816,6 +816,51 @@ TEST_F(RecognitionTest, MarksSeeRuleChangesEarlierInTheSameTransaction) {
   EXPECT_FALSE(marked("gz-no-item"));  // potassium left the catalogue before it
 }
 
+// A catalogue version written by a transaction that is rolled back must not be taken for the
+// catalogue that a later transaction writes: SQLite gives the later version the same
+// resources.sequence (the rolled-back one is free again), and its version number is the same.
+TEST_F(RecognitionTest, ACatalogueOfARolledBackTransactionIsNotKept) {
+  Alliance();
+  std::string a = Patient("gz-central", "GZ-31", ResidentId("44010619680321999"));
+  Json catalogue = Json::parse(Send("GET", "CodeSystem/recognition-item").body);
+  Json without_potassium = catalogue;
+  Json& concepts = without_potassium["concept"];
+  concepts.erase(std::remove_if(concepts.begin(), concepts.end(),
+                                [](const Json& item) { return item["code"] == "lab-k"; }),
+                 concepts.end());
+  ASSERT_LT(concepts.size(), catalogue["concept"].size());
+  auto entry = [](const Json& resource, const std::string& url) {
+    return Json{{"resource", resource}, {"request", {{"method", "PUT"}, {"url", url}}}};
+  };
+  auto observation = [&](const std::string& id) {
+    Json resource = Observation(a, "gz-central", "2823-3", "2026-05-10T08:00:00+08:00");
+    resource["id"] = id;
+    return resource;
+  };
+  // The catalogue without potassium, a result marked against it, then an entry that fails
+  // inside the transaction (a version precondition): all of it is rolled back.
+  Json failing = {{"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", Json::array()}};
+  failing["entry"].push_back(entry(without_potassium, "CodeSystem/recognition-item"));
+  failing["entry"].push_back(entry(observation("k-rolled-back"), "Observation/k-rolled-back"));
+  Json member = {{"resourceType", "Organization"}, {"id", "gz-central"}, {"name", "gz-central"}};
+  Json stale = entry(member, "Organization/gz-central");
+  stale["request"]["ifMatch"] = "W/\"99\"";
+  failing["entry"].push_back(stale);
+  FhirResponse refused = Send("POST", "", failing.dump());
+  ASSERT_GE(refused.status, 400) << refused.body;
+  EXPECT_EQ(Send("GET", "Observation/k-rolled-back").status, 404);
+  // The same catalogue version again, now with potassium (a new title only), then a result.
+  Json renamed = catalogue;
+  renamed["title"] = "Recognition items (renamed)";
+  Json good = {{"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", Json::array()}};
+  good["entry"].push_back(entry(renamed, "CodeSystem/recognition-item"));
+  good["entry"].push_back(entry(observation("k-kept"), "Observation/k-kept"));
+  FhirResponse accepted = Send("POST", "", good.dump());
+  ASSERT_EQ(accepted.status, 200) << accepted.body;
+  EXPECT_NE(Send("GET", "Observation/k-kept").body.find("粤HR"), std::string::npos)
+      << "potassium is in the catalogue that was committed";
+}
+
 TEST_F(RecognitionTest, MetricsCountOneMembersMonthPerItem) {
   Alliance();
   Qualification("sz-heart", "lab", "2026-01-01", "2026-12-31");

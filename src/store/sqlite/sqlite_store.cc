@@ -159,6 +159,14 @@ class SqliteTxImpl : public Base {
   explicit SqliteTxImpl(SqliteConnection& connection)
       : connection_(connection), start_stamp_(++g_cache_stamps) {}
 
+  bool WroteType(std::string_view type) const override {
+    for (const auto& [written, stamp] : written_stamps_) {
+      if (written == type)
+        return true;
+    }
+    return false;
+  }
+
   std::optional<uint64_t> CacheStamp(std::string_view type) const override {
     for (const auto& [written, stamp] : written_stamps_) {
       if (written == type)
