@@ -246,7 +246,7 @@ std::string StripBase(std::string_view value, const std::string& base_url) {
 
 // `alias.param = code`. Over the index views (migration 0008) SQLite resolves (type, param)
 // in search_keys first, then reads the rows by the key it found: a lookup of one resource's
-// rows (`x.id = c.id`) goes through the primary key (t, id, p), a search by value through
+// rows (`x.id = c.id`) goes through the primary key (id, t, p), a search by value through
 // the value index (p, value ...). (The 0001 layout needed `x.param || ''` in the lookups to
 // keep SQLite off the value index; over the views that would scan the type's keys.)
 void ParamEquals(Fragment& out, std::string_view alias, std::string code) {

@@ -549,7 +549,8 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
       "index_token_rows",  "index_string_rows",   "index_reference_rows", "index_date_rows",
       "index_number_rows", "index_quantity_rows", "index_uri_rows"};
 
-  // The columns of each index table after (t, id, p), by IndexKind.
+  // The columns of each index table after its keys, by IndexKind (the primary key is
+  // (id, t, p, <these>)).
   static constexpr std::array<std::string_view, 7> kIndexColumns = {
       "system, value", "value, raw",  "value",
       "low, high",     "number, raw", "number, system, code, raw",
@@ -711,7 +712,7 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
       return "SELECT p, " + std::string(kIndexColumns[kind]) + " FROM " +
              std::string(kRowTables[kind]) + " WHERE t = ?1 AND id = ?2";
     });
-    // The row's primary key: (t, id, p) and every kind column.
+    // The row's primary key: (id, t, p) and every kind column.
     static const auto kDeletes = PerTable([](size_t kind) {
       std::string text =
           "DELETE FROM " + std::string(kRowTables[kind]) + " WHERE t = ?1 AND id = ?2 AND p = ?3";
