@@ -27,7 +27,10 @@
 #
 #   bench/access_overhead.sh [--patients 2000] [--rounds 5] [--duration 10s] [--connections 32]
 #                            [--mixes read-observation,read-patient,search-observation,search-patient]
-#                            [--warmup-runs 12] [--warmup-duration 5s]
+#                            [--warmup-runs 12] [--warmup-duration 5s] [--perf DIR]
+# --perf DIR: after the rounds, samples each server with `perf record -F 999 -g` (cpu-clock)
+# during one more run of each mix and writes DIR/<mix>-<none|auth>.data and the top symbols
+# (self time) DIR/<mix>-<none|auth>.txt, to compare where the two servers' time goes.
 # Environment: MA_BIN (the medalliance binary; default build/src/cli/medalliance), MA_BENCH_DIR
 # (default /tmp/medalliance-bench; the generated data is kept there between runs),
 # MA_SERVER_THREADS (server --threads).
@@ -47,6 +50,7 @@ CONNS=32
 MIXES="read-observation,read-patient,search-observation,search-patient"
 WARMUP_RUNS=12
 WARMUP_DURATION=5s
+PERF_DIR=
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --patients) PATIENTS="$2"; shift 2 ;;
@@ -56,6 +60,7 @@ while [[ $# -gt 0 ]]; do
     --mixes) MIXES="$2"; shift 2 ;;
     --warmup-runs) WARMUP_RUNS="$2"; shift 2 ;;
     --warmup-duration) WARMUP_DURATION="$2"; shift 2 ;;
+    --perf) PERF_DIR="$2"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "access_overhead.sh: unknown option $1" >&2; exit 64 ;;
   esac
@@ -253,4 +258,25 @@ done
 echo
 cat "$SCRATCH/summary"
 echo "load average at end: $(load); wrk -t2 -c$CONNS -d$DURATION; $(nproc) cores shared with the servers"
+if [[ -n "$PERF_DIR" ]]; then
+  mkdir -p "$PERF_DIR"
+  # profile NAME BASE SCRIPT PID MIX: one run of the mix with perf attached to the server.
+  profile() {
+    perf record -F 999 -g -e cpu-clock -o "$PERF_DIR/$5-$1.data" -p "$4" 2> /dev/null &
+    local perf_pid=$!
+    sleep 0.5
+    run "$2" "$3" "$4" > /dev/null
+    kill -INT "$perf_pid"
+    wait "$perf_pid" 2> /dev/null || true
+    perf report -i "$PERF_DIR/$5-$1.data" --no-children -g none --sort symbol --percent-limit 0.3 \
+      --stdio > "$PERF_DIR/$5-$1.report" 2> /dev/null || true
+    grep '%' "$PERF_DIR/$5-$1.report" | grep -v '^#' | sed 's/[ -]*$//' | cut -c1-160 |
+      awk 'NR <= 40' > "$PERF_DIR/$5-$1.txt"
+  }
+  for mix in "${MIX_LIST[@]}"; do
+    profile none "$BASE_NONE" "$(lua "$mix" "" none)" "$PID_NONE" "$mix"
+    profile auth "$BASE_AUTH" "$(lua "$mix" "$TOKEN" auth)" "$PID_AUTH" "$mix"
+  done
+  echo "perf profiles (load $(load)): $PERF_DIR/<mix>-<none|auth>.txt"
+fi
 if ((MET)); then echo "target <= 10% (p50 and mean latency) for every mix: met"; else echo "target <= 10% (p50 and mean latency) for every mix: NOT met"; fi

@@ -499,19 +499,29 @@ core::Result<bool> Session::KnownOwn(store::ReadTx& tx, const StoredResource& re
 core::Result<bool> Session::PatientIsOwn(store::ReadTx& tx, const StoredResource& resource,
                                          const ContentCache::Facts& facts) {
   ContentCache& cache = policy_.Content();
-  bool own = false;
-  if (!cache.Name(facts.generation, facts.patient, &patient_))
-    return false;  // the generation passed since the lookup: unknown (the caller parses)
-  if (!last_patient_.empty() && patient_ == last_patient_) {
-    own = !last_patient_owner_.empty() && last_patient_owner_ == caller_.organization_id;
-  } else if (auto cached = patient_owner_.find(patient_); cached != patient_owner_.end()) {
-    own = !cached->second.empty() && cached->second == caller_.organization_id;
-  } else {
-    // A read: the owner resolved for this version, while nothing was committed since.
+  std::optional<bool> own;
+  // The session's own memo first (filled when a row was decided in full): the patient's id is
+  // needed for it. A search of one patient's records, the common case, starts with it empty.
+  const bool memo = !last_patient_.empty() || !patient_owner_.empty();
+  bool named = false;
+  if (memo) {
+    if (!cache.Name(facts.generation, facts.patient, &patient_))
+      return false;  // the generation passed since the lookup: unknown (the caller parses)
+    named = true;
+    if (!last_patient_.empty() && patient_ == last_patient_) {
+      own = !last_patient_owner_.empty() && last_patient_owner_ == caller_.organization_id;
+    } else if (auto cached = patient_owner_.find(patient_); cached != patient_owner_.end()) {
+      own = !cached->second.empty() && cached->second == caller_.organization_id;
+    }
+  }
+  if (!own.has_value()) {
+    // The owner resolved for this version, while nothing was committed since (codes compared).
     MA_ASSIGN_OR_RETURN(std::optional<store::ReadTx::ChangeMarks> marks, tx.Changes());
     if (marks.has_value() && facts.owner_stamp == marks->current) {
       own = facts.patient_owner == own_code_;
     } else {
+      if (!named && !cache.Name(facts.generation, facts.patient, &patient_))
+        return false;
       MA_ASSIGN_OR_RETURN(std::string owner, SharedPatientOwner(tx, patient_, marks));
       if (marks.has_value() && Committed(tx))
         cache.RememberResolvedOwner(resource, facts, owner, marks->stamp);
@@ -519,10 +529,10 @@ core::Result<bool> Session::PatientIsOwn(store::ReadTx& tx, const StoredResource
       RememberPatientOwner(patient_, owner);
     }
   }
-  patient_own_.insert_or_assign(facts.patient, own);
+  patient_own_.insert_or_assign(facts.patient, *own);
   last_patient_code_ = facts.patient;
-  last_patient_own_ = own;
-  return own;
+  last_patient_own_ = *own;
+  return *own;
 }
 
 namespace {

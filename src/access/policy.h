@@ -177,6 +177,7 @@ class Session {
   // Cross-member reads allowed so far (for the audit), and grants opened.
   const std::vector<Access>& CrossMemberReads() const { return cross_reads_; }
   const std::vector<BreakGlassGrant>& NewGrants() const { return new_grants_; }
+  bool HasAccessesToAudit() const { return !cross_reads_.empty() || !new_grants_.empty(); }
 
  private:
   core::Result<Verdict> DecideJson(store::ReadTx& tx, const fhir::Json& resource,
