@@ -13,7 +13,8 @@
 # Both servers speed up for about a minute of their own traffic (SQLite's page cache of each
 # reader connection, the OS page cache, the access caches), and that warming was as large as the
 # overhead measured. So the warm-up (not counted) runs each mix on each server in 5 s runs until
-# its req/s stops rising (less than 3% above the run before; at most --warmup-runs runs, 12 by
+# its req/s stops rising (less than 3% above the run before, after at least --warmup-min-runs
+# runs, 3 by default, so that one noisy run does not end it; at most --warmup-runs runs, 12 by
 # default), alternating which server warms first from mix to mix. Then each round runs every
 # mix on both servers back to back (`wrk -t2 -c<C> -d<D> --latency`), alternating which goes
 # first from round to round.
@@ -27,7 +28,8 @@
 #
 #   bench/access_overhead.sh [--patients 2000] [--rounds 5] [--duration 10s] [--connections 32]
 #                            [--mixes read-observation,read-patient,search-observation,search-patient]
-#                            [--warmup-runs 12] [--warmup-duration 5s] [--perf DIR]
+#                            [--warmup-runs 12] [--warmup-min-runs 3] [--warmup-duration 5s]
+#                            [--perf DIR]
 # --perf DIR: after the rounds, samples each server with `perf record -F 999 -g` (cpu-clock)
 # during one more run of each mix and writes DIR/<mix>-<none|auth>.data and the top symbols
 # (self time) DIR/<mix>-<none|auth>.txt, to compare where the two servers' time goes.
@@ -49,6 +51,7 @@ DURATION=10s
 CONNS=32
 MIXES="read-observation,read-patient,search-observation,search-patient"
 WARMUP_RUNS=12
+WARMUP_MIN_RUNS=3
 WARMUP_DURATION=5s
 PERF_DIR=
 while [[ $# -gt 0 ]]; do
@@ -59,6 +62,7 @@ while [[ $# -gt 0 ]]; do
     --connections) CONNS="$2"; shift 2 ;;
     --mixes) MIXES="$2"; shift 2 ;;
     --warmup-runs) WARMUP_RUNS="$2"; shift 2 ;;
+    --warmup-min-runs) WARMUP_MIN_RUNS="$2"; shift 2 ;;
     --warmup-duration) WARMUP_DURATION="$2"; shift 2 ;;
     --perf) PERF_DIR="$2"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -193,12 +197,13 @@ warm() {
   local previous=0 rps runs
   for ((runs = 1; runs <= WARMUP_RUNS; runs++)); do
     read -r rps _ _ <<< "$(run "$2" "$3" "$4" "$WARMUP_DURATION")"
-    awk -v p="$previous" -v r="$rps" 'BEGIN { exit !(p > 0 && r < p * 1.03) }' && break
+    ((runs >= WARMUP_MIN_RUNS)) &&
+      awk -v p="$previous" -v r="$rps" 'BEGIN { exit !(p > 0 && r < p * 1.03) }' && break
     previous=$rps
   done
   printf ' %s %d runs (%.0f req/s);' "$1" "$((runs > WARMUP_RUNS ? WARMUP_RUNS : runs))" "$rps"
 }
-echo "   warm-up: each mix on each server in $WARMUP_DURATION runs until req/s stops rising (< 3% up, at most $WARMUP_RUNS runs)"
+echo "   warm-up: each mix on each server in $WARMUP_DURATION runs until req/s stops rising (< 3% up, $WARMUP_MIN_RUNS to $WARMUP_RUNS runs)"
 warm_order=0
 for mix in "${MIX_LIST[@]}"; do
   printf '   %s:' "$mix"
