@@ -59,7 +59,7 @@ ContentCache::ContentCache(int slot_bits, size_t max_codes)
     : mask_((uint64_t{1} << slot_bits) - 1),
       max_codes_(max_codes < 3 ? 3 : max_codes),
       slots_(std::make_unique<Slot[]>(mask_ + 1)),
-      names_(1) {}
+      names_(1, nullptr) {}
 
 bool ContentCache::Read(const Slot& slot, Copy* copy) {
   constexpr auto kAcquire = std::memory_order_acquire;
@@ -169,12 +169,13 @@ ContentCache::Code ContentCache::InternLocked(std::string_view name) {
     // Full: a new generation. Every slot written under the old one is a miss from now on, and
     // Name refuses the old generation's codes, so no old code reaches the new strings.
     codes_.clear();
-    names_.assign(1, std::string());
+    names_.assign(1, nullptr);
     generation_.fetch_add(1, std::memory_order_acq_rel);
   }
   Code code = static_cast<Code>(names_.size());
-  names_.emplace_back(name);
-  codes_.emplace(std::string(name), code);
+  // The map's nodes do not move: its key is the one copy of the string.
+  auto inserted = codes_.emplace(std::string(name), code).first;
+  names_.push_back(&inserted->first);
   return code;
 }
 
@@ -222,7 +223,7 @@ bool ContentCache::Name(uint32_t generation, Code code, std::string* name) const
   std::shared_lock lock(names_mutex_);
   if (generation != generation_.load(std::memory_order_relaxed) || code >= names_.size())
     return false;
-  *name = names_[code];
+  *name = *names_[code];
   return true;
 }
 

@@ -49,8 +49,8 @@ class ContentCache {
   };
 
   // 2^slot_bits slots (64 bytes each: 2^18 = 16 MiB); at most max_codes interned strings
-  // per generation.
-  explicit ContentCache(int slot_bits = 18, size_t max_codes = size_t{1} << 20);
+  // per generation (2^18: about 30 MiB of ids at most).
+  explicit ContentCache(int slot_bits = 18, size_t max_codes = size_t{1} << 18);
   ContentCache(const ContentCache&) = delete;
   ContentCache& operator=(const ContentCache&) = delete;
 
@@ -125,7 +125,7 @@ class ContentCache {
   };
   // Of the current generation; looked up by string_view without a copy.
   std::unordered_map<std::string, Code, NameHash, std::equal_to<>> codes_;
-  std::vector<std::string> names_;  // by code; names_[0] is ""
+  std::vector<const std::string*> names_;  // by code, the keys of codes_; names_[0] is null ("")
 };
 
 // A 64-bit hash of a version's type and id (not a security boundary: see ContentCache).
