@@ -33,21 +33,37 @@ namespace medalliance::access {
 // data race whatever the interleaving; a torn copy is detected and read as a miss. Readers
 // write nothing.
 
+namespace {
+
+uint64_t Load8(const char* bytes) {
+  uint64_t word;
+  std::memcpy(&word, bytes, 8);
+  return word;
+}
+
+}  // namespace
+
+// Asked for every row: eight bytes at a time with no call (the last eight bytes read
+// overlapping, a short text byte by byte), multiply and fold; the lengths keep "ab"+"c" apart
+// from "a"+"bc".
 uint64_t IdentityHash(std::string_view type, std::string_view id) {
-  // Eight bytes at a time, multiply and fold; the lengths keep "ab"+"c" apart from "a"+"bc".
   constexpr uint64_t kMultiplier = 0x9E3779B97F4A7C15ULL;
   uint64_t hash = 0x243F6A8885A308D3ULL ^ (type.size() << 32) ^ id.size();
   auto mix = [&](std::string_view text) {
-    size_t at = 0;
-    for (; at + 8 <= text.size(); at += 8) {
-      uint64_t word;
-      std::memcpy(&word, text.data() + at, 8);
-      hash = (hash ^ word) * kMultiplier;
-      hash ^= hash >> 29;
+    const char* bytes = text.data();
+    const size_t size = text.size();
+    if (size >= 8) {
+      for (size_t at = 0; at + 8 < size; at += 8) {
+        hash = (hash ^ Load8(bytes + at)) * kMultiplier;
+        hash ^= hash >> 29;
+      }
+      hash = (hash ^ Load8(bytes + size - 8)) * kMultiplier;
+    } else {
+      uint64_t tail = 0;
+      for (size_t at = 0; at < size; ++at)
+        tail |= uint64_t{static_cast<unsigned char>(bytes[at])} << (8 * at);
+      hash = (hash ^ tail ^ 0xFF) * kMultiplier;
     }
-    uint64_t tail = 0;
-    std::memcpy(&tail, text.data() + at, text.size() - at);
-    hash = (hash ^ tail ^ 0xFF) * kMultiplier;
     hash ^= hash >> 32;
   };
   mix(type);
