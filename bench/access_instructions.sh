@@ -10,7 +10,10 @@
 # overhead auth vs none.
 #
 #   bench/access_instructions.sh [--patients 500] [--requests 300]
-#                                [--mixes read-observation,search-observation]
+#                                [--mixes read-observation,search-observation] [--cache-sim]
+# --cache-sim: callgrind's cache simulation as well (slower): adds the simulated first-level and
+# last-level data cache misses (D1mr+D1mw, DLmr+DLmw) per request, a load-independent view of
+# memory behaviour (the simulated caches take the host's sizes).
 # Mixes as in access_overhead.sh: read-observation, read-patient, search-observation,
 # search-patient. Environment: MA_BIN, MA_BENCH_DIR as for access_overhead.sh. Needs valgrind.
 set -euo pipefail
@@ -25,11 +28,13 @@ BENCH_DIR="${MA_BENCH_DIR:-${TMPDIR:-/tmp}/medalliance-bench}"
 PATIENTS=500
 REQUESTS=300
 MIXES="read-observation,search-observation"
+CACHE_SIM=no
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --patients) PATIENTS="$2"; shift 2 ;;
     --requests) REQUESTS="$2"; shift 2 ;;
     --mixes) MIXES="$2"; shift 2 ;;
+    --cache-sim) CACHE_SIM=yes; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "access_instructions.sh: unknown option $1" >&2; exit 64 ;;
   esac
@@ -59,7 +64,7 @@ echo "== access instructions: $BIN ($(git -C "$ROOT" rev-parse --short HEAD 2> /
 start() {
   local name=$1
   shift
-  valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$SCRATCH/cg-$name.%p" \
+  valgrind --tool=callgrind --instr-atstart=no --cache-sim="$CACHE_SIM" --callgrind-out-file="$SCRATCH/cg-$name.%p" \
     "$BIN" serve --listen 127.0.0.1:0 --db "$DB" --quiet --threads 2 "$@" \
     > "$SCRATCH/$name.out" 2> "$SCRATCH/$name.err" &
   PIDS+=($!)
@@ -129,19 +134,35 @@ measure() {
   callgrind_control -i off "${!pid}" > /dev/null 2>&1
   callgrind_control -d "${!pid}" > /dev/null 2>&1
   dump=$(ls -t "$SCRATCH"/cg-"$name".*.* | head -1)
-  total=$(awk '/^totals:/ { print $2; exit }' "$dump")
+  # "events: Ir ..." names the columns of "totals: ..."; with --cache-sim prints
+  # "instructions D1-misses LL-misses", else the instructions.
+  total=$(awk -v n="$REQUESTS" '/^events:/ { for (i = 2; i <= NF; i++) col[$i] = i }
+    /^totals:/ { if ("D1mr" in col) printf "%d %d %d\n", $col["Ir"] / n,
+                   ($col["D1mr"] + $col["D1mw"]) / n, ($col["DLmr"] + $col["DLmw"]) / n
+                 else printf "%d\n", $col["Ir"] / n; exit }' "$dump")
   cp "$dump" "$SCRATCH/../last-cg-$name-$mix.out" 2> /dev/null || true
   [[ -n "${MA_KEEP:-}" ]] || rm -f "$dump"
-  echo $((total / REQUESTS))
+  echo "$total"
 }
 
-echo "| mix | --auth none instructions/request | --auth smart (own member) | overhead |"
-echo "| --- | ---: | ---: | ---: |"
+over() { awk -v n="$1" -v a="$2" 'BEGIN { printf "%+.1f", (n > 0 ? (a / n - 1) * 100 : 0) }'; }
+if [[ "$CACHE_SIM" == yes ]]; then
+  echo "| mix | --auth none instructions/request | --auth smart (own member) | overhead | D1 misses/request none / auth | LL misses/request none / auth |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+else
+  echo "| mix | --auth none instructions/request | --auth smart (own member) | overhead |"
+  echo "| --- | ---: | ---: | ---: |"
+fi
 IFS=',' read -r -a MIX_LIST <<< "$MIXES"
 for mix in "${MIX_LIST[@]}"; do
-  none=$(measure none "$mix")
-  auth=$(measure smart "$mix" "$TOKEN")
-  printf '| %s | %d | %d | %s%% |\n' "$mix" "$none" "$auth" \
-    "$(awk -v n="$none" -v a="$auth" 'BEGIN { printf "%+.1f", (a / n - 1) * 100 }')"
+  read -r none none_d1 none_ll <<< "$(measure none "$mix")"
+  read -r auth auth_d1 auth_ll <<< "$(measure smart "$mix" "$TOKEN")"
+  if [[ "$CACHE_SIM" == yes ]]; then
+    printf '| %s | %d | %d | %s%% | %d / %d (%s%%) | %d / %d (%s%%) |\n' "$mix" "$none" "$auth" \
+      "$(over "$none" "$auth")" "$none_d1" "$auth_d1" "$(over "$none_d1" "$auth_d1")" \
+      "$none_ll" "$auth_ll" "$(over "$none_ll" "$auth_ll")"
+  else
+    printf '| %s | %d | %d | %s%% |\n' "$mix" "$none" "$auth" "$(over "$none" "$auth")"
+  fi
 done
 echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"

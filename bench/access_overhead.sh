@@ -10,8 +10,14 @@
 #   read-patient       GET /Patient/<id>
 #   search-observation GET /Observation?patient=<id>          (about 30 rows each)
 #   search-patient     GET /Patient?identifier=<mrn system>|<mrn>
-# After a warm-up pass of every mix on both servers (not counted), each round runs every mix on
-# both servers back to back (`wrk -t2 -c<C> -d<D> --latency`), alternating which goes first.
+# Both servers speed up for about a minute of their own traffic (SQLite's page cache of each
+# reader connection, the OS page cache, the access caches), and that warming was as large as the
+# overhead measured. So the warm-up (not counted) runs each mix on each server in 5 s runs until
+# its req/s stops rising (less than 3% above the run before, after at least --warmup-min-runs
+# runs, 3 by default, so that one noisy run does not end it; at most --warmup-runs runs, 12 by
+# default), alternating which server warms first from mix to mix. Then each round runs every
+# mix on both servers back to back (`wrk -t2 -c<C> -d<D> --latency`), alternating which goes
+# first from round to round.
 # Three overheads per round, auth vs none: the p50 latency (wrk --latency); the mean latency
 # from the throughput (C / req/s; wrk is a closed loop); the server's CPU time per request
 # (utime + stime of /proc/PID/stat over the run / requests), the robust one on a loaded machine
@@ -22,6 +28,11 @@
 #
 #   bench/access_overhead.sh [--patients 2000] [--rounds 5] [--duration 10s] [--connections 32]
 #                            [--mixes read-observation,read-patient,search-observation,search-patient]
+#                            [--warmup-runs 12] [--warmup-min-runs 3] [--warmup-duration 5s]
+#                            [--perf DIR]
+# --perf DIR: after the rounds, samples each server with `perf record -F 999 -g` (cpu-clock)
+# during one more run of each mix and writes DIR/<mix>-<none|auth>.data and the top symbols
+# (self time) DIR/<mix>-<none|auth>.txt, to compare where the two servers' time goes.
 # Environment: MA_BIN (the medalliance binary; default build/src/cli/medalliance), MA_BENCH_DIR
 # (default /tmp/medalliance-bench; the generated data is kept there between runs),
 # MA_SERVER_THREADS (server --threads).
@@ -39,6 +50,10 @@ ROUNDS=5
 DURATION=10s
 CONNS=32
 MIXES="read-observation,read-patient,search-observation,search-patient"
+WARMUP_RUNS=12
+WARMUP_MIN_RUNS=3
+WARMUP_DURATION=5s
+PERF_DIR=
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --patients) PATIENTS="$2"; shift 2 ;;
@@ -46,6 +61,10 @@ while [[ $# -gt 0 ]]; do
     --duration) DURATION="$2"; shift 2 ;;
     --connections) CONNS="$2"; shift 2 ;;
     --mixes) MIXES="$2"; shift 2 ;;
+    --warmup-runs) WARMUP_RUNS="$2"; shift 2 ;;
+    --warmup-min-runs) WARMUP_MIN_RUNS="$2"; shift 2 ;;
+    --warmup-duration) WARMUP_DURATION="$2"; shift 2 ;;
+    --perf) PERF_DIR="$2"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "access_overhead.sh: unknown option $1" >&2; exit 64 ;;
   esac
@@ -173,10 +192,29 @@ run() {
 IFS=',' read -r -a MIX_LIST <<< "$MIXES"
 PID_NONE=${PIDS[0]}
 PID_AUTH=${PIDS[1]}
-echo "   warm-up: every mix on both servers for 3 s (caches, page cache)"
+# warm NAME BASE SCRIPT PID: runs the mix until req/s stops rising; prints what it took.
+warm() {
+  local previous=0 rps runs
+  for ((runs = 1; runs <= WARMUP_RUNS; runs++)); do
+    read -r rps _ _ <<< "$(run "$2" "$3" "$4" "$WARMUP_DURATION")"
+    ((runs >= WARMUP_MIN_RUNS)) &&
+      awk -v p="$previous" -v r="$rps" 'BEGIN { exit !(p > 0 && r < p * 1.03) }' && break
+    previous=$rps
+  done
+  printf ' %s %d runs (%.0f req/s);' "$1" "$((runs > WARMUP_RUNS ? WARMUP_RUNS : runs))" "$rps"
+}
+echo "   warm-up: each mix on each server in $WARMUP_DURATION runs until req/s stops rising (< 3% up, $WARMUP_MIN_RUNS to $WARMUP_RUNS runs)"
+warm_order=0
 for mix in "${MIX_LIST[@]}"; do
-  run "$BASE_NONE" "$(lua "$mix" "" none)" "$PID_NONE" 3s > /dev/null
-  run "$BASE_AUTH" "$(lua "$mix" "$TOKEN" auth)" "$PID_AUTH" 3s > /dev/null
+  printf '   %s:' "$mix"
+  if ((warm_order++ % 2)); then
+    warm auth "$BASE_AUTH" "$(lua "$mix" "$TOKEN" auth)" "$PID_AUTH"
+    warm none "$BASE_NONE" "$(lua "$mix" "" none)" "$PID_NONE"
+  else
+    warm none "$BASE_NONE" "$(lua "$mix" "" none)" "$PID_NONE"
+    warm auth "$BASE_AUTH" "$(lua "$mix" "$TOKEN" auth)" "$PID_AUTH"
+  fi
+  echo " load $(load)"
 done
 declare -A OVER CPU P50 LOADS
 echo
@@ -225,4 +263,25 @@ done
 echo
 cat "$SCRATCH/summary"
 echo "load average at end: $(load); wrk -t2 -c$CONNS -d$DURATION; $(nproc) cores shared with the servers"
+if [[ -n "$PERF_DIR" ]]; then
+  mkdir -p "$PERF_DIR"
+  # profile NAME BASE SCRIPT PID MIX: one run of the mix with perf attached to the server.
+  profile() {
+    perf record -F 999 -g -e cpu-clock -o "$PERF_DIR/$5-$1.data" -p "$4" 2> /dev/null &
+    local perf_pid=$!
+    sleep 0.5
+    run "$2" "$3" "$4" > /dev/null
+    kill -INT "$perf_pid"
+    wait "$perf_pid" 2> /dev/null || true
+    perf report -i "$PERF_DIR/$5-$1.data" --no-children -g none --sort symbol --percent-limit 0.3 \
+      --stdio > "$PERF_DIR/$5-$1.report" 2> /dev/null || true
+    grep '%' "$PERF_DIR/$5-$1.report" | grep -v '^#' | sed 's/[ -]*$//' | cut -c1-160 |
+      awk 'NR <= 40' > "$PERF_DIR/$5-$1.txt"
+  }
+  for mix in "${MIX_LIST[@]}"; do
+    profile none "$BASE_NONE" "$(lua "$mix" "" none)" "$PID_NONE" "$mix"
+    profile auth "$BASE_AUTH" "$(lua "$mix" "$TOKEN" auth)" "$PID_AUTH" "$mix"
+  done
+  echo "perf profiles (load $(load)): $PERF_DIR/<mix>-<none|auth>.txt"
+fi
 if ((MET)); then echo "target <= 10% (p50 and mean latency) for every mix: met"; else echo "target <= 10% (p50 and mean latency) for every mix: NOT met"; fi

@@ -422,113 +422,124 @@ core::Result<bool> Session::Visible(store::ReadTx& tx, const StoredResource& res
   if (!resource.deleted) {
     if (IsRegistryType(resource.type))
       return true;
-    MA_ASSIGN_OR_RETURN(const std::string* own, KnownOwner(tx, resource, nullptr));
-    if (own != nullptr && !own->empty() && *own == caller_.organization_id)
+    MA_ASSIGN_OR_RETURN(bool own, KnownOwn(tx, resource, nullptr));
+    if (own)
       return true;
   }
   MA_ASSIGN_OR_RETURN(Verdict verdict, Decide(tx, resource));
   return verdict.allowed;
 }
 
-// The owner known without parsing the version: its content facts from an earlier request (a
-// record naming no member: its patient's record's owner), else the one custodian label in its
-// text. Null when unknown (the caller parses). `fast`, when given, receives the label search's
-// result so that the caller does not repeat it.
-core::Result<const std::string*> Session::KnownOwner(store::ReadTx& tx,
-                                                     const StoredResource& resource,
-                                                     std::optional<std::string>* fast) {
+// Whether content facts may be remembered from what this transaction read: only from a
+// read-only transaction, which sees committed versions only. A version read inside a write
+// transaction may be rolled back and its sequence handed to another version; a committed
+// version's sequence never is (content_cache.cc explains why that makes a false hit impossible).
+namespace {
+
+bool Committed(store::ReadTx& tx) {
+  return dynamic_cast<store::WriteTx*>(&tx) == nullptr;
+}
+
+}  // namespace
+
+bool Session::UseGeneration(uint32_t generation) {
+  if (generation == codes_generation_)
+    return true;
+  ContentCache::Interned own{generation, ContentCache::kNoCode};
+  if (!caller_.organization_id.empty()) {
+    own = policy_.Content().Intern(caller_.organization_id);
+    if (own.generation != generation)
+      return false;
+  }
+  codes_generation_ = generation;
+  own_code_ = own.code;
+  last_patient_code_ = ContentCache::kNoCode;
+  patient_own_.clear();
+  return true;
+}
+
+// The caller's member's own, known without parsing the version: from its content facts of an
+// earlier request (a record naming no member: its patient's record's owner), compared as codes,
+// else from the one custodian label in its text. `fast`, when given, receives the label
+// search's result so that the caller does not repeat it.
+core::Result<bool> Session::KnownOwn(store::ReadTx& tx, const StoredResource& resource,
+                                     std::optional<std::string>* fast) {
+  ContentCache& cache = policy_.Content();
   const bool cacheable = resource.type != "Person";
-  if (cacheable && policy_.LookupContent(resource, &facts_)) {
-    if (facts_.owner.empty() && !facts_.patient.empty()) {
-      // A search's rows: mostly about the patient of the row before (the session's memo).
-      if (!last_patient_.empty() && facts_.patient == last_patient_)
-        return &last_patient_owner_;
-      if (auto cached = patient_owner_.find(facts_.patient); cached != patient_owner_.end()) {
-        std::string owner = cached->second;
-        RememberPatientOwner(facts_.patient, owner);
-        return &last_patient_owner_;
-      }
-      // A read: the owner resolved for this version, while nothing was committed since.
-      MA_ASSIGN_OR_RETURN(std::optional<store::ReadTx::ChangeMarks> marks, tx.Changes());
-      if (marks.has_value() && facts_.owner_stamp == marks->current) {
-        RememberPatientOwner(facts_.patient, facts_.patient_owner);
-        return &last_patient_owner_;
-      }
-      MA_ASSIGN_OR_RETURN(std::string owner, SharedPatientOwner(tx, facts_.patient, marks));
-      if (marks.has_value())
-        policy_.RememberResolvedOwner(resource, owner, marks->stamp);
-      RememberPatientOwner(facts_.patient, owner);
-      return &last_patient_owner_;
+  ContentCache::Facts facts;
+  if (cacheable && cache.Lookup(resource, &facts) && UseGeneration(facts.generation)) {
+    if (facts.owner != ContentCache::kEmpty)
+      return facts.owner == own_code_;
+    if (facts.patient == ContentCache::kEmpty)
+      return false;  // about no member and no patient: not own (the caller decides)
+    // A search's rows: mostly about the patient of the row before.
+    if (facts.patient == last_patient_code_)
+      return last_patient_own_;
+    if (auto memo = patient_own_.find(facts.patient); memo != patient_own_.end()) {
+      last_patient_code_ = facts.patient;
+      last_patient_own_ = memo->second;
+      return last_patient_own_;
     }
-    return &facts_.owner;
+    return PatientIsOwn(tx, resource, facts);
   }
   std::optional<std::string> label = FastCustodian(resource.json);
   if (!label.has_value() || label->empty()) {
     if (fast != nullptr)
       *fast = std::move(label);
-    return nullptr;
+    return false;
   }
-  facts_.owner = std::move(*label);
-  facts_.patient.clear();
-  if (cacheable)
-    policy_.RememberContent(resource, facts_);
+  if (cacheable && Committed(tx))
+    cache.Remember(resource, *label, {});
+  const bool own = *label == caller_.organization_id;
   if (fast != nullptr)
-    *fast = facts_.owner;
-  return &facts_.owner;
+    *fast = std::move(label);
+  return own;
+}
+
+core::Result<bool> Session::PatientIsOwn(store::ReadTx& tx, const StoredResource& resource,
+                                         const ContentCache::Facts& facts) {
+  ContentCache& cache = policy_.Content();
+  std::optional<bool> own;
+  // The session's own memo first (filled when a row was decided in full): the patient's id is
+  // needed for it. A search of one patient's records, the common case, starts with it empty.
+  const bool memo = !last_patient_.empty() || !patient_owner_.empty();
+  bool named = false;
+  if (memo) {
+    if (!cache.Name(facts.generation, facts.patient, &patient_))
+      return false;  // the generation passed since the lookup: unknown (the caller parses)
+    named = true;
+    if (!last_patient_.empty() && patient_ == last_patient_) {
+      own = !last_patient_owner_.empty() && last_patient_owner_ == caller_.organization_id;
+    } else if (auto cached = patient_owner_.find(patient_); cached != patient_owner_.end()) {
+      own = !cached->second.empty() && cached->second == caller_.organization_id;
+    }
+  }
+  if (!own.has_value()) {
+    // The owner resolved for this version, while nothing was committed since (codes compared).
+    MA_ASSIGN_OR_RETURN(std::optional<store::ReadTx::ChangeMarks> marks, tx.Changes());
+    if (marks.has_value() && facts.owner_stamp == marks->current) {
+      own = facts.patient_owner == own_code_;
+    } else {
+      if (!named && !cache.Name(facts.generation, facts.patient, &patient_))
+        return false;
+      MA_ASSIGN_OR_RETURN(std::string owner, SharedPatientOwner(tx, patient_, marks));
+      if (marks.has_value() && Committed(tx))
+        cache.RememberResolvedOwner(resource, facts, owner, marks->stamp);
+      own = !owner.empty() && owner == caller_.organization_id;
+      RememberPatientOwner(patient_, owner);
+    }
+  }
+  patient_own_.insert_or_assign(facts.patient, *own);
+  last_patient_code_ = facts.patient;
+  last_patient_own_ = *own;
+  return *own;
 }
 
 namespace {
 
-constexpr size_t kMaxContentFacts = 200'000;
 constexpr size_t kMaxPatientOwners = 200'000;
 
 }  // namespace
-
-// The sequence alone could in theory be reused after a rolled-back write, so the version's
-// identity and size are checked too.
-bool Policy::LookupContent(const StoredResource& resource, ContentFacts* facts) const {
-  if (resource.sequence <= 0)
-    return false;
-  std::shared_lock lock(content_mutex_);
-  auto found = content_.find(resource.sequence);
-  if (found == content_.end())
-    return false;
-  const ContentEntry& entry = found->second;
-  if (entry.version != resource.version || entry.size != resource.json.size() ||
-      entry.id != resource.id || entry.type != resource.type) {
-    return false;
-  }
-  *facts = entry.facts;
-  return true;
-}
-
-void Policy::RememberResolvedOwner(const StoredResource& resource, const std::string& owner,
-                                   int64_t stamp) const {
-  if (resource.sequence <= 0)
-    return;
-  std::unique_lock lock(content_mutex_);
-  auto found = content_.find(resource.sequence);
-  if (found == content_.end())
-    return;
-  ContentEntry& entry = found->second;
-  if (entry.version != resource.version || entry.size != resource.json.size() ||
-      entry.id != resource.id || entry.type != resource.type) {
-    return;
-  }
-  entry.facts.patient_owner = owner;
-  entry.facts.owner_stamp = stamp;
-}
-
-void Policy::RememberContent(const StoredResource& resource, ContentFacts facts) const {
-  if (resource.sequence <= 0)
-    return;
-  std::unique_lock lock(content_mutex_);
-  if (content_.size() >= kMaxContentFacts)
-    content_.clear();
-  content_.insert_or_assign(resource.sequence,
-                            ContentEntry{resource.type, resource.id, resource.version,
-                                         resource.json.size(), std::move(facts)});
-}
 
 Result<int64_t> Policy::PatientSequence(store::ReadTx& tx, const std::string& patient) {
   store::SqlQuery query;
@@ -592,24 +603,23 @@ Result<Verdict> Session::Decide(store::ReadTx& tx, const StoredResource& resourc
   // The common case, a member reading its own records: decided from what an earlier request
   // learnt of this version, else from the label in the text, without parsing it.
   std::optional<std::string> fast;
-  MA_ASSIGN_OR_RETURN(const std::string* own, KnownOwner(tx, resource, &fast));
-  if (own != nullptr && !own->empty() && *own == caller_.organization_id) {
+  MA_ASSIGN_OR_RETURN(bool own, KnownOwn(tx, resource, &fast));
+  if (own) {
     verdict.allowed = true;
     verdict.rule = Rule::kOwn;
-    verdict.owner = *own;
+    verdict.owner = caller_.organization_id;
     return verdict;
   }
   MA_ASSIGN_OR_RETURN(Json parsed, fhir::ParseJson(resource.json));
   std::string owner = fast.has_value() && !fast->empty() ? *fast : OwnerOf(parsed);
-  if (resource.type != "Person") {
-    Policy::ContentFacts learnt;
-    learnt.owner = owner;
+  if (resource.type != "Person" && Committed(tx)) {
+    std::string patient;
     if (owner.empty()) {
       std::vector<std::string> patients = search::CompartmentsOf(parsed, "Patient");
       if (!patients.empty())
-        learnt.patient = std::move(patients.front());
+        patient = std::move(patients.front());
     }
-    policy_.RememberContent(resource, std::move(learnt));
+    policy_.Content().Remember(resource, owner, patient);
   }
   MA_ASSIGN_OR_RETURN(verdict, DecideJson(tx, parsed, owner));
   if (verdict.cross_member() || verdict.rule == Rule::kBreakGlass) {
@@ -783,14 +793,16 @@ Result<std::string> Session::SharedPatientOwner(
   MA_ASSIGN_OR_RETURN(std::optional<StoredResource> stored, tx.ReadCurrent("Patient", patient));
   if (stored.has_value() && !stored->deleted) {
     std::optional<std::string> fast = FastCustodian(stored->json);
-    Policy::ContentFacts facts;
+    ContentCache::Facts facts;
     if (fast.has_value() && !fast->empty()) {
       owner = *fast;
-    } else if (policy_.LookupContent(*stored, &facts)) {
-      owner = facts.owner;
+    } else if (policy_.Content().Lookup(*stored, &facts) &&
+               policy_.Content().Name(facts.generation, facts.owner, &owner)) {
+      // the owner learnt from this version before
     } else if (Result<Json> parsed = fhir::ParseJson(stored->json); parsed) {
       owner = OwnerOf(*parsed);
-      policy_.RememberContent(*stored, Policy::ContentFacts{owner, {}});
+      if (Committed(tx))
+        policy_.Content().Remember(*stored, owner, {});
     }
   }
   // The sequence read before ReadCurrent, in the same transaction: the same version.

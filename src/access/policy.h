@@ -24,6 +24,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "access/content_cache.h"
 #include "core/clock.h"
 #include "core/result.h"
 #include "fhir/json/json.h"
@@ -121,23 +122,10 @@ class Policy {
                                                               const store::Caller& caller,
                                                               const std::string& patient) const;
 
-  // What the access rules need of one stored version's content: its issuing member (label or
-  // the organisations it names) and, when it names none, the first patient it is about (whose
-  // record's owner owns it). A function of the version's bytes, so kept for every request
-  // (bounded; emptied when full), keyed by the version's sequence.
-  struct ContentFacts {
-    std::string owner;
-    std::string patient;
-    // With a patient and no owner: the patient's record's owner as last resolved for this
-    // version, and the change mark it was resolved under (it holds while the store's
-    // ReadTx::Changes().current equals it), so that a read needs no patient lookup.
-    std::string patient_owner;
-    int64_t owner_stamp = -1;
-  };
-  bool LookupContent(const store::StoredResource& resource, ContentFacts* facts) const;
-  void RememberContent(const store::StoredResource& resource, ContentFacts facts) const;
-  void RememberResolvedOwner(const store::StoredResource& resource, const std::string& owner,
-                             int64_t stamp) const;
+  // What the access rules need of each stored version's content (its issuing member, else the
+  // first patient it is about and that patient's owner as last resolved), kept for every
+  // request: a function of the version's bytes, keyed by the version's sequence. Thread-safe.
+  ContentCache& Content() const { return content_; }
 
   // The owner of a patient's record, kept across requests. An entry is used as it is while
   // the store's change marks (ReadTx::Changes) show no commit since it was read; after a
@@ -154,16 +142,8 @@ class Policy {
   static constexpr int64_t kNoStamp = -1;  // matches no change mark
 
  private:
-  struct ContentEntry {
-    std::string type;
-    std::string id;
-    int64_t version = 0;
-    size_t size = 0;
-    ContentFacts facts;
-  };
   PolicyOptions options_;
-  mutable std::shared_mutex content_mutex_;
-  mutable std::unordered_map<int64_t, ContentEntry> content_;  // by resources.sequence
+  mutable ContentCache content_;
   struct PatientOwnerEntry {
     int64_t sequence = 0;  // of the Patient version it was read from
     std::string owner;
@@ -197,6 +177,7 @@ class Session {
   // Cross-member reads allowed so far (for the audit), and grants opened.
   const std::vector<Access>& CrossMemberReads() const { return cross_reads_; }
   const std::vector<BreakGlassGrant>& NewGrants() const { return new_grants_; }
+  bool HasAccessesToAudit() const { return !cross_reads_.empty() || !new_grants_.empty(); }
 
  private:
   core::Result<Verdict> DecideJson(store::ReadTx& tx, const fhir::Json& resource,
@@ -217,11 +198,17 @@ class Session {
   core::Result<std::string> SharedPatientOwner(
       store::ReadTx& tx, const std::string& patient,
       const std::optional<store::ReadTx::ChangeMarks>& marks);
-  // The owner known without parsing the version (content facts or its one custodian label);
-  // null when the version must be parsed. Points into the session (valid until the next call).
-  core::Result<const std::string*> KnownOwner(store::ReadTx& tx,
-                                              const store::StoredResource& resource,
-                                              std::optional<std::string>* fast);
+  // Whether the version is known, without parsing it, to be the caller's member's own (content
+  // facts or its one custodian label). False when it is not or when that is unknown: the caller
+  // parses. `fast`, when given, receives the label search's result.
+  core::Result<bool> KnownOwn(store::ReadTx& tx, const store::StoredResource& resource,
+                              std::optional<std::string>* fast);
+  // The same for a version whose facts name a patient and no owner: the patient's owner.
+  core::Result<bool> PatientIsOwn(store::ReadTx& tx, const store::StoredResource& resource,
+                                  const ContentCache::Facts& facts);
+  // Makes the session's codes those of `generation` (the caller's member interned once per
+  // session and generation); false when that generation has passed.
+  bool UseGeneration(uint32_t generation);
   void RememberPatientOwner(const std::string& patient, const std::string& owner);
   bool MayBreakGlass() const;
 
@@ -232,8 +219,16 @@ class Session {
   std::map<std::string, bool> sharing_;  // "patients"
   std::map<std::string, std::string> organization_of_;
   std::map<std::string, std::string> patient_owner_;
-  Policy::ContentFacts facts_;  // the last row's facts (its buffers reused row after row)
-  std::string last_patient_;    // the patient asked about last, and its owner
+  // Codes of the content cache's generation codes_generation_: the caller's member (kNoCode
+  // when it has none), and whether each patient asked about so far is the caller's member's
+  // (the last one apart: a search's rows are mostly about the patient of the row before).
+  uint32_t codes_generation_ = 0;
+  ContentCache::Code own_code_ = ContentCache::kNoCode;
+  ContentCache::Code last_patient_code_ = ContentCache::kNoCode;
+  bool last_patient_own_ = false;
+  std::unordered_map<ContentCache::Code, bool> patient_own_;
+  std::string patient_;       // buffer for a patient's id from its code
+  std::string last_patient_;  // the patient asked about last, and its owner
   std::string last_patient_owner_;
   std::set<std::string> recorded_;
   std::vector<Access> cross_reads_;

@@ -686,7 +686,9 @@ FhirResponse RestService::RunSearch(const FhirRequest& request,
   });
   if (!status)
     return ErrorResponse(status.error());
-  if (session != nullptr) {
+  // The query is recorded with the accesses to audit; an own member's search (the common case)
+  // has none, and AuditReads would record nothing: no string built per request.
+  if (session != nullptr && session->HasAccessesToAudit()) {
     std::string query = search_request.type;
     for (size_t i = 0; i < search_request.params.size(); ++i) {
       query += (i == 0 ? "?" : "&") + search_request.params[i].first + "=" +
