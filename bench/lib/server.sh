@@ -9,7 +9,8 @@
 wait_for_port() {
   local log="$1" pid="$2" seconds="${3:-600}" port="" i
   for ((i = 0; i < seconds * 10; i++)); do
-    port=$(sed -nE 's/^listening on [0-9.]+:([0-9]+)$/\1/p' "$log")
+    # (LOG may not exist yet: the background command's redirection has not run.)
+    port=$(sed -nE 's/^listening on [0-9.]+:([0-9]+)$/\1/p' "$log" 2> /dev/null)
     if [[ -n "$port" ]]; then
       echo "$port"
       return 0
