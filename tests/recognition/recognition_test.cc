@@ -128,6 +128,15 @@ class RecognitionTest : public ::testing::Test {
     return out;
   }
 
+  // The catalogue CodeSystem without the item `code`.
+  static Json WithoutItem(Json catalogue, const std::string& code) {
+    Json& concepts = catalogue["concept"];
+    concepts.erase(std::remove_if(concepts.begin(), concepts.end(),
+                                  [&](const Json& item) { return item["code"] == code; }),
+                   concepts.end());
+    return catalogue;
+  }
+
   void Organization(const std::string& id, const std::string& part_of = {}) {
     Json organization = {{"resourceType", "Organization"}, {"id", id}, {"name", id}};
     if (!part_of.empty())
@@ -762,12 +771,8 @@ TEST_F(RecognitionTest, MarksSeeRuleChangesEarlierInTheSameTransaction) {
   Qualification("sz-heart", "chemistry", "2026-03-01", "2026-12-31");
   std::string a = Patient("sz-heart", "SZ-7", ResidentId("44030419680321777"));
   Json catalogue = Json::parse(Send("GET", "CodeSystem/recognition-item").body);
-  Json without_potassium = catalogue;
-  Json& concepts = without_potassium["concept"];
-  concepts.erase(std::remove_if(concepts.begin(), concepts.end(),
-                                [](const Json& item) { return item["code"] == "lab-k"; }),
-                 concepts.end());
-  ASSERT_LT(concepts.size(), catalogue["concept"].size());
+  Json without_potassium = WithoutItem(catalogue, "lab-k");
+  ASSERT_LT(without_potassium["concept"].size(), catalogue["concept"].size());
   Json qualification = {
       {"resourceType", "Basic"},
       {"id", "q-gz"},
@@ -823,12 +828,8 @@ TEST_F(RecognitionTest, ACatalogueOfARolledBackTransactionIsNotKept) {
   Alliance();
   std::string a = Patient("gz-central", "GZ-31", ResidentId("44010619680321999"));
   Json catalogue = Json::parse(Send("GET", "CodeSystem/recognition-item").body);
-  Json without_potassium = catalogue;
-  Json& concepts = without_potassium["concept"];
-  concepts.erase(std::remove_if(concepts.begin(), concepts.end(),
-                                [](const Json& item) { return item["code"] == "lab-k"; }),
-                 concepts.end());
-  ASSERT_LT(concepts.size(), catalogue["concept"].size());
+  Json without_potassium = WithoutItem(catalogue, "lab-k");
+  ASSERT_LT(without_potassium["concept"].size(), catalogue["concept"].size());
   auto entry = [](const Json& resource, const std::string& url) {
     return Json{{"resource", resource}, {"request", {{"method", "PUT"}, {"url", url}}}};
   };

@@ -159,20 +159,11 @@ class SqliteTxImpl : public Base {
   explicit SqliteTxImpl(SqliteConnection& connection)
       : connection_(connection), start_stamp_(++g_cache_stamps) {}
 
-  bool WroteType(std::string_view type) const override {
-    for (const auto& [written, stamp] : written_stamps_) {
-      if (written == type)
-        return true;
-    }
-    return false;
-  }
+  bool WroteType(std::string_view type) const override { return LastWrite(type) != nullptr; }
 
   std::optional<uint64_t> CacheStamp(std::string_view type) const override {
-    for (const auto& [written, stamp] : written_stamps_) {
-      if (written == type)
-        return stamp;
-    }
-    return start_stamp_;
+    const uint64_t* last = LastWrite(type);
+    return last != nullptr ? *last : start_stamp_;
   }
 
   core::Result<std::optional<StoredResource>> ReadCurrent(std::string_view type,
@@ -319,6 +310,15 @@ class SqliteTxImpl : public Base {
   const uint64_t start_stamp_;
   // The types written through this transaction, with the stamp of the last write of each.
   std::vector<std::pair<std::string, uint64_t>> written_stamps_;
+
+  // The stamp of the last write of `type` through this transaction; null when none.
+  const uint64_t* LastWrite(std::string_view type) const {
+    for (const auto& [written, stamp] : written_stamps_) {
+      if (written == type)
+        return &stamp;
+    }
+    return nullptr;
+  }
 
   void NoteWrite(std::string_view type) {
     const uint64_t stamp = ++g_cache_stamps;
@@ -836,26 +836,18 @@ core::Status EnsureParentDirectory(const std::string& path) {
   return core::Ok{};
 }
 
-// The schema version of the database (0 when it is new).
-core::Result<int> StoredSchemaVersion(SqliteConnection& connection) {
-  MA_ASSIGN_OR_RETURN(SqliteStatement exists,
-                      connection.Prepare("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
-                                         " AND name = 'schema_version'"));
-  MA_ASSIGN_OR_RETURN(const bool row, exists.Step());
-  if (!row || exists.ColumnInt(0) == 0)
-    return 0;
-  MA_ASSIGN_OR_RETURN(SqliteStatement stmt,
-                      connection.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_version"));
-  MA_ASSIGN_OR_RETURN(const bool found, stmt.Step());
-  return found ? static_cast<int>(stmt.ColumnInt(0)) : 0;
-}
+// The schema version a database had when opened (0: new) and after its migrations.
+struct SchemaVersions {
+  int before = 0;
+  int after = 0;
+};
 
-// Applies pending migrations in one transaction; returns the schema version after them.
-core::Result<int> Migrate(SqliteConnection& connection, const core::Clock& clock) {
+// Applies pending migrations in one transaction.
+core::Result<SchemaVersions> Migrate(SqliteConnection& connection, const core::Clock& clock) {
   const std::span<const sql::Migration> migrations = sql::SqliteMigrations();
   const int latest = migrations.empty() ? 0 : migrations.back().version;
   MA_RETURN_IF_ERROR(connection.Exec("BEGIN IMMEDIATE"));
-  auto migrate = [&]() -> core::Result<int> {
+  auto migrate = [&]() -> core::Result<SchemaVersions> {
     MA_RETURN_IF_ERROR(connection.Exec(sql::kSqliteSchemaVersionTable));
     int current = 0;
     {
@@ -865,6 +857,7 @@ core::Result<int> Migrate(SqliteConnection& connection, const core::Clock& clock
       MA_ASSIGN_OR_RETURN(const bool row, stmt.Step());
       current = row ? static_cast<int>(stmt.ColumnInt(0)) : 0;
     }
+    const int before = current;
     if (current > latest) {
       return core::Error::Internal("database schema version " + std::to_string(current) +
                                    " is newer than this binary's (" + std::to_string(latest) + ")");
@@ -884,15 +877,15 @@ core::Result<int> Migrate(SqliteConnection& connection, const core::Clock& clock
       MA_RETURN_IF_ERROR(stmt.Run());
       current = migration.version;
     }
-    return current;
+    return SchemaVersions{before, current};
   };
-  core::Result<int> version = migrate();
-  if (!version.has_value()) {
+  core::Result<SchemaVersions> versions = migrate();
+  if (!versions.has_value()) {
     connection.RollbackQuietly();
-    return version;
+    return versions;
   }
   MA_RETURN_IF_ERROR(connection.Exec("COMMIT"));
-  return version;
+  return versions;
 }
 
 // The value indexes a bulk load may defer (DeferValueIndexes), from migration 0001.
@@ -1024,10 +1017,9 @@ core::Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions
         "PRAGMA wal_autocheckpoint = " + std::to_string(options.wal_autocheckpoint_pages) + ";"));
   }
   const core::Clock& clock = options.clock != nullptr ? *options.clock : core::SystemClock::Get();
-  MA_ASSIGN_OR_RETURN(const int schema_before, StoredSchemaVersion(*writer));
-  MA_ASSIGN_OR_RETURN(const int schema_version, Migrate(*writer, clock));
+  MA_ASSIGN_OR_RETURN(const SchemaVersions schema, Migrate(*writer, clock));
   MA_RETURN_IF_ERROR(RebuildIndexes(*writer));
-  if (!memory && schema_before > 0 && schema_version != schema_before) {
+  if (!memory && schema.before > 0 && schema.after != schema.before) {
     // A migration that rewrote tables (0008 copies every index row: about 3 GB of WAL at 1M
     // resources) leaves a WAL as large as what it wrote; SQLite reuses a WAL file but never
     // shrinks it. Copy it back and truncate it now, once.
@@ -1046,7 +1038,7 @@ core::Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions
     }
   }
   std::unique_ptr<SqliteStore> store(
-      new SqliteStore(options, std::move(writer), std::move(readers), schema_version));
+      new SqliteStore(options, std::move(writer), std::move(readers), schema.after));
   if (!memory && options.background_checkpoint) {
     MA_ASSIGN_OR_RETURN(store->checkpointer_,
                         SqliteConnection::Open(options.path, /*create=*/false,
