@@ -105,6 +105,10 @@ struct Unit {
   bool end_of_file = false;
 };
 
+// Prepared Bundles waiting between the two threads, at most; the writing thread commits up to
+// this many together.
+constexpr size_t kQueueCapacity = 8;
+
 // A bounded queue between the two threads.
 class UnitQueue {
  public:
@@ -117,16 +121,18 @@ class UnitQueue {
     not_empty_.notify_one();
   }
 
-  // nullopt once Close() was called and the queue is drained.
-  std::optional<Unit> Pop() {
+  // Waits for a unit, then takes it and up to `max` - 1 more already queued; empty once
+  // Close() was called and the queue is drained.
+  std::vector<Unit> PopAvailable(size_t max) {
     std::unique_lock<std::mutex> lock(mutex_);
     not_empty_.wait(lock, [&] { return !units_.empty() || closed_; });
-    if (units_.empty())
-      return std::nullopt;
-    Unit unit = std::move(units_.front());
-    units_.pop_front();
-    not_full_.notify_one();
-    return unit;
+    std::vector<Unit> taken;
+    while (!units_.empty() && taken.size() < max) {
+      taken.push_back(std::move(units_.front()));
+      units_.pop_front();
+    }
+    not_full_.notify_all();
+    return taken;
   }
 
   void Close() {
@@ -360,7 +366,7 @@ ImportStats ImportPaths(const api::rest::RestService& service,
       stats.deferred_indexes = *deferred;
     }
   }
-  UnitQueue queue(8);
+  UnitQueue queue(kQueueCapacity);
   std::thread reader([&] {
     for (size_t i = 0; i < files.size(); ++i) ReadFile(service, i, files[i].first, options, queue);
     queue.Close();
@@ -368,31 +374,45 @@ ImportStats ImportPaths(const api::rest::RestService& service,
   });
   uint64_t done_bytes = 0;
   bool file_failed = false;
-  while (std::optional<Unit> unit = queue.Pop()) {
-    const std::string& file = files[unit->file_index].first;
-    std::optional<Error> error = std::move(unit->error);
-    if (!error.has_value() && unit->bundle != nullptr) {
-      // A transaction's count is its entries: its response needs none.
-      Result<Json> response = service.CommitBundle(*unit->bundle, !unit->transaction);
-      if (!response) {
-        error = std::move(response).error();
-      } else {
-        stats.resources += unit->transaction ? unit->entries : CountBatchSuccesses(*response);
+  // The writing thread commits the Bundles waiting in the queue together (one fsync for all:
+  // RestService::CommitBundles); each stays atomic on its own and is reported once durable.
+  for (;;) {
+    std::vector<Unit> units = queue.PopAvailable(kQueueCapacity);
+    if (units.empty())
+      break;
+    std::vector<api::rest::RestService::PreparedBundle*> bundles;
+    for (const Unit& unit : units) {
+      if (!unit.error.has_value() && unit.bundle != nullptr)
+        bundles.push_back(unit.bundle.get());
+    }
+    // A transaction's count is its entries: its response needs none.
+    std::vector<Result<Json>> responses = service.CommitBundles(bundles, /*entries_wanted=*/false);
+    size_t next_response = 0;
+    for (Unit& unit : units) {
+      const std::string& file = files[unit.file_index].first;
+      std::optional<Error> error = std::move(unit.error);
+      if (!error.has_value() && unit.bundle != nullptr) {
+        Result<Json>& response = responses[next_response++];
+        if (!response) {
+          error = std::move(response).error();
+        } else {
+          stats.resources += unit.transaction ? unit.entries : CountBatchSuccesses(*response);
+        }
+        queue.GiveBack(std::move(unit.bundle));
       }
-      queue.GiveBack(std::move(unit->bundle));
-    }
-    if (error.has_value() && !file_failed) {
-      file_failed = true;
-      ++stats.failed_files;
-      if (options.progress)
-        std::fprintf(stderr, "\n");
-      std::fprintf(stderr, "import: %s: %s\n", file.c_str(), Describe(*error).c_str());
-    }
-    if (unit->end_of_file) {
-      ++stats.files;
-      done_bytes += files[unit->file_index].second;
-      file_failed = false;
-      progress.Update(done_bytes, stats, elapsed());
+      if (error.has_value() && !file_failed) {
+        file_failed = true;
+        ++stats.failed_files;
+        if (options.progress)
+          std::fprintf(stderr, "\n");
+        std::fprintf(stderr, "import: %s: %s\n", file.c_str(), Describe(*error).c_str());
+      }
+      if (unit.end_of_file) {
+        ++stats.files;
+        done_bytes += files[unit.file_index].second;
+        file_failed = false;
+        progress.Update(done_bytes, stats, elapsed());
+      }
     }
   }
   queue.Finish();

@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -186,6 +187,17 @@ class Store {
   virtual ~Store() = default;
   virtual core::Status Read(const std::function<core::Status(ReadTx&)>& fn) = 0;
   virtual core::Status Write(const std::function<core::Status(WriteTx&)>& fn) = 0;
+  // Runs each fn in order, each as Write() would: one that fails is rolled back alone and
+  // gets its error; the others are unaffected. A store may commit them together (SQLite: one
+  // transaction with a savepoint per fn, one fsync), so each status is final, and each
+  // success durable, only when this returns. For bulk loads.
+  virtual std::vector<core::Status> WriteEach(
+      std::span<const std::function<core::Status(WriteTx&)>> fns) {
+    std::vector<core::Status> statuses;
+    statuses.reserve(fns.size());
+    for (const auto& fn : fns) statuses.push_back(Write(fn));
+    return statuses;
+  }
   // Schema version after migrations, for /healthz and logs.
   virtual int SchemaVersion() const = 0;
 };

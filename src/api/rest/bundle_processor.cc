@@ -399,20 +399,343 @@ Result<RestService::PreparedBundlePtr> RestService::PrepareBundle(Json bundle,
   return prepared;
 }
 
+// One transaction Bundle's write: Write() may run it more than once (a re-run after
+// SQLITE_BUSY), so its state lives here, across runs.
+struct RestService::TransactionRun {
+  explicit TransactionRun(PreparedBundle& bundle) : prepared(bundle) {}
+  PreparedBundle& prepared;
+  core::EpochMillis now = 0;
+  // References are rewritten in place; each run first restores the texts the previous run
+  // replaced.
+  std::vector<std::pair<Json*, std::string>> rewritten;
+  std::unique_ptr<access::Session> session;
+  search::VisibilityPredicate visible;
+};
+
 Result<Json> RestService::CommitBundle(PreparedBundle& prepared, bool entries_wanted) const {
+  PreparedBundle* const one = &prepared;
+  return std::move(CommitBundles(std::span(&one, 1), entries_wanted).front());
+}
+
+std::vector<Result<Json>> RestService::CommitBundles(std::span<PreparedBundle* const> bundles,
+                                                     bool entries_wanted) const {
+  std::vector<Result<Json>> results;
+  results.reserve(bundles.size());
+  size_t next = 0;
+  while (next < bundles.size()) {
+    if (!bundles[next]->transaction) {
+      results.push_back(CommitBatch(*bundles[next]));
+      ++next;
+      continue;
+    }
+    // A run of transactions: one store write each, handed to the store together.
+    size_t end = next;
+    while (end < bundles.size() && bundles[end]->transaction) ++end;
+    std::vector<std::unique_ptr<TransactionRun>> runs;
+    std::vector<std::function<core::Status(store::WriteTx&)>> writes;
+    for (size_t i = next; i < end; ++i) {
+      auto run = std::make_unique<TransactionRun>(*bundles[i]);
+      run->now = config_.clock->Now();
+      FhirRequest who;
+      if (bundles[i]->caller != nullptr)
+        who.SetCaller(*bundles[i]->caller);
+      run->session = MakeSession(who);
+      run->visible = Predicate(run->session.get());
+      writes.emplace_back(
+          [this, state = run.get()](store::WriteTx& tx) { return WriteTransaction(*state, tx); });
+      runs.push_back(std::move(run));
+    }
+    std::vector<core::Status> written = store_.WriteEach(writes);
+    for (size_t i = next; i < end; ++i) {
+      core::Status& status = written[i - next];
+      if (!status) {
+        results.push_back(std::move(status).error());
+      } else {
+        results.push_back(TransactionResponse(*bundles[i], entries_wanted));
+      }
+    }
+    next = end;
+  }
+  return results;
+}
+
+Json RestService::CommitBatch(PreparedBundle& prepared) const {
   using Entry = PreparedBundle::Entry;
   using EntryKind = PreparedBundle::EntryKind;
-  const bool transaction = prepared.transaction;
   const std::string& base_url = prepared.base_url;
   std::vector<Entry>& entries = prepared.entries;
   std::vector<std::optional<Error>>& batch_errors = prepared.batch_errors;
-  const std::unordered_map<std::string, std::string>& assigned = prepared.assigned;
-  const std::vector<size_t>& order = prepared.order;
   const size_t entry_count = entries.size();
   Json response = Json::MakeObject();
   response.Set("resourceType", Json::MakeString("Bundle"));
   response.Set("id", Json::MakeString(core::NewId()));
-  response.Set("type", Json::MakeString(transaction ? "transaction-response" : "batch-response"));
+  response.Set("type", Json::MakeString("batch-response"));
+  Json response_entries = Json::MakeArray();
+  for (size_t i = 0; i < entry_count; ++i) {
+    Entry& entry = entries[i];
+    if (batch_errors[i].has_value()) {
+      Json out = Json::MakeObject();
+      Json resp = Json::MakeObject();
+      resp.Set("status", Json::MakeString(StatusText(batch_errors[i]->GetHttpStatus())));
+      resp.Set("outcome", MakeOperationOutcome(*batch_errors[i]));
+      out.Set("response", std::move(resp));
+      response_entries.PushBack(std::move(out));
+      continue;
+    }
+    FhirRequest sub;
+    sub.method = entry.method;
+    sub.base_url = base_url;
+    if (prepared.caller != nullptr)
+      sub.SetCaller(*prepared.caller);
+    sub.params = entry.params;
+    SplitPath(entry.url.substr(0, entry.url.find('?')), sub.segments);
+    if (entry.kind == EntryKind::kPatch) {
+      sub.content_type = "application/json-patch+json";
+    } else {
+      sub.content_type = "application/fhir+json";
+    }
+    if (entry.resource.IsObject() || entry.resource.IsArray()) {
+      sub.body = fhir::WriteJson(entry.resource);
+    }
+    if (!entry.if_none_exist.empty())
+      sub.headers.Set("If-None-Exist", entry.if_none_exist);
+    if (entry.if_match.has_value()) {
+      sub.headers.Set("If-Match", "W/\"" + std::to_string(*entry.if_match) + "\"");
+    }
+    sub.headers.Set("Prefer", "return=minimal");
+    FhirResponse result = Handle(sub);
+    Json out = Json::MakeObject();
+    if (entry.kind == EntryKind::kRead && !result.body.empty() && result.status < 300) {
+      Result<Json> resource = fhir::ParseJson(result.body);
+      if (resource)
+        out.Set("resource", std::move(*resource));
+    }
+    Json resp = Json::MakeObject();
+    resp.Set("status", Json::MakeString(StatusText(result.status)));
+    std::string_view location = result.headers.Get("Location");
+    if (!location.empty())
+      resp.Set("location", Json::MakeString(std::string(location)));
+    std::string_view etag = result.headers.Get("ETag");
+    if (!etag.empty())
+      resp.Set("etag", Json::MakeString(std::string(etag)));
+    if (result.status >= 400 && !result.body.empty()) {
+      Result<Json> outcome = fhir::ParseJson(result.body);
+      if (outcome)
+        resp.Set("outcome", std::move(*outcome));
+    }
+    out.Set("response", std::move(resp));
+    response_entries.PushBack(std::move(out));
+  }
+  response.Set("entry", std::move(response_entries));
+  return response;
+}
+
+core::Status RestService::WriteTransaction(TransactionRun& run, store::WriteTx& tx) const {
+  using Entry = PreparedBundle::Entry;
+  using EntryKind = PreparedBundle::EntryKind;
+  PreparedBundle& prepared = run.prepared;
+  std::vector<Entry>& entries = prepared.entries;
+  const std::unordered_map<std::string, std::string>& assigned = prepared.assigned;
+  const std::vector<size_t>& order = prepared.order;
+  const size_t entry_count = entries.size();
+  const core::EpochMillis now = run.now;
+  std::vector<std::pair<Json*, std::string>>& rewritten = run.rewritten;
+  const search::VisibilityPredicate& visible = run.visible;
+  const store::Caller* caller = prepared.caller;
+  for (auto it = rewritten.rbegin(); it != rewritten.rend(); ++it) {
+    *it->first = Json::MakeString(std::move(it->second));
+  }
+  rewritten.clear();
+  std::unordered_map<std::string, std::string> references = assigned;
+  for (Entry& entry : entries) {
+    entry.stored.reset();
+    entry.location.clear();
+    entry.warnings.clear();
+  }
+  // Conditional creates resolve first: a match replaces the planned id.
+  std::vector<bool> skip(entry_count, false);
+  for (Entry& entry : entries) {
+    if (entry.kind != EntryKind::kCreate || entry.if_none_exist.empty())
+      continue;
+    std::string_view criteria = entry.if_none_exist;
+    if (criteria.starts_with(entry.type + "?"))
+      criteria.remove_prefix(entry.type.size() + 1);
+    auto matches = FindMatches(tx, entry.type, ParseQueryString(criteria), visible);
+    if (!matches)
+      return AtEntry(std::move(matches).error(), entry.index, ".request.ifNoneExist");
+    if (matches->size() > 1) {
+      return AtEntry(Error::PreconditionFailed("ifNoneExist matches more than one resource"),
+                     entry.index, ".request.ifNoneExist");
+    }
+    if (matches->size() == 1) {
+      skip[entry.index] = true;
+      entry.status = 200;
+      entry.stored = matches->front();
+      if (!entry.full_url.empty()) {
+        references[entry.full_url] = entry.type + "/" + matches->front().id;
+      }
+    }
+  }
+  // Conditional updates and deletes resolve their target before any write.
+  for (Entry& entry : entries) {
+    if ((entry.kind != EntryKind::kUpdate && entry.kind != EntryKind::kDelete) ||
+        !entry.id.empty()) {
+      continue;
+    }
+    auto matches = FindMatches(tx, entry.type, entry.params, visible);
+    if (!matches)
+      return AtEntry(std::move(matches).error(), entry.index, ".request.url");
+    if (matches->size() > 1) {
+      return AtEntry(Error::PreconditionFailed("the conditional url matches more than one "
+                                               "resource"),
+                     entry.index, ".request.url");
+    }
+    if (matches->size() == 1) {
+      entry.id = matches->front().id;
+    } else if (entry.kind == EntryKind::kUpdate) {
+      std::string_view body_id = entry.resource.GetStringMember("id");
+      entry.id = body_id.empty() ? core::NewId() : std::string(body_id);
+    }
+    if (entry.kind == EntryKind::kUpdate && !entry.full_url.empty()) {
+      references[entry.full_url] = entry.type + "/" + entry.id;
+    }
+  }
+  // Conditional references are resolved once each.
+  std::unordered_map<std::string, std::string> conditional_cache;
+  for (size_t position : order) {
+    Entry& entry = entries[position];
+    if (skip[position])
+      continue;
+    if (entry.precomputed.has_value()) {
+      auto result = writer_.PutPrepared(tx, *entry.precomputed, entry.precomputed_index);
+      if (!result)
+        return AtEntry(std::move(result).error(), entry.index);
+      entry.status = 201;
+      entry.stored = *entry.precomputed;
+      entry.location = entry.stored->type + "/" + entry.stored->id + "/_history/1";
+      continue;
+    }
+    auto replace = [&](Json& value, const std::string& target) {
+      rewritten.emplace_back(&value, value.GetString());
+      value = Json::MakeString(target);
+    };
+    auto rewrite = [&](Json& value) -> core::Status {
+      const std::string& reference = value.GetString();
+      auto found = references.find(reference);
+      if (found != references.end()) {
+        replace(value, found->second);
+        return {};
+      }
+      size_t question = reference.find('?');
+      if (question == std::string::npos || reference.find('/') < question)
+        return {};
+      auto cached = conditional_cache.find(reference);
+      if (cached != conditional_cache.end()) {
+        replace(value, cached->second);
+        return {};
+      }
+      std::string type = reference.substr(0, question);
+      if (!IsResourceType(type)) {
+        return Error::Unprocessable("conditional reference '" + reference +
+                                    "' names an unknown resource type");
+      }
+      MA_ASSIGN_OR_RETURN(
+          auto matches,
+          FindMatches(tx, type, ParseQueryString(reference.substr(question + 1)), visible));
+      if (matches.size() != 1) {
+        return Error::PreconditionFailed("conditional reference '" + reference + "' matches " +
+                                         std::to_string(matches.size()) +
+                                         " resources; it must match exactly one");
+      }
+      std::string target = type + "/" + matches.front().id;
+      conditional_cache[reference] = target;
+      replace(value, target);
+      return {};
+    };
+    Json& resource = entry.resource;
+    if ((entry.kind == EntryKind::kCreate || entry.kind == EntryKind::kUpdate) &&
+        !entry.references_resolved) {
+      if (auto status = ForEachReference(resource, rewrite); !status) {
+        return AtEntry(std::move(status).error(), entry.index);
+      }
+    }
+    switch (entry.kind) {
+      case EntryKind::kCreate: {
+        resource.Erase("id");
+        auto result =
+            writer_.Create(tx, resource, entry.id, now, {caller, &entry.warnings},
+                           entry.speculative.has_value() ? &*entry.speculative : nullptr);
+        if (!result)
+          return AtEntry(std::move(result).error(), entry.index);
+        entry.status = 201;
+        entry.stored = std::move(result->stored);
+        break;
+      }
+      case EntryKind::kUpdate: {
+        auto result = writer_.Update(tx, resource, entry.id, entry.if_match, "PUT", now,
+                                     {caller, &entry.warnings});
+        if (!result)
+          return AtEntry(std::move(result).error(), entry.index);
+        entry.status = result->created ? 201 : 200;
+        entry.stored = std::move(result->stored);
+        break;
+      }
+      case EntryKind::kPatch: {
+        MA_ASSIGN_OR_RETURN(auto current, tx.ReadCurrent(entry.type, entry.id));
+        if (!current.has_value() || current->deleted) {
+          return AtEntry(Error::NotFound(entry.type + "/" + entry.id + " is not known"),
+                         entry.index, ".request.url");
+        }
+        if (!config_.apply_json_patch)
+          return Error::NotImplemented("JSON Patch unavailable");
+        MA_ASSIGN_OR_RETURN(Json patched, fhir::ParseJson(current->json));
+        if (auto status = config_.apply_json_patch(patched, entry.resource); !status) {
+          return AtEntry(std::move(status).error(), entry.index);
+        }
+        if (auto status = Validate(patched); !status) {
+          return AtEntry(std::move(status).error(), entry.index);
+        }
+        std::optional<int64_t> expected = entry.if_match.has_value()
+                                              ? entry.if_match
+                                              : std::optional<int64_t>(current->version);
+        auto result = writer_.Update(tx, patched, entry.id, expected, "PATCH", now,
+                                     {caller, &entry.warnings});
+        if (!result)
+          return AtEntry(std::move(result).error(), entry.index);
+        entry.status = 200;
+        entry.stored = std::move(result->stored);
+        break;
+      }
+      case EntryKind::kDelete: {
+        entry.status = 204;
+        if (entry.id.empty())
+          break;  // conditional delete that matched nothing
+        auto result = writer_.Delete(tx, entry.type, entry.id, entry.if_match, now,
+                                     {caller, &entry.warnings});
+        if (!result)
+          return AtEntry(std::move(result).error(), entry.index);
+        break;
+      }
+      case EntryKind::kRead:
+        break;
+    }
+    if (entry.stored.has_value() && entry.status == 201) {
+      entry.location = entry.stored->type + "/" + entry.stored->id + "/_history/" +
+                       std::to_string(entry.stored->version);
+    }
+  }
+  return {};
+}
+
+Json RestService::TransactionResponse(PreparedBundle& prepared, bool entries_wanted) const {
+  using Entry = PreparedBundle::Entry;
+  using EntryKind = PreparedBundle::EntryKind;
+  const std::string& base_url = prepared.base_url;
+  std::vector<Entry>& entries = prepared.entries;
+  Json response = Json::MakeObject();
+  response.Set("resourceType", Json::MakeString("Bundle"));
+  response.Set("id", Json::MakeString(core::NewId()));
+  response.Set("type", Json::MakeString("transaction-response"));
   Json response_entries = Json::MakeArray();
 
   // The entries of a transaction share one lastUpdated: formatted once.
@@ -446,263 +769,6 @@ Result<Json> RestService::CommitBundle(PreparedBundle& prepared, bool entries_wa
     return out;
   };
 
-  if (!transaction) {
-    for (size_t i = 0; i < entry_count; ++i) {
-      Entry& entry = entries[i];
-      if (batch_errors[i].has_value()) {
-        Json out = Json::MakeObject();
-        Json resp = Json::MakeObject();
-        resp.Set("status", Json::MakeString(StatusText(batch_errors[i]->GetHttpStatus())));
-        resp.Set("outcome", MakeOperationOutcome(*batch_errors[i]));
-        out.Set("response", std::move(resp));
-        response_entries.PushBack(std::move(out));
-        continue;
-      }
-      FhirRequest sub;
-      sub.method = entry.method;
-      sub.base_url = base_url;
-      if (prepared.caller != nullptr)
-        sub.SetCaller(*prepared.caller);
-      sub.params = entry.params;
-      SplitPath(entry.url.substr(0, entry.url.find('?')), sub.segments);
-      if (entry.kind == EntryKind::kPatch) {
-        sub.content_type = "application/json-patch+json";
-      } else {
-        sub.content_type = "application/fhir+json";
-      }
-      if (entry.resource.IsObject() || entry.resource.IsArray()) {
-        sub.body = fhir::WriteJson(entry.resource);
-      }
-      if (!entry.if_none_exist.empty())
-        sub.headers.Set("If-None-Exist", entry.if_none_exist);
-      if (entry.if_match.has_value()) {
-        sub.headers.Set("If-Match", "W/\"" + std::to_string(*entry.if_match) + "\"");
-      }
-      sub.headers.Set("Prefer", "return=minimal");
-      FhirResponse result = Handle(sub);
-      Json out = Json::MakeObject();
-      if (entry.kind == EntryKind::kRead && !result.body.empty() && result.status < 300) {
-        Result<Json> resource = fhir::ParseJson(result.body);
-        if (resource)
-          out.Set("resource", std::move(*resource));
-      }
-      Json resp = Json::MakeObject();
-      resp.Set("status", Json::MakeString(StatusText(result.status)));
-      std::string_view location = result.headers.Get("Location");
-      if (!location.empty())
-        resp.Set("location", Json::MakeString(std::string(location)));
-      std::string_view etag = result.headers.Get("ETag");
-      if (!etag.empty())
-        resp.Set("etag", Json::MakeString(std::string(etag)));
-      if (result.status >= 400 && !result.body.empty()) {
-        Result<Json> outcome = fhir::ParseJson(result.body);
-        if (outcome)
-          resp.Set("outcome", std::move(*outcome));
-      }
-      out.Set("response", std::move(resp));
-      response_entries.PushBack(std::move(out));
-    }
-    response.Set("entry", std::move(response_entries));
-    return response;
-  }
-
-  core::EpochMillis now = config_.clock->Now();
-  // References are rewritten in place; Write() may re-run the block, so each run first
-  // restores the texts the previous run replaced.
-  std::vector<std::pair<Json*, std::string>> rewritten;
-  FhirRequest who;
-  if (prepared.caller != nullptr)
-    who.SetCaller(*prepared.caller);
-  std::unique_ptr<access::Session> session = MakeSession(who);
-  search::VisibilityPredicate visible = Predicate(session.get());
-  const store::Caller* caller = prepared.caller;
-  core::Status committed = store_.Write([&](store::WriteTx& tx) -> core::Status {
-    for (auto it = rewritten.rbegin(); it != rewritten.rend(); ++it) {
-      *it->first = Json::MakeString(std::move(it->second));
-    }
-    rewritten.clear();
-    std::unordered_map<std::string, std::string> references = assigned;
-    for (Entry& entry : entries) {
-      entry.stored.reset();
-      entry.location.clear();
-      entry.warnings.clear();
-    }
-    // Conditional creates resolve first: a match replaces the planned id.
-    std::vector<bool> skip(entry_count, false);
-    for (Entry& entry : entries) {
-      if (entry.kind != EntryKind::kCreate || entry.if_none_exist.empty())
-        continue;
-      std::string_view criteria = entry.if_none_exist;
-      if (criteria.starts_with(entry.type + "?"))
-        criteria.remove_prefix(entry.type.size() + 1);
-      auto matches = FindMatches(tx, entry.type, ParseQueryString(criteria), visible);
-      if (!matches)
-        return AtEntry(std::move(matches).error(), entry.index, ".request.ifNoneExist");
-      if (matches->size() > 1) {
-        return AtEntry(Error::PreconditionFailed("ifNoneExist matches more than one resource"),
-                       entry.index, ".request.ifNoneExist");
-      }
-      if (matches->size() == 1) {
-        skip[entry.index] = true;
-        entry.status = 200;
-        entry.stored = matches->front();
-        if (!entry.full_url.empty()) {
-          references[entry.full_url] = entry.type + "/" + matches->front().id;
-        }
-      }
-    }
-    // Conditional updates and deletes resolve their target before any write.
-    for (Entry& entry : entries) {
-      if ((entry.kind != EntryKind::kUpdate && entry.kind != EntryKind::kDelete) ||
-          !entry.id.empty()) {
-        continue;
-      }
-      auto matches = FindMatches(tx, entry.type, entry.params, visible);
-      if (!matches)
-        return AtEntry(std::move(matches).error(), entry.index, ".request.url");
-      if (matches->size() > 1) {
-        return AtEntry(Error::PreconditionFailed("the conditional url matches more than one "
-                                                 "resource"),
-                       entry.index, ".request.url");
-      }
-      if (matches->size() == 1) {
-        entry.id = matches->front().id;
-      } else if (entry.kind == EntryKind::kUpdate) {
-        std::string_view body_id = entry.resource.GetStringMember("id");
-        entry.id = body_id.empty() ? core::NewId() : std::string(body_id);
-      }
-      if (entry.kind == EntryKind::kUpdate && !entry.full_url.empty()) {
-        references[entry.full_url] = entry.type + "/" + entry.id;
-      }
-    }
-    // Conditional references are resolved once each.
-    std::unordered_map<std::string, std::string> conditional_cache;
-    for (size_t position : order) {
-      Entry& entry = entries[position];
-      if (skip[position])
-        continue;
-      if (entry.precomputed.has_value()) {
-        auto result = writer_.PutPrepared(tx, *entry.precomputed, entry.precomputed_index);
-        if (!result)
-          return AtEntry(std::move(result).error(), entry.index);
-        entry.status = 201;
-        entry.stored = *entry.precomputed;
-        entry.location = entry.stored->type + "/" + entry.stored->id + "/_history/1";
-        continue;
-      }
-      auto replace = [&](Json& value, const std::string& target) {
-        rewritten.emplace_back(&value, value.GetString());
-        value = Json::MakeString(target);
-      };
-      auto rewrite = [&](Json& value) -> core::Status {
-        const std::string& reference = value.GetString();
-        auto found = references.find(reference);
-        if (found != references.end()) {
-          replace(value, found->second);
-          return {};
-        }
-        size_t question = reference.find('?');
-        if (question == std::string::npos || reference.find('/') < question)
-          return {};
-        auto cached = conditional_cache.find(reference);
-        if (cached != conditional_cache.end()) {
-          replace(value, cached->second);
-          return {};
-        }
-        std::string type = reference.substr(0, question);
-        if (!IsResourceType(type)) {
-          return Error::Unprocessable("conditional reference '" + reference +
-                                      "' names an unknown resource type");
-        }
-        MA_ASSIGN_OR_RETURN(
-            auto matches,
-            FindMatches(tx, type, ParseQueryString(reference.substr(question + 1)), visible));
-        if (matches.size() != 1) {
-          return Error::PreconditionFailed("conditional reference '" + reference + "' matches " +
-                                           std::to_string(matches.size()) +
-                                           " resources; it must match exactly one");
-        }
-        std::string target = type + "/" + matches.front().id;
-        conditional_cache[reference] = target;
-        replace(value, target);
-        return {};
-      };
-      Json& resource = entry.resource;
-      if ((entry.kind == EntryKind::kCreate || entry.kind == EntryKind::kUpdate) &&
-          !entry.references_resolved) {
-        if (auto status = ForEachReference(resource, rewrite); !status) {
-          return AtEntry(std::move(status).error(), entry.index);
-        }
-      }
-      switch (entry.kind) {
-        case EntryKind::kCreate: {
-          resource.Erase("id");
-          auto result =
-              writer_.Create(tx, resource, entry.id, now, {caller, &entry.warnings},
-                             entry.speculative.has_value() ? &*entry.speculative : nullptr);
-          if (!result)
-            return AtEntry(std::move(result).error(), entry.index);
-          entry.status = 201;
-          entry.stored = std::move(result->stored);
-          break;
-        }
-        case EntryKind::kUpdate: {
-          auto result = writer_.Update(tx, resource, entry.id, entry.if_match, "PUT", now,
-                                       {caller, &entry.warnings});
-          if (!result)
-            return AtEntry(std::move(result).error(), entry.index);
-          entry.status = result->created ? 201 : 200;
-          entry.stored = std::move(result->stored);
-          break;
-        }
-        case EntryKind::kPatch: {
-          MA_ASSIGN_OR_RETURN(auto current, tx.ReadCurrent(entry.type, entry.id));
-          if (!current.has_value() || current->deleted) {
-            return AtEntry(Error::NotFound(entry.type + "/" + entry.id + " is not known"),
-                           entry.index, ".request.url");
-          }
-          if (!config_.apply_json_patch)
-            return Error::NotImplemented("JSON Patch unavailable");
-          MA_ASSIGN_OR_RETURN(Json patched, fhir::ParseJson(current->json));
-          if (auto status = config_.apply_json_patch(patched, entry.resource); !status) {
-            return AtEntry(std::move(status).error(), entry.index);
-          }
-          if (auto status = Validate(patched); !status) {
-            return AtEntry(std::move(status).error(), entry.index);
-          }
-          std::optional<int64_t> expected = entry.if_match.has_value()
-                                                ? entry.if_match
-                                                : std::optional<int64_t>(current->version);
-          auto result = writer_.Update(tx, patched, entry.id, expected, "PATCH", now,
-                                       {caller, &entry.warnings});
-          if (!result)
-            return AtEntry(std::move(result).error(), entry.index);
-          entry.status = 200;
-          entry.stored = std::move(result->stored);
-          break;
-        }
-        case EntryKind::kDelete: {
-          entry.status = 204;
-          if (entry.id.empty())
-            break;  // conditional delete that matched nothing
-          auto result = writer_.Delete(tx, entry.type, entry.id, entry.if_match, now,
-                                       {caller, &entry.warnings});
-          if (!result)
-            return AtEntry(std::move(result).error(), entry.index);
-          break;
-        }
-        case EntryKind::kRead:
-          break;
-      }
-      if (entry.stored.has_value() && entry.status == 201) {
-        entry.location = entry.stored->type + "/" + entry.stored->id + "/_history/" +
-                         std::to_string(entry.stored->version);
-      }
-    }
-    return {};
-  });
-  if (!committed)
-    return std::move(committed).error();
   for (Entry& entry : entries) {
     if (entry.kind == EntryKind::kRead) {
       FhirRequest sub;

@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -88,6 +89,12 @@ class RestService {
   // entries (for a caller that needs only to know the writes committed: the importer); a batch's
   // always has them all.
   core::Result<fhir::Json> CommitBundle(PreparedBundle& prepared, bool entries_wanted = true) const;
+  // CommitBundle for several Bundles, in order. Each transaction stays atomic on its own (one
+  // that fails rolls back alone and gets its error), but consecutive transactions go to the
+  // store together (Store::WriteEach: SQLite commits them with one fsync). Every result is
+  // final, and every success durable, when this returns. For the importer.
+  std::vector<core::Result<fhir::Json>> CommitBundles(std::span<PreparedBundle* const> bundles,
+                                                      bool entries_wanted = true) const;
 
   bool IsResourceType(std::string_view type) const;
 
@@ -124,6 +131,11 @@ class RestService {
                          const search::SearchRequest& search_request) const;
   FhirResponse PostBundle(const FhirRequest& request) const;
   void PrecomputeCreates(PreparedBundle& prepared, bool speculate) const;
+  // bundle_processor.cc: CommitBundles' parts.
+  struct TransactionRun;
+  fhir::Json CommitBatch(PreparedBundle& prepared) const;
+  core::Status WriteTransaction(TransactionRun& run, store::WriteTx& tx) const;
+  fhir::Json TransactionResponse(PreparedBundle& prepared, bool entries_wanted) const;
   FhirResponse InvokeOperation(const FhirRequest& request, const std::string& type,
                                const std::string& id, const std::string& name) const;
   // search_routes.cc: GET [base]/Patient/123/Observation and Patient/123/$everything.

@@ -1008,6 +1008,9 @@ core::Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions
   const std::string synchronous = options.synchronous == SqliteSync::kFull ? "FULL" : "NORMAL";
   MA_RETURN_IF_ERROR(
       writer->Exec("PRAGMA synchronous = " + synchronous + "; PRAGMA foreign_keys = ON;"));
+  // A group commit's savepoints keep each item's undo pages in a sub-journal, which SQLite
+  // spills to a temporary file past 64 KiB: one write() per page, as many as the WAL's.
+  MA_RETURN_IF_ERROR(writer->Exec("PRAGMA temp_store = MEMORY;"));
   if (options.writer_cache_size_kib > options.cache_size_kib) {
     MA_RETURN_IF_ERROR(writer->Exec("PRAGMA cache_size = -" +
                                     std::to_string(options.writer_cache_size_kib) + ";"));
@@ -1275,17 +1278,23 @@ void SqliteStore::RunBatch(std::vector<PendingWrite*>& batch) {
 }
 
 core::Status SqliteStore::Write(const std::function<core::Status(WriteTx&)>& fn) {
-  PendingWrite write;
-  write.fn = &fn;
+  return std::move(WriteEach(std::span(&fn, 1)).front());
+}
+
+std::vector<core::Status> SqliteStore::WriteEach(
+    std::span<const std::function<core::Status(WriteTx&)>> fns) {
+  std::vector<PendingWrite> writes(fns.size());
+  for (size_t i = 0; i < fns.size(); ++i) writes[i].fn = &fns[i];
   std::unique_lock lock(queue_mutex_);
-  queue_.push_back(&write);
-  while (!write.done) {
+  for (PendingWrite& write : writes) queue_.push_back(&write);
+  // Batches run one at a time, in queue order, so the last write done means all are.
+  while (!writes.empty() && !writes.back().done) {
     if (leading_) {
       batch_done_.wait(lock);
       continue;
     }
-    // Lead a batch: everything queued so far (this call's write among it, or a batch of
-    // others' queued before it; then the loop leads again or waits).
+    // Lead a batch: everything queued so far (these writes among it, or a batch of others'
+    // queued before them; then the loop leads again or waits).
     leading_ = true;
     std::vector<PendingWrite*> batch;
     while (!queue_.empty() && batch.size() < kMaxBatch) {
@@ -1301,7 +1310,11 @@ core::Status SqliteStore::Write(const std::function<core::Status(WriteTx&)>& fn)
     batched_writes_ += static_cast<int64_t>(batch.size());
     batch_done_.notify_all();
   }
-  return std::move(write.result);
+  lock.unlock();
+  std::vector<core::Status> statuses;
+  statuses.reserve(writes.size());
+  for (PendingWrite& write : writes) statuses.push_back(std::move(write.result));
+  return statuses;
 }
 
 SqliteStore::BatchStats SqliteStore::GetBatchStats() const {

@@ -86,6 +86,10 @@ class SqliteStore final : public Store {
 
   core::Status Read(const std::function<core::Status(ReadTx&)>& fn) override;
   core::Status Write(const std::function<core::Status(WriteTx&)>& fn) override;
+  // The fns join the group-commit queue together, in order, so they share transactions
+  // (at most 64 per transaction, with others' writes queued before them).
+  std::vector<core::Status> WriteEach(
+      std::span<const std::function<core::Status(WriteTx&)>> fns) override;
   int SchemaVersion() const override { return schema_version_; }
 
   // Bulk load (`medalliance import`): when the database holds at most `max_resources`

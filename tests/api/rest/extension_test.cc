@@ -240,5 +240,69 @@ TEST(SpeculativePrepareTest, CommitWithoutEntriesStoresTheWritesAndAnswersOnlyRe
   EXPECT_NE(all.body.find(R"("total":2)"), std::string::npos) << all.body;
 }
 
+// The importer commits the Bundles it has prepared together (CommitBundles): each transaction
+// stays atomic on its own, a later one sees an earlier one's writes (a conditional reference
+// resolves to them), and a batch Bundle between them keeps its place.
+TEST(SpeculativePrepareTest, CommitBundlesKeepsEachTransactionAtomicAndInOrder) {
+  auto store = store::SqliteStore::Open({}).value();
+  RestConfig config;
+  for (std::string_view type : fhir::r4::ResourceTypeNames())
+    config.resource_types.emplace_back(type);
+  RestService service(*store, std::move(config));
+  const std::vector<std::string> texts = {
+      // 1: the Organization the fourth refers to.
+      R"({"resourceType":"Bundle","type":"transaction","entry":[)"
+      R"({"resource":{"resourceType":"Organization","id":"o1","identifier":[)"
+      R"({"system":"urn:s","value":"1"}]},"request":{"method":"PUT","url":"Organization/o1"}}]})",
+      // 2: writes a Patient, then fails on a conditional reference that matches nothing.
+      R"({"resourceType":"Bundle","type":"transaction","entry":[)"
+      R"({"resource":{"resourceType":"Patient","id":"bad"},)"
+      R"("request":{"method":"PUT","url":"Patient/bad"}},)"
+      R"({"resource":{"resourceType":"Patient","managingOrganization":)"
+      R"({"reference":"Organization?identifier=urn:s|missing"}},)"
+      R"("request":{"method":"POST","url":"Patient"}}]})",
+      // 3: a batch.
+      R"({"resourceType":"Bundle","type":"batch","entry":[)"
+      R"({"resource":{"resourceType":"Patient","id":"batched"},)"
+      R"("request":{"method":"PUT","url":"Patient/batched"}}]})",
+      // 4: refers to the first's Organization by its identifier.
+      R"({"resourceType":"Bundle","type":"transaction","entry":[)"
+      R"({"resource":{"resourceType":"Patient","id":"late","managingOrganization":)"
+      R"({"reference":"Organization?identifier=urn:s|1"}},)"
+      R"("request":{"method":"PUT","url":"Patient/late"}}]})"};
+  std::vector<RestService::PreparedBundlePtr> prepared;
+  std::vector<RestService::PreparedBundle*> bundles;
+  for (const std::string& text : texts) {
+    auto bundle = fhir::ParseJson(text);
+    ASSERT_TRUE(bundle.has_value());
+    auto one = service.PrepareBundle(std::move(*bundle), "", nullptr, /*speculate=*/true);
+    ASSERT_TRUE(one.has_value()) << one.error().GetMessage();
+    bundles.push_back(one->get());
+    prepared.push_back(std::move(*one));
+  }
+  const store::SqliteStore::BatchStats before = store->GetBatchStats();
+  std::vector<core::Result<fhir::Json>> results =
+      service.CommitBundles(bundles, /*entries_wanted=*/false);
+  ASSERT_EQ(results.size(), 4U);
+  EXPECT_TRUE(results[0].has_value()) << results[0].error().GetMessage();
+  ASSERT_FALSE(results[1].has_value());
+  EXPECT_EQ(results[1].error().GetHttpStatus(), 412) << results[1].error().GetMessage();
+  EXPECT_TRUE(results[2].has_value()) << results[2].error().GetMessage();
+  ASSERT_TRUE(results[3].has_value()) << results[3].error().GetMessage();
+  // The first two share one transaction; the batch's entry and the fourth come after it.
+  EXPECT_EQ(store->GetBatchStats().batches - before.batches, 3);
+  auto get = [&](std::string path) {
+    FhirRequest request;
+    request.method = "GET";
+    SplitPath(path, request.segments);
+    return service.Handle(request);
+  };
+  EXPECT_EQ(get("Patient/bad").status, 404) << "the failed transaction's first write is undone";
+  EXPECT_EQ(get("Patient/batched").status, 200);
+  FhirResponse late = get("Patient/late");
+  ASSERT_EQ(late.status, 200) << late.body;
+  EXPECT_NE(late.body.find(R"("reference":"Organization/o1")"), std::string::npos) << late.body;
+}
+
 }  // namespace
 }  // namespace medalliance::api::rest

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <random>
 #include <set>
@@ -173,6 +174,50 @@ TEST(GroupCommitTest, FailingWriteInABatchDoesNotAffectTheOthers) {
   EXPECT_TRUE(Exists(*store, "Pair", "b-good2"));
   EXPECT_FALSE(Exists(*store, "Pair", "a-failing"));
   EXPECT_EQ(Count(*store, "SELECT COUNT(*) FROM resources WHERE id LIKE '%-taken'"), 2);
+}
+
+// WriteEach (the importer's path): the fns run in order in one transaction, a later one sees
+// an earlier one's writes, and one that fails is rolled back alone and gets its error.
+TEST(GroupCommitTest, WriteEachRunsItsFnsInOrderInOneTransaction) {
+  TempDir dir;
+  std::unique_ptr<SqliteStore> store = OpenFile(dir.Path() + "/each.sqlite");
+  auto put = [](const std::string& id) {
+    return [id](WriteTx& tx) -> core::Status {
+      StoredResource resource = MakeResource("Pair", id, 1, 1);
+      return tx.PutVersion(resource, {});
+    };
+  };
+  std::vector<std::function<core::Status(WriteTx&)>> fns;
+  fns.emplace_back(put("first"));
+  fns.emplace_back([](WriteTx& tx) -> core::Status {
+    StoredResource resource = MakeResource("Pair", "failing", 1, 1);
+    MA_RETURN_IF_ERROR(tx.PutVersion(resource, {}));
+    return core::Error::Unprocessable("refused after writing");
+  });
+  fns.emplace_back([](WriteTx& tx) -> core::Status {
+    MA_ASSIGN_OR_RETURN(auto first, tx.ReadCurrent("Pair", "first"));
+    if (!first.has_value())
+      return core::Error::Internal("the first fn's write is not visible");
+    StoredResource resource = MakeResource("Pair", "third", 1, 1);
+    return tx.PutVersion(resource, {});
+  });
+  const SqliteStore::BatchStats before = store->GetBatchStats();
+  std::vector<core::Status> statuses = store->WriteEach(fns);
+  const SqliteStore::BatchStats after = store->GetBatchStats();
+  ASSERT_EQ(statuses.size(), 3U);
+  EXPECT_TRUE(statuses[0].has_value());
+  ASSERT_FALSE(statuses[1].has_value());
+  EXPECT_EQ(statuses[1].error().GetCode(), core::ErrorCode::kUnprocessable);
+  EXPECT_TRUE(statuses[2].has_value()) << statuses[2].error().GetMessage();
+  EXPECT_EQ(after.batches - before.batches, 1) << "one transaction for the three";
+  EXPECT_EQ(after.writes - before.writes, 3);
+  EXPECT_TRUE(Exists(*store, "Pair", "first"));
+  EXPECT_FALSE(Exists(*store, "Pair", "failing"));
+  EXPECT_TRUE(Exists(*store, "Pair", "third"));
+  // Durable: a fresh open of the file sees both.
+  store.reset();
+  store = OpenFile(dir.Path() + "/each.sqlite");
+  EXPECT_EQ(Count(*store, "SELECT COUNT(*) FROM resources WHERE type = 'Pair'"), 2);
 }
 
 // An item of a batch that is rolled back to its savepoint takes the search keys it created
