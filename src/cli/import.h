@@ -5,7 +5,10 @@
 // the reason, and the rest still imports.
 //
 // Two threads: one reads, decompresses, parses and prepares each Bundle (validation, index
-// rows, JSON text: RestService::PrepareBundle); the caller's thread commits them.
+// rows, JSON text: RestService::PrepareBundle); the caller's thread commits them, taking the
+// Bundles that are waiting (up to 8) together (RestService::CommitBundles: one SQLite
+// transaction with a savepoint per Bundle, one fsync). A file's result is reported once it is
+// durable.
 //
 // Into an empty or small SQLite database (no more resource versions than the files hold,
 // estimated from their size), the value indexes of the search-index tables are dropped first

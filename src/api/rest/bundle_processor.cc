@@ -662,9 +662,8 @@ core::Status RestService::WriteTransaction(TransactionRun& run, store::WriteTx& 
     switch (entry.kind) {
       case EntryKind::kCreate: {
         resource.Erase("id");
-        auto result =
-            writer_.Create(tx, resource, entry.id, now, {caller, &entry.warnings},
-                           entry.speculative.has_value() ? &*entry.speculative : nullptr);
+        auto result = writer_.Create(tx, resource, entry.id, now, {caller, &entry.warnings},
+                                     entry.speculative.has_value() ? &*entry.speculative : nullptr);
         if (!result)
           return AtEntry(std::move(result).error(), entry.index);
         entry.status = 201;
@@ -695,9 +694,8 @@ core::Status RestService::WriteTransaction(TransactionRun& run, store::WriteTx& 
         if (auto status = Validate(patched); !status) {
           return AtEntry(std::move(status).error(), entry.index);
         }
-        std::optional<int64_t> expected = entry.if_match.has_value()
-                                              ? entry.if_match
-                                              : std::optional<int64_t>(current->version);
+        std::optional<int64_t> expected =
+            entry.if_match.has_value() ? entry.if_match : std::optional<int64_t>(current->version);
         auto result = writer_.Update(tx, patched, entry.id, expected, "PATCH", now,
                                      {caller, &entry.warnings});
         if (!result)
