@@ -37,7 +37,7 @@ command -v valgrind >/dev/null || { echo "import_threads.sh: valgrind is not ins
 DATA=$(patient_data "$BENCH_DIR" "$PATIENTS" "$PER_BUNDLE" 1)
 
 PLACES=(
-  "SqliteWriteTx::InsertIndexRows" "RebuildIndexes" "ResourceWriter::RunHooks"
+  "SqliteWriteTx::InsertIndexRows" "SqliteWriteTx::FlushBuffered" "RebuildIndexes" "ResourceWriter::RunHooks"
   "MarkHook::BeforeWrite" "PatientHook::BeforeWrite" "MemberReferenceHook::BeforeWrite"
   "SqliteWriteTx::PutVersion" "ForEachReference" "FormatInstant" "SqliteConnection::Prepare("
   "PreparedBundleDeleter" "fhir::operator=="

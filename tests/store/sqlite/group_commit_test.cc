@@ -259,6 +259,56 @@ TEST(GroupCommitTest, SearchKeysOfARolledBackItemAreCreatedAgain) {
             0);
 }
 
+// The index rows a batch item buffers are written before its RELEASE; an item that fails
+// (its fn, or the writing of its rows) leaves none, and the next item's rows are all there.
+TEST(GroupCommitTest, IndexRowsOfAFailedItemAreDroppedAndTheNextItemsAreAllWritten) {
+  TempDir dir;
+  std::unique_ptr<SqliteStore> store = OpenFile(dir.Path() + "/rows.sqlite");
+  // Inserting a row with the value 'boom' fails, as an I/O error would.
+  ASSERT_TRUE(store->Write([](WriteTx& tx) -> core::Status {
+    MA_RETURN_IF_ERROR(
+        tx.Execute({"CREATE TRIGGER boom BEFORE INSERT ON index_token_rows"
+                    " WHEN NEW.value = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END",
+                    {}}));
+    return core::Ok{};
+  }));
+  const SqliteStore::BatchStats before = store->GetBatchStats();
+  WriterBlock block(*store, 4);
+  auto wait_queued = [&](int64_t queued) {
+    for (int i = 0; i < 1000 && store->GetBatchStats().queued < queued; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  };
+  // In this order: a fn that fails after writing, a good one, one whose rows cannot be
+  // written, a good one.
+  auto failing = std::async(std::launch::async, [&] {
+    return store->Write([&](WriteTx& tx) -> core::Status {
+      StoredResource resource = MakeResource("Pair", "a-failing", 1, 1);
+      IndexEntry entry;
+      entry.param = "tag";
+      entry.value = "failing";
+      MA_RETURN_IF_ERROR(tx.PutVersion(resource, {entry, entry}));
+      return core::Error::Unprocessable("refused after writing");
+    });
+  });
+  wait_queued(1);
+  auto good1 = std::async(std::launch::async, [&] { return WritePair(*store, "good1"); });
+  wait_queued(2);
+  auto boom = std::async(std::launch::async, [&] { return WritePair(*store, "boom"); });
+  wait_queued(3);
+  auto good2 = std::async(std::launch::async, [&] { return WritePair(*store, "good2"); });
+  block.Release();
+  EXPECT_FALSE(failing.get().has_value());
+  EXPECT_TRUE(good1.get().has_value());
+  EXPECT_FALSE(boom.get().has_value());
+  EXPECT_TRUE(good2.get().has_value());
+  EXPECT_EQ(store->GetBatchStats().batches - before.batches, 2) << "the block, then one batch";
+  EXPECT_FALSE(Exists(*store, "Pair", "a-failing"));
+  EXPECT_FALSE(Exists(*store, "Pair", "a-boom"));
+  EXPECT_EQ(Count(*store, "SELECT COUNT(*) FROM index_token_rows"), 4);
+  EXPECT_EQ(Count(*store, "SELECT COUNT(*) FROM index_token WHERE value = 'good1'"), 2);
+  EXPECT_EQ(Count(*store, "SELECT COUNT(*) FROM index_token WHERE value = 'good2'"), 2);
+}
+
 TEST(GroupCommitTest, WriteThatThrowsInABatchFailsAloneAndReleasesTheOthers) {
   TempDir dir;
   std::unique_ptr<SqliteStore> store = OpenFile(dir.Path() + "/throw.sqlite");
