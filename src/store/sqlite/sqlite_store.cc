@@ -1109,6 +1109,9 @@ auto InImmediateTransaction(SqliteConnection& connection, Fn fn) -> decltype(fn(
   return result;
 }
 
+// The writer's temp_store (see Open).
+constexpr std::string_view kTempStoreMemory = "PRAGMA temp_store = MEMORY;";
+
 core::Result<bool> DeferIndexes(SqliteConnection& connection, int64_t max_resources) {
   return InImmediateTransaction(connection, [&]() -> core::Result<bool> {
     {
@@ -1161,7 +1164,17 @@ core::Status RebuildIndexes(SqliteConnection& connection) {
   }
   if (pending.empty())
     return core::Ok{};
-  return InImmediateTransaction(connection, [&]() -> core::Status {
+  // With temp_store = MEMORY, SQLite's sorter never spills: CREATE INDEX would hold every row
+  // of a table in memory at once (and allocate each separately). Sort on disk, as by default.
+  bool in_memory = false;
+  {
+    MA_ASSIGN_OR_RETURN(SqliteStatement mode, connection.Prepare("PRAGMA temp_store"));
+    MA_ASSIGN_OR_RETURN(const bool row, mode.Step());
+    in_memory = row && mode.ColumnInt(0) == 2;
+  }
+  if (in_memory)
+    MA_RETURN_IF_ERROR(connection.Exec("PRAGMA temp_store = DEFAULT;"));
+  core::Status rebuilt = InImmediateTransaction(connection, [&]() -> core::Status {
     for (const auto& [name, sql] : pending) {
       // Another process may have rebuilt it since the list was read.
       MA_ASSIGN_OR_RETURN(
@@ -1176,6 +1189,9 @@ core::Status RebuildIndexes(SqliteConnection& connection) {
     }
     return connection.Exec("DELETE FROM deferred_indexes");
   });
+  if (in_memory)
+    MA_RETURN_IF_ERROR(connection.Exec(kTempStoreMemory));
+  return rebuilt;
 }
 
 }  // namespace
@@ -1208,9 +1224,6 @@ core::Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions
   const std::string synchronous = options.synchronous == SqliteSync::kFull ? "FULL" : "NORMAL";
   MA_RETURN_IF_ERROR(
       writer->Exec("PRAGMA synchronous = " + synchronous + "; PRAGMA foreign_keys = ON;"));
-  // A group commit's savepoints keep each item's undo pages in a sub-journal, which SQLite
-  // spills to a temporary file past 64 KiB: one write() per page, as many as the WAL's.
-  MA_RETURN_IF_ERROR(writer->Exec("PRAGMA temp_store = MEMORY;"));
   if (options.writer_cache_size_kib > options.cache_size_kib) {
     MA_RETURN_IF_ERROR(writer->Exec("PRAGMA cache_size = -" +
                                     std::to_string(options.writer_cache_size_kib) + ";"));
@@ -1222,6 +1235,11 @@ core::Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions
   const core::Clock& clock = options.clock != nullptr ? *options.clock : core::SystemClock::Get();
   MA_ASSIGN_OR_RETURN(const SchemaVersions schema, Migrate(*writer, clock));
   MA_RETURN_IF_ERROR(RebuildIndexes(*writer));
+  // A group commit's savepoints keep each item's undo pages in a sub-journal, which SQLite
+  // spills to a temporary file past 64 KiB: one write() per page, as many as the WAL's. Set
+  // after the migrations: their CREATE INDEX sorts would then be held in memory whole (see
+  // RebuildIndexes).
+  MA_RETURN_IF_ERROR(writer->Exec(kTempStoreMemory));
   if (!memory && schema.before > 0 && schema.after != schema.before) {
     // A migration that rewrote tables (0008 copies every index row: about 3 GB of WAL at 1M
     // resources) leaves a WAL as large as what it wrote; SQLite reuses a WAL file but never

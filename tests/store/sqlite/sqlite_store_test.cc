@@ -262,6 +262,28 @@ TEST_F(SqliteStoreTest, DeferredValueIndexesAreRebuiltAndSearchesKeepWorking) {
   EXPECT_EQ(Count(*store, kValueIndexes), 7);
 }
 
+// The writer keeps savepoint sub-journals in memory (temp_store = MEMORY); a rebuild sorts with
+// SQLite's default (on disk, bounded memory) and sets it back.
+TEST_F(SqliteStoreTest, TheWriterKeepsTempStoreInMemoryAcrossARebuild) {
+  auto store = OpenOrDie(FileOptions());
+  ASSERT_NE(store, nullptr);
+  auto temp_store = [&] {
+    int64_t mode = -1;
+    EXPECT_TRUE(store->Write([&](WriteTx& tx) -> core::Status {
+      MA_ASSIGN_OR_RETURN(auto rows, tx.QueryRows(SqlQuery{"PRAGMA temp_store", {}}));
+      if (rows.size() == 1 && rows[0].size() == 1 && std::holds_alternative<int64_t>(rows[0][0]))
+        mode = std::get<int64_t>(rows[0][0]);
+      return core::Ok{};
+    }));
+    return mode;
+  };
+  EXPECT_EQ(temp_store(), 2);
+  auto deferred = store->DeferValueIndexes(100);
+  ASSERT_TRUE(deferred.has_value() && *deferred);
+  ASSERT_TRUE(store->RebuildDeferredIndexes());
+  EXPECT_EQ(temp_store(), 2);
+}
+
 TEST_F(SqliteStoreTest, ValueIndexesStayWhenTheDatabaseIsLargerThanTheLoad) {
   auto store = OpenOrDie(FileOptions());
   ASSERT_NE(store, nullptr);
