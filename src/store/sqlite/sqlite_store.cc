@@ -1501,8 +1501,44 @@ core::Status SqliteStore::Write(const std::function<core::Status(WriteTx&)>& fn)
   return std::move(WriteEach(std::span(&fn, 1)).front());
 }
 
+std::optional<std::vector<core::Status>> SqliteStore::TryWriteAll(
+    std::span<const std::function<core::Status(WriteTx&)>> fns) {
+  static const std::string kCommit = "COMMIT";
+  std::lock_guard lock(writer_mutex_);
+  struct Bump {  // as in RunBatch
+    std::atomic<int64_t>& generation;
+    ~Bump() { generation.fetch_add(1, std::memory_order_acq_rel); }
+  } bump{generation_};
+  writer_->ClearBusy();
+  bool ok = RunCached(*writer_, kBeginWrite).has_value();
+  for (size_t i = 0; ok && i < fns.size(); ++i) {
+    SqliteWriteTx tx(*writer_);
+    core::Status status = CallWriteFn(fns[i], tx);
+    if (status.has_value())
+      status = tx.FlushBuffered();
+    ok = status.has_value();
+  }
+  if (ok)
+    ok = RunCached(*writer_, kCommit).has_value();
+  if (!ok) {
+    writer_->RollbackQuietly();  // the rollback hook empties the search-key cache
+    return std::nullopt;
+  }
+  std::lock_guard queue_lock(queue_mutex_);
+  batches_ += 1;
+  batched_writes_ += static_cast<int64_t>(fns.size());
+  return std::vector<core::Status>(fns.size(), core::Status(core::Ok{}));
+}
+
 std::vector<core::Status> SqliteStore::WriteEach(
     std::span<const std::function<core::Status(WriteTx&)>> fns) {
+  if (fns.size() > 1) {
+    // The importer's case, where every write usually succeeds: one transaction without a
+    // savepoint per fn (each costs a copy of every page it changes); when one fails, all are
+    // rolled back and run again through the group commit below, each in its own savepoint.
+    if (std::optional<std::vector<core::Status>> all = TryWriteAll(fns))
+      return std::move(*all);
+  }
   std::vector<PendingWrite> writes(fns.size());
   for (size_t i = 0; i < fns.size(); ++i) writes[i].fn = &fns[i];
   std::unique_lock lock(queue_mutex_);

@@ -27,6 +27,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -86,8 +87,10 @@ class SqliteStore final : public Store {
 
   core::Status Read(const std::function<core::Status(ReadTx&)>& fn) override;
   core::Status Write(const std::function<core::Status(WriteTx&)>& fn) override;
-  // The fns join the group-commit queue together, in order, so they share transactions
-  // (at most 64 per transaction, with others' writes queued before them).
+  // First all fns in one transaction without savepoints (TryWriteAll); when one of them
+  // fails, the fns join the group-commit queue together, in order, so they share transactions
+  // (at most 64 per transaction, with others' writes queued before them), each in its own
+  // savepoint.
   std::vector<core::Status> WriteEach(
       std::span<const std::function<core::Status(WriteTx&)>> fns) override;
   int SchemaVersion() const override { return schema_version_; }
@@ -133,6 +136,10 @@ class SqliteStore final : public Store {
   struct PendingWrite;
   // Runs a group of queued writes (see Write()); sets each one's result.
   void RunBatch(std::vector<PendingWrite*>& batch);
+  // WriteEach's first attempt: every fn in one transaction, no savepoints; nullopt (all rolled
+  // back) when one fails or the transaction does.
+  std::optional<std::vector<core::Status>> TryWriteAll(
+      std::span<const std::function<core::Status(WriteTx&)>> fns);
 
   // The writer's sqlite3_wal_hook (after each commit, with the WAL's size in pages).
   static int OnWalCommit(void* self, sqlite3* db, const char* schema, int pages);

@@ -187,6 +187,19 @@ TEST(GroupCommitTest, WriteEachRunsItsFnsInOrderInOneTransaction) {
       return tx.PutVersion(resource, {});
     };
   };
+  // All succeed: one transaction.
+  {
+    std::vector<std::function<core::Status(WriteTx&)>> fns = {put("zero-a"), put("zero-b")};
+    const SqliteStore::BatchStats before = store->GetBatchStats();
+    std::vector<core::Status> statuses = store->WriteEach(fns);
+    const SqliteStore::BatchStats after = store->GetBatchStats();
+    ASSERT_EQ(statuses.size(), 2U);
+    EXPECT_TRUE(statuses[0].has_value() && statuses[1].has_value());
+    EXPECT_EQ(after.batches - before.batches, 1);
+    EXPECT_EQ(after.writes - before.writes, 2);
+  }
+  // One fails: the first attempt (all in one transaction) is rolled back whole, and the fns
+  // run again each in its own savepoint, so "first" is written once and "third" sees it.
   std::vector<std::function<core::Status(WriteTx&)>> fns;
   fns.emplace_back(put("first"));
   fns.emplace_back([](WriteTx& tx) -> core::Status {
@@ -217,7 +230,7 @@ TEST(GroupCommitTest, WriteEachRunsItsFnsInOrderInOneTransaction) {
   // Durable: a fresh open of the file sees both.
   store.reset();
   store = OpenFile(dir.Path() + "/each.sqlite");
-  EXPECT_EQ(Count(*store, "SELECT COUNT(*) FROM resources WHERE type = 'Pair'"), 2);
+  EXPECT_EQ(Count(*store, "SELECT COUNT(*) FROM resources WHERE type = 'Pair'"), 4);
 }
 
 // An item of a batch that is rolled back to its savepoint takes the search keys it created
