@@ -5,6 +5,9 @@
 // (callgrind on 8 Synthea bundles: 59M of 447M instructions). This writer copies runs of
 // plain bytes at once.
 
+#include <cstdint>
+#include <cstring>
+
 #include "fhir/json/json.h"
 
 namespace medalliance::fhir {
@@ -48,11 +51,33 @@ size_t Utf8SequenceLength(std::string_view text, size_t i) {
 // The JSON string literal of `text`, appended to `out`. Well-formed UTF-8 is written as is;
 // a byte that is not part of one (text a client sent in a URL, say) becomes U+FFFD, so that
 // everything we write is valid JSON.
+// True when one of the 8 bytes of `word` needs more than copying: a control character, '"',
+// '\\' or a byte >= 0x80 (exact: no false positives or negatives for "some byte").
+inline bool HasSpecialByte(uint64_t word) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  auto has_zero = [](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  uint64_t below_space = (word - kOnes * 0x20) & ~word & kHigh;
+  return ((below_space | (word & kHigh) | has_zero(word ^ (kOnes * '"')) |
+           has_zero(word ^ (kOnes * '\\'))) != 0);
+}
+
 void AppendQuoted(std::string_view text, std::string& out) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
   size_t run = 0;
   for (size_t i = 0; i < text.size(); ++i) {
+    // Plain bytes are skipped eight at a time (callgrind: a byte at a time, this was most of
+    // WriteJson on the import's reading thread).
+    while (i + 8 <= text.size()) {
+      uint64_t word = 0;
+      std::memcpy(&word, text.data() + i, 8);
+      if (HasSpecialByte(word))
+        break;
+      i += 8;
+    }
+    if (i == text.size())
+      break;
     auto c = static_cast<unsigned char>(text[i]);
     if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\')
       continue;
