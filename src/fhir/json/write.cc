@@ -5,6 +5,7 @@
 // (callgrind on 8 Synthea bundles: 59M of 447M instructions). This writer copies runs of
 // plain bytes at once.
 
+#include <array>
 #include <cstdint>
 #include <cstring>
 
@@ -62,38 +63,52 @@ inline bool HasSpecialByte(uint64_t word) {
            has_zero(word ^ (kOnes * '\\'))) != 0);
 }
 
+// The bytes written as they are: printable ASCII but '"' and '\\'.
+constexpr std::array<bool, 256> kPlain = [] {
+  std::array<bool, 256> plain{};
+  for (size_t c = 0x20; c < 0x80; ++c) plain[c] = c != '"' && c != '\\';
+  return plain;
+}();
+
+// The position of the first byte of text[from..] that is not plain, or text.size(). Plain
+// bytes are skipped eight at a time (callgrind: a byte at a time, this was most of WriteJson
+// on the import's reading thread).
+inline size_t SkipPlain(std::string_view text, size_t from) {
+  const char* data = text.data();
+  const size_t size = text.size();
+  while (from + 8 <= size) {
+    uint64_t word = 0;
+    std::memcpy(&word, data + from, 8);
+    if (HasSpecialByte(word))
+      break;
+    from += 8;
+  }
+  while (from < size && kPlain[static_cast<unsigned char>(data[from])]) ++from;
+  return from;
+}
+
+// The JSON string literal of `text`, appended to `out`. Well-formed UTF-8 is written as is;
+// a byte that is not part of one (text a client sent in a URL, say) becomes U+FFFD, so that
+// everything we write is valid JSON.
 void AppendQuoted(std::string_view text, std::string& out) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
-  size_t run = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    // Plain bytes are skipped eight at a time (callgrind: a byte at a time, this was most of
-    // WriteJson on the import's reading thread).
-    while (i + 8 <= text.size()) {
-      uint64_t word = 0;
-      std::memcpy(&word, text.data() + i, 8);
-      if (HasSpecialByte(word))
-        break;
-      i += 8;
-    }
-    if (i == text.size())
-      break;
+  size_t run = 0;  // the start of the bytes not yet appended
+  for (size_t i = SkipPlain(text, 0); i < text.size(); i = SkipPlain(text, i)) {
     auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\')
-      continue;
     if (c >= 0x80) {
       size_t length = Utf8SequenceLength(text, i);
       if (length > 0) {
-        i += length - 1;
+        i += length;
         continue;
       }
       out.append(text.data() + run, i - run);
       out.append("\xEF\xBF\xBD");
-      run = i + 1;
+      run = ++i;
       continue;
     }
     out.append(text.data() + run, i - run);
-    run = i + 1;
+    run = ++i;
     switch (c) {
       case '"':
         out.append("\\\"");
