@@ -184,7 +184,11 @@ void Emit(const Json& value, std::string& out, bool pretty, int depth) {
         if (pretty)
           Indent(out, depth + 1);
         AppendQuoted(members[i].first, out);
-        out.append(pretty ? ": " : ":");
+        if (pretty) {
+          out.append(": ");
+        } else {
+          out.push_back(':');
+        }
         Emit(members[i].second, out, pretty, depth + 1);
       }
       if (pretty && !members.empty())
@@ -207,6 +211,7 @@ void AppendJson(const Json& value, std::string& out, const WriteOptions& options
 
 std::string WriteJson(const Json& value, const WriteOptions& options) {
   std::string out;
+  out.reserve(512);  // a resource's text is rarely shorter: skips six regrowths
   AppendJson(value, out, options);
   return out;
 }
