@@ -30,13 +30,15 @@ inline std::string_view RawToken(od::document& doc) {
   return raw;
 }
 
+}  // namespace
+
 // Builds the tree in place: each value is built where it stays, with no Result<Json> per node
 // and no moves (callgrind: the Builder, its moves and its allocations were a quarter of the
 // importer's reading thread).
-class Builder {
+class JsonBuilder {
  public:
-  explicit Builder(const ParseOptions& options,
-                   const std::vector<std::string_view>* only_members = nullptr)
+  explicit JsonBuilder(const ParseOptions& options,
+                       const std::vector<std::string_view>* only_members = nullptr)
       : options_(options), only_members_(only_members) {}
 
   // False when the input is bad; the error is then in TakeError().
@@ -54,8 +56,7 @@ class Builder {
         od::object object;
         if (auto error = value.get_object().get(object))
           return Fail(error);
-        out = Json::MakeObject();
-        Json::Object& members = out.Members();
+        Json::Object& members = out.data_.emplace<Json::Object>();
         members.reserve(4);  // most FHIR elements have a few members: fewer regrowths
         for (auto field : object) {
           std::string_view key;
@@ -85,8 +86,7 @@ class Builder {
         od::array array;
         if (auto error = value.get_array().get(array))
           return Fail(error);
-        out = Json::MakeArray();
-        Json::Array& items = out.Items();
+        Json::Array& items = out.data_.emplace<Json::Array>();
         for (auto element : array) {
           od::value child;
           if (auto error = element.get(child))
@@ -108,7 +108,7 @@ class Builder {
         std::string_view text;
         if (auto error = value.get_string().get(text))
           return Fail(error);
-        out = Json::MakeString(std::string(text));
+        out.data_.emplace<std::string>(text);
         return true;
       }
       case od::json_type::number: {
@@ -120,14 +120,14 @@ class Builder {
         if (!IsJsonNumber(raw)) {
           return Fail(Error::BadRequest("invalid JSON number '" + std::string(raw) + "'"));
         }
-        out = Json::MakeNumber(std::string(raw));
+        out.data_.emplace<Json::NumberText>(Json::NumberText{std::string(raw)});
         return true;
       }
       case od::json_type::boolean: {
         bool flag = false;
         if (auto error = value.get_bool().get(flag))
           return Fail(error);
-        out = Json::MakeBool(flag);
+        out.data_.emplace<bool>(flag);
         return true;
       }
       case od::json_type::null: {
@@ -136,7 +136,7 @@ class Builder {
           return Fail(error);
         if (!is_null)
           return Fail(Error::BadRequest("invalid JSON literal"));
-        out = Json();
+        out.data_.emplace<std::monostate>();
         return true;
       }
       default:
@@ -184,8 +184,6 @@ class Builder {
   std::optional<Error> error_;
 };
 
-}  // namespace
-
 #define MA_STRINGIFY_INNER(x) #x
 #define MA_STRINGIFY(x) MA_STRINGIFY_INNER(x)
 // The kernel compiled into this file's inline On-Demand code (not the shared library's).
@@ -205,7 +203,7 @@ Result<Json> ParseJsonMembers(std::string_view text, const std::vector<std::stri
   if (auto error = parser.iterate(padded).get(doc)) {
     return Error::BadRequest(std::string("malformed JSON: ") + simdjson::error_message(error));
   }
-  Builder builder(options, members.empty() ? nullptr : &members);
+  JsonBuilder builder(options, members.empty() ? nullptr : &members);
   bool scalar = false;
   if (auto error = doc.is_scalar().get(scalar)) {
     return Error::BadRequest(std::string("malformed JSON: ") + simdjson::error_message(error));
