@@ -95,7 +95,7 @@ void VisitReferences(Json& node, Fn& fn, bool root = true) {
   if (node.IsObject()) {
     for (auto& [key, value] : node.Members()) {
       if (value.IsString()) {
-        if (!root && key == "reference")
+        if (!root && std::string_view(key) == "reference")  // the size first: no memcmp
           fn(value);
       } else if (value.IsObject() || value.IsArray()) {
         VisitReferences(value, fn, false);
