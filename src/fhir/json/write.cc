@@ -141,6 +141,34 @@ void AppendQuoted(std::string_view text, std::string& out) {
   out.push_back('"');
 }
 
+// A member's key and its ':'. Keys are mostly short names of plain bytes: those go through a
+// stack buffer in one append (callgrind: a third of the calls to AppendQuoted were keys).
+void AppendKey(const std::string& key, std::string& out, bool pretty) {
+  constexpr size_t kShort = 32;
+  const size_t size = key.size();
+  if (size <= kShort && !pretty) {
+    char buffer[kShort + 3];
+    buffer[0] = '"';
+    size_t i = 0;
+    while (i < size && kPlain[static_cast<unsigned char>(key[i])]) {
+      buffer[i + 1] = key[i];
+      ++i;
+    }
+    if (i == size) {
+      buffer[size + 1] = '"';
+      buffer[size + 2] = ':';
+      out.append(buffer, size + 3);
+      return;
+    }
+  }
+  AppendQuoted(key, out);
+  if (pretty) {
+    out.append(": ");
+  } else {
+    out.push_back(':');
+  }
+}
+
 void Indent(std::string& out, int depth) {
   out.push_back('\n');
   out.append(static_cast<size_t>(depth) * 2, ' ');
@@ -183,12 +211,7 @@ void Emit(const Json& value, std::string& out, bool pretty, int depth) {
           out.push_back(',');
         if (pretty)
           Indent(out, depth + 1);
-        AppendQuoted(members[i].first, out);
-        if (pretty) {
-          out.append(": ");
-        } else {
-          out.push_back(':');
-        }
+        AppendKey(members[i].first, out, pretty);
         Emit(members[i].second, out, pretty, depth + 1);
       }
       if (pretty && !members.empty())

@@ -86,7 +86,7 @@ TEST(JsonTest, EscapesEveryCharacterAtEveryPositionOfLongRuns) {
   const std::vector<std::string> specials = {"\"", "\\", "\n", "\t", "\x01", "\x1f",  "\x7f",
                                              " ",  "~",  "é",  "张", "😀",    "\r\b\f"};
   for (const std::string& special : specials) {
-    for (size_t length : {0, 1, 7, 8, 9, 15, 16, 17, 40}) {
+    for (size_t length : {0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40}) {
       for (size_t at = 0; at <= length; ++at) {
         std::string text(length, 'a');
         for (size_t i = 0; i < length; ++i) text[i] = static_cast<char>('a' + i % 26);
@@ -96,6 +96,11 @@ TEST(JsonTest, EscapesEveryCharacterAtEveryPositionOfLongRuns) {
         EXPECT_EQ(written, QuotedByteByByte(text)) << length << " " << at;
         Json value = Json::MakeString(text);
         EXPECT_EQ(ParseJson(WriteJson(value)).value(), value);
+        // Keys are written by their own path (short plain keys at once).
+        Json object = Json::MakeObject();
+        object.Set(text, Json::MakeNumber(1));
+        EXPECT_EQ(WriteJson(object), "{" + QuotedByteByByte(text) + ":1}") << length << " " << at;
+        EXPECT_EQ(WriteJson(object, {.pretty = true}), "{\n  " + QuotedByteByByte(text) + ": 1\n}");
       }
     }
   }
