@@ -328,11 +328,6 @@ Result<std::string> ReadFileContents(const std::string& path) {
   ZSTD_DStream* stream = ZSTD_createDStream();
   ZSTD_initDStream(stream);
   std::string out;
-  unsigned long long content_size = ZSTD_getFrameContentSize(data.data(), data.size());
-  if (content_size != ZSTD_CONTENTSIZE_UNKNOWN && content_size != ZSTD_CONTENTSIZE_ERROR &&
-      content_size <= (1ULL << 32)) {
-    out.reserve(static_cast<size_t>(content_size));
-  }
   std::vector<char> buffer(ZSTD_DStreamOutSize());
   ZSTD_inBuffer input{data.data(), data.size(), 0};
   while (input.pos < input.size) {
