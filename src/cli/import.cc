@@ -1,17 +1,19 @@
 #include "cli/import.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
 #include <filesystem>
-#include <fstream>
 #include <mutex>
 #include <optional>
 #include <sstream>
 #include <thread>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -302,10 +304,31 @@ std::string Describe(const Error& error) {
 }  // namespace
 
 Result<std::string> ReadFileContents(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
+  // One read() of the whole file where its size is known (a regular file): reading through
+  // std::istreambuf_iterator, byte by byte, was 10 % of the import's reading thread.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
     return Error::NotFound("cannot read '" + path + "'");
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  struct stat info {};
+  size_t expected = 0;
+  if (::fstat(fd, &info) == 0 && S_ISREG(info.st_mode) && info.st_size > 0)
+    expected = static_cast<size_t>(info.st_size);
+  // One byte more than the size, so that the read which fills it and the one that sees the
+  // end are the only two (a file that grew meanwhile is read to its new end).
+  std::string data(expected + 1, '\0');
+  size_t filled = 0;
+  for (;;) {
+    if (filled == data.size())
+      data.resize(std::max<size_t>(data.size() * 2, 65536));
+    ssize_t n = ::read(fd, data.data() + filled, data.size() - filled);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;  // the end, or an error (a directory): what was read, as istreambuf_iterator did
+    filled += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  data.resize(filled);
   if (!EndsWith(path, ".zst"))
     return data;
   ZSTD_DStream* stream = ZSTD_createDStream();

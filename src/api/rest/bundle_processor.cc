@@ -88,6 +88,27 @@ core::Status ForEachReference(Json& node, Fn&& fn, bool root = true) {
   return {};
 }
 
+// ForEachReference for a visitor that cannot fail: no Status per node (PrecomputeCreates runs
+// it over every create on the importer's reading thread).
+template <typename Fn>
+void VisitReferences(Json& node, Fn& fn, bool root = true) {
+  if (node.IsObject()) {
+    for (auto& [key, value] : node.Members()) {
+      if (value.IsString()) {
+        if (!root && std::string_view(key) == "reference")  // the size first: no memcmp
+          fn(value);
+      } else if (value.IsObject() || value.IsArray()) {
+        VisitReferences(value, fn, false);
+      }
+    }
+  } else if (node.IsArray()) {
+    for (Json& item : node.Items()) {
+      if (item.IsObject() || item.IsArray())
+        VisitReferences(item, fn, false);
+    }
+  }
+}
+
 }  // namespace
 
 // A Bundle parsed, validated and made ready to write: the work that needs no database, done
@@ -166,7 +187,7 @@ void RestService::PrecomputeCreates(PreparedBundle& prepared, bool speculate) co
     // stays as it is for CommitBundle, and the speculation works on a copy.
     Json& resource = entry.resource;
     bool conditional_reference = false;
-    core::Status rewritten = ForEachReference(resource, [&](Json& value) -> core::Status {
+    auto rewrite = [&](Json& value) {
       const std::string& reference = value.GetString();
       auto found = prepared.assigned.find(reference);
       if (found != prepared.assigned.end()) {
@@ -175,9 +196,9 @@ void RestService::PrecomputeCreates(PreparedBundle& prepared, bool speculate) co
                  question != std::string::npos && reference.find('/') > question) {
         conditional_reference = true;  // resolved by search inside the transaction
       }
-      return {};
-    });
-    if (!rewritten || conditional_reference)
+    };
+    VisitReferences(resource, rewrite);
+    if (conditional_reference)
       continue;
     if (hooked) {
       entry.references_resolved = true;

@@ -70,6 +70,8 @@ class Json {
   Json& PushBack(Json value);
 
   friend bool operator==(const Json& a, const Json& b);
+  // The parser (parse.cc) builds values in place.
+  friend class JsonBuilder;
 
  private:
   struct NumberText {

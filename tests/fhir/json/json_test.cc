@@ -1,5 +1,9 @@
 #include "fhir/json/json.h"
 
+#include <string>
+#include <string_view>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "fhir/json/members.h"
@@ -43,6 +47,68 @@ TEST(JsonTest, WritesInvalidUtf8AsReplacementCharacter) {
             "c\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
             "d\xEF\xBF\xBD\xEF\xBF\xBD\"");
   EXPECT_TRUE(ParseJson(text).has_value());
+}
+
+// The JSON literal of `text`, a byte at a time (no invalid UTF-8 in the inputs below).
+std::string QuotedByteByByte(std::string_view text) {
+  std::string out = "\"";
+  for (char ch : text) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\b') {
+      out += "\\b";
+    } else if (c == '\f') {
+      out += "\\f";
+    } else if (c < 0x20) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\u00";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+  return out + "\"";
+}
+
+TEST(JsonTest, EscapesEveryCharacterAtEveryPositionOfLongRuns) {
+  // The writer skips plain bytes eight at a time: a byte to escape (or a multi-byte UTF-8
+  // character) at any offset of a long run, and at its end, must still be found.
+  const std::vector<std::string> specials = {"\"", "\\", "\n", "\t", "\x01", "\x1f",  "\x7f",
+                                             " ",  "~",  "é",  "张", "😀",    "\r\b\f"};
+  for (const std::string& special : specials) {
+    for (size_t length : {0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40}) {
+      for (size_t at = 0; at <= length; ++at) {
+        std::string text(length, 'a');
+        for (size_t i = 0; i < length; ++i) text[i] = static_cast<char>('a' + i % 26);
+        text.insert(at, special);
+        std::string written;
+        AppendJsonString(text, written);
+        EXPECT_EQ(written, QuotedByteByByte(text)) << length << " " << at;
+        Json value = Json::MakeString(text);
+        EXPECT_EQ(ParseJson(WriteJson(value)).value(), value);
+        // Keys are written by their own path (short plain keys at once).
+        Json object = Json::MakeObject();
+        object.Set(text, Json::MakeNumber(1));
+        EXPECT_EQ(WriteJson(object), "{" + QuotedByteByByte(text) + ":1}") << length << " " << at;
+        EXPECT_EQ(WriteJson(object, {.pretty = true}), "{\n  " + QuotedByteByByte(text) + ": 1\n}");
+      }
+    }
+  }
+  // Invalid UTF-8 after a long plain run, and a run ending at the string's end.
+  std::string text = std::string(19, 'x') + "\xFF" + std::string(9, 'y');
+  std::string written;
+  AppendJsonString(text, written);
+  EXPECT_EQ(written, "\"" + std::string(19, 'x') + "\xEF\xBF\xBD" + std::string(9, 'y') + "\"");
 }
 
 TEST(JsonTest, RejectsDuplicateKeys) {
