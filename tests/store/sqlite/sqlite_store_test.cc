@@ -263,25 +263,28 @@ TEST_F(SqliteStoreTest, DeferredValueIndexesAreRebuiltAndSearchesKeepWorking) {
 }
 
 // The writer keeps savepoint sub-journals in memory (temp_store = MEMORY); a rebuild sorts with
-// SQLite's default (on disk, bounded memory) and sets it back.
-TEST_F(SqliteStoreTest, TheWriterKeepsTempStoreInMemoryAcrossARebuild) {
+// SQLite's default (on disk, bounded memory) and a small cache, and sets both back.
+TEST_F(SqliteStoreTest, TheWriterKeepsItsTempStoreAndCacheAcrossARebuild) {
   auto store = OpenOrDie(FileOptions());
   ASSERT_NE(store, nullptr);
-  auto temp_store = [&] {
-    int64_t mode = -1;
+  auto pragma = [&](const std::string& name) {
+    int64_t value = 0;
     EXPECT_TRUE(store->Write([&](WriteTx& tx) -> core::Status {
-      MA_ASSIGN_OR_RETURN(auto rows, tx.QueryRows(SqlQuery{"PRAGMA temp_store", {}}));
+      MA_ASSIGN_OR_RETURN(auto rows, tx.QueryRows(SqlQuery{"PRAGMA " + name, {}}));
       if (rows.size() == 1 && rows[0].size() == 1 && std::holds_alternative<int64_t>(rows[0][0]))
-        mode = std::get<int64_t>(rows[0][0]);
+        value = std::get<int64_t>(rows[0][0]);
       return core::Ok{};
     }));
-    return mode;
+    return value;
   };
-  EXPECT_EQ(temp_store(), 2);
+  EXPECT_EQ(pragma("temp_store"), 2);
+  const int64_t cache_size = pragma("cache_size");
+  EXPECT_LT(cache_size, -8192) << "the writer's cache is larger than the rebuild's";
   auto deferred = store->DeferValueIndexes(100);
   ASSERT_TRUE(deferred.has_value() && *deferred);
   ASSERT_TRUE(store->RebuildDeferredIndexes());
-  EXPECT_EQ(temp_store(), 2);
+  EXPECT_EQ(pragma("temp_store"), 2);
+  EXPECT_EQ(pragma("cache_size"), cache_size);
 }
 
 TEST_F(SqliteStoreTest, ValueIndexesStayWhenTheDatabaseIsLargerThanTheLoad) {
