@@ -4,6 +4,7 @@
 //
 // Thread-safety: a connection is used by one thread at a time (SqliteStore guarantees it).
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include <sqlite3.h>
 
@@ -133,6 +135,23 @@ class SqliteConnection {
   SearchKeyCache& SearchKeys() { return search_keys_; }
   void NoteRollback() { search_keys_.clear(); }
 
+  // The resource types written in the SQLite transaction now open, by any of the write
+  // transaction objects that ran in it (a group commit or WriteEach runs several):
+  // ReadTx::WroteType must see them all, as a rollback of the whole transaction undoes them
+  // all. Begin() is called after each BEGIN.
+  struct WrittenTypes {
+    void Begin() { types.clear(); }
+    void Note(std::string_view type) {
+      if (!Has(type))
+        types.emplace_back(type);
+    }
+    bool Has(std::string_view type) const {
+      return std::find(types.begin(), types.end(), type) != types.end();
+    }
+    std::vector<std::string> types;
+  };
+  WrittenTypes& Written() { return written_; }
+
  private:
   explicit SqliteConnection(sqlite3* db) : db_(db) {}
 
@@ -144,6 +163,7 @@ class SqliteConnection {
   bool busy_seen_ = false;
   ChangeTracking tracking_;
   SearchKeyCache search_keys_;
+  WrittenTypes written_;
 };
 
 }  // namespace medalliance::store::internal

@@ -129,6 +129,7 @@ core::Status RunTransaction(SqliteConnection& connection, const std::string& beg
       tracking.at_begin = tracking.generation->load(std::memory_order_acquire);
     last = RunCached(connection, begin);
     if (last.has_value()) {
+      connection.Written().Begin();
       Tx tx(connection);
       last = fn(tx);
       if (last.has_value())
@@ -163,7 +164,11 @@ class SqliteTxImpl : public Base {
   explicit SqliteTxImpl(SqliteConnection& connection)
       : connection_(connection), start_stamp_(++g_cache_stamps) {}
 
-  bool WroteType(std::string_view type) const override { return LastWrite(type) != nullptr; }
+  // Through this object, or another write transaction object earlier in the same SQLite
+  // transaction (a group commit's items, WriteEach): a rollback undoes those too.
+  bool WroteType(std::string_view type) const override {
+    return LastWrite(type) != nullptr || connection_.Written().Has(type);
+  }
 
   std::optional<uint64_t> CacheStamp(std::string_view type) const override {
     const uint64_t* last = LastWrite(type);
@@ -329,6 +334,7 @@ class SqliteTxImpl : public Base {
   }
 
   void NoteWrite(std::string_view type) {
+    connection_.Written().Note(type);
     const uint64_t stamp = ++g_cache_stamps;
     for (auto& [written, last] : written_stamps_) {
       if (written == type) {
@@ -1465,6 +1471,7 @@ void SqliteStore::RunBatch(std::vector<PendingWrite*>& batch) {
   std::vector<PendingWrite*> alone;  // to re-run in a transaction of their own
   writer_->ClearBusy();
   bool whole = RunCached(*writer_, kBeginWrite).has_value();
+  writer_->Written().Begin();
   for (size_t i = 0; whole && i < batch.size(); ++i) {
     PendingWrite& write = *batch[i];
     if (!RunCached(*writer_, kSavepoint).has_value()) {
@@ -1517,6 +1524,7 @@ std::optional<std::vector<core::Status>> SqliteStore::TryWriteAll(
   } bump{generation_};
   writer_->ClearBusy();
   bool ok = RunCached(*writer_, kBeginWrite).has_value();
+  writer_->Written().Begin();
   for (size_t i = 0; ok && i < fns.size(); ++i) {
     SqliteWriteTx tx(*writer_);
     core::Status status = CallWriteFn(fns[i], tx);

@@ -233,6 +233,34 @@ TEST(GroupCommitTest, WriteEachRunsItsFnsInOrderInOneTransaction) {
   EXPECT_EQ(Count(*store, "SELECT COUNT(*) FROM resources WHERE type = 'Pair'"), 4);
 }
 
+// A write of an earlier fn in the same SQLite transaction counts for ReadTx::WroteType: a cache
+// must not keep what a later fn read of it (the whole transaction may still roll back, and a
+// rolled-back version's sequence is given to the next write).
+TEST(GroupCommitTest, WroteTypeSeesTheWritesOfEarlierFnsInTheSameTransaction) {
+  TempDir dir;
+  std::unique_ptr<SqliteStore> store = OpenFile(dir.Path() + "/wrote.sqlite");
+  bool seen_by_second = false;
+  bool seen_next_time = true;
+  std::vector<std::function<core::Status(WriteTx&)>> fns;
+  fns.emplace_back([](WriteTx& tx) -> core::Status {
+    StoredResource resource = MakeResource("CodeSystem", "catalogue", 1, 1);
+    return tx.PutVersion(resource, {});
+  });
+  fns.emplace_back([&](WriteTx& tx) -> core::Status {
+    seen_by_second = tx.WroteType("CodeSystem");
+    return core::Ok{};
+  });
+  std::vector<core::Status> statuses = store->WriteEach(fns);
+  ASSERT_TRUE(statuses[0].has_value() && statuses[1].has_value());
+  EXPECT_TRUE(seen_by_second);
+  // The next transaction starts with nothing written.
+  ASSERT_TRUE(store->Write([&](WriteTx& tx) -> core::Status {
+    seen_next_time = tx.WroteType("CodeSystem");
+    return core::Ok{};
+  }));
+  EXPECT_FALSE(seen_next_time);
+}
+
 // An item of a batch that is rolled back to its savepoint takes the search keys it created
 // with it; the next item that needs them creates them again (the writer's key cache must not
 // keep them, or its rows would name keys that no view can resolve).
