@@ -19,8 +19,7 @@ std::function<core::Status(const fhir::Json&)> ResourceValidator() {
 
 const char kVersion[] = "0.1.0";
 
-core::Result<App> BuildApp(const StoreSettings& settings, bool validate, bool smart_on_fhir,
-                           const referral::ReferralConfig& referral_config) {
+core::Result<store::SqliteOptions> SqliteOptionsFor(const StoreSettings& settings) {
   store::SqliteOptions options;
   options.path = settings.db_path;
   if (settings.synchronous == "normal") {
@@ -33,7 +32,15 @@ core::Result<App> BuildApp(const StoreSettings& settings, bool validate, bool sm
     options.writer_cache_size_kib = 256 * 1024;
     options.wal_autocheckpoint_pages = 8000;
   }
-  options.background_checkpoint = settings.background_checkpoint && !settings.bulk_load;
+  // A bulk load too: its commit thread bounds the import, and the checkpoint thread runs on
+  // the core the reading thread leaves idle (87,937 resources: 5.53 -> 5.18 s, medians of 10).
+  options.background_checkpoint = settings.background_checkpoint;
+  return options;
+}
+
+core::Result<App> BuildApp(const StoreSettings& settings, bool validate, bool smart_on_fhir,
+                           const referral::ReferralConfig& referral_config) {
+  MA_ASSIGN_OR_RETURN(const store::SqliteOptions options, SqliteOptionsFor(settings));
   MA_ASSIGN_OR_RETURN(auto sqlite, store::SqliteStore::Open(options));
   App app;
   app.store = std::move(sqlite);

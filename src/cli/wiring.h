@@ -29,6 +29,7 @@
 #include "referral/task_hook.h"
 #include "registry/member_reference_hook.h"
 #include "registry/members_operation.h"
+#include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
 #include "subscription/hook.h"
 
@@ -38,8 +39,8 @@ struct StoreSettings {
   std::string db_path = "var/medalliance.db";
   std::string synchronous = "full";  // full | normal
   bool bulk_load = false;            // `import`: a larger writer page cache, fewer WAL checkpoints
-  // WAL checkpoints in a background thread, off the commit path (SqliteOptions); not for a
-  // bulk load, which keeps SQLite's autocheckpoint in the writer.
+  // WAL checkpoints in a background thread, off the commit path (SqliteOptions), a bulk load's
+  // included.
   bool background_checkpoint = true;
   // The master patient index on the write path (PatientHook). Off: Patient writes are not
   // validated for identity nor matched (`medalliance import --no-mpi`, bench/mpi).
@@ -90,6 +91,9 @@ struct App {
 };
 
 // `smart_on_fhir`: advertise SMART security in the CapabilityStatement (auth is on).
+// The SQLite options `settings` ask for. Errors: kBadRequest (an unknown synchronous mode).
+core::Result<store::SqliteOptions> SqliteOptionsFor(const StoreSettings& settings);
+
 core::Result<App> BuildApp(const StoreSettings& settings, bool validate = true,
                            bool smart_on_fhir = false,
                            const referral::ReferralConfig& referral_config = {});
