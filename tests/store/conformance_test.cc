@@ -23,6 +23,7 @@ namespace {
 using testing::MakeDeleteMarker;
 using testing::MakeResource;
 using testing::TempDir;
+using testing::Token;
 
 struct StoreFactory {
   std::string name;
@@ -119,15 +120,6 @@ class StoreConformanceTest : public ::testing::TestWithParam<StoreFactory> {
   std::vector<std::string> TokenSearch(const std::string& type, const std::string& param,
                                        const std::string& value) {
     return SearchIds(type, param, sql::kTokenIndexTable, "x.value = ?3", {value});
-  }
-
-  static IndexEntry Token(std::string param, std::string system, std::string value) {
-    IndexEntry entry;
-    entry.param = std::move(param);
-    entry.kind = IndexKind::kToken;
-    entry.system = std::move(system);
-    entry.value = std::move(value);
-    return entry;
   }
 
   TempDir dir_;

@@ -58,4 +58,14 @@ inline StoredResource MakeDeleteMarker(std::string type, std::string id, int64_t
   return resource;
 }
 
+// A token index row of `param` (system|value).
+inline IndexEntry Token(std::string param, std::string system, std::string value) {
+  IndexEntry entry;
+  entry.param = std::move(param);
+  entry.kind = IndexKind::kToken;
+  entry.system = std::move(system);
+  entry.value = std::move(value);
+  return entry;
+}
+
 }  // namespace medalliance::store::testing

@@ -109,6 +109,15 @@ void VisitReferences(Json& node, Fn& fn, bool root = true) {
   }
 }
 
+// An empty response Bundle of `type` (batch-response, transaction-response) with a new id.
+Json ResponseBundle(std::string_view type) {
+  Json response = Json::MakeObject();
+  response.Set("resourceType", Json::MakeString("Bundle"));
+  response.Set("id", Json::MakeString(core::NewId()));
+  response.Set("type", Json::MakeString(std::string(type)));
+  return response;
+}
+
 }  // namespace
 
 // A Bundle parsed, validated and made ready to write: the work that needs no database, done
@@ -487,10 +496,7 @@ Json RestService::CommitBatch(PreparedBundle& prepared) const {
   std::vector<Entry>& entries = prepared.entries;
   std::vector<std::optional<Error>>& batch_errors = prepared.batch_errors;
   const size_t entry_count = entries.size();
-  Json response = Json::MakeObject();
-  response.Set("resourceType", Json::MakeString("Bundle"));
-  response.Set("id", Json::MakeString(core::NewId()));
-  response.Set("type", Json::MakeString("batch-response"));
+  Json response = ResponseBundle("batch-response");
   Json response_entries = Json::MakeArray();
   for (size_t i = 0; i < entry_count; ++i) {
     Entry& entry = entries[i];
@@ -751,10 +757,7 @@ Json RestService::TransactionResponse(PreparedBundle& prepared, bool entries_wan
   using EntryKind = PreparedBundle::EntryKind;
   const std::string& base_url = prepared.base_url;
   std::vector<Entry>& entries = prepared.entries;
-  Json response = Json::MakeObject();
-  response.Set("resourceType", Json::MakeString("Bundle"));
-  response.Set("id", Json::MakeString(core::NewId()));
-  response.Set("type", Json::MakeString("transaction-response"));
+  Json response = ResponseBundle("transaction-response");
   Json response_entries = Json::MakeArray();
 
   // The entries of a transaction share one lastUpdated: formatted once.

@@ -168,7 +168,19 @@ core::Result<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(const std
   sqlite3_busy_timeout(db, busy_timeout_ms);
   std::unique_ptr<SqliteConnection> connection(new SqliteConnection(db));
   sqlite3_rollback_hook(
-      db, [](void* self) { static_cast<SqliteConnection*>(self)->NoteRollback(); },
+      db,
+      [](void* self) {
+        auto* owner = static_cast<SqliteConnection*>(self);
+        owner->NoteRollback();
+        owner->written_.types.clear();
+      },
+      connection.get());
+  sqlite3_commit_hook(
+      db,
+      [](void* self) {
+        static_cast<SqliteConnection*>(self)->written_.types.clear();
+        return 0;  // go on with the commit
+      },
       connection.get());
   MA_RETURN_IF_ERROR(
       connection->Exec("PRAGMA cache_size = -" + std::to_string(cache_size_kib) + ";"));

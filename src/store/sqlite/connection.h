@@ -138,9 +138,9 @@ class SqliteConnection {
   // The resource types written in the SQLite transaction now open, by any of the write
   // transaction objects that ran in it (a group commit or WriteEach runs several):
   // ReadTx::WroteType must see them all, as a rollback of the whole transaction undoes them
-  // all. Begin() is called after each BEGIN.
+  // all. Emptied when the transaction ends (SQLite's commit and rollback hooks); a ROLLBACK TO
+  // keeps them, which errs on the safe side.
   struct WrittenTypes {
-    void Begin() { types.clear(); }
     void Note(std::string_view type) {
       if (!Has(type))
         types.emplace_back(type);

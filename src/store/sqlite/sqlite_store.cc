@@ -129,7 +129,6 @@ core::Status RunTransaction(SqliteConnection& connection, const std::string& beg
       tracking.at_begin = tracking.generation->load(std::memory_order_acquire);
     last = RunCached(connection, begin);
     if (last.has_value()) {
-      connection.Written().Begin();
       Tx tx(connection);
       last = fn(tx);
       if (last.has_value())
@@ -1434,6 +1433,13 @@ namespace {
 
 constexpr size_t kMaxBatch = 64;
 
+// Moves the store's generation when it goes out of scope: after a run of writer transactions
+// (see RunBatch).
+struct GenerationBump {
+  std::atomic<int64_t>& generation;
+  ~GenerationBump() { generation.fetch_add(1, std::memory_order_acq_rel); }
+};
+
 // Runs fn, turning an escaping exception into an error: a leader runs other callers' fns,
 // and one that throws must not leave them waiting forever.
 core::Status CallWriteFn(const std::function<core::Status(WriteTx&)>& fn, WriteTx& tx) {
@@ -1454,10 +1460,7 @@ void SqliteStore::RunBatch(std::vector<PendingWrite*>& batch) {
   // After the batch's commits, before another transaction on the writer (an in-memory
   // store's reads use it, and a connection does not see its own commits as a data version
   // change): caches stamped before the commits no longer match (ReadTx::Changes).
-  struct Bump {
-    std::atomic<int64_t>& generation;
-    ~Bump() { generation.fetch_add(1, std::memory_order_acq_rel); }
-  } bump{generation_};
+  const GenerationBump bump{generation_};
   if (batch.size() == 1) {
     batch[0]->result =
         RunTransaction<SqliteWriteTx>(*writer_, kBeginWrite, attempts,
@@ -1471,7 +1474,6 @@ void SqliteStore::RunBatch(std::vector<PendingWrite*>& batch) {
   std::vector<PendingWrite*> alone;  // to re-run in a transaction of their own
   writer_->ClearBusy();
   bool whole = RunCached(*writer_, kBeginWrite).has_value();
-  writer_->Written().Begin();
   for (size_t i = 0; whole && i < batch.size(); ++i) {
     PendingWrite& write = *batch[i];
     if (!RunCached(*writer_, kSavepoint).has_value()) {
@@ -1518,13 +1520,9 @@ std::optional<std::vector<core::Status>> SqliteStore::TryWriteAll(
     std::span<const std::function<core::Status(WriteTx&)>> fns) {
   static const std::string kCommit = "COMMIT";
   std::lock_guard lock(writer_mutex_);
-  struct Bump {  // as in RunBatch
-    std::atomic<int64_t>& generation;
-    ~Bump() { generation.fetch_add(1, std::memory_order_acq_rel); }
-  } bump{generation_};
+  const GenerationBump bump{generation_};  // as in RunBatch
   writer_->ClearBusy();
   bool ok = RunCached(*writer_, kBeginWrite).has_value();
-  writer_->Written().Begin();
   for (size_t i = 0; ok && i < fns.size(); ++i) {
     SqliteWriteTx tx(*writer_);
     core::Status status = CallWriteFn(fns[i], tx);

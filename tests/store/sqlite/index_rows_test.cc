@@ -19,15 +19,7 @@ namespace {
 using testing::MakeDeleteMarker;
 using testing::MakeResource;
 using testing::TempDir;
-
-IndexEntry Token(std::string param, std::string system, std::string value) {
-  IndexEntry entry;
-  entry.param = std::move(param);
-  entry.kind = IndexKind::kToken;
-  entry.system = std::move(system);
-  entry.value = std::move(value);
-  return entry;
-}
+using testing::Token;
 
 IndexEntry Reference(std::string param, std::string value) {
   IndexEntry entry;
