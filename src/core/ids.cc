@@ -72,15 +72,15 @@ std::string NewId() {
   const std::array<uint8_t, 16> random = RandomBytes();
   // A new millisecond starts the counter at a random value below 2048 (half the range), so
   // that at least 2048 ids fit in it before the field moves on.
-  const uint64_t start = (now << 12) | ((static_cast<uint64_t>(random[0]) << 8 | random[1]) & 0x7FF);
+  const uint64_t start =
+      (now << 12) | ((static_cast<uint64_t>(random[0]) << 8 | random[1]) & 0x7FF);
   uint64_t previous = last.load(std::memory_order_relaxed);
   uint64_t next = 0;
   do {
     next = (previous >> 12) < now ? start : previous + 1;
   } while (!last.compare_exchange_weak(previous, next, std::memory_order_relaxed));
   uint64_t tail = 0;  // 42 random bits
-  for (size_t i = 2; i < 8; ++i)
-    tail = tail << 8 | random[i];
+  for (size_t i = 2; i < 8; ++i) tail = tail << 8 | random[i];
   tail &= (uint64_t{1} << 42) - 1;
   static constexpr char kAlphabet[] =
       "-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

@@ -416,7 +416,12 @@ TEST(ExtractTest, ObservationQuantityDatePeriodAndComposite) {
   ASSERT_EQ(code.size(), 1u);
   EXPECT_EQ(code[0].system, "http://loinc.org");
   auto text = Rows(rows, "code:text");
-  EXPECT_EQ(text.size(), 2u);  // display and text
+  ASSERT_EQ(text.size(), 2u);  // display and text
+  // Folded for :text (a substring search); the raw copy is never read, so not stored.
+  EXPECT_EQ(text[0].value, "hemoglobin");
+  EXPECT_EQ(text[1].value, "hb");
+  EXPECT_EQ(text[0].raw, "");
+  EXPECT_EQ(text[1].raw, "");
   auto patient = Rows(rows, "patient");
   ASSERT_EQ(patient.size(), 1u);
   EXPECT_EQ(patient[0].value, "Patient/p1");

@@ -81,9 +81,13 @@ class Sink {
     if (text.size() > kMaxStringLength)
       text = text.substr(0, kMaxStringLength);
     std::string_view param = suffix.empty() ? param_ : std::string_view(Suffixed(suffix));
+    // A token's display-text rows (":text") keep no raw text: :text searches the folded value
+    // (:contains), nothing reads their raw, and the raw copy was about a quarter of
+    // index_string's bytes in both its B-trees (doc/storage.md, "Shorter ids").
+    const bool keep_raw = suffix != kTextSuffix;
     // Names repeat (text, family), and so do display texts: an equal raw text folds to an
     // equal value, so it is skipped before folding.
-    for (size_t i = start_; i < out_.size(); ++i) {
+    for (size_t i = start_; keep_raw && i < out_.size(); ++i) {
       const IndexEntry& existing = out_[i];
       if (existing.kind == IndexKind::kString && Equal(existing.raw, text) &&
           Equal(existing.param, param)) {
@@ -100,7 +104,8 @@ class Sink {
     }
     IndexEntry& entry = Add(IndexKind::kString, param);
     entry.value = std::move(folded);
-    entry.raw.assign(text);
+    if (keep_raw)
+      entry.raw.assign(text);
   }
   void Reference(std::string_view value) {
     if (value.empty())
