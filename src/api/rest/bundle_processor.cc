@@ -69,44 +69,40 @@ Error AtEntry(Error error, size_t index, std::string_view suffix = ".resource") 
   return error;
 }
 
-// Visits every "reference" string below the root of a resource tree. A resource's root is
-// never a Reference, so the visited nodes live in nested storage that stays put when the
-// writer later adds id/meta at the root.
+// Visits every "reference" string below the root of a resource tree, while `fn(Json&)`
+// returns true; false when it stopped. A resource's root is never a Reference, so the visited
+// nodes live in nested storage that stays put when the writer later adds id/meta at the root.
 template <typename Fn>
-core::Status ForEachReference(Json& node, Fn&& fn, bool root = true) {
-  if (node.IsObject()) {
-    for (auto& [key, value] : node.Members()) {
-      if (!root && key == "reference" && value.IsString()) {
-        MA_RETURN_IF_ERROR(fn(value));
-      } else if (value.IsObject() || value.IsArray()) {
-        MA_RETURN_IF_ERROR(ForEachReference(value, fn, false));
-      }
-    }
-  } else if (node.IsArray()) {
-    for (Json& item : node.Items()) MA_RETURN_IF_ERROR(ForEachReference(item, fn, false));
-  }
-  return {};
-}
-
-// ForEachReference for a visitor that cannot fail: no Status per node (PrecomputeCreates runs
-// it over every create on the importer's reading thread).
-template <typename Fn>
-void VisitReferences(Json& node, Fn& fn, bool root = true) {
+bool VisitReferences(Json& node, Fn& fn, bool root = true) {
   if (node.IsObject()) {
     for (auto& [key, value] : node.Members()) {
       if (value.IsString()) {
-        if (!root && std::string_view(key) == "reference")  // the size first: no memcmp
-          fn(value);
-      } else if (value.IsObject() || value.IsArray()) {
-        VisitReferences(value, fn, false);
+        if (!root && std::string_view(key) == "reference" && !fn(value))  // the size first
+          return false;
+      } else if ((value.IsObject() || value.IsArray()) && !VisitReferences(value, fn, false)) {
+        return false;
       }
     }
   } else if (node.IsArray()) {
     for (Json& item : node.Items()) {
-      if (item.IsObject() || item.IsArray())
-        VisitReferences(item, fn, false);
+      if ((item.IsObject() || item.IsArray()) && !VisitReferences(item, fn, false))
+        return false;
     }
   }
+  return true;
+}
+
+// VisitReferences for a visitor that can fail: the first error stops the walk and is returned.
+// (PrecomputeCreates, on the importer's reading thread, visits with no Status per node.)
+template <typename Fn>
+core::Status ForEachReference(Json& node, Fn&& fn) {
+  core::Status status = core::Ok{};
+  auto visit = [&](Json& value) {
+    status = fn(value);
+    return status.has_value();
+  };
+  VisitReferences(node, visit);
+  return status;
 }
 
 // An empty response Bundle of `type` (batch-response, transaction-response) with a new id.
@@ -205,6 +201,7 @@ void RestService::PrecomputeCreates(PreparedBundle& prepared, bool speculate) co
                  question != std::string::npos && reference.find('/') > question) {
         conditional_reference = true;  // resolved by search inside the transaction
       }
+      return true;
     };
     VisitReferences(resource, rewrite);
     if (conditional_reference)

@@ -49,9 +49,6 @@ size_t Utf8SequenceLength(std::string_view text, size_t i) {
   return length;
 }
 
-// The JSON string literal of `text`, appended to `out`. Well-formed UTF-8 is written as is;
-// a byte that is not part of one (text a client sent in a URL, say) becomes U+FFFD, so that
-// everything we write is valid JSON.
 // True when one of the 8 bytes of `word` needs more than copying: a control character, '"',
 // '\\' or a byte >= 0x80 (exact: no false positives or negatives for "some byte").
 inline bool HasSpecialByte(uint64_t word) {

@@ -842,6 +842,11 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
     text_.append(text);
     return span;
   }
+  size_t BufferedRowCount() const {
+    size_t count = 0;
+    for (const std::vector<BufferedRow>& rows : buffered_) count += rows.size();
+    return count;
+  }
   std::string_view Text(Span span) const {
     return std::string_view(text_.data() + span.offset, span.size);
   }
@@ -894,8 +899,7 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
       }
       buffered_[kind].push_back(row);
     }
-    buffered_rows_ += index.size();
-    if (buffered_rows_ >= kMaxBufferedRows)
+    if (BufferedRowCount() >= kMaxBufferedRows)
       return FlushBuffered();
     return core::Ok{};
   }
@@ -967,12 +971,11 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
   // same error from every later call in this transaction.
   core::Status FlushBuffered() override {
     MA_RETURN_IF_ERROR(flush_status_);
-    if (buffered_rows_ == 0)
+    if (BufferedRowCount() == 0)
       return core::Ok{};
     flush_status_ = WriteBufferedRows();
     for (std::vector<BufferedRow>& rows : buffered_) rows.clear();
     text_.clear();
-    buffered_rows_ = 0;
     return flush_status_;
   }
 
@@ -1023,7 +1026,6 @@ class SqliteWriteTx final : public SqliteTxImpl<WriteTx> {
 
   std::array<std::vector<BufferedRow>, kIndexTables.size()> buffered_;  // by IndexKind
   std::string text_;                                                    // the buffered rows' texts
-  size_t buffered_rows_ = 0;                                            // in buffered_
   core::Status flush_status_ = core::Ok{};
 };
 
@@ -1452,6 +1454,13 @@ core::Status CallWriteFn(const std::function<core::Status(WriteTx&)>& fn, WriteT
   }
 }
 
+// CallWriteFn, then the index rows the fn buffered: before its RELEASE or the COMMIT, for a
+// fn that shares its SQLite transaction with others (RunTransaction flushes its own).
+core::Status RunSharedWriteFn(const std::function<core::Status(WriteTx&)>& fn, SqliteWriteTx& tx) {
+  MA_RETURN_IF_ERROR(CallWriteFn(fn, tx));
+  return tx.FlushBuffered();
+}
+
 }  // namespace
 
 void SqliteStore::RunBatch(std::vector<PendingWrite*>& batch) {
@@ -1482,9 +1491,7 @@ void SqliteStore::RunBatch(std::vector<PendingWrite*>& batch) {
     }
     writer_->ClearBusy();
     SqliteWriteTx tx(*writer_);
-    write.result = CallWriteFn(*write.fn, tx);
-    if (write.result.has_value())
-      write.result = tx.FlushBuffered();  // before RELEASE: the item's buffered index rows
+    write.result = RunSharedWriteFn(*write.fn, tx);
     if (write.result.has_value()) {
       whole = RunCached(*writer_, kRelease).has_value();
       continue;
@@ -1525,10 +1532,7 @@ std::optional<std::vector<core::Status>> SqliteStore::TryWriteAll(
   bool ok = RunCached(*writer_, kBeginWrite).has_value();
   for (size_t i = 0; ok && i < fns.size(); ++i) {
     SqliteWriteTx tx(*writer_);
-    core::Status status = CallWriteFn(fns[i], tx);
-    if (status.has_value())
-      status = tx.FlushBuffered();
-    ok = status.has_value();
+    ok = RunSharedWriteFn(fns[i], tx).has_value();
   }
   if (ok)
     ok = RunCached(*writer_, kCommit).has_value();

@@ -52,13 +52,19 @@ class EchoOperation : public store::Operation {
   }
 };
 
+// A service configuration that serves every R4 resource type.
+RestConfig AllTypes() {
+  RestConfig config;
+  for (std::string_view type : fhir::r4::ResourceTypeNames())
+    config.resource_types.emplace_back(type);
+  return config;
+}
+
 class ExtensionTest : public ::testing::Test {
  protected:
   void SetUp() override {
     store_ = store::SqliteStore::Open({}).value();
-    RestConfig config;
-    for (std::string_view type : fhir::r4::ResourceTypeNames())
-      config.resource_types.emplace_back(type);
+    RestConfig config = AllTypes();
     config.hooks = {&hook_};
     config.operations = {&echo_};
     service_ = std::make_unique<RestService>(*store_, std::move(config));
@@ -165,9 +171,7 @@ TEST(SpeculativePrepareTest, HookedCreatesStoreWhatTheHooksLeft) {
   auto store = store::SqliteStore::Open({}).value();
   TagHook tag;
   WatchHook watch;
-  RestConfig config;
-  for (std::string_view type : fhir::r4::ResourceTypeNames())
-    config.resource_types.emplace_back(type);
+  RestConfig config = AllTypes();
   config.hooks = {&tag, &watch};
   RestService service(*store, std::move(config));
   auto bundle = fhir::ParseJson(
@@ -212,9 +216,7 @@ TEST(SpeculativePrepareTest, HookedCreatesStoreWhatTheHooksLeft) {
 // the same, and GET entries still run and answer.
 TEST(SpeculativePrepareTest, CommitWithoutEntriesStoresTheWritesAndAnswersOnlyReads) {
   auto store = store::SqliteStore::Open({}).value();
-  RestConfig config;
-  for (std::string_view type : fhir::r4::ResourceTypeNames())
-    config.resource_types.emplace_back(type);
+  RestConfig config = AllTypes();
   RestService service(*store, std::move(config));
   auto bundle = fhir::ParseJson(R"({"resourceType":"Bundle","type":"transaction","entry":[)"
                                 R"({"resource":{"resourceType":"Patient","id":"p1","active":true},)"
@@ -245,9 +247,7 @@ TEST(SpeculativePrepareTest, CommitWithoutEntriesStoresTheWritesAndAnswersOnlyRe
 // resolves to them), and a batch Bundle between them keeps its place.
 TEST(SpeculativePrepareTest, CommitBundlesKeepsEachTransactionAtomicAndInOrder) {
   auto store = store::SqliteStore::Open({}).value();
-  RestConfig config;
-  for (std::string_view type : fhir::r4::ResourceTypeNames())
-    config.resource_types.emplace_back(type);
+  RestConfig config = AllTypes();
   RestService service(*store, std::move(config));
   const std::vector<std::string> texts = {
       // 1: the Organization the fourth refers to.
